@@ -1,0 +1,1 @@
+//! The simulated target (owned by the demo work).

@@ -1,0 +1,9 @@
+//! kv: a remote KVM. See README.md.
+#![deny(unsafe_code)]
+
+mod demo;
+mod hid;
+mod sys;
+mod video;
+
+fn main() {}

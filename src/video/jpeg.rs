@@ -1,0 +1,1 @@
+//! JPEG checks on captured frames (owned by the video work).
