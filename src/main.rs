@@ -3,6 +3,7 @@
 
 mod demo;
 mod hid;
+mod render;
 mod sys;
 mod video;
 
