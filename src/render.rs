@@ -27,7 +27,6 @@ pub struct Rgb(pub u8, pub u8, pub u8);
 impl Rgb {
     pub const BLACK: Rgb = Rgb(0, 0, 0);
     pub const WHITE: Rgb = Rgb(255, 255, 255);
-    pub const GREY: Rgb = Rgb(128, 128, 128);
     pub const DARK_GREY: Rgb = Rgb(48, 48, 48);
     pub const RED: Rgb = Rgb(220, 40, 40);
     pub const GREEN: Rgb = Rgb(40, 200, 70);
@@ -58,10 +57,6 @@ impl Canvas {
         let i = self.offset(x, y)?;
         let p = self.rgb.get(i..i + 3)?;
         Some(Rgb(p[0], p[1], p[2]))
-    }
-
-    pub fn set_pixel(&mut self, x: i32, y: i32, color: Rgb) {
-        self.fill_rect(x, y, 1, 1, color);
     }
 
     fn offset(&self, x: u32, y: u32) -> Option<usize> {
