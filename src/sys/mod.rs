@@ -1,4 +1,5 @@
 //! The only place with `unsafe`: thin, checked wrappers over Linux syscalls and
 //! ioctls that the crates in use do not cover. Each wrapper returns `io::Result`.
 #![allow(unsafe_code)]
+pub mod clock;
 pub mod signal;
