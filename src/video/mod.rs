@@ -5,6 +5,7 @@
 
 pub mod jpeg;
 pub mod placeholder;
+pub mod raw;
 pub mod v4l2;
 
 use std::os::fd::RawFd;
