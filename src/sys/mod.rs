@@ -1,3 +1,6 @@
 //! The only place with `unsafe`: thin, checked wrappers over Linux syscalls and
 //! ioctls that the crates in use do not cover. Each wrapper returns `io::Result`.
 #![allow(unsafe_code)]
+
+pub mod inotify;
+pub mod v4l2;
