@@ -4,6 +4,7 @@
 //! nothing on the way to a socket copies its bytes again.
 
 pub mod jpeg;
+pub mod modes;
 pub mod placeholder;
 pub mod raw;
 pub mod v4l2;
