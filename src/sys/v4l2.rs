@@ -221,7 +221,7 @@ pub fn enum_frame_intervals(
 }
 
 /// The single-planar capture format in effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PixFormat {
     pub width: u32,
     pub height: u32,
