@@ -81,8 +81,13 @@ fn run(args: Args) -> Result<(), String> {
             height,
             fps: config.fps,
         };
-        let source = video::v4l2::open(config.device.as_deref(), wanted, config.quality)?;
-        (source, hidg_sinks(&config)?, None)
+        let mut source = video::v4l2::V4l2Source::open(config.device.as_deref(), wanted)?;
+        if config.quality < 100 {
+            // Passing MJPEG through untouched is the default; quality applies
+            // to what kv encodes itself (raw formats).
+            source.set_quality(config.quality);
+        }
+        (Box::new(source) as Box<dyn video::FrameSource>, hidg_sinks(&config)?, None)
     };
 
     let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {
