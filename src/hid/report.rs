@@ -13,6 +13,9 @@ const SLOTS: usize = 6;
 
 /// Largest relative step a report carries on one axis (`i8`, symmetric).
 const STEP: i32 = 127;
+/// Most movement or scrolling kept waiting per axis: 256 reports, farther than
+/// across any screen. Bounds the reports one flush writes, whatever a client sends.
+pub const BACKLOG: i32 = 256 * STEP;
 
 /// The boot keyboard input report: modifier bits plus six key slots.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,8 +85,8 @@ struct Scroll {
 
 impl Scroll {
     fn add(&mut self, wheel: i32, pan: i32) {
-        self.wheel = self.wheel.saturating_add(wheel);
-        self.pan = self.pan.saturating_add(pan);
+        self.wheel = accumulate(self.wheel, wheel);
+        self.pan = accumulate(self.pan, pan);
     }
 
     fn step(&self) -> (i8, i8) {
@@ -98,6 +101,10 @@ impl Scroll {
     fn is_empty(&self) -> bool {
         *self == Scroll::default()
     }
+}
+
+fn accumulate(pending: i32, more: i32) -> i32 {
+    pending.saturating_add(more).clamp(-BACKLOG, BACKLOG)
 }
 
 /// The part of `remaining` one report can carry.
@@ -116,6 +123,9 @@ pub struct AbsoluteMouse {
     scroll: Scroll,
     /// Buttons or position changed since the last report written.
     moved: bool,
+    /// A position was ever set: until then a report would throw the pointer
+    /// to (0, 0), so none is sent.
+    placed: bool,
 }
 
 /// The largest coordinate of the absolute mouse.
@@ -124,8 +134,9 @@ pub const ABS_MAX: u16 = 32767;
 impl AbsoluteMouse {
     pub fn set(&mut self, x: u16, y: u16, buttons: u8) {
         let (x, y) = (x.min(ABS_MAX), y.min(ABS_MAX));
-        self.moved |= (x, y, buttons) != (self.x, self.y, self.buttons);
+        self.moved |= !self.placed || (x, y, buttons) != (self.x, self.y, self.buttons);
         (self.x, self.y, self.buttons) = (x, y, buttons);
+        self.placed = true;
     }
 
     pub fn scroll(&mut self, wheel: i32, pan: i32) {
@@ -133,16 +144,17 @@ impl AbsoluteMouse {
     }
 
     /// Buttons up and scrolling dropped; the pointer stays where it is (an
-    /// all-zero position would throw it into the corner). Always worth a report.
+    /// all-zero position would throw it into the corner). Worth a report once
+    /// the pointer has a position.
     pub fn release(&mut self) {
         self.buttons = 0;
         self.scroll = Scroll::default();
-        self.moved = true;
+        self.moved = self.placed;
     }
 
     /// The next report to write, or `None` when the host is up to date.
     pub fn next_report(&self) -> Option<[u8; 7]> {
-        if !self.moved && self.scroll.is_empty() {
+        if !self.placed || (!self.moved && self.scroll.is_empty()) {
             return None;
         }
         let (wheel, pan) = self.scroll.step();
@@ -174,8 +186,8 @@ pub struct RelativeMouse {
 
 impl RelativeMouse {
     pub fn move_by(&mut self, dx: i32, dy: i32, buttons: u8) {
-        self.dx = self.dx.saturating_add(dx);
-        self.dy = self.dy.saturating_add(dy);
+        self.dx = accumulate(self.dx, dx);
+        self.dy = accumulate(self.dy, dy);
         self.clicked |= buttons != self.buttons;
         self.buttons = buttons;
     }
@@ -304,7 +316,7 @@ mod tests {
         while let Some(report) = next(mouse) {
             reports.push(report);
             sent(mouse);
-            assert!(reports.len() < 100, "never settles");
+            assert!(reports.len() <= 256, "never settles");
         }
         reports
     }
@@ -348,6 +360,16 @@ mod tests {
         assert_eq!(wheel, [-127, -127, -46]);
         assert_eq!(pan, [2, 0, 0]);
         assert!(reports.iter().all(|r| r[..5] == [1, 100, 0, 200, 0]));
+    }
+
+    #[test]
+    fn test_absolute_unplaced_sends_nothing() {
+        let mut mouse = AbsoluteMouse::default();
+        mouse.scroll(3, 0);
+        mouse.release();
+        assert_eq!(mouse.next_report(), None);
+        mouse.set(0, 0, 0);
+        assert_eq!(drain_abs(&mut mouse), [[0, 0, 0, 0, 0, 0, 0]]);
     }
 
     #[test]
@@ -405,11 +427,14 @@ mod tests {
     }
 
     #[test]
-    fn test_relative_huge_move_saturates() {
+    fn test_relative_huge_move_bounded() {
         let mut mouse = RelativeMouse::default();
         mouse.move_by(i32::MAX, i32::MIN, 0);
         mouse.move_by(i32::MAX, i32::MIN, 0);
-        assert_eq!(mouse.next_report(), Some([0, 127, 0x81, 0, 0]));
+        mouse.scroll(i32::MIN, 0);
+        let reports = drain_rel(&mut mouse);
+        assert_eq!(reports.len(), 256);
+        assert!(reports.iter().all(|r| r == &[0, 127, 0x81, 0x81, 0]));
     }
 
     #[test]
