@@ -119,7 +119,7 @@ fn hidg_sinks(config: &Config) -> Result<HidSinks, String> {
         let Some(path) = path.as_deref() else {
             return Ok(None);
         };
-        let sink = HidgFile::open(Path::new(path))?;
+        let sink = HidgFile::open(Path::new(path)).map_err(|e| e.to_string())?;
         log::info!("⌨️  {what}: {}", path.display());
         Ok(Some(Box::new(sink)))
     };
