@@ -1,3 +1,4 @@
 //! The only place with `unsafe`: thin, checked wrappers over Linux syscalls and
 //! ioctls that the crates in use do not cover. Each wrapper returns `io::Result`.
 #![allow(unsafe_code)]
+pub mod signal;
