@@ -71,8 +71,14 @@ function onMessage(data) {
 
 function restartStream() {
   img.removeAttribute('src');
-  img.src = '/stream';
+  if (document.visibilityState === 'visible') img.src = '/stream';
 }
+
+// A hidden tab stops watching: capture runs on the board only while someone watches.
+document.addEventListener('visibilitychange', restartStream);
+img.addEventListener('error', () => {
+  if (img.getAttribute('src')) setTimeout(restartStream, 2000);
+});
 
 // ---- status ------------------------------------------------------------------------
 
@@ -294,7 +300,7 @@ function onPointer(e) {
     const fy = (e.clientY - b.top) / b.height;
     const inside = fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1;
     // The letterbox is not the target's screen, except to finish a drag.
-    if (!inside && buttons === 0 && pointer.buttons === 0) return;
+    if (!inside && pointer.buttons === 0) return;
     const x = Math.round(clamp01(fx) * ABS_MAX);
     const y = Math.round(clamp01(fy) * ABS_MAX);
     if (buttons !== pointer.buttons && (x !== pointer.x || y !== pointer.y)) {
@@ -352,7 +358,7 @@ view.addEventListener('wheel', (e) => {
 $('mouse-mode').addEventListener('click', () => {
   pointer.relative = !pointer.relative;
   $('mouse-mode').setAttribute('aria-pressed', String(pointer.relative));
-  pointer.sent = '';
+  pointer.sent = pointer.relative ? `rel${pointer.buttons}` : '';
   if (!pointer.relative && document.pointerLockElement === view) document.exitPointerLock();
   updateHint();
   view.focus();

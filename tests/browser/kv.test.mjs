@@ -260,6 +260,31 @@ test('absolute mouse is measured on the picture, not on the letterboxed element'
   assert.deepEqual(sentSince(page, mark, 'wheel').map((m) => [m.dx, m.dy]), [[0, -1], [0, 2]]);
 });
 
+test('relative mouse locks the pointer and sends deltas', async () => {
+  const box = await contentBox(page);
+  await page.click('#mouse-mode');
+  assert.equal(await page.getAttribute('#mouse-mode', 'aria-pressed'), 'true');
+  await page.mouse.move(box.left + 100, box.top + 100);
+  await page.mouse.down(); // this click only takes the lock
+  await page.mouse.up();
+  await page.waitForFunction(() => document.pointerLockElement === document.getElementById('view'));
+  const mark = page.sent.length;
+  await page.mouse.move(box.left + 120, box.top + 90);
+  await sleep(50);
+  await page.mouse.move(box.left + 150, box.top + 100);
+  await page.mouse.down();
+  await page.mouse.up();
+  await until(() => sentSince(page, mark, 'rel').length >= 4, 'relative moves and a click');
+  assert.deepEqual(sentSince(page, mark, 'rel').map((m) => [m.dx, m.dy, m.buttons]), [[20, -10, 0], [30, 10, 0], [0, 0, 1], [0, 0, 0]]);
+  assert.deepEqual(sentSince(page, mark, 'abs'), []);
+  // What Esc does for a person (synthetic key events do not reach the browser's own Esc).
+  await page.evaluate(() => document.exitPointerLock());
+  await page.waitForFunction(() => document.pointerLockElement === null);
+  assert.match(await page.textContent('#hint'), /lock the pointer/);
+  await page.click('#mouse-mode');
+  assert.equal(await page.getAttribute('#mouse-mode', 'aria-pressed'), 'false');
+});
+
 test('the shortcut buttons send whole chords', async () => {
   const mark = page.sent.length;
   await page.click('button[data-keys="ControlLeft AltLeft Delete"]');
