@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::demo::DemoTarget;
 use crate::hid::{layout, Hid};
 use crate::json;
+use crate::video::placeholder::Placeholder;
 use crate::video::{Frame, FrameSource, Mode, SharedFrame, Signal};
 
 /// How fresh the newest frame must be for a snapshot to use it without
@@ -28,6 +29,8 @@ pub struct App {
     pub streaming: bool,
     /// MJPEG viewers, counted by the event loop.
     pub viewers: usize,
+    /// Frames shown while the source has no picture.
+    pub placeholder: Placeholder,
     fps: FpsMeter,
 }
 
@@ -43,6 +46,7 @@ impl App {
             demo,
             streaming: false,
             viewers: 0,
+            placeholder: Placeholder::new(),
             fps: FpsMeter::new(now),
         }
     }

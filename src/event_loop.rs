@@ -14,7 +14,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::app::App;
 use crate::http::conn::{self, Conn, Kind, Next};
 use crate::sys::signal::Signals;
-use crate::video::Frame;
+use crate::video::{Frame, Signal};
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -38,6 +38,7 @@ pub struct Server {
     /// The status last pushed to WebSockets, to push only changes.
     last_status: String,
     next_status: Instant,
+    last_signal: Signal,
 }
 
 impl Server {
@@ -58,6 +59,7 @@ impl Server {
             hid_fds: Vec::new(),
             last_status: String::new(),
             next_status: now,
+            last_signal: Signal::Live,
         };
         server.sync_fds()?;
         Ok(server)
@@ -100,7 +102,10 @@ impl Server {
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {
         let conns = self.conns.iter().flatten().map(Conn::poll_at);
-        [self.app.source.poll_at(), self.app.hid.poll_at(), Some(self.next_status)]
+        let sources = [self.app.source.poll_at(), self.app.placeholder.poll_at(), self.app.hid.poll_at()];
+        sources
+            .into_iter()
+            .chain([Some(self.next_status)])
             .into_iter()
             .flatten()
             .chain(conns)
@@ -182,6 +187,12 @@ impl Server {
         if self.app.source.poll_at().is_some_and(|t| t <= now) {
             self.poll_video(now);
         }
+        if self.app.placeholder.poll_at().is_some_and(|t| t <= now) {
+            let (signal, info) = (self.app.source.signal(), self.app.source.info());
+            if let Some(frame) = self.app.placeholder.poll(&signal, info.mode, &info.device, now) {
+                self.publish(frame, now);
+            }
+        }
         if self.app.hid.poll_at().is_some_and(|t| t <= now) {
             self.app.hid.poll(now);
         }
@@ -212,8 +223,15 @@ impl Server {
         self.last_status = status;
     }
 
-    /// Capture runs only while someone watches or waits for a snapshot.
+    /// Capture runs only while someone watches or waits for a snapshot; the
+    /// placeholder runs while they do and the source has no picture.
     fn update_streaming(&mut self, now: Instant) {
+        let signal = self.app.source.signal();
+        if signal != self.last_signal {
+            log::info!("📺 Video signal: {}", signal.as_str());
+            self.last_signal = signal.clone();
+            self.next_status = now;
+        }
         let mut viewers = 0;
         let mut waiting = false;
         for conn in self.conns.iter().flatten() {
@@ -234,6 +252,7 @@ impl Server {
             self.app.source.set_streaming(wanted, now);
             self.next_status = now;
         }
+        self.app.placeholder.update(&signal, self.app.streaming, now);
     }
 
     /// Registers the video and HID descriptors anew when their set changed

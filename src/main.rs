@@ -63,7 +63,7 @@ fn run(args: Args) -> Result<(), String> {
         let (width, height) = config.resolution.unwrap_or((1920, 1080));
         let wanted = Mode { width, height, fps: config.fps };
         let source = video::v4l2::open(config.device.as_deref(), wanted, config.quality)?;
-        (Box::new(source) as Box<dyn video::FrameSource>, hidg_sinks(&config)?, None)
+        (source, hidg_sinks(&config)?, None)
     };
 
     let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {

@@ -15,7 +15,7 @@ use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
 use super::Status;
 use crate::app::App;
-use crate::video::fanout::{self, Progress, Viewer};
+use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
 use crate::ws::{self, WebSocket};
 

@@ -103,6 +103,10 @@ pub trait FrameSource {
     /// The next instant `poll` must run even without fd activity.
     fn poll_at(&self) -> Option<Instant>;
     fn info(&self) -> VideoInfo;
+    /// Whether there is a picture; called every loop turn, so cheaper than `info`.
+    fn signal(&self) -> Signal {
+        self.info().signal
+    }
     /// Switch size/rate at runtime; the stream continues at the new size.
     fn set_mode(&mut self, mode: Mode, now: Instant) -> Result<(), String>;
 }
