@@ -64,7 +64,7 @@ function onMessage(data) {
   } catch {
     return;
   }
-  if (msg.type === 'status') applyStatus(msg);
+  if (msg.type === 'status' && msg.status) applyStatus(msg.status);
   else if (msg.type === 'paste') pasteDone(msg);
   else if (msg.type === 'error') notice(`kv: ${msg.message}`);
 }
@@ -98,7 +98,7 @@ function applyStatus(s) {
     const fps = typeof v.fps_measured === 'number' ? v.fps_measured : v.fps;
     setPill($('video-pill'), `${v.width}×${v.height} · ${Number(fps).toFixed(1)} fps`, 'ok');
   } else {
-    setPill($('video-pill'), `video: ${v.signal || 'unknown'}`, 'bad');
+    setPill($('video-pill'), `video: ${v.signal || 'unknown'}`, v.signal === 'idle' ? 'warn' : 'bad');
   }
   $('video-pill').title = `Video ${v.device || ''} ${v.format || ''}, ${v.viewers ?? '?'} viewer(s)`;
 
