@@ -16,7 +16,12 @@ fn main() {
     let mut out = String::from("pub static ASSETS: &[Asset] = &[\n");
     for path in &files {
         let body = fs::read(path).unwrap();
-        let rel = path.strip_prefix(&www).unwrap().to_str().unwrap().replace('\\', "/");
+        let rel = path
+            .strip_prefix(&www)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('\\', "/");
         writeln!(
             out,
             "    Asset {{ path: \"/{rel}\", mime: \"{}\", etag: \"\\\"{:016x}\\\"\", body: include_bytes!({:?}) }},",
@@ -27,7 +32,11 @@ fn main() {
         .unwrap();
     }
     out.push_str("];\n");
-    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("assets.rs"), out).unwrap();
+    fs::write(
+        PathBuf::from(env::var("OUT_DIR").unwrap()).join("assets.rs"),
+        out,
+    )
+    .unwrap();
 
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short=10", "HEAD"])
@@ -43,7 +52,9 @@ fn main() {
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -69,5 +80,7 @@ fn mime(path: &Path) -> &'static str {
 
 /// FNV-1a, 64 bit: a content hash is all an ETag needs.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }

@@ -18,8 +18,10 @@ const FRESH: Duration = Duration::from_millis(1500);
 
 pub struct App {
     pub config: Config,
-    /// kv's start: frame timestamps are microseconds since then.
+    /// kv's start, as an `Instant` and as CLOCK_MONOTONIC: frame timestamps
+    /// are exported on the monotonic clock so clients can measure latency.
     pub epoch: Instant,
+    pub epoch_monotonic: Duration,
     pub source: Box<dyn FrameSource>,
     pub latest: Option<SharedFrame>,
     next_seq: u64,
@@ -35,10 +37,17 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: Config, source: Box<dyn FrameSource>, hid: Hid, demo: Option<DemoTarget>, now: Instant) -> App {
+    pub fn new(
+        config: Config,
+        source: Box<dyn FrameSource>,
+        hid: Hid,
+        demo: Option<DemoTarget>,
+        now: Instant,
+    ) -> App {
         App {
             config,
             epoch: now,
+            epoch_monotonic: crate::sys::clock::monotonic().unwrap_or_default(),
             source,
             latest: None,
             next_seq: 1,
@@ -63,7 +72,15 @@ impl App {
 
     /// The newest frame if it is recent enough to answer a snapshot with.
     pub fn fresh_frame(&self, now: Instant) -> Option<SharedFrame> {
-        self.latest.as_ref().filter(|f| self.streaming && now.duration_since(f.captured) < FRESH).cloned()
+        self.latest
+            .as_ref()
+            .filter(|f| self.streaming && now.duration_since(f.captured) < FRESH)
+            .cloned()
+    }
+
+    /// When `at` happened on CLOCK_MONOTONIC, in microseconds.
+    pub fn monotonic_us(&self, at: Instant) -> u128 {
+        (self.epoch_monotonic + at.saturating_duration_since(self.epoch)).as_micros()
     }
 
     pub fn set_mode(&mut self, mode: Mode, now: Instant) -> Result<(), String> {
@@ -77,11 +94,19 @@ impl App {
         let mut modes = String::new();
         for (i, m) in info.modes.iter().enumerate() {
             let sep = if i == 0 { "" } else { "," };
-            let _ = write!(modes, "{sep}{{\"width\":{},\"height\":{},\"fps\":{}}}", m.width, m.height, m.fps);
+            let _ = write!(
+                modes,
+                "{sep}{{\"width\":{},\"height\":{},\"fps\":{}}}",
+                m.width, m.height, m.fps
+            );
         }
         let layouts: Vec<String> = layout::NAMES.iter().map(|n| json::quote(n)).collect();
         let led = |bit: u8| hid.leds & bit != 0;
-        let signal = if self.streaming || info.signal != Signal::Live { info.signal.as_str() } else { "idle" };
+        let signal = if self.streaming || info.signal != Signal::Live {
+            info.signal.as_str()
+        } else {
+            "idle"
+        };
         format!(
             concat!(
                 "{{\"version\":{},\"demo\":{},",
@@ -122,7 +147,11 @@ impl FpsMeter {
     const WINDOW: Duration = Duration::from_secs(1);
 
     fn new(now: Instant) -> FpsMeter {
-        FpsMeter { window_start: now, frames: 0, last: 0.0 }
+        FpsMeter {
+            window_start: now,
+            frames: 0,
+            last: 0.0,
+        }
     }
 
     fn roll(&mut self, now: Instant) {

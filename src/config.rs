@@ -99,7 +99,11 @@ pub struct Config {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "Credentials {{ user: {:?}, password: <hidden> }}", self.user)
+        write!(
+            f,
+            "Credentials {{ user: {:?}, password: <hidden> }}",
+            self.user
+        )
     }
 }
 
@@ -108,22 +112,34 @@ pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl Config {
     pub fn from_args(args: Args, env: Env) -> Result<Config, String> {
-        let ip: IpAddr = args
-            .bind
-            .parse()
-            .map_err(|_| format!("--bind {:?} is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1", args.bind))?;
-        let resolution = args.resolution.as_deref().map(parse_resolution).transpose()?;
+        let ip: IpAddr = args.bind.parse().map_err(|_| {
+            format!(
+                "--bind {:?} is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1",
+                args.bind
+            )
+        })?;
+        let resolution = args
+            .resolution
+            .as_deref()
+            .map(parse_resolution)
+            .transpose()?;
         if !(1..=120).contains(&args.fps) {
             return Err(format!("--fps {} is out of range; use 1 to 120", args.fps));
         }
         if !(1..=100).contains(&args.quality) {
-            return Err(format!("--quality {} is out of range; use 1 to 100 (100 = no re-encoding)", args.quality));
+            return Err(format!(
+                "--quality {} is out of range; use 1 to 100 (100 = no re-encoding)",
+                args.quality
+            ));
         }
         if args.max_connections < 4 {
             return Err("--max-connections must be at least 4".into());
         }
         let log_level = args.log_level.parse().map_err(|_| {
-            format!("--log-level {:?} is not a level; use error, warn, info, debug or trace", args.log_level)
+            format!(
+                "--log-level {:?} is not a level; use error, warn, info, debug or trace",
+                args.log_level
+            )
         })?;
         Ok(Config {
             listen: SocketAddr::new(ip, args.port),
@@ -157,35 +173,55 @@ pub fn parse_resolution(text: &str) -> Result<(u32, u32), String> {
     if let Some(wh) = named {
         return Ok(wh);
     }
-    let bad = || format!("--resolution {text:?} is not WxH (e.g. 1280x720) or one of 480p, 576p, 720p, 1080p, 1440p, 2160p");
+    let bad = || {
+        format!("--resolution {text:?} is not WxH (e.g. 1280x720) or one of 480p, 576p, 720p, 1080p, 1440p, 2160p")
+    };
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
     let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
     if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
-        return Err(format!("--resolution {text}: width and height must be within 16..8192"));
+        return Err(format!(
+            "--resolution {text}: width and height must be within 16..8192"
+        ));
     }
     Ok((w, h))
 }
 
-fn credentials(password_file: Option<&std::path::Path>, env: Env) -> Result<Option<Credentials>, String> {
+fn credentials(
+    password_file: Option<&std::path::Path>,
+    env: Env,
+) -> Result<Option<Credentials>, String> {
     let env_user = env("KV_USER").filter(|u| !u.is_empty());
     if let Some(path) = password_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--password-file {}: {e}; create it with \"user:password\" on one line", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "--password-file {}: {e}; create it with \"user:password\" on one line",
+                path.display()
+            )
+        })?;
         let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
         let (user, password) = match line.split_once(':') {
             Some((u, p)) => (u.to_string(), p.to_string()),
             None => (env_user.unwrap_or_else(|| "admin".into()), line.to_string()),
         };
         if user.is_empty() || password.is_empty() {
-            return Err(format!("--password-file {}: empty user or password; write \"user:password\"", path.display()));
+            return Err(format!(
+                "--password-file {}: empty user or password; write \"user:password\"",
+                path.display()
+            ));
         }
         return Ok(Some(Credentials { user, password }));
     }
     match (env_user, env("KV_PASSWORD").filter(|p| !p.is_empty())) {
         (Some(user), Some(password)) => Ok(Some(Credentials { user, password })),
         (None, None) => Ok(None),
-        (Some(_), None) => Err("KV_USER is set but KV_PASSWORD is not; set both, or neither to run without login".into()),
-        (None, Some(password)) => Ok(Some(Credentials { user: "admin".into(), password })),
+        (Some(_), None) => Err(
+            "KV_USER is set but KV_PASSWORD is not; set both, or neither to run without login"
+                .into(),
+        ),
+        (None, Some(password)) => Ok(Some(Credentials {
+            user: "admin".into(),
+            password,
+        })),
     }
 }
 
@@ -237,24 +273,34 @@ mod tests {
             "KV_PASSWORD" => Some("pw".to_string()),
             _ => None,
         };
-        let c = Config::from_args(args(&[]), &env).unwrap().credentials.unwrap();
+        let c = Config::from_args(args(&[]), &env)
+            .unwrap()
+            .credentials
+            .unwrap();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("op", "pw"));
         let only_user = |k: &str| (k == "KV_USER").then(|| "op".to_string());
-        assert!(Config::from_args(args(&[]), &only_user).unwrap_err().contains("KV_PASSWORD"));
+        assert!(Config::from_args(args(&[]), &only_user)
+            .unwrap_err()
+            .contains("KV_PASSWORD"));
 
         let path = std::env::temp_dir().join(format!("kv-test-pw-{}", std::process::id()));
         std::fs::write(&path, "alice:a:b\n").unwrap();
-        let c = Config::from_args(args(&["--password-file", path.to_str().unwrap()]), &no_env).unwrap();
+        let c =
+            Config::from_args(args(&["--password-file", path.to_str().unwrap()]), &no_env).unwrap();
         let c = c.credentials.unwrap();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("alice", "a:b"));
         std::fs::remove_file(&path).unwrap();
-        let e = Config::from_args(args(&["--password-file", "/nonexistent/kv"]), &no_env).unwrap_err();
+        let e =
+            Config::from_args(args(&["--password-file", "/nonexistent/kv"]), &no_env).unwrap_err();
         assert!(e.contains("/nonexistent/kv"), "{e}");
     }
 
     #[test]
     fn test_debug_hides_password() {
-        let c = Credentials { user: "u".into(), password: "hunter2".into() };
+        let c = Credentials {
+            user: "u".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

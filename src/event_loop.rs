@@ -45,8 +45,13 @@ impl Server {
     pub fn new(mut listener: TcpListener, app: App) -> io::Result<Server> {
         let poll = Poll::new()?;
         let signals = Signals::new()?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        poll.registry().register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry().register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
         let now = Instant::now();
         let mut server = Server {
             poll,
@@ -102,7 +107,11 @@ impl Server {
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {
         let conns = self.conns.iter().flatten().map(Conn::poll_at);
-        let sources = [self.app.source.poll_at(), self.app.placeholder.poll_at(), self.app.hid.poll_at()];
+        let sources = [
+            self.app.source.poll_at(),
+            self.app.placeholder.poll_at(),
+            self.app.hid.poll_at(),
+        ];
         sources
             .into_iter()
             .chain([Some(self.next_status)])
@@ -120,7 +129,9 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog for now.
-                    log::warn!("accept: {e}; raise the open files limit (ulimit -n) if this repeats");
+                    log::warn!(
+                        "accept: {e}; raise the open files limit (ulimit -n) if this repeats"
+                    );
                     return;
                 }
             };
@@ -138,7 +149,11 @@ impl Server {
                 self.conns.len() - 1
             });
             let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self.poll.registry().register(&mut stream, Token(FIRST_CONN + slot), interest) {
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(FIRST_CONN + slot), interest)
+            {
                 log::warn!("{peer}: cannot register connection: {e}");
                 self.free.push(slot);
                 continue;
@@ -150,14 +165,18 @@ impl Server {
     }
 
     fn conn_ready(&mut self, slot: usize, now: Instant) {
-        let Some(Some(conn)) = self.conns.get_mut(slot) else { return };
+        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+            return;
+        };
         if conn.on_ready(&mut self.app, now) == Next::Close {
             self.close(slot, now);
         }
     }
 
     fn close(&mut self, slot: usize, now: Instant) {
-        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else { return };
+        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
         let _ = self.poll.registry().deregister(&mut conn.stream);
         log::debug!("{}: closed", conn.peer);
         if conn.kind() == Kind::WebSocket {
@@ -176,7 +195,9 @@ impl Server {
     fn publish(&mut self, frame: Frame, now: Instant) {
         let shared = self.app.publish(frame, now);
         for slot in 0..self.conns.len() {
-            let Some(conn) = self.conns[slot].as_mut() else { continue };
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
             if conn.on_frame(&shared, &mut self.app, now) == Next::Close {
                 self.close(slot, now);
             }
@@ -189,7 +210,11 @@ impl Server {
         }
         if self.app.placeholder.poll_at().is_some_and(|t| t <= now) {
             let (signal, info) = (self.app.source.signal(), self.app.source.info());
-            if let Some(frame) = self.app.placeholder.poll(&signal, info.mode, &info.device, now) {
+            if let Some(frame) = self
+                .app
+                .placeholder
+                .poll(&signal, info.mode, &info.device, now)
+            {
                 self.publish(frame, now);
             }
         }
@@ -197,7 +222,9 @@ impl Server {
             self.app.hid.poll(now);
         }
         for slot in 0..self.conns.len() {
-            let Some(conn) = self.conns[slot].as_mut() else { continue };
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
             if conn.poll_at() <= now && conn.on_timer(&mut self.app, now) == Next::Close {
                 self.close(slot, now);
             }
@@ -215,7 +242,9 @@ impl Server {
             return;
         }
         for slot in 0..self.conns.len() {
-            let Some(conn) = self.conns[slot].as_mut() else { continue };
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
             if conn.kind() == Kind::WebSocket && conn.send_text(status.clone()) == Next::Close {
                 self.close(slot, now);
             }
@@ -247,12 +276,22 @@ impl Server {
         }
         let wanted = viewers > 0 || waiting;
         if wanted != self.app.streaming {
-            log::info!("{} capture ({} viewers)", if wanted { "▶️ Starting" } else { "⏸️ Stopping" }, viewers);
+            log::info!(
+                "{} capture ({} viewers)",
+                if wanted {
+                    "▶️ Starting"
+                } else {
+                    "⏸️ Stopping"
+                },
+                viewers
+            );
             self.app.streaming = wanted;
             self.app.source.set_streaming(wanted, now);
             self.next_status = now;
         }
-        self.app.placeholder.update(&signal, self.app.streaming, now);
+        self.app
+            .placeholder
+            .update(&signal, self.app.streaming, now);
     }
 
     /// Registers the video and HID descriptors anew when their set changed
@@ -266,14 +305,26 @@ impl Server {
         }
         let hid = self.app.hid.fds();
         if hid != self.hid_fds {
-            reregister(registry, &self.hid_fds, &hid, HID, Interest::READABLE | Interest::WRITABLE)?;
+            reregister(
+                registry,
+                &self.hid_fds,
+                &hid,
+                HID,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             self.hid_fds = hid;
         }
         Ok(())
     }
 }
 
-fn reregister(registry: &mio::Registry, old: &[RawFd], new: &[RawFd], token: Token, interest: Interest) -> io::Result<()> {
+fn reregister(
+    registry: &mio::Registry,
+    old: &[RawFd],
+    new: &[RawFd],
+    token: Token,
+    interest: Interest,
+) -> io::Result<()> {
     for fd in old {
         // A closed fd has already left the epoll set; that error is expected.
         let _ = registry.deregister(&mut SourceFd(fd));

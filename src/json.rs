@@ -20,7 +20,10 @@ const MAX_DEPTH: usize = 16;
 
 impl Value {
     pub fn parse(text: &str) -> Result<Value, String> {
-        let mut p = Parser { s: text.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
         let v = p.value(0)?;
         p.ws();
         if p.i != p.s.len() {
@@ -168,7 +171,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.s.get(self.i..self.i + 4).ok_or("truncated \\u escape")?;
+        let digits = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or("truncated \\u escape")?;
         let text = std::str::from_utf8(digits).map_err(|_| "invalid \\u escape")?;
         let n = u32::from_str_radix(text, 16).map_err(|_| "invalid \\u escape")?;
         self.i += 4;
@@ -264,8 +270,19 @@ mod tests {
     #[test]
     fn test_parse_rejects_malformed() {
         for bad in [
-            "", "{", "{\"a\"}", "{\"a\":}", "[1,]", "\"abc", "tru", "1e999", "{} x", "\"\\x\"",
-            "\"\\ud800\"", "{1:2}", "\"\u{1}\"",
+            "",
+            "{",
+            "{\"a\"}",
+            "{\"a\":}",
+            "[1,]",
+            "\"abc",
+            "tru",
+            "1e999",
+            "{} x",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "{1:2}",
+            "\"\u{1}\"",
         ] {
             assert!(Value::parse(bad).is_err(), "{bad:?} should fail");
         }

@@ -112,17 +112,191 @@ impl Canvas {
         }
     }
 
-    /// Baseline JPEG (4:2:0) of the canvas at `quality` (1..=100).
+    /// Baseline JPEG of the canvas at `quality` (1..=100), chroma subsampled 4:2:0.
     pub fn encode_jpeg(&self, quality: u8) -> Vec<u8> {
-        let mut jpeg = Vec::with_capacity(self.rgb.len() / 8);
-        let encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
-        // `new` keeps both sides within 1..=MAX_SIDE and `rgb` at width*height*3,
-        // the only conditions the encoder checks, and writing to a Vec cannot fail.
-        let (w, h) = (self.width as u16, self.height as u16);
-        if let Err(e) = encoder.encode(&self.rgb, w, h, jpeg_encoder::ColorType::Rgb) {
-            log::error!("render: JPEG encoding of a {w}x{h} canvas failed: {e}");
-            return Vec::new();
+        encode(&self.rgb, self.width, self.height, quality, 0)
+    }
+
+    /// The rows `top..top + MCU_HEIGHT` (fewer at the bottom) as their own canvas.
+    fn strip(&self, index: usize) -> Canvas {
+        let stride = self.width as usize * 3;
+        let rows = self
+            .rgb
+            .chunks(stride * MCU_HEIGHT)
+            .nth(index)
+            .unwrap_or_default();
+        let height = (rows.len() / stride.max(1)).max(1) as u32;
+        Canvas {
+            width: self.width,
+            height,
+            rgb: rows.to_vec(),
         }
+    }
+}
+
+/// Height of a JPEG MCU row with 4:2:0 chroma: the unit `StripEncoder` re-encodes.
+const MCU_HEIGHT: usize = 16;
+
+/// Encodes `rgb` (`width` x `height`, both within 1..=`MAX_SIDE`) with a restart
+/// marker every `restart_interval` MCUs (0: none). 4:2:0 is set explicitly
+/// because `StripEncoder` depends on 16-pixel MCU rows at every quality.
+fn encode(rgb: &[u8], width: u32, height: u32, quality: u8, restart_interval: u16) -> Vec<u8> {
+    let mut jpeg = Vec::with_capacity(rgb.len() / 8);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    encoder.set_restart_interval(restart_interval);
+    // `Canvas::new` keeps both sides within 1..=MAX_SIDE and `rgb` at width*height*3,
+    // the only conditions the encoder checks, and writing to a Vec cannot fail.
+    let (w, h) = (width as u16, height as u16);
+    if let Err(e) = encoder.encode(rgb, w, h, jpeg_encoder::ColorType::Rgb) {
+        log::error!("render: JPEG encoding of a {w}x{h} canvas failed: {e}");
+        return Vec::new();
+    }
+    jpeg
+}
+
+/// Where the segment with `marker` starts in `jpeg`, looking only at the header
+/// segments from SOI up to and including the start of scan (SOS).
+fn find_segment(jpeg: &[u8], marker: u16) -> Option<usize> {
+    let be16 = |at: usize| Some(u16::from_be_bytes([*jpeg.get(at)?, *jpeg.get(at + 1)?]));
+    if be16(0)? != 0xFFD8 {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        match be16(at)? {
+            m if m == marker => return Some(at),
+            0xFFDA => return None,
+            _ => at += 2 + usize::from(be16(at + 2)?),
+        }
+    }
+}
+
+/// `jpeg` split into its headers (through the SOS segment) and its entropy-coded
+/// data, without the final EOI.
+fn split_scan(jpeg: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sos = find_segment(jpeg, 0xFFDA)?;
+    let length = u16::from_be_bytes([*jpeg.get(sos + 2)?, *jpeg.get(sos + 3)?]);
+    let (headers, rest) = jpeg.split_at_checked(sos + 2 + usize::from(length))?;
+    Some((headers, rest.strip_suffix(&[0xFF, 0xD9])?))
+}
+
+/// Encodes a sequence of canvases of which usually only a few rows change (a
+/// console, a moving pointer), re-encoding only the 16-pixel strips that differ
+/// from the previous canvas.
+///
+/// The JPEG has a restart marker after every MCU row. A restart resets the DC
+/// predictions and byte-aligns the bit stream, so each row's entropy-coded data
+/// depends on that row's pixels alone and is exactly what encoding the strip as an
+/// image of its own produces: changed strips are encoded alone and spliced in
+/// between `RSTn` markers. The result is byte-for-byte the full encode.
+pub struct StripEncoder {
+    quality: u8,
+    /// The canvas the cached strips show; `None` until the first encode.
+    previous: Option<Canvas>,
+    /// Headers through SOS (with the DRI segment) of the last full encode.
+    headers: Vec<u8>,
+    /// Entropy-coded data of each MCU row.
+    strips: Vec<Vec<u8>>,
+}
+
+impl StripEncoder {
+    pub fn new(quality: u8) -> StripEncoder {
+        StripEncoder {
+            quality,
+            previous: None,
+            headers: Vec::new(),
+            strips: Vec::new(),
+        }
+    }
+
+    /// The JPEG of `canvas`, kept to compare the next one against.
+    pub fn encode(&mut self, canvas: Canvas) -> Vec<u8> {
+        let same_size = self
+            .previous
+            .as_ref()
+            .is_some_and(|p| (p.width, p.height) == (canvas.width, canvas.height));
+        let updated = same_size && self.update_changed_strips(&canvas);
+        if !updated && !self.encode_whole(&canvas) {
+            self.previous = None;
+            return canvas.encode_jpeg(self.quality);
+        }
+        self.previous = Some(canvas);
+        self.assemble()
+    }
+
+    /// Re-encodes the strips where `canvas` differs from the previous one.
+    fn update_changed_strips(&mut self, canvas: &Canvas) -> bool {
+        let Some(previous) = &self.previous else {
+            return false;
+        };
+        let stride = canvas.width as usize * 3 * MCU_HEIGHT;
+        let rows = canvas.rgb.chunks(stride).zip(previous.rgb.chunks(stride));
+        for (index, (now, before)) in rows.enumerate() {
+            if now == before {
+                continue;
+            }
+            let jpeg = canvas.strip(index).encode_jpeg(self.quality);
+            let (Some((_, scan)), Some(slot)) = (split_scan(&jpeg), self.strips.get_mut(index))
+            else {
+                return false;
+            };
+            *slot = scan.to_vec();
+        }
+        true
+    }
+
+    /// Encodes all of `canvas` and caches its headers and strips.
+    fn encode_whole(&mut self, canvas: &Canvas) -> bool {
+        let mcus_per_row = canvas.width.div_ceil(MCU_HEIGHT as u32) as u16;
+        let jpeg = encode(
+            &canvas.rgb,
+            canvas.width,
+            canvas.height,
+            self.quality,
+            mcus_per_row,
+        );
+        let Some((headers, scan)) = split_scan(&jpeg) else {
+            return false;
+        };
+        // Entropy-coded data escapes every 0xFF as FF 00, so FF D0..=D7 in it can
+        // only be a restart marker.
+        let mut strips = vec![Vec::new()];
+        let mut bytes = scan.iter().peekable();
+        while let Some(&b) = bytes.next() {
+            match bytes.peek() {
+                Some(&&next) if b == 0xFF && (0xD0..=0xD7).contains(&next) => {
+                    bytes.next();
+                    strips.push(Vec::new());
+                }
+                _ => strips.last_mut().into_iter().for_each(|s| s.push(b)),
+            }
+        }
+        if strips.len() != (canvas.height as usize).div_ceil(MCU_HEIGHT) {
+            log::error!(
+                "render: JPEG of a {}x{} canvas has {} restart intervals, not one per MCU row",
+                canvas.width,
+                canvas.height,
+                strips.len()
+            );
+            return false;
+        }
+        self.headers = headers.to_vec();
+        self.strips = strips;
+        true
+    }
+
+    fn assemble(&self) -> Vec<u8> {
+        let size = self.headers.len() + self.strips.iter().map(|s| s.len() + 2).sum::<usize>();
+        let mut jpeg = Vec::with_capacity(size);
+        jpeg.extend_from_slice(&self.headers);
+        for (index, strip) in self.strips.iter().enumerate() {
+            if index > 0 {
+                jpeg.extend_from_slice(&[0xFF, 0xD0 + ((index - 1) % 8) as u8]);
+            }
+            jpeg.extend_from_slice(strip);
+        }
+        jpeg.extend_from_slice(&[0xFF, 0xD9]);
         jpeg
     }
 }
@@ -279,24 +453,13 @@ static FONT: [[u8; GLYPH_ROWS]; 95] = [
     g(".....|.....|.#...|#.#.#|...#."),                         // ~
 ];
 
-/// The (width, height) in the baseline start-of-frame (SOF0) segment of `jpeg`,
-/// found by walking the segments from SOI; for tests of anything that encodes.
+/// The (width, height) in the baseline start-of-frame (SOF0) segment of `jpeg`;
+/// for tests of anything that encodes.
 #[cfg(test)]
 pub fn sof0_size(jpeg: &[u8]) -> Option<(u16, u16)> {
+    let sof = find_segment(jpeg, 0xFFC0)?;
     let be16 = |at: usize| Some(u16::from_be_bytes([*jpeg.get(at)?, *jpeg.get(at + 1)?]));
-    if jpeg.get(..2)? != [0xFF, 0xD8] {
-        return None;
-    }
-    let mut at = 2;
-    loop {
-        let (marker, length) = (be16(at)?, usize::from(be16(at + 2)?));
-        match marker {
-            0xFFC0 => return Some((be16(at + 7)?, be16(at + 5)?)),
-            // Start of scan: entropy-coded data follows, no SOF0 came before it.
-            0xFFDA => return None,
-            _ => at += 2 + length,
-        }
-    }
+    Some((be16(sof + 7)?, be16(sof + 5)?))
 }
 
 #[cfg(test)]
@@ -374,5 +537,34 @@ mod tests {
         assert_eq!(jpeg.get(..2), Some(&[0xFF, 0xD8][..]));
         assert_eq!(jpeg.get(jpeg.len() - 2..), Some(&[0xFF, 0xD9][..]));
         assert_eq!(sof0_size(&jpeg), Some((200, 120)));
+    }
+
+    #[test]
+    fn test_strip_encoder_matches_whole_encode() {
+        let quality = 80;
+        let mut encoder = StripEncoder::new(quality);
+        // 1080 rows: the last MCU row is half height; 1000 columns: a partial MCU.
+        let mut canvas = Canvas::new(1000, 1080, Rgb::DARK_GREY);
+        let whole = |c: &Canvas| encode(&c.rgb, c.width, c.height, quality, 63);
+        for (i, text) in ["first", "second line", "moved", "", "the end"]
+            .iter()
+            .enumerate()
+        {
+            canvas.draw_text(10, 100 * i as i32, text, 3, Rgb::YELLOW);
+            canvas.fill_rect(990, 1070 - 7 * i as i32, 10, 10, Rgb::RED);
+            let jpeg = encoder.encode(canvas.clone());
+            assert_eq!(jpeg, whole(&canvas), "after change {i}");
+        }
+        assert_eq!(
+            sof0_size(&encoder.encode(canvas.clone())),
+            Some((1000, 1080))
+        );
+        let small = Canvas::new(64, 40, Rgb::BLUE);
+        let jpeg = encoder.encode(small.clone());
+        assert_eq!(
+            jpeg,
+            encode(&small.rgb, 64, 40, quality, 4),
+            "new size: whole encode"
+        );
     }
 }

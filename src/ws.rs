@@ -32,7 +32,10 @@ pub fn accept_key(key: &str) -> String {
 /// Parses one browser message into an `Input`, or says what is wrong with it.
 pub fn parse_input(text: &str) -> Result<Input, String> {
     let msg = Value::parse(text).map_err(|e| format!("message is not JSON: {e}"))?;
-    let kind = msg.get("type").and_then(Value::as_str).ok_or("message has no \"type\"")?;
+    let kind = msg
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("message has no \"type\"")?;
     let int = |name: &str, min: i64, max: i64| -> Result<i64, String> {
         let v = msg
             .get(name)
@@ -52,14 +55,27 @@ pub fn parse_input(text: &str) -> Result<Input, String> {
     };
     match kind {
         "key" => {
-            let code = msg.get("code").and_then(Value::as_str).ok_or("\"key\" needs a string \"code\"")?;
+            let code = msg
+                .get("code")
+                .and_then(Value::as_str)
+                .ok_or("\"key\" needs a string \"code\"")?;
             if code.is_empty() || code.len() > MAX_CODE {
                 return Err("\"code\" must be a KeyboardEvent.code such as \"KeyA\"".into());
             }
-            let down = msg.get("down").and_then(Value::as_bool).ok_or("\"key\" needs a boolean \"down\"")?;
-            Ok(Input::Key { code: code.to_string(), down })
+            let down = msg
+                .get("down")
+                .and_then(Value::as_bool)
+                .ok_or("\"key\" needs a boolean \"down\"")?;
+            Ok(Input::Key {
+                code: code.to_string(),
+                down,
+            })
         }
-        "abs" => Ok(Input::Abs { x: int("x", 0, 32767)? as u16, y: int("y", 0, 32767)? as u16, buttons: buttons()? }),
+        "abs" => Ok(Input::Abs {
+            x: int("x", 0, 32767)? as u16,
+            y: int("y", 0, 32767)? as u16,
+            buttons: buttons()?,
+        }),
         "rel" => Ok(Input::Rel {
             dx: int("dx", -MAX_DELTA, MAX_DELTA)? as i32,
             dy: int("dy", -MAX_DELTA, MAX_DELTA)? as i32,
@@ -71,12 +87,22 @@ pub fn parse_input(text: &str) -> Result<Input, String> {
         }),
         "release" => Ok(Input::Release),
         "paste" => {
-            let text = msg.get("text").and_then(Value::as_str).ok_or("\"paste\" needs a string \"text\"")?;
+            let text = msg
+                .get("text")
+                .and_then(Value::as_str)
+                .ok_or("\"paste\" needs a string \"text\"")?;
             let layout = match msg.get("layout") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_str().ok_or("\"layout\" must be a string such as \"us\"")?.to_string()),
+                Some(v) => Some(
+                    v.as_str()
+                        .ok_or("\"layout\" must be a string such as \"us\"")?
+                        .to_string(),
+                ),
             };
-            Ok(Input::Paste { text: text.to_string(), layout })
+            Ok(Input::Paste {
+                text: text.to_string(),
+                layout,
+            })
         }
         other => Err(format!("unknown message type \"{other}\"")),
     }
@@ -105,7 +131,9 @@ impl WebSocket {
             .max_write_buffer_size(1024 * 1024)
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
-        WebSocket { ctx: WebSocketContext::from_partially_read(leftover, Role::Server, Some(config)) }
+        WebSocket {
+            ctx: WebSocketContext::from_partially_read(leftover, Role::Server, Some(config)),
+        }
     }
 
     /// Reads every message available without blocking. Binary and control
@@ -195,25 +223,48 @@ mod tests {
 
     #[test]
     fn test_handshake_rfc6455_vector() {
-        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]
     fn test_parse_every_input_kind() {
         assert_eq!(
             parse_input(r#"{"type":"key","code":"KeyA","down":true}"#),
-            Ok(Input::Key { code: "KeyA".into(), down: true })
+            Ok(Input::Key {
+                code: "KeyA".into(),
+                down: true
+            })
         );
         assert_eq!(
             parse_input(r#"{"type":"abs","x":32767,"y":0,"buttons":1}"#),
-            Ok(Input::Abs { x: 32767, y: 0, buttons: 1 })
+            Ok(Input::Abs {
+                x: 32767,
+                y: 0,
+                buttons: 1
+            })
         );
-        assert_eq!(parse_input(r#"{"type":"rel","dx":-1000,"dy":5}"#), Ok(Input::Rel { dx: -1000, dy: 5, buttons: 0 }));
-        assert_eq!(parse_input(r#"{"type":"wheel","dy":-1}"#), Ok(Input::Wheel { dx: 0, dy: -1 }));
+        assert_eq!(
+            parse_input(r#"{"type":"rel","dx":-1000,"dy":5}"#),
+            Ok(Input::Rel {
+                dx: -1000,
+                dy: 5,
+                buttons: 0
+            })
+        );
+        assert_eq!(
+            parse_input(r#"{"type":"wheel","dy":-1}"#),
+            Ok(Input::Wheel { dx: 0, dy: -1 })
+        );
         assert_eq!(parse_input(r#"{"type":"release"}"#), Ok(Input::Release));
         assert_eq!(
             parse_input(r#"{"type":"paste","text":"hi","layout":"de"}"#),
-            Ok(Input::Paste { text: "hi".into(), layout: Some("de".into()) })
+            Ok(Input::Paste {
+                text: "hi".into(),
+                layout: Some("de".into())
+            })
         );
     }
 
@@ -243,7 +294,10 @@ mod tests {
         bytes.extend_from_slice(&[0x88, 0x80, 0, 0, 0, 0]);
         let (first, rest) = bytes.split_at(3);
         let mut ws = WebSocket::new(first.to_vec());
-        let mut pipe = Pipe { input: io::Cursor::new(rest.to_vec()), output: Vec::new() };
+        let mut pipe = Pipe {
+            input: io::Cursor::new(rest.to_vec()),
+            output: Vec::new(),
+        };
         let mut events = Vec::new();
         ws.read(&mut pipe, &mut events);
         assert!(matches!(&events[..], [Event::Text(t), Event::Closed] if t == "hi"));

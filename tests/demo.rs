@@ -14,10 +14,13 @@ use tungstenite::Message;
 type Ws = tungstenite::WebSocket<TcpStream>;
 
 fn ws_connect(kv: &Kv, origin: &str, auth: Option<&str>) -> Result<Ws, tungstenite::Error> {
-    let mut req = format!("ws://{}/ws", kv.addr).into_client_request().unwrap();
+    let mut req = format!("ws://{}/ws", kv.addr)
+        .into_client_request()
+        .unwrap();
     req.headers_mut().insert("Origin", origin.parse().unwrap());
     if let Some(a) = auth {
-        req.headers_mut().insert("Authorization", a.parse().unwrap());
+        req.headers_mut()
+            .insert("Authorization", a.parse().unwrap());
     }
     let (ws, _) = tungstenite::client(req, kv.connect()).map_err(|e| match e {
         tungstenite::HandshakeError::Failure(e) => e,
@@ -84,7 +87,10 @@ fn test_twenty_viewers_keep_full_rate_beside_a_stalled_one() {
     let rates: Vec<f64> = readers.into_iter().map(|r| r.join().unwrap()).collect();
     eprintln!("fps per viewer: {rates:.1?}");
     for r in &rates {
-        assert!(*r >= 16.0, "a fast viewer fell below 80% of 20 fps: {rates:?}");
+        assert!(
+            *r >= 16.0,
+            "a fast viewer fell below 80% of 20 fps: {rates:?}"
+        );
     }
     drop(stalled);
 }
@@ -94,7 +100,10 @@ fn test_typing_hello_world_over_websocket_reaches_the_target() {
     let kv = Kv::demo(&[]);
     let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
     let first = ws.read().unwrap();
-    assert!(first.to_text().unwrap().starts_with("{\"type\":\"status\""), "{first}");
+    assert!(
+        first.to_text().unwrap().starts_with("{\"type\":\"status\""),
+        "{first}"
+    );
     let shifted = |c: char| c.is_ascii_uppercase() || c == '!';
     for c in "Hello, World!".chars() {
         let code = match c {
@@ -107,8 +116,14 @@ fn test_typing_hello_world_over_websocket_reaches_the_target() {
         if shifted(c) {
             send(&mut ws, r#"{"type":"key","code":"ShiftLeft","down":true}"#);
         }
-        send(&mut ws, &format!(r#"{{"type":"key","code":"{code}","down":true}}"#));
-        send(&mut ws, &format!(r#"{{"type":"key","code":"{code}","down":false}}"#));
+        send(
+            &mut ws,
+            &format!(r#"{{"type":"key","code":"{code}","down":true}}"#),
+        );
+        send(
+            &mut ws,
+            &format!(r#"{{"type":"key","code":"{code}","down":false}}"#),
+        );
         if shifted(c) {
             send(&mut ws, r#"{"type":"key","code":"ShiftLeft","down":false}"#);
         }
@@ -125,7 +140,10 @@ fn test_paste_types_text_and_reports_what_it_cannot() {
     send(&mut ws, r#"{"type":"paste","text":"echo ok; déjà"}"#);
     let reply = ws.read().unwrap();
     let reply = reply.to_text().unwrap();
-    assert!(reply.contains("\"type\":\"paste\"") && reply.contains('é') && reply.contains('à'), "{reply}");
+    assert!(
+        reply.contains("\"type\":\"paste\"") && reply.contains('é') && reply.contains('à'),
+        "{reply}"
+    );
     let screen = wait_screen(&kv, "echo ok; dj");
     assert!(screen.contains("echo ok; dj"), "screen: {screen:?}");
 }
@@ -135,10 +153,18 @@ fn test_bad_websocket_messages_get_errors_and_kv_keeps_serving() {
     let kv = Kv::demo(&[]);
     let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
     ws.read().unwrap(); // status
-    for bad in ["nope", "{}", r#"{"type":"key","code":"NoSuchKey","down":true}"#, r#"{"type":"abs","x":-1,"y":0}"#] {
+    for bad in [
+        "nope",
+        "{}",
+        r#"{"type":"key","code":"NoSuchKey","down":true}"#,
+        r#"{"type":"abs","x":-1,"y":0}"#,
+    ] {
         send(&mut ws, bad);
         let reply = ws.read().unwrap();
-        assert!(reply.to_text().unwrap().starts_with("{\"type\":\"error\""), "{bad} -> {reply}");
+        assert!(
+            reply.to_text().unwrap().starts_with("{\"type\":\"error\""),
+            "{bad} -> {reply}"
+        );
     }
     ws.send(Message::binary(vec![0u8; 10])).unwrap();
     // A message over the limit closes that socket, nothing else.
@@ -159,10 +185,24 @@ fn test_foreign_origin_upgrade_is_refused() {
 #[test]
 fn test_every_route_needs_credentials_when_set() {
     let kv = Kv::start(&["--demo"], &[("KV_USER", "op"), ("KV_PASSWORD", "pw")]);
-    for path in ["/", "/app.js", "/stream", "/snapshot.jpg", "/api/status", "/api/demo/screen", "/ws", "/nope"] {
+    for path in [
+        "/",
+        "/app.js",
+        "/stream",
+        "/snapshot.jpg",
+        "/api/status",
+        "/api/demo/screen",
+        "/ws",
+        "/nope",
+    ] {
         let (status, head, _) = kv.get(path);
         assert_eq!(status, 401, "{path}");
-        assert!(header(&head, "www-authenticate").unwrap().starts_with("Basic"), "{path}");
+        assert!(
+            header(&head, "www-authenticate")
+                .unwrap()
+                .starts_with("Basic"),
+            "{path}"
+        );
     }
     // "op:pw" and a wrong password
     let ok = kv.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic b3A6cHc=\r\nConnection: close\r\n\r\n");
@@ -185,7 +225,13 @@ fn test_snapshot_is_a_jpeg_and_status_is_json() {
     let (status, _, body) = kv.get("/api/status");
     assert_eq!(status, 200);
     let text = String::from_utf8(body).unwrap();
-    for field in ["\"demo\":true", "\"width\":800", "\"height\":600", "\"hid\":", "\"online\":"] {
+    for field in [
+        "\"demo\":true",
+        "\"width\":800",
+        "\"height\":600",
+        "\"hid\":",
+        "\"online\":",
+    ] {
         assert!(text.contains(field), "{field} in {text}");
     }
 }
@@ -203,7 +249,11 @@ fn test_keep_alive_pipelining_head_and_errors() {
     assert_eq!(read_response(&mut s).0, 200);
     let head = common::read_head(&mut s);
     assert!(head.starts_with("HTTP/1.1 200"), "HEAD: {head}");
-    assert_ne!(header(&head, "content-length"), Some("0"), "HEAD keeps the real length");
+    assert_ne!(
+        header(&head, "content-length"),
+        Some("0"),
+        "HEAD keeps the real length"
+    );
     assert_eq!(read_response(&mut s).0, 404);
     let (status, head, _) = read_response(&mut s);
     assert_eq!(status, 405);
@@ -212,7 +262,11 @@ fn test_keep_alive_pipelining_head_and_errors() {
     write!(s, "GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
     let (_, head, _) = read_response(&mut s);
     let etag = header(&head, "etag").unwrap().to_string();
-    write!(s, "GET / HTTP/1.1\r\nHost: {host}\r\nIf-None-Match: {etag}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nIf-None-Match: {etag}\r\n\r\n"
+    )
+    .unwrap();
     assert_eq!(read_response(&mut s).0, 304);
 }
 
@@ -233,7 +287,8 @@ fn test_malformed_http_gets_its_status_and_kv_keeps_serving() {
     }
     // Random bytes, a half request then a hang-up.
     let mut s = kv.connect();
-    s.write_all(&[0xff, 0x00, 0x13, 0x37, b'\r', b'\n', b'\r', b'\n']).unwrap();
+    s.write_all(&[0xff, 0x00, 0x13, 0x37, b'\r', b'\n', b'\r', b'\n'])
+        .unwrap();
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
     drop(kv.connect().write_all(b"GET /api/sta"));

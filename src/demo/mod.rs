@@ -402,32 +402,55 @@ mod tests {
 
     /// Not a check: prints what a changed 720p frame costs (run with --release).
     #[test]
-    fn test_source_encode_time() {
+    fn test_screen_render_and_encode_time() {
         let mut t = target(HD);
-        let mut source = source_at(&t);
-        let t0 = Instant::now();
-        source.set_streaming(true, t0);
-        for c in "The quick brown fox jumps over the lazy dog.\n"
-            .repeat(20)
-            .chars()
-        {
-            if let Some(stroke) = US.stroke(c) {
-                t.tap(stroke.modifiers, &[stroke.usage]);
+        let type_text = |t: &mut Target, text: &str| {
+            for c in text.chars() {
+                if let Some(stroke) = US.stroke(c) {
+                    t.tap(stroke.modifiers, &[stroke.usage]);
+                }
             }
-        }
+        };
+        type_text(
+            &mut t,
+            &"The quick brown fox jumps over the lazy dog.\n".repeat(20),
+        );
         let frames = 10;
+        let render = || t.target.screen.borrow().render(Duration::ZERO);
+        let start = Instant::now();
+        for _ in 0..frames {
+            render();
+        }
+        let render_time = start.elapsed() / frames;
+        let canvas = render();
         let start = Instant::now();
         let mut bytes = 0;
-        for i in 0..frames {
-            t.rel(0, 1, 1);
-            let frame = source.poll(t0 + Duration::from_secs(1) * i).expect("frame");
-            bytes += frame.jpeg.len();
+        for _ in 0..frames {
+            bytes += canvas.encode_jpeg(source::QUALITY).len();
         }
-        let each = start.elapsed() / frames;
-        assert_eq!(source.encodes, u64::from(frames));
+        let whole = start.elapsed() / frames;
+
+        let mut encoder = crate::render::StripEncoder::new(source::QUALITY);
+        encoder.encode(render());
+        let mut strips = Duration::ZERO;
+        for i in 0..frames {
+            type_text(&mut t, "x");
+            t.rel(0, 3, 1);
+            let canvas = t
+                .target
+                .screen
+                .borrow()
+                .render(Duration::from_secs(i.into()));
+            let start = Instant::now();
+            encoder.encode(canvas);
+            strips += start.elapsed();
+        }
         eprintln!(
-            "demo: render + encode of a changed 1280x720 frame: {each:?}, {} bytes",
-            bytes / frames as usize
+            "demo: 1280x720 frame (quality {}, {} bytes): render {render_time:?}, \
+             encode whole {whole:?}, encode changed strips (a key, the pointer, the clock) {:?}",
+            source::QUALITY,
+            bytes / frames as usize,
+            strips / frames,
         );
     }
 }

@@ -1,7 +1,8 @@
 //! The demo target's HDMI output as a `FrameSource`: timer driven (no fds), one
 //! frame per frame interval while streaming. Encoding is the costly part, so the
 //! screen is rendered and encoded only when it changed (input, or the clock's
-//! second ticked); otherwise the previous JPEG is sent again, keeping the
+//! second ticked), and then only the strips that differ are re-encoded
+//! (`StripEncoder`); otherwise the previous JPEG is sent again, keeping the
 //! configured frame rate for viewers.
 
 use std::cell::RefCell;
@@ -10,11 +11,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::screen::Screen;
-use crate::render::MAX_SIDE;
+use crate::render::{StripEncoder, MAX_SIDE};
 use crate::video::{Frame, FrameSource, Mode, Signal, VideoInfo};
 
 /// JPEG quality of the rendered screen: text stays crisp, frames stay small.
-const QUALITY: u8 = 80;
+pub const QUALITY: u8 = 80;
 const MAX_FPS: u32 = 60;
 /// Small enough to test with, big enough for the title bar to make sense.
 const MIN_SIDE: u32 = 64;
@@ -40,6 +41,8 @@ pub struct DemoSource {
     epoch: Option<Instant>,
     /// The last encoded picture and the clock second it shows.
     last: Option<(Box<[u8]>, u64)>,
+    /// Typing or moving the pointer changes a few rows: only those are re-encoded.
+    encoder: StripEncoder,
     /// How many times the screen was encoded (tests check that idle frames are not).
     pub encodes: u64,
 }
@@ -51,6 +54,7 @@ impl DemoSource {
             next_frame: None,
             epoch: None,
             last: None,
+            encoder: StripEncoder::new(QUALITY),
             encodes: 0,
         }
     }
@@ -67,7 +71,7 @@ impl DemoSource {
         match &self.last {
             Some((jpeg, shown)) if !changed && *shown == second => jpeg.clone(),
             _ => {
-                let jpeg: Box<[u8]> = screen.render(uptime).encode_jpeg(QUALITY).into();
+                let jpeg: Box<[u8]> = self.encoder.encode(screen.render(uptime)).into();
                 self.encodes += 1;
                 self.last = Some((jpeg.clone(), second));
                 jpeg

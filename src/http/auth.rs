@@ -12,8 +12,12 @@ pub struct Credentials {
 impl Credentials {
     /// Whether an `Authorization` header value carries these credentials.
     pub fn check(&self, authorization: Option<&str>) -> bool {
-        let Some(value) = authorization else { return false };
-        let Some((scheme, encoded)) = value.trim().split_once(' ') else { return false };
+        let Some(value) = authorization else {
+            return false;
+        };
+        let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+            return false;
+        };
         if !scheme.eq_ignore_ascii_case("basic") {
             return false;
         }
@@ -39,7 +43,10 @@ mod tests {
     use super::*;
 
     fn creds() -> Credentials {
-        Credentials { user: "admin".into(), password: "s3cret:x".into() }
+        Credentials {
+            user: "admin".into(),
+            password: "s3cret:x".into(),
+        }
     }
 
     #[test]
@@ -51,7 +58,13 @@ mod tests {
 
     #[test]
     fn test_check_refuses_everything_else() {
-        for bad in [None, Some(""), Some("Basic"), Some("Bearer YWRtaW46czNjcmV0Ong="), Some("Basic !!!")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("Basic"),
+            Some("Bearer YWRtaW46czNjcmV0Ong="),
+            Some("Basic !!!"),
+        ] {
             assert!(!creds().check(bad), "{bad:?}");
         }
         // "admin:s3cret" (prefix) and "admin:s3cret:xx" (longer)

@@ -37,13 +37,24 @@ const OUT_HIGH: usize = 256 * 1024;
 /// What the connection is doing.
 enum State {
     /// Reading requests and writing responses.
-    Http { request_started: Option<Instant> },
+    Http {
+        request_started: Option<Instant>,
+    },
     /// Writing the last response, then closing.
     Closing,
     Viewer(Viewer),
-    Snapshot { head_only: bool, keep_alive: bool, until: Instant },
+    Snapshot {
+        head_only: bool,
+        keep_alive: bool,
+        until: Instant,
+    },
     /// `greeted`: the first status message went out (after the 101 head).
-    WebSocket { ws: WebSocket, heard: Instant, pinged: Instant, greeted: bool },
+    WebSocket {
+        ws: WebSocket,
+        heard: Instant,
+        pinged: Instant,
+        greeted: bool,
+    },
 }
 
 impl State {
@@ -92,7 +103,9 @@ impl Conn {
             input: Vec::new(),
             out: Vec::new(),
             out_pos: 0,
-            state: State::Http { request_started: None },
+            state: State::Http {
+                request_started: None,
+            },
             active: now,
         }
     }
@@ -107,7 +120,12 @@ impl Conn {
     }
 
     fn set_state(&mut self, state: State) {
-        log::trace!("{}: state={}=>{}", self.peer, self.state.name(), state.name());
+        log::trace!(
+            "{}: state={}=>{}",
+            self.peer,
+            self.state.name(),
+            state.name()
+        );
         self.state = state;
     }
 
@@ -181,17 +199,26 @@ impl Conn {
                 return;
             }
             if self.input.is_empty() {
-                self.state = State::Http { request_started: None };
+                self.state = State::Http {
+                    request_started: None,
+                };
                 return;
             }
             if request_started.is_none() {
-                self.state = State::Http { request_started: Some(now) };
+                self.state = State::Http {
+                    request_started: Some(now),
+                };
             }
             let (req, head_len) = match request::parse(&self.input, &limits) {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => return,
                 Err(refusal) => {
-                    log::debug!("{}: {} {}", self.peer, refusal.status.code(), refusal.reason);
+                    log::debug!(
+                        "{}: {} {}",
+                        self.peer,
+                        refusal.status.code(),
+                        refusal.reason
+                    );
                     Response::error(refusal.status, refusal.reason).write_to(&mut self.out, false);
                     self.input.clear();
                     self.set_state(State::Closing);
@@ -204,7 +231,9 @@ impl Conn {
             }
             let body = self.input[head_len..end].to_vec();
             self.input.drain(..end);
-            self.state = State::Http { request_started: None };
+            self.state = State::Http {
+                request_started: None,
+            };
             log::debug!("{}: {:?} {}", self.peer, req.method, req.path);
             let head_only = req.method == Method::Head;
             match routes::handle(&req, &body, app, now) {
@@ -216,10 +245,15 @@ impl Conn {
                     }
                 }
                 Action::Stream => {
-                    let content_type = format!("multipart/x-mixed-replace; boundary={}", fanout::BOUNDARY);
+                    let content_type =
+                        format!("multipart/x-mixed-replace; boundary={}", fanout::BOUNDARY);
                     self.out.extend_from_slice(&open_ended_head(
                         Status::Ok,
-                        &[("Content-Type", &content_type), ("Cache-Control", "no-store"), ("Connection", "close")],
+                        &[
+                            ("Content-Type", &content_type),
+                            ("Cache-Control", "no-store"),
+                            ("Connection", "close"),
+                        ],
                     ));
                     if head_only {
                         self.set_state(State::Closing);
@@ -239,11 +273,20 @@ impl Conn {
                 Action::Upgrade(accept) => {
                     self.out.extend_from_slice(&open_ended_head(
                         Status::SwitchingProtocols,
-                        &[("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", &accept)],
+                        &[
+                            ("Upgrade", "websocket"),
+                            ("Connection", "Upgrade"),
+                            ("Sec-WebSocket-Accept", &accept),
+                        ],
                     ));
                     let leftover = std::mem::take(&mut self.input);
                     let ws = WebSocket::new(leftover);
-                    self.set_state(State::WebSocket { ws, heard: now, pinged: now, greeted: false });
+                    self.set_state(State::WebSocket {
+                        ws,
+                        heard: now,
+                        pinged: now,
+                        greeted: false,
+                    });
                 }
             }
         }
@@ -255,7 +298,13 @@ impl Conn {
             .header("X-Frame-Seq", frame.seq.to_string());
         response.head_only = head_only;
         response.write_to(&mut self.out, keep_alive);
-        self.set_state(if keep_alive { State::Http { request_started: None } } else { State::Closing });
+        self.set_state(if keep_alive {
+            State::Http {
+                request_started: None,
+            }
+        } else {
+            State::Closing
+        });
     }
 
     /// Writes pending responses, then the viewer's parts. Close when a
@@ -279,7 +328,9 @@ impl Conn {
             State::Closing => return Ok(Next::Close),
             State::Viewer(viewer) => {
                 let before = viewer.frames_sent;
-                viewer.write_to(&mut self.stream, app.latest.as_ref(), app.epoch)?;
+                viewer.write_to(&mut self.stream, app.latest.as_ref(), &|at| {
+                    app.monotonic_us(at)
+                })?;
                 if viewer.frames_sent != before || !viewer.is_idle() {
                     self.active = now;
                 }
@@ -293,10 +344,14 @@ impl Conn {
     pub fn on_frame(&mut self, frame: &SharedFrame, app: &mut App, now: Instant) -> Next {
         match self.state {
             State::Viewer(ref mut viewer) if viewer.is_idle() => {
-                viewer.offer(frame, app.epoch);
+                viewer.offer(frame, &|at| app.monotonic_us(at));
                 self.on_ready(app, now)
             }
-            State::Snapshot { head_only, keep_alive, .. } => {
+            State::Snapshot {
+                head_only,
+                keep_alive,
+                ..
+            } => {
                 self.answer_snapshot(frame, head_only, keep_alive);
                 self.on_ready(app, now)
             }
@@ -307,8 +362,12 @@ impl Conn {
     /// When `on_timer` must run next.
     pub fn poll_at(&self) -> Instant {
         match &self.state {
-            State::Http { request_started: Some(t) } => *t + REQUEST,
-            State::Http { request_started: None } => self.active + IDLE,
+            State::Http {
+                request_started: Some(t),
+            } => *t + REQUEST,
+            State::Http {
+                request_started: None,
+            } => self.active + IDLE,
             State::Closing => self.active + REQUEST,
             State::Viewer(_) => self.active + STALLED,
             State::Snapshot { until, .. } => *until,
@@ -321,14 +380,25 @@ impl Conn {
             return Next::Keep;
         }
         match &mut self.state {
-            State::Http { request_started: Some(_) } => {
-                log::debug!("{}: request not complete within {}s", self.peer, REQUEST.as_secs());
-                Response::error(Status::RequestTimeout, "request took too long to arrive").write_to(&mut self.out, false);
+            State::Http {
+                request_started: Some(_),
+            } => {
+                log::debug!(
+                    "{}: request not complete within {}s",
+                    self.peer,
+                    REQUEST.as_secs()
+                );
+                Response::error(Status::RequestTimeout, "request took too long to arrive")
+                    .write_to(&mut self.out, false);
                 self.input.clear();
                 self.set_state(State::Closing);
                 self.on_ready(app, now)
             }
-            State::Snapshot { head_only, keep_alive, .. } => {
+            State::Snapshot {
+                head_only,
+                keep_alive,
+                ..
+            } => {
                 let (head_only, keep_alive) = (*head_only, *keep_alive);
                 let mut r = Response::error(
                     Status::ServiceUnavailable,
@@ -336,12 +406,24 @@ impl Conn {
                 );
                 r.head_only = head_only;
                 r.write_to(&mut self.out, keep_alive);
-                self.set_state(if keep_alive { State::Http { request_started: None } } else { State::Closing });
+                self.set_state(if keep_alive {
+                    State::Http {
+                        request_started: None,
+                    }
+                } else {
+                    State::Closing
+                });
                 self.on_ready(app, now)
             }
-            State::WebSocket { ws, heard, pinged, .. } => {
+            State::WebSocket {
+                ws, heard, pinged, ..
+            } => {
                 if now >= *heard + WS_SILENT {
-                    log::info!("{}: WebSocket silent for {}s, closing", self.peer, WS_SILENT.as_secs());
+                    log::info!(
+                        "{}: WebSocket silent for {}s, closing",
+                        self.peer,
+                        WS_SILENT.as_secs()
+                    );
                     return Next::Close;
                 }
                 *pinged = now;
@@ -350,7 +432,11 @@ impl Conn {
                     Err(_) => Next::Close,
                 }
             }
-            State::Http { request_started: None } | State::Closing | State::Viewer(_) => Next::Close,
+            State::Http {
+                request_started: None,
+            }
+            | State::Closing
+            | State::Viewer(_) => Next::Close,
         }
     }
 
@@ -366,13 +452,19 @@ impl Conn {
         }
         self.out.clear();
         self.out_pos = 0;
-        if let State::WebSocket { greeted: greeted @ false, .. } = &mut self.state {
+        if let State::WebSocket {
+            greeted: greeted @ false,
+            ..
+        } = &mut self.state
+        {
             *greeted = true;
             if self.send_text(status_message(app, now)) == Next::Close {
                 return Ok(Next::Close);
             }
         }
-        let State::WebSocket { ws, heard, .. } = &mut self.state else { return Ok(Next::Keep) };
+        let State::WebSocket { ws, heard, .. } = &mut self.state else {
+            return Ok(Next::Keep);
+        };
         let mut events = Vec::new();
         ws.read(&mut self.stream, &mut events);
         let mut replies = Vec::new();
@@ -380,13 +472,19 @@ impl Conn {
         for event in events {
             *heard = now;
             match event {
-                ws::Event::Text(text) => match ws::parse_input(&text).and_then(|input| app.hid.input(input, now)) {
-                    Ok(None) => {}
-                    Ok(Some(skipped)) => {
-                        replies.push(format!("{{\"type\":\"paste\",\"skipped\":{}}}", crate::json::quote(&skipped)))
+                ws::Event::Text(text) => {
+                    match ws::parse_input(&text).and_then(|input| app.hid.input(input, now)) {
+                        Ok(None) => {}
+                        Ok(Some(skipped)) => replies.push(format!(
+                            "{{\"type\":\"paste\",\"skipped\":{}}}",
+                            crate::json::quote(&skipped)
+                        )),
+                        Err(e) => replies.push(format!(
+                            "{{\"type\":\"error\",\"message\":{}}}",
+                            crate::json::quote(&e)
+                        )),
                     }
-                    Err(e) => replies.push(format!("{{\"type\":\"error\",\"message\":{}}}", crate::json::quote(&e))),
-                },
+                }
                 ws::Event::Control => {}
                 ws::Event::Closed => closed = true,
             }
@@ -399,14 +497,25 @@ impl Conn {
                 return Ok(Next::Close);
             }
         }
-        let State::WebSocket { ws, .. } = &mut self.state else { return Ok(Next::Keep) };
-        Ok(if ws.flush(&mut self.stream).is_ok() { Next::Keep } else { Next::Close })
+        let State::WebSocket { ws, .. } = &mut self.state else {
+            return Ok(Next::Keep);
+        };
+        Ok(if ws.flush(&mut self.stream).is_ok() {
+            Next::Keep
+        } else {
+            Next::Close
+        })
     }
 
     /// Sends a text message if this is a WebSocket that has been greeted
     /// (its 101 head is out; frames must follow it).
     pub fn send_text(&mut self, text: String) -> Next {
-        let State::WebSocket { ws, greeted: true, .. } = &mut self.state else { return Next::Keep };
+        let State::WebSocket {
+            ws, greeted: true, ..
+        } = &mut self.state
+        else {
+            return Next::Keep;
+        };
         match ws.send(&mut self.stream, text) {
             Ok(()) => Next::Keep,
             Err(e) => {
@@ -419,7 +528,10 @@ impl Conn {
 
 /// The WebSocket `status` message.
 pub fn status_message(app: &mut App, now: Instant) -> String {
-    format!("{{\"type\":\"status\",\"status\":{}}}", app.status_json(now))
+    format!(
+        "{{\"type\":\"status\",\"status\":{}}}",
+        app.status_json(now)
+    )
 }
 
 /// The most a connection buffers before its request is refused: a head plus

@@ -19,7 +19,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_head: 8 * 1024, max_headers: 32, max_body: 64 * 1024 }
+        Limits {
+            max_head: 8 * 1024,
+            max_headers: 32,
+            max_body: 64 * 1024,
+        }
     }
 }
 
@@ -50,7 +54,10 @@ pub struct Request {
 impl Request {
     /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether a comma-separated header such as `Connection` lists `token`.
@@ -79,7 +86,10 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
     let n = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() > limits.max_head => {
-            return Err(refuse(Status::HeaderTooLarge, "request head is larger than 8 KiB"));
+            return Err(refuse(
+                Status::HeaderTooLarge,
+                "request head is larger than 8 KiB",
+            ));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
@@ -88,7 +98,10 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
         Err(_) => return Err(refuse(Status::BadRequest, "malformed HTTP request")),
     };
     if n > limits.max_head {
-        return Err(refuse(Status::HeaderTooLarge, "request head is larger than 8 KiB"));
+        return Err(refuse(
+            Status::HeaderTooLarge,
+            "request head is larger than 8 KiB",
+        ));
     }
     let method = match req.method.unwrap_or("") {
         "GET" => Method::Get,
@@ -101,13 +114,21 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
     };
     let target = req.path.unwrap_or("");
     if !target.starts_with('/') {
-        return Err(refuse(Status::BadRequest, "request target must be an absolute path"));
+        return Err(refuse(
+            Status::BadRequest,
+            "request target must be an absolute path",
+        ));
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let headers: Vec<(String, String)> = req
         .headers
         .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).trim().to_string()))
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
         .collect();
     let http11 = req.version == Some(1);
     let mut request = Request {
@@ -119,14 +140,21 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
         keep_alive: false,
     };
     if request.header("transfer-encoding").is_some() {
-        return Err(refuse(Status::LengthRequired, "chunked request bodies are not supported; send Content-Length"));
+        return Err(refuse(
+            Status::LengthRequired,
+            "chunked request bodies are not supported; send Content-Length",
+        ));
     }
     if let Some(len) = request.header("content-length") {
-        request.content_length =
-            len.parse().map_err(|_| refuse(Status::BadRequest, "invalid Content-Length"))?;
+        request.content_length = len
+            .parse()
+            .map_err(|_| refuse(Status::BadRequest, "invalid Content-Length"))?;
     }
     if request.content_length > limits.max_body {
-        return Err(refuse(Status::PayloadTooLarge, "request body is larger than 64 KiB"));
+        return Err(refuse(
+            Status::PayloadTooLarge,
+            "request body is larger than 64 KiB",
+        ));
     }
     request.keep_alive = if http11 {
         !request.header_has("connection", "close")
@@ -148,7 +176,10 @@ mod tests {
     fn test_parse_split_across_reads() {
         let whole = b"GET /api/status?x=1 HTTP/1.1\r\nHost: kv\r\nAccept: */*\r\n\r\n";
         for cut in 0..whole.len() {
-            assert!(parse(&whole[..cut], &limits()).unwrap().is_none(), "cut at {cut}");
+            assert!(
+                parse(&whole[..cut], &limits()).unwrap().is_none(),
+                "cut at {cut}"
+            );
         }
         let (req, n) = parse(whole, &limits()).unwrap().unwrap();
         assert_eq!(n, whole.len());
@@ -171,11 +202,20 @@ mod tests {
 
     #[test]
     fn test_parse_keep_alive_rules() {
-        let (r, _) = parse(b"GET / HTTP/1.0\r\n\r\n", &limits()).unwrap().unwrap();
+        let (r, _) = parse(b"GET / HTTP/1.0\r\n\r\n", &limits())
+            .unwrap()
+            .unwrap();
         assert!(!r.keep_alive);
-        let (r, _) = parse(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &limits()).unwrap().unwrap();
+        let (r, _) = parse(
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            &limits(),
+        )
+        .unwrap()
+        .unwrap();
         assert!(r.keep_alive);
-        let (r, _) = parse(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", &limits()).unwrap().unwrap();
+        let (r, _) = parse(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", &limits())
+            .unwrap()
+            .unwrap();
         assert!(!r.keep_alive);
     }
 
@@ -183,9 +223,15 @@ mod tests {
     fn test_limit_head_size() {
         let mut big = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
         big.extend(std::iter::repeat_n(b'a', 9000));
-        assert_eq!(parse(&big, &limits()).unwrap_err().status, Status::HeaderTooLarge);
+        assert_eq!(
+            parse(&big, &limits()).unwrap_err().status,
+            Status::HeaderTooLarge
+        );
         big.extend_from_slice(b"\r\n\r\n");
-        assert_eq!(parse(&big, &limits()).unwrap_err().status, Status::HeaderTooLarge);
+        assert_eq!(
+            parse(&big, &limits()).unwrap_err().status,
+            Status::HeaderTooLarge
+        );
     }
 
     #[test]
@@ -195,14 +241,25 @@ mod tests {
             many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
         }
         many.extend_from_slice(b"\r\n");
-        assert_eq!(parse(&many, &limits()).unwrap_err().status, Status::HeaderTooLarge);
+        assert_eq!(
+            parse(&many, &limits()).unwrap_err().status,
+            Status::HeaderTooLarge
+        );
     }
 
     #[test]
     fn test_limit_body_size() {
-        let r = parse(b"POST /api/x HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", &limits());
+        let r = parse(
+            b"POST /api/x HTTP/1.1\r\nContent-Length: 65537\r\n\r\n",
+            &limits(),
+        );
         assert_eq!(r.unwrap_err().status, Status::PayloadTooLarge);
-        let (r, _) = parse(b"POST /api/x HTTP/1.1\r\nContent-Length: 12\r\n\r\n", &limits()).unwrap().unwrap();
+        let (r, _) = parse(
+            b"POST /api/x HTTP/1.1\r\nContent-Length: 12\r\n\r\n",
+            &limits(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.content_length, 12);
     }
 
@@ -216,9 +273,16 @@ mod tests {
             b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
             b"\x00\x01\x02\r\n\r\n",
         ] {
-            assert_eq!(parse(bad, &limits()).unwrap_err().status, Status::BadRequest, "{bad:?}");
+            assert_eq!(
+                parse(bad, &limits()).unwrap_err().status,
+                Status::BadRequest,
+                "{bad:?}"
+            );
         }
         let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(parse(chunked, &limits()).unwrap_err().status, Status::LengthRequired);
+        assert_eq!(
+            parse(chunked, &limits()).unwrap_err().status,
+            Status::LengthRequired
+        );
     }
 }

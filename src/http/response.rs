@@ -21,7 +21,12 @@ X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options:
 
 impl Response {
     pub fn new(status: Status, content_type: &str, body: Vec<u8>) -> Response {
-        Response { status, headers: vec![("Content-Type", content_type.to_string())], body, head_only: false }
+        Response {
+            status,
+            headers: vec![("Content-Type", content_type.to_string())],
+            body,
+            head_only: false,
+        }
     }
 
     pub fn json(status: Status, body: String) -> Response {
@@ -65,7 +70,11 @@ impl Response {
 /// The head of a response whose body follows without a length (the MJPEG
 /// stream) or that changes protocol (WebSocket).
 pub fn open_ended_head(status: Status, headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut head = format!("HTTP/1.1 {} {}\r\n{SECURITY_HEADERS}", status.code(), status.text());
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n{SECURITY_HEADERS}",
+        status.code(),
+        status.text()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

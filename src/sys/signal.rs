@@ -25,7 +25,9 @@ impl Signals {
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(Signals { fd: OwnedFd::from_raw_fd(fd) })
+            Ok(Signals {
+                fd: OwnedFd::from_raw_fd(fd),
+            })
         }
     }
 
@@ -35,7 +37,8 @@ impl Signals {
         loop {
             let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
             // SAFETY: reads at most info.len() bytes into a local buffer.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+            let n =
+                unsafe { libc::read(self.fd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
             if n != info.len() as isize {
                 return got;
             }

@@ -44,12 +44,13 @@ impl Viewer {
     }
 
     /// Starts sending `latest` if idle and it is newer than the last frame sent.
-    pub fn offer(&mut self, latest: &SharedFrame, epoch: Instant) {
+    /// `clock` turns its capture instant into the exported timestamp.
+    pub fn offer(&mut self, latest: &SharedFrame, clock: &dyn Fn(Instant) -> u128) {
         if self.frame.is_some() || self.last_seq.is_some_and(|s| s >= latest.seq) {
             return;
         }
         self.head.clear();
-        let stamp = latest.captured.saturating_duration_since(epoch).as_micros();
+        let stamp = clock(latest.captured);
         // Writing into a Vec cannot fail.
         let _ = write!(
             self.head,
@@ -69,13 +70,13 @@ impl Viewer {
         &mut self,
         out: &mut W,
         latest: Option<&SharedFrame>,
-        epoch: Instant,
+        clock: &dyn Fn(Instant) -> u128,
     ) -> io::Result<Progress> {
         loop {
             let Some(frame) = &self.frame else {
                 match latest {
                     Some(l) if self.last_seq.is_none_or(|s| s < l.seq) => {
-                        self.offer(l, epoch);
+                        self.offer(l, clock);
                         continue;
                     }
                     _ => return Ok(Progress::Idle),
@@ -135,6 +136,10 @@ mod tests {
         }
     }
 
+    fn clock(at: Instant) -> u128 {
+        at.elapsed().as_micros()
+    }
+
     fn frame(seq: u64, epoch: Instant) -> SharedFrame {
         let mut f = Frame::new(vec![0xff, 0xd8, seq as u8, 0xff, 0xd9].into(), 1, 1, epoch);
         f.seq = seq;
@@ -145,15 +150,26 @@ mod tests {
     fn test_idle_offer_writes_whole_part() {
         let epoch = Instant::now();
         let mut v = Viewer::default();
-        let mut s = Socket { data: Vec::new(), room: 1 << 20 };
+        let mut s = Socket {
+            data: Vec::new(),
+            room: 1 << 20,
+        };
         let f1 = frame(1, epoch);
-        assert_eq!(v.write_to(&mut s, Some(&f1), epoch).unwrap(), Progress::Idle);
+        assert_eq!(
+            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
+            Progress::Idle
+        );
         let text = String::from_utf8_lossy(&s.data).to_string();
-        assert!(text.starts_with("Content-Type: image/jpeg\r\nContent-Length: 5\r\nX-Frame-Seq: 1\r\n"));
+        assert!(
+            text.starts_with("Content-Type: image/jpeg\r\nContent-Length: 5\r\nX-Frame-Seq: 1\r\n")
+        );
         assert!(s.data.ends_with(b"\xff\xd8\x01\xff\xd9\r\n--kvframe\r\n"));
         assert_eq!(v.frames_sent, 1);
         // The same frame is not sent twice.
-        assert_eq!(v.write_to(&mut s, Some(&f1), epoch).unwrap(), Progress::Idle);
+        assert_eq!(
+            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
+            Progress::Idle
+        );
         assert_eq!(v.frames_sent, 1);
     }
 
@@ -161,13 +177,22 @@ mod tests {
     fn test_blocked_viewer_skips_to_newest() {
         let epoch = Instant::now();
         let mut v = Viewer::default();
-        let mut s = Socket { data: Vec::new(), room: 10 };
+        let mut s = Socket {
+            data: Vec::new(),
+            room: 10,
+        };
         let f1 = frame(1, epoch);
-        assert_eq!(v.write_to(&mut s, Some(&f1), epoch).unwrap(), Progress::Blocked);
+        assert_eq!(
+            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
+            Progress::Blocked
+        );
         // Frames 2..4 arrive while blocked; only 4 follows frame 1.
         let f4 = frame(4, epoch);
         s.room = 1 << 20;
-        assert_eq!(v.write_to(&mut s, Some(&f4), epoch).unwrap(), Progress::Idle);
+        assert_eq!(
+            v.write_to(&mut s, Some(&f4), &clock).unwrap(),
+            Progress::Idle
+        );
         let text = String::from_utf8_lossy(&s.data).to_string();
         assert!(text.contains("X-Frame-Seq: 1\r\n") && text.contains("X-Frame-Seq: 4\r\n"));
         assert!(!text.contains("X-Frame-Seq: 2"));

@@ -5,7 +5,9 @@
 
 pub mod fanout;
 pub mod jpeg;
+pub mod modes;
 pub mod placeholder;
+pub mod raw;
 pub mod v4l2;
 
 use std::os::fd::RawFd;

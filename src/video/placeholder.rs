@@ -19,7 +19,11 @@ pub struct Placeholder {
 
 impl Placeholder {
     pub fn new() -> Placeholder {
-        Placeholder { shown: None, jpeg: Box::default(), next: None }
+        Placeholder {
+            shown: None,
+            jpeg: Box::default(),
+            next: None,
+        }
     }
 
     /// Starts (signal not live) or stops (live) the placeholder frames.
@@ -37,7 +41,13 @@ impl Placeholder {
     }
 
     /// The placeholder frame if one is due.
-    pub fn poll(&mut self, signal: &Signal, mode: Mode, device: &str, now: Instant) -> Option<Frame> {
+    pub fn poll(
+        &mut self,
+        signal: &Signal,
+        mode: Mode,
+        device: &str,
+        now: Instant,
+    ) -> Option<Frame> {
         if self.next.is_none_or(|t| now < t) {
             return None;
         }
@@ -54,8 +64,14 @@ impl Placeholder {
 fn render(signal: &Signal, mode: Mode, device: &str) -> Vec<u8> {
     let mut canvas = Canvas::new(mode.width, mode.height, Rgb::BLACK);
     let (title, hint) = match signal {
-        Signal::NoDevice => ("NO DEVICE", "Capture device unplugged - waiting for it to come back"),
-        Signal::NoSignal => ("NO SIGNAL", "The target's screen sends no picture (off, asleep or unplugged)"),
+        Signal::NoDevice => (
+            "NO DEVICE",
+            "Capture device unplugged - waiting for it to come back",
+        ),
+        Signal::NoSignal => (
+            "NO SIGNAL",
+            "The target's screen sends no picture (off, asleep or unplugged)",
+        ),
         Signal::Live => ("", ""),
     };
     let big = (mode.width / 160).clamp(2, 12);
@@ -63,8 +79,20 @@ fn render(signal: &Signal, mode: Mode, device: &str) -> Vec<u8> {
     let center = |text: &str, scale: u32| (mode.width as i32 - text_width(text, scale) as i32) / 2;
     let y = mode.height as i32 / 2 - (10 * big) as i32;
     canvas.draw_text(center(title, big), y, title, big, Rgb::YELLOW);
-    canvas.draw_text(center(hint, small), y + (14 * big) as i32, hint, small, Rgb::WHITE);
-    canvas.draw_text(center(device, small), y + (14 * big + 14 * small) as i32, device, small, Rgb::DARK_GREY);
+    canvas.draw_text(
+        center(hint, small),
+        y + (14 * big) as i32,
+        hint,
+        small,
+        Rgb::WHITE,
+    );
+    canvas.draw_text(
+        center(device, small),
+        y + (14 * big + 14 * small) as i32,
+        device,
+        small,
+        Rgb::DARK_GREY,
+    );
     canvas.encode_jpeg(75)
 }
 
@@ -72,18 +100,33 @@ fn render(signal: &Signal, mode: Mode, device: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const MODE: Mode = Mode { width: 320, height: 240, fps: 30 };
+    const MODE: Mode = Mode {
+        width: 320,
+        height: 240,
+        fps: 30,
+    };
 
     #[test]
     fn test_no_signal_emits_once_a_second() {
         let t0 = Instant::now();
         let mut p = Placeholder::new();
         p.update(&Signal::NoSignal, true, t0);
-        let f = p.poll(&Signal::NoSignal, MODE, "/dev/video0", t0).expect("first frame at once");
+        let f = p
+            .poll(&Signal::NoSignal, MODE, "/dev/video0", t0)
+            .expect("first frame at once");
         assert_eq!((f.width, f.height), (320, 240));
         assert_eq!(&f.jpeg[..2], &[0xff, 0xd8]);
-        assert!(p.poll(&Signal::NoSignal, MODE, "/dev/video0", t0 + Duration::from_millis(500)).is_none());
-        assert!(p.poll(&Signal::NoSignal, MODE, "/dev/video0", t0 + EVERY).is_some());
+        assert!(p
+            .poll(
+                &Signal::NoSignal,
+                MODE,
+                "/dev/video0",
+                t0 + Duration::from_millis(500)
+            )
+            .is_none());
+        assert!(p
+            .poll(&Signal::NoSignal, MODE, "/dev/video0", t0 + EVERY)
+            .is_some());
     }
 
     #[test]

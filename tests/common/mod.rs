@@ -49,7 +49,11 @@ impl Kv {
                 .expect("kv did not log its listening address within 10 s");
             if let Some(rest) = line.split("Listening on http://").nth(1) {
                 let addr = rest.trim().to_string();
-                return Kv { child, addr, log: rx };
+                return Kv {
+                    child,
+                    addr,
+                    log: rx,
+                };
             }
         }
     }
@@ -63,12 +67,15 @@ impl Kv {
     /// One request on a fresh connection; returns (status, headers, body).
     pub fn request(&self, raw: &str) -> (u16, String, Vec<u8>) {
         let mut s = self.connect();
-        s.write_all(raw.replace("{addr}", &self.addr).as_bytes()).unwrap();
+        s.write_all(raw.replace("{addr}", &self.addr).as_bytes())
+            .unwrap();
         read_response(&mut s)
     }
 
     pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
-        self.request(&format!("GET {path} HTTP/1.1\r\nHost: {{addr}}\r\nConnection: close\r\n\r\n"))
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {{addr}}\r\nConnection: close\r\n\r\n"
+        ))
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -77,7 +84,9 @@ impl Kv {
 
     /// SIGTERM, then the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -99,8 +108,14 @@ impl Drop for Kv {
 /// Reads one response with a Content-Length body.
 pub fn read_response(s: &mut impl Read) -> (u16, String, Vec<u8>) {
     let head = read_head(s);
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("status code");
-    let len: usize = header(&head, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    let len: usize = header(&head, "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     s.read_exact(&mut body).expect("read body");
     (status, head, body)
@@ -136,7 +151,9 @@ impl Stream {
         write!(sock, "GET /stream HTTP/1.1\r\nHost: {}\r\n\r\n", kv.addr).unwrap();
         let head = read_head(&mut sock);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(header(&head, "content-type").unwrap().starts_with("multipart/x-mixed-replace; boundary=kvframe"));
+        assert!(header(&head, "content-type")
+            .unwrap()
+            .starts_with("multipart/x-mixed-replace; boundary=kvframe"));
         let mut boundary = [0u8; 11];
         sock.read_exact(&mut boundary).unwrap();
         assert_eq!(&boundary, b"--kvframe\r\n");
@@ -150,7 +167,11 @@ impl Stream {
         let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
         let mut jpeg = vec![0; len + 13];
         self.sock.read_exact(&mut jpeg).unwrap();
-        assert_eq!(&jpeg[len..], b"\r\n--kvframe\r\n", "boundary right after the frame");
+        assert_eq!(
+            &jpeg[len..],
+            b"\r\n--kvframe\r\n",
+            "boundary right after the frame"
+        );
         jpeg.truncate(len);
         (head, jpeg)
     }
