@@ -177,7 +177,7 @@ function flushCtrl() {
 view.addEventListener('keydown', (e) => {
   e.preventDefault();
   // The target auto-repeats by itself; the browser's repeats would double it.
-  if (e.repeat || !e.code || e.code === 'Unidentified') return;
+  if (e.repeat || e.isComposing || !e.code || e.code === 'Unidentified') return;
   if (isWindows && e.code === 'ControlLeft' && !keys.down.has('ControlLeft')) {
     keys.pendingCtrl = setTimeout(flushCtrl, ALTGR_WINDOW_MS);
     return;
@@ -323,12 +323,19 @@ function onPointer(e) {
 view.addEventListener('pointerdown', (e) => {
   view.focus({ preventScroll: true });
   if (pointer.relative && document.pointerLockElement !== view) {
-    view.requestPointerLock();
+    lockPointer();
     return;
   }
   if (!pointer.relative) view.setPointerCapture(e.pointerId);
   onPointer(e);
 });
+/** Raw deltas where the browser has them: the target applies its own acceleration. */
+function lockPointer() {
+  const ignore = () => {};
+  const locking = view.requestPointerLock({ unadjustedMovement: true });
+  if (locking && locking.catch) locking.catch(() => Promise.resolve(view.requestPointerLock()).catch(ignore));
+}
+
 view.addEventListener('pointermove', onPointer);
 view.addEventListener('pointerup', onPointer);
 view.addEventListener('pointercancel', onPointer);
@@ -389,7 +396,12 @@ $('fullscreen').addEventListener('click', async () => {
     await document.exitFullscreen();
     return;
   }
-  await view.requestFullscreen();
+  try {
+    await view.requestFullscreen();
+  } catch (err) {
+    notice(`Fullscreen refused: ${err.message}`);
+    return;
+  }
   view.focus();
   // Chrome then hands Esc, Alt-Tab and friends to the page instead of acting on them.
   if (navigator.keyboard && navigator.keyboard.lock) navigator.keyboard.lock().catch(() => {});

@@ -282,6 +282,16 @@ test('relative mouse locks the pointer and sends deltas', async () => {
   assert.equal(await page.getAttribute('#mouse-mode', 'aria-pressed'), 'false');
 });
 
+test('fullscreen shows the screen alone', async () => {
+  await page.click('#fullscreen');
+  await page.waitForFunction(() => document.fullscreenElement === document.getElementById('view'));
+  const img = await page.$eval('#screen', (e) => [e.clientWidth, e.clientHeight, innerWidth, innerHeight]);
+  assert.deepEqual(img.slice(0, 2), img.slice(2), 'the image fills the window');
+  await page.evaluate(() => document.exitFullscreen()); // what Esc does for a person
+  await page.waitForFunction(() => document.fullscreenElement === null);
+  assert.equal(await page.textContent('#fullscreen'), 'Fullscreen');
+});
+
 test('the shortcut buttons send whole chords', async () => {
   const mark = page.sent.length;
   await page.click('button[data-keys="ControlLeft AltLeft Delete"]');
