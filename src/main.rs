@@ -87,7 +87,11 @@ fn run(args: Args) -> Result<(), String> {
             // to what kv encodes itself (raw formats).
             source.set_quality(config.quality);
         }
-        (Box::new(source) as Box<dyn video::FrameSource>, hidg_sinks(&config)?, None)
+        (
+            Box::new(source) as Box<dyn video::FrameSource>,
+            hidg_sinks(&config)?,
+            None,
+        )
     };
 
     let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {
