@@ -52,7 +52,7 @@ fn set_output_format(dev: &str, file: &File, width: u16, height: u16, max_frame:
 }
 
 /// Eight vertical colour bars, shifted right by `index` sixty-fourths of the width.
-fn test_pattern(width: u16, height: u16, index: u16) -> Result<Vec<u8>, String> {
+pub(crate) fn test_pattern(width: u16, height: u16, index: u16) -> Result<Vec<u8>, String> {
     let (w, h) = (usize::from(width), usize::from(height));
     let shift = w * usize::from(index) / 64;
     let bar_width = (w / 8).max(1);

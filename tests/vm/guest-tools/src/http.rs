@@ -246,3 +246,87 @@ pub fn stream_read(url: &str, frames: u64, seconds: u64) -> Outcome {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::test_pattern;
+    use std::net::TcpListener;
+
+    /// Serves one connection: `head` after the request, then each part of `parts`
+    /// as kv frames it (Content-Length, X-Frame-Seq).
+    fn serve(head: &'static str, parts: Vec<(u64, Vec<u8>)>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/stream", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request);
+            let mut out = head.as_bytes().to_vec();
+            for (seq, body) in parts {
+                out.extend(format!("--kvframe\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nX-Frame-Seq: {seq}\r\n\r\n", body.len()).bytes());
+                out.extend(body);
+                out.extend(b"\r\n");
+            }
+            let _ = conn.write_all(&out);
+        });
+        url
+    }
+
+    const MULTIPART: &str =
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=kvframe\r\n\r\n";
+
+    fn frames(seqs: &[u64]) -> Vec<(u64, Vec<u8>)> {
+        seqs.iter()
+            .map(|&s| (s, test_pattern(32, 16, s as u16 % 8).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn test_url_parse() {
+        let url = Url::parse("ws://10.0.0.1:8080/ws").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.path.as_str()),
+            ("10.0.0.1", 8080, "/ws")
+        );
+        let url = Url::parse("http://localhost").unwrap();
+        assert_eq!((url.port, url.path.as_str()), (80, "/"));
+        assert!(Url::parse("https://x/").is_err());
+        assert!(Url::parse("http://x:port/").is_err());
+    }
+
+    #[test]
+    fn test_stream_read_whole_frames() {
+        let url = serve(MULTIPART, frames(&[1, 2, 5]));
+        assert_eq!(stream_read(&url, 3, 5), Ok(()));
+    }
+
+    #[test]
+    fn test_stream_read_sequence_goes_back() {
+        let url = serve(MULTIPART, frames(&[3, 2]));
+        assert!(stream_read(&url, 2, 5).unwrap_err().contains("X-Frame-Seq"));
+    }
+
+    #[test]
+    fn test_stream_read_truncated_jpeg() {
+        let mut parts = frames(&[1]);
+        parts[0].1.truncate(20);
+        let url = serve(MULTIPART, parts);
+        assert!(stream_read(&url, 1, 5).is_err());
+    }
+
+    #[test]
+    fn test_stream_read_too_few_frames() {
+        let url = serve(MULTIPART, frames(&[1]));
+        assert!(stream_read(&url, 2, 5).unwrap_err().contains("frame 1"));
+    }
+
+    #[test]
+    fn test_stream_read_not_multipart() {
+        let url = serve(
+            "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n\r\n",
+            vec![],
+        );
+        assert!(stream_read(&url, 1, 5).unwrap_err().contains("multipart"));
+    }
+}

@@ -62,3 +62,32 @@ pub fn sha1_hex(data: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::test_pattern;
+
+    #[test]
+    fn test_inspect_whole_frame() {
+        let frame = test_pattern(64, 32, 0).unwrap();
+        let info = inspect(&frame).unwrap();
+        assert_eq!(
+            (info.width, info.height, info.huffman_tables),
+            (64, 32, true)
+        );
+    }
+
+    #[test]
+    fn test_inspect_missing_end_marker() {
+        let frame = test_pattern(64, 32, 0).unwrap();
+        assert!(inspect(&frame[..frame.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn test_inspect_garbage() {
+        assert!(inspect(&[]).is_err());
+        assert!(inspect(&[0xff, 0xd8, 0xff, 0xd9]).is_err());
+        assert!(inspect(&[0xff, 0xd8, 0x00, 0x01, 0xff, 0xd9]).is_err());
+    }
+}

@@ -86,3 +86,57 @@ pub fn send(url: &str, origin: &Origin, quiet: Duration, messages: &[&str]) -> O
     let _ = socket.flush();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+
+    /// A one-connection server that, like kv, refuses a handshake without the
+    /// matching Origin, greets with a status message and reports what it received.
+    fn serve() -> (String, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let check_origin = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+                match req.headers().get("Origin") {
+                    Some(o) if o.as_bytes() == format!("http://{addr}").as_bytes() => Ok(resp),
+                    _ => Err(tungstenite::http::Response::builder()
+                        .status(403)
+                        .body(None)
+                        .unwrap()),
+                }
+            };
+            let Ok(mut ws) = tungstenite::accept_hdr(conn, check_origin) else {
+                return;
+            };
+            ws.send(Message::text(r#"{"type":"status"}"#)).unwrap();
+            while let Ok(Message::Text(text)) = ws.read() {
+                tx.send(text.as_str().to_owned()).unwrap();
+            }
+        });
+        (format!("ws://{addr}/ws"), rx)
+    }
+
+    #[test]
+    fn test_send_with_matching_origin() {
+        let (url, received) = serve();
+        let quiet = Duration::from_millis(200);
+        assert_eq!(
+            send(&url, &Origin::SameAsHost, quiet, &[r#"{"type":"release"}"#]),
+            Ok(())
+        );
+        assert_eq!(received.recv().unwrap(), r#"{"type":"release"}"#);
+    }
+
+    #[test]
+    fn test_send_without_origin_refused() {
+        let (url, _) = serve();
+        let err = send(&url, &Origin::Missing, Duration::from_millis(200), &[]).unwrap_err();
+        assert!(err.contains("403"), "{err}");
+    }
+}
