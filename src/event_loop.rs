@@ -305,6 +305,11 @@ impl Server {
             );
             self.app.streaming = wanted;
             self.app.source.set_streaming(wanted, now);
+            if !wanted {
+                // The next viewer must start with a frame captured for it, not
+                // the screen as it was when the last one left.
+                self.app.latest = None;
+            }
             self.next_status = now;
         }
         self.app

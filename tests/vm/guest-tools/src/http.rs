@@ -62,13 +62,13 @@ pub fn port_open(authority: &str) -> Outcome {
 }
 
 /// A response or part head: the first line (empty for multipart parts) and headers.
-struct Head {
-    first_line: String,
+pub(crate) struct Head {
+    pub(crate) first_line: String,
     headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -134,28 +134,34 @@ fn send_request(url: &Url, method: &str, body: &str) -> Result<BufReader<TcpStre
 
 /// `http METHOD URL [BODY]`: prints the status line, the headers and the body.
 pub fn request(method: &str, url: &str, body: &str) -> Outcome {
+    let (head, content) = fetch(method, url, body)?;
+    println!("{}", head.first_line);
+    for (name, value) in &head.headers {
+        println!("{name}: {value}");
+    }
+    println!();
+    std::io::stdout()
+        .write_all(&content)
+        .map_err(|e| e.to_string())?;
+    println!();
+    Ok(())
+}
+
+/// One request: the response head and body.
+pub(crate) fn fetch(method: &str, url: &str, body: &str) -> Result<(Head, Vec<u8>), String> {
     let parsed = Url::parse(url)?;
     let mut r = send_request(&parsed, method, body)?;
     r.get_ref()
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     let head = read_head(&mut r, true).map_err(|e| format!("{url}: {e}"))?;
-    println!("{}", head.first_line);
-    for (name, value) in &head.headers {
-        println!("{name}: {value}");
-    }
-    println!();
     let mut content = Vec::new();
     match head.content_length().map_err(|e| format!("{url}: {e}"))? {
         Some(n) => r.take(n as u64).read_to_end(&mut content),
         None => r.read_to_end(&mut content),
     }
     .map_err(|e| format!("{url}: reading body: {e}"))?;
-    std::io::stdout()
-        .write_all(&content)
-        .map_err(|e| e.to_string())?;
-    println!();
-    Ok(())
+    Ok((head, content))
 }
 
 /// One part of a multipart MJPEG stream, checked to be a whole JPEG.

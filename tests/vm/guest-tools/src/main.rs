@@ -23,9 +23,10 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
                                          write test-pattern JPEGs into a v4l2loopback device
   mjpeg-feed-bare DEV WIDTH HEIGHT FPS [COUNT]
                                          the same frames without Huffman tables (DHT)
-  stream-watch URL SECONDS [--pattern WxH [--bare]] [--frames N] [--runs N]
+  stream-watch URL SECONDS [--pattern WxH [--bare]] [--decode] [--frames N] [--runs N]
                                          sort /stream parts into runs: fed frames, others
-                                         (or sizes); stop after N frames or N runs";
+                                         (or sizes); stop after N frames or N runs
+  snapshot URL                           GET one JPEG, check it is whole and decodes";
 
 /// What a command reports when it did not get what it checked for.
 pub type Outcome = Result<(), String>;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         ["mjpeg-feed-bare", dev, w, h, fps] => feed_bare_args(dev, w, h, fps, "0"),
         ["mjpeg-feed-bare", dev, w, h, fps, count] => feed_bare_args(dev, w, h, fps, count),
         ["stream-watch", url, secs, rest @ ..] => stream_watch(url, secs, rest),
+        ["snapshot", url] => watch::snapshot(url),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -87,6 +89,7 @@ fn stream_watch(url: &str, secs: &str, mut args: &[&str]) -> Outcome {
     let mut options = watch::WatchOptions {
         pattern: None,
         bare: false,
+        decode: false,
         frames: None,
         runs: None,
     };
@@ -101,6 +104,10 @@ fn stream_watch(url: &str, secs: &str, mut args: &[&str]) -> Outcome {
             }
             ["--bare", rest @ ..] => {
                 options.bare = true;
+                args = rest;
+            }
+            ["--decode", rest @ ..] => {
+                options.decode = true;
                 args = rest;
             }
             ["--frames", n, rest @ ..] => {

@@ -9,11 +9,11 @@
 //! then placeholders, then fed again, all on the same connection" is one line.
 //!
 //! `mjpeg-feed-bare` feeds the same frames with their DHT segments removed, as
-//! many HDMI dongles send them.
+//! many HDMI dongles send them; `snapshot` checks `/snapshot.jpg`.
 
 use crate::feed::{pattern_frames, play};
-use crate::http::MjpegStream;
-use crate::Outcome;
+use crate::http::{fetch, MjpegStream};
+use crate::{jpeg, Outcome};
 use std::time::{Duration, Instant};
 
 const DHT: u8 = 0xC4;
@@ -67,6 +67,52 @@ fn huffman_tables(jpeg: &[u8]) -> Option<Vec<(u8, Vec<u8>)>> {
     }
     tables.sort();
     Some(tables)
+}
+
+/// Decodes `data` fully, as a browser would; the size the decoder saw.
+fn decode(data: &[u8]) -> Result<(u16, u16), String> {
+    let mut decoder = jpeg_decoder::Decoder::new(data);
+    let pixels = decoder
+        .decode()
+        .map_err(|e| format!("does not decode: {e}"))?;
+    let info = decoder
+        .info()
+        .ok_or("decoded, but without a frame header")?;
+    let expected =
+        usize::from(info.width) * usize::from(info.height) * info.pixel_format.pixel_bytes();
+    if pixels.len() != expected {
+        return Err(format!(
+            "decoded {} bytes for {}x{}, expected {expected}",
+            pixels.len(),
+            info.width,
+            info.height
+        ));
+    }
+    Ok((info.width, info.height))
+}
+
+/// `snapshot URL`: GET a single JPEG, check it is whole and decodes.
+pub fn snapshot(url: &str) -> Outcome {
+    let (head, body) = fetch("GET", url, "")?;
+    if !head.first_line.contains(" 200") {
+        return Err(format!("{url}: {}", head.first_line));
+    }
+    let content_type = head.header("content-type").unwrap_or_default();
+    if content_type != "image/jpeg" {
+        return Err(format!(
+            "{url}: Content-Type {content_type:?}, not image/jpeg"
+        ));
+    }
+    let info = jpeg::inspect(&body).map_err(|e| format!("{url}: {e}"))?;
+    let (w, h) = decode(&body).map_err(|e| format!("{url}: {e}"))?;
+    if (w, h) != (info.width, info.height) {
+        return Err(format!(
+            "{url}: header says {}x{}, decoder {w}x{h}",
+            info.width, info.height
+        ));
+    }
+    println!("snapshot: {w}x{h}, {} bytes, decodes", body.len());
+    Ok(())
 }
 
 pub fn feed_bare(dev: &str, width: u16, height: u16, fps: u64, count: u64) -> Outcome {
@@ -145,6 +191,8 @@ pub struct WatchOptions {
     pub pattern: Option<(u16, u16)>,
     /// The feed is `mjpeg-feed-bare`.
     pub bare: bool,
+    /// Decode every part fully.
+    pub decode: bool,
     /// Stop after this many parts.
     pub frames: Option<u64>,
     /// Stop once this many runs were seen and the last has `MIN_LAST_RUN` parts.
@@ -188,6 +236,11 @@ pub fn stream_watch(url: &str, seconds: u64, options: &WatchOptions) -> Outcome 
             Err(e) => break Err(e),
         };
         let now = Instant::now();
+        if options.decode {
+            if let Err(e) = decode(&part.body) {
+                break Err(format!("{url}: frame {parts}: {e}"));
+            }
+        }
         let fed = match pattern.as_ref().map(|p| p.identify(&part.body)).transpose() {
             Ok(fed) => fed.flatten(),
             Err(e) => break Err(format!("{url}: frame {parts}: {e}")),
@@ -231,8 +284,12 @@ pub fn stream_watch(url: &str, seconds: u64, options: &WatchOptions) -> Outcome 
         .iter()
         .map(|r| format!("{}:{}@{:.1}fps", r.kind, r.parts, r.fps()))
         .collect();
+    let skipped = match pattern {
+        Some(_) => format!("; fed frames skipped {skipped}"),
+        None => String::new(),
+    };
     println!(
-        "stream-watch: {parts} frames in {:.1} s on one connection; runs {}; fed frames skipped {skipped}",
+        "stream-watch: {parts} frames in {:.1} s on one connection; runs {}{skipped}",
         start.elapsed().as_secs_f64(),
         listed.join(" ")
     );
