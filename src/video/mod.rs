@@ -3,6 +3,7 @@
 //! device's buffer and then shared by reference (`SharedFrame`) with every viewer;
 //! nothing on the way to a socket copies its bytes again.
 
+pub mod encode;
 pub mod fanout;
 pub mod jpeg;
 pub mod modes;

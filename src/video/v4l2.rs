@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
-use super::raw::{self, PixelFormat, RawImage};
+use super::encode::EncodeQueue;
+use super::raw::{PixelFormat, RawImage};
 use super::{jpeg, modes};
 use super::{Frame, FrameSource, Mode, Signal, VideoInfo};
 use crate::sys::inotify::{Change, DirWatch};
@@ -97,6 +98,8 @@ pub struct V4l2Source {
     /// The mode asked for (`-r`/`-f`, then `set_mode`), kept across replugs.
     wanted: Mode,
     quality: u8,
+    /// Raw frames being encoded to JPEG, a band per `poll`.
+    encoding: EncodeQueue,
     device: Option<Device>,
     /// The last device seen, for status while it is away and to recognise it
     /// when it comes back under another number.
@@ -132,6 +135,7 @@ impl V4l2Source {
             preferred: preferred.map(Path::to_path_buf),
             wanted,
             quality: DEFAULT_QUALITY,
+            encoding: EncodeQueue::default(),
             device: None,
             last_path: PathBuf::new(),
             last_card: String::new(),
@@ -234,6 +238,7 @@ impl V4l2Source {
 
     /// Forgets the device (unplugged, or its node removed).
     fn lose_device(&mut self, why: &str, now: Instant) {
+        self.encoding.clear();
         if let Some(mut device) = self.device.take() {
             device.node.stop();
             warn!(
@@ -248,6 +253,7 @@ impl V4l2Source {
     /// Closes a streaming device that has delivered nothing for
     /// `NO_SIGNAL_AFTER`; the next retry opens it (or whatever replaced it) again.
     fn release_silent(&mut self, now: Instant) {
+        self.encoding.clear();
         if let Some(mut device) = self.device.take() {
             device.node.stop();
             let problem = format!(
@@ -331,6 +337,7 @@ impl V4l2Source {
     }
 
     fn stop(&mut self) {
+        self.encoding.clear();
         if let Some(device) = self.device.as_mut().filter(|d| d.streaming) {
             device.node.stop();
             device.streaming = false;
@@ -338,8 +345,25 @@ impl V4l2Source {
         }
     }
 
-    /// Drains the device, keeps the newest buffer and turns it into a frame.
+    /// Drains the device and keeps the newest buffer: a frame at once when
+    /// it is MJPEG, else queued for encoding; then runs one encoding step.
     fn capture(&mut self, now: Instant) -> Option<Frame> {
+        let captured = self.dequeue_newest(now);
+        match self.encoding.step() {
+            None => captured,
+            Some(Ok(encoded)) => Some(encoded),
+            Some(Err(why)) => {
+                let problem = format!(
+                    "video: {}: dropped a frame: {why}",
+                    self.last_path.display()
+                );
+                self.report(problem);
+                captured
+            }
+        }
+    }
+
+    fn dequeue_newest(&mut self, now: Instant) -> Option<Frame> {
         let quality = self.quality;
         let device = self.device.as_mut().filter(|d| d.streaming)?;
         let mut newest: Option<Dequeued> = None;
@@ -366,7 +390,8 @@ impl V4l2Source {
                 Err("the driver flagged it as corrupt")
             } else {
                 let bytes = device.node.bytes(&buffer);
-                build_frame(device.format, &device.pix, bytes, quality, now)
+                let encoding = &mut self.encoding;
+                build_frame(device.format, &device.pix, bytes, quality, encoding, now)
             };
             if let Err(e) = device.node.requeue(buffer.index) {
                 failure.get_or_insert(e);
@@ -386,7 +411,7 @@ impl V4l2Source {
                 self.last_frame = now;
                 self.last_problem.clear();
                 self.set_signal(Signal::Live);
-                Some(frame)
+                frame
             }
             Err(why) => {
                 self.report(format!("video: {}: dropped a frame: {why}", path.display()));
@@ -442,7 +467,9 @@ impl FrameSource for V4l2Source {
         let retry = self
             .retry_at
             .filter(|_| self.device.is_none() || (self.want_streaming && !streaming));
-        no_signal_at.into_iter().chain(retry).min()
+        // An encoding step is due at once: its frame's capture instant is past.
+        let encode = self.encoding.busy().then_some(self.last_frame);
+        no_signal_at.into_iter().chain(retry).chain(encode).min()
     }
 
     fn info(&self) -> VideoInfo {
@@ -477,6 +504,8 @@ impl FrameSource for V4l2Source {
         }
         let was_streaming = device.streaming;
         let previous = device.mode;
+        // Frames of the old size still being encoded would follow the switch.
+        self.encoding.clear();
         if was_streaming {
             device.node.stop();
             device.streaming = false;
@@ -625,19 +654,26 @@ fn configure(device: &mut Device, wanted: Mode) -> io::Result<()> {
 }
 
 /// The one copy out of the device buffer: a whole JPEG (with standard
-/// Huffman tables when it has none), or a raw frame encoded to JPEG.
+/// Huffman tables when it has none), or a raw frame queued for encoding
+/// (`None` then: the frame comes out of `encoding` some steps later).
 fn build_frame(
     format: PixelFormat,
     pix: &PixFormat,
     bytes: &[u8],
     quality: u8,
+    encoding: &mut EncodeQueue,
     now: Instant,
-) -> Result<Frame, &'static str> {
+) -> Result<Option<Frame>, &'static str> {
     match format {
         PixelFormat::Mjpeg => {
             let whole = jpeg::whole_jpeg(bytes).ok_or("not a whole JPEG")?;
             let (width, height) = jpeg::dimensions(whole).unwrap_or((pix.width, pix.height));
-            Ok(Frame::new(jpeg::copy_with_dht(whole), width, height, now))
+            Ok(Some(Frame::new(
+                jpeg::copy_with_dht(whole),
+                width,
+                height,
+                now,
+            )))
         }
         _ => {
             let image = RawImage::new(
@@ -649,8 +685,8 @@ fn build_frame(
                 pix.full_range,
             )
             .ok_or("shorter than a raw frame of its size")?;
-            let jpeg = raw::encode(&image, quality).ok_or("JPEG encoding failed")?;
-            Ok(Frame::new(jpeg, pix.width, pix.height, now))
+            encoding.push(&image, pix.bytes_per_line, pix.full_range, quality, now);
+            Ok(None)
         }
     }
 }
@@ -1593,7 +1629,23 @@ mod tests {
         let mut source = open(&w, None, mode(640, 480, 30), now).unwrap();
         source.set_streaming(true, now);
         capture(&w, "/dev/video0", vec![128; 640 * 480 * 2]);
-        let frame = source.poll(now).unwrap();
+        // Encoded a band per poll, each due at once, other frames re-queued
+        // meanwhile.
+        assert!(source.poll(now).is_none());
+        assert_eq!(source.poll_at(), Some(now));
+        assert_eq!(
+            device(&w, "/dev/video0").queued.len(),
+            BUFFER_COUNT as usize
+        );
+        let mut polls = 1;
+        let frame = loop {
+            polls += 1;
+            if let Some(frame) = source.poll(now) {
+                break frame;
+            }
+        };
+        assert!(polls > 2, "{polls} polls");
+        assert_eq!(source.poll_at(), Some(now + NO_SIGNAL_AFTER));
         assert_eq!((frame.width, frame.height), (640, 480));
         assert_eq!(jpeg::whole_jpeg(&frame.jpeg), Some(&frame.jpeg[..]));
         assert_eq!(jpeg::dimensions(&frame.jpeg), Some((640, 480)));
