@@ -186,7 +186,10 @@ fn set_layout(body: &[u8]) -> Handler {
         .and_then(|v| v.get("layout").and_then(Value::as_str).map(str::to_string));
     Box::new(move |app, _now| {
         let Some(name) = name else {
-            return Response::error(Status::BadRequest, "body must be JSON like {\"layout\":\"de\"}");
+            return Response::error(
+                Status::BadRequest,
+                "body must be JSON like {\"layout\":\"de\"}",
+            );
         };
         match app.hid.set_layout(&name) {
             Ok(()) => Response::ok_json(),
