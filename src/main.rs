@@ -1,9 +1,135 @@
-//! kv: a remote KVM. See README.md.
+//! kv: a remote KVM. `main` parses flags, `run` builds the video source, the
+//! HID sinks and the listener from the validated `Config`, and hands them to
+//! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
+mod app;
+mod config;
 mod demo;
+mod event_loop;
 mod hid;
+mod http;
+mod json;
+mod render;
 mod sys;
 mod video;
+mod ws;
 
-fn main() {}
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use config::{Args, Config};
+use hid::sink::HidgFile;
+use hid::{layout, Hid, HidSink, HidSinks};
+use video::Mode;
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    if args.version {
+        println!(
+            "kv {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("KV_GIT_COMMIT")
+        );
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kv: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let config = Config::from_args(args, &|k| std::env::var(k).ok())?;
+    let log_config = simplelog::ConfigBuilder::new()
+        .set_time_level(log::LevelFilter::Off)
+        .build();
+    let _ = simplelog::TermLogger::init(
+        config.log_level,
+        log_config,
+        simplelog::TerminalMode::Stderr,
+        simplelog::ColorChoice::Auto,
+    );
+    let now = Instant::now();
+    let layout = layout::by_name(&config.layout).ok_or_else(|| {
+        format!(
+            "--layout {:?} is unknown; use one of {}",
+            config.layout,
+            layout::NAMES.join(", ")
+        )
+    })?;
+
+    let (source, sinks, demo) = if config.demo {
+        let (width, height) = config.resolution.unwrap_or((1280, 720));
+        let demo = demo::DemoTarget::new(Mode {
+            width,
+            height,
+            fps: config.fps,
+        });
+        log::info!("🎭 Demo mode: a simulated target, no hardware");
+        log::info!("📹 Video device: demo");
+        log::info!("📐 Resolution: {width}x{height}@{}fps", config.fps);
+        (demo.source(), demo.sinks(), Some(demo))
+    } else {
+        let (width, height) = config.resolution.unwrap_or((1920, 1080));
+        let wanted = Mode {
+            width,
+            height,
+            fps: config.fps,
+        };
+        let mut source = video::v4l2::V4l2Source::open(config.device.as_deref(), wanted)?;
+        if config.quality < 100 {
+            // Passing MJPEG through untouched is the default; quality applies
+            // to what kv encodes itself (raw formats).
+            source.set_quality(config.quality);
+        }
+        (
+            Box::new(source) as Box<dyn video::FrameSource>,
+            hidg_sinks(&config)?,
+            None,
+        )
+    };
+
+    let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {
+        format!(
+            "cannot listen on {}: {e}; is another kv running? Pick another port with -p",
+            config.listen
+        )
+    })?;
+    let local = listener.local_addr().unwrap_or(config.listen);
+    log::info!("🌐 Listening on http://{local}");
+    if config.credentials.is_none() && !config.listen.ip().is_loopback() {
+        log::warn!("⚠️  NO PASSWORD SET and listening on {}: anyone who can reach this port controls the target.", config.listen.ip());
+        log::warn!(
+            "⚠️  Set KV_USER and KV_PASSWORD (or --password-file), or bind to 127.0.0.1 with -b."
+        );
+    }
+    let hid = Hid::new(sinks, layout);
+    let app = app::App::new(config, source, hid, demo, now);
+    let mut server = event_loop::Server::new(listener, app)
+        .map_err(|e| format!("cannot start the event loop: {e}"))?;
+    server.run().map_err(|e| format!("event loop failed: {e}"))
+}
+
+/// The HID gadget devices named on the command line.
+fn hidg_sinks(config: &Config) -> Result<HidSinks, String> {
+    let open = |path: &Option<std::path::PathBuf>,
+                what: &str|
+     -> Result<Option<Box<dyn HidSink>>, String> {
+        let Some(path) = path.as_deref() else {
+            return Ok(None);
+        };
+        let sink = HidgFile::open(Path::new(path)).map_err(|e| e.to_string())?;
+        log::info!("⌨️  {what}: {}", path.display());
+        Ok(Some(Box::new(sink)))
+    };
+    Ok(HidSinks {
+        keyboard: open(&config.hid_keyboard, "Keyboard")?,
+        mouse_abs: open(&config.hid_mouse, "Mouse (absolute)")?,
+        mouse_rel: open(&config.hid_mouse_rel, "Mouse (relative)")?,
+    })
+}

@@ -15,8 +15,14 @@ pub mod layout;
 pub mod report;
 pub mod sink;
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use layout::Layout;
+use report::{AbsoluteMouse, KeyboardReport, RelativeMouse};
+use sink::Refusal;
 
 /// One input message from a browser, already parsed from JSON.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,4 +63,978 @@ pub struct HidSinks {
     pub keyboard: Option<Box<dyn HidSink>>,
     pub mouse_abs: Option<Box<dyn HidSink>>,
     pub mouse_rel: Option<Box<dyn HidSink>>,
+}
+
+/// How long a refused report waits before the next try (sooner when the
+/// sink's fd turns writable), and how long a host may stay busy before it
+/// counts as not reading.
+const RETRY: Duration = Duration::from_millis(50);
+/// Paste writes one report per interval: press, release, press... Slow enough
+/// for a BIOS or a busy target to keep up, ~60 characters a second.
+const PASTE_INTERVAL: Duration = Duration::from_millis(8);
+/// Most keystrokes a paste may have waiting (queued and new together).
+pub const PASTE_LIMIT: usize = 65536;
+/// Most distinct untypable characters a paste names back.
+const SKIPPED_SHOWN: usize = 32;
+/// Keyboard LED bit of Caps Lock in the output report.
+const LED_CAPS_LOCK: u8 = 0x02;
+
+/// What the API and UI show about the HID functions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HidStatus {
+    /// Some function is enabled and none has a host that stopped reading.
+    pub online: bool,
+    /// The keyboard's LED output report (bit0 Num, 1 Caps, 2 Scroll).
+    pub leds: u8,
+    /// The layout paste uses when a message names none.
+    pub layout: &'static str,
+    /// Keystrokes of paste still to type.
+    pub paste_queued: usize,
+}
+
+/// Whether the host takes the reports of one function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Reading,
+    /// The last write found the previous report still untaken (EAGAIN).
+    Busy {
+        since: Instant,
+    },
+    NotReading,
+}
+
+/// One HID function: its sink and whether its host is reading.
+struct Channel {
+    sink: Box<dyn HidSink>,
+    link: Link,
+    /// Set while a refused report waits for its retry.
+    retry_at: Option<Instant>,
+}
+
+impl Channel {
+    fn new(sink: Box<dyn HidSink>) -> Channel {
+        Channel {
+            sink,
+            link: Link::Reading,
+            retry_at: None,
+        }
+    }
+
+    /// Writes `report`; `false` when it must be tried again later.
+    fn write(&mut self, report: &[u8], now: Instant) -> bool {
+        match self.sink.write(report) {
+            Ok(()) => {
+                self.set_link(Link::Reading, None);
+                self.retry_at = None;
+                true
+            }
+            Err(error) => {
+                let refusal = Refusal::of(&error);
+                let link = match (refusal, self.link) {
+                    (Refusal::Busy, Link::Reading) => Link::Busy { since: now },
+                    (Refusal::Busy, Link::Busy { since }) if now < since + RETRY => self.link,
+                    _ => Link::NotReading,
+                };
+                self.set_link(link, Some((refusal, &error)));
+                self.retry_at = Some(now + RETRY);
+                false
+            }
+        }
+    }
+
+    fn set_link(&mut self, link: Link, refused: Option<(Refusal, &io::Error)>) {
+        let was_reading = self.link != Link::NotReading;
+        let name = self.sink.name();
+        match (was_reading, link, refused) {
+            (false, Link::Reading, _) => log::info!("{name}: host reading again"),
+            (true, Link::NotReading, Some((refusal, _))) if refusal.host_not_reading() => {
+                log::info!("{name}: host not reading; keeping the newest state and retrying")
+            }
+            (true, Link::NotReading, Some((_, error))) => {
+                log::warn!("{error}; retrying every {} ms", RETRY.as_millis())
+            }
+            _ => {}
+        }
+        self.link = link;
+    }
+}
+
+/// Which mouse the operator used last: the wheel goes to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pointer {
+    Absolute,
+    Relative,
+}
+
+/// One keystroke of a paste.
+#[derive(Clone, Copy, Debug)]
+struct PasteStroke {
+    stroke: layout::Stroke,
+    /// A letter `a..=z`: Caps Lock on the target inverts its Shift.
+    letter: bool,
+}
+
+/// The target's keyboard and mice as the event loop drives them: input in,
+/// reports out to the sinks, written at once and retried while the host is
+/// not reading (keeping only the newest state), paste typed at a steady pace.
+pub struct Hid {
+    keyboard: Option<Channel>,
+    mouse_abs: Option<Channel>,
+    mouse_rel: Option<Channel>,
+    /// Keys the operator holds.
+    keys: KeyboardReport,
+    /// The keyboard report the host last took.
+    keys_sent: [u8; 8],
+    /// Send the keyboard report even if the host already has it (release all).
+    keys_forced: bool,
+    abs: AbsoluteMouse,
+    rel: RelativeMouse,
+    pointer: Pointer,
+    /// Keystrokes still to type; while any remain they own the keyboard and
+    /// the operator's keys wait.
+    paste: VecDeque<PasteStroke>,
+    /// The head of `paste` is down; its release is next.
+    paste_pressed: bool,
+    /// Not before this may the next paste report go.
+    paste_due: Option<Instant>,
+    leds: u8,
+    layout: &'static Layout,
+    /// A failed LED read was logged; quiet until one succeeds.
+    led_error_logged: bool,
+}
+
+impl Hid {
+    pub fn new(sinks: HidSinks, layout: &'static Layout) -> Hid {
+        Hid {
+            keyboard: sinks.keyboard.map(Channel::new),
+            mouse_abs: sinks.mouse_abs.map(Channel::new),
+            mouse_rel: sinks.mouse_rel.map(Channel::new),
+            keys: KeyboardReport::default(),
+            keys_sent: [0; 8],
+            keys_forced: false,
+            abs: AbsoluteMouse::default(),
+            rel: RelativeMouse::default(),
+            pointer: Pointer::Absolute,
+            paste: VecDeque::new(),
+            paste_pressed: false,
+            paste_due: None,
+            leds: 0,
+            layout,
+            led_error_logged: false,
+        }
+    }
+
+    /// Applies one browser message and writes what it changed.
+    ///
+    /// `Ok(None)`: done. `Ok(Some(note))`: done, with a note for the client
+    /// (a paste skipped the characters `note` lists). `Err(message)`: rejected.
+    /// Nothing typed or pasted is ever logged: it may be a password.
+    pub fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
+        let mut note = None;
+        match input {
+            Input::Key { code, down } => {
+                let usage = keymap::usage(&code)
+                    .ok_or_else(|| format!("unknown key code '{}'", shown(&code)))?;
+                if down {
+                    self.keys.press(usage);
+                } else {
+                    self.keys.release(usage);
+                }
+            }
+            Input::Abs { x, y, buttons } => {
+                self.abs.set(x, y, buttons);
+                self.pointer = Pointer::Absolute;
+            }
+            Input::Rel { dx, dy, buttons } => {
+                self.rel.move_by(dx, dy, buttons);
+                self.pointer = Pointer::Relative;
+            }
+            Input::Wheel { dx, dy } => {
+                let relative = self.pointer == Pointer::Relative || self.mouse_abs.is_none();
+                if relative && self.mouse_rel.is_some() {
+                    self.rel.scroll(dy, dx);
+                } else {
+                    self.abs.scroll(dy, dx);
+                }
+            }
+            Input::Release => {
+                self.release_all(now);
+                return Ok(None);
+            }
+            Input::Paste { text, layout } => note = self.queue_paste(&text, layout.as_deref())?,
+        }
+        self.flush(now);
+        Ok(note)
+    }
+
+    fn queue_paste(&mut self, text: &str, layout: Option<&str>) -> Result<Option<String>, String> {
+        let layout = match layout {
+            Some(name) => layout::by_name(name).ok_or_else(|| unknown_layout(name))?,
+            None => self.layout,
+        };
+        if self.keyboard.is_none() {
+            return Err(
+                "cannot paste: the keyboard is disabled (start kv with --hid-keyboard)".into(),
+            );
+        }
+        let room = PASTE_LIMIT.saturating_sub(self.paste.len());
+        let too_long = || {
+            format!(
+                "paste too long: at most {PASTE_LIMIT} keystrokes may wait ({} still being \
+                 typed); paste less at a time",
+                self.paste.len()
+            )
+        };
+        let mut strokes = Vec::new();
+        let mut skipped: Vec<char> = Vec::new();
+        let mut more_skipped = false;
+        for c in newlines_as_enter(text) {
+            match layout.strokes(c) {
+                Some(typed) => {
+                    if strokes.len() + typed.len() > room {
+                        return Err(too_long());
+                    }
+                    strokes.extend(typed.into_iter().map(|stroke| PasteStroke {
+                        stroke,
+                        letter: layout.is_letter(stroke),
+                    }));
+                }
+                None if skipped.contains(&c) => {}
+                None if skipped.len() < SKIPPED_SHOWN => skipped.push(c),
+                None => more_skipped = true,
+            }
+        }
+        self.paste.extend(strokes);
+        if skipped.is_empty() {
+            return Ok(None);
+        }
+        let mut note: String = skipped.into_iter().collect();
+        if more_skipped {
+            note.push('…');
+        }
+        Ok(Some(note))
+    }
+
+    /// Everything up: every key and button, on every function, sent even if
+    /// the host already has it. A paste in progress stops: release is also
+    /// the operator's way to stop runaway typing.
+    pub fn release_all(&mut self, now: Instant) {
+        self.keys.clear();
+        self.keys_forced = true;
+        self.paste.clear();
+        self.paste_pressed = false;
+        self.abs.release();
+        self.rel.release();
+        self.flush(now);
+    }
+
+    /// Writes pending reports, paces the paste queue and reads the keyboard
+    /// LEDs. Call when a sink's fd is readable or writable, or at `poll_at`.
+    pub fn poll(&mut self, now: Instant) {
+        self.read_leds();
+        self.flush(now);
+    }
+
+    /// When `poll` has work to do without an fd event: a paste's next
+    /// keystroke or a refused report's retry.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let keyboard = self
+            .keyboard
+            .as_ref()
+            .filter(|_| self.keyboard_pending())
+            .and_then(|channel| channel.retry_at.or(self.paste_due));
+        let mouse_abs = self
+            .mouse_abs
+            .as_ref()
+            .filter(|_| self.abs.next_report().is_some());
+        let mouse_rel = self
+            .mouse_rel
+            .as_ref()
+            .filter(|_| self.rel.next_report().is_some());
+        let retries = [mouse_abs, mouse_rel]
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.retry_at);
+        keyboard.into_iter().chain(retries).min()
+    }
+
+    /// The sinks' descriptors, to poll for readable (LEDs) and writable (retry).
+    pub fn fds(&self) -> Vec<RawFd> {
+        self.channels().filter_map(|c| c.sink.fd()).collect()
+    }
+
+    pub fn status(&self) -> HidStatus {
+        let mut channels = self.channels().peekable();
+        let enabled = channels.peek().is_some();
+        HidStatus {
+            online: enabled && channels.all(|c| c.link != Link::NotReading),
+            leds: self.leds,
+            layout: self.layout.name,
+            paste_queued: self.paste.len(),
+        }
+    }
+
+    /// Chooses the layout paste uses when a message names none.
+    pub fn set_layout(&mut self, name: &str) -> Result<(), String> {
+        self.layout = layout::by_name(name).ok_or_else(|| unknown_layout(name))?;
+        Ok(())
+    }
+
+    fn channels(&self) -> impl Iterator<Item = &Channel> {
+        [&self.keyboard, &self.mouse_abs, &self.mouse_rel]
+            .into_iter()
+            .flatten()
+    }
+
+    fn read_leds(&mut self) {
+        let Some(channel) = &mut self.keyboard else {
+            return;
+        };
+        match channel.sink.read_output() {
+            Ok(leds) => {
+                self.leds = leds.unwrap_or(self.leds);
+                self.led_error_logged = false;
+            }
+            Err(error) if !self.led_error_logged => {
+                log::warn!("{error}: keyboard LEDs not read");
+                self.led_error_logged = true;
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn flush(&mut self, now: Instant) {
+        self.flush_keyboard(now);
+        if let Some(channel) = &mut self.mouse_abs {
+            drain(
+                channel,
+                &mut self.abs,
+                AbsoluteMouse::next_report,
+                AbsoluteMouse::sent,
+                now,
+            );
+        }
+        if let Some(channel) = &mut self.mouse_rel {
+            drain(
+                channel,
+                &mut self.rel,
+                RelativeMouse::next_report,
+                RelativeMouse::sent,
+                now,
+            );
+        }
+    }
+
+    fn keyboard_pending(&self) -> bool {
+        !self.paste.is_empty() || self.keys_forced || self.keys.to_bytes() != self.keys_sent
+    }
+
+    fn flush_keyboard(&mut self, now: Instant) {
+        let Some(channel) = &mut self.keyboard else {
+            return;
+        };
+        if let Some(&PasteStroke { stroke, letter }) = self.paste.front() {
+            if self.paste_due.is_some_and(|due| now < due) {
+                return;
+            }
+            let report = if self.paste_pressed {
+                KeyboardReport::default()
+            } else {
+                let caps_lock = letter && self.leds & LED_CAPS_LOCK != 0;
+                let modifiers = stroke.modifiers ^ if caps_lock { layout::LSHIFT } else { 0 };
+                KeyboardReport::stroke(Some(stroke.usage), modifiers)
+            };
+            let bytes = report.to_bytes();
+            if channel.write(&bytes, now) {
+                self.keys_sent = bytes;
+                self.paste_due = Some(now + PASTE_INTERVAL);
+                if self.paste_pressed {
+                    self.paste.pop_front();
+                }
+                self.paste_pressed = !self.paste_pressed;
+            }
+            return;
+        }
+        let bytes = self.keys.to_bytes();
+        if (self.keys_forced || bytes != self.keys_sent) && channel.write(&bytes, now) {
+            self.keys_sent = bytes;
+            self.keys_forced = false;
+        }
+    }
+}
+
+/// Writes a mouse's reports until it has nothing more or the host refuses one
+/// (the mouse keeps it, and everything after, for the retry).
+fn drain<M, const N: usize>(
+    channel: &mut Channel,
+    mouse: &mut M,
+    next_report: fn(&M) -> Option<[u8; N]>,
+    sent: fn(&mut M),
+    now: Instant,
+) {
+    while let Some(report) = next_report(mouse) {
+        if !channel.write(&report, now) {
+            return;
+        }
+        sent(mouse);
+    }
+}
+
+/// `text` with CRLF and lone CR as one Enter each: text copied on Windows must
+/// not press Enter twice per line.
+fn newlines_as_enter(text: &str) -> impl Iterator<Item = char> + '_ {
+    let mut chars = text.chars().peekable();
+    std::iter::from_fn(move || {
+        let c = chars.next()?;
+        if c == '\r' {
+            chars.next_if_eq(&'\n');
+            return Some('\n');
+        }
+        Some(c)
+    })
+}
+
+fn unknown_layout(name: &str) -> String {
+    format!(
+        "unknown keyboard layout '{}'; known layouts: {}",
+        shown(name),
+        layout::NAMES.join(", ")
+    )
+}
+
+/// A client-supplied name cut short enough for an error message.
+fn shown(name: &str) -> String {
+    name.chars().take(32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sink::{Fake, FakeSink};
+    use super::*;
+
+    /// A `Hid` on three fake sinks, and a virtual clock.
+    struct Bench {
+        hid: Hid,
+        keyboard: FakeSink,
+        abs: FakeSink,
+        rel: FakeSink,
+        t0: Instant,
+    }
+
+    impl Bench {
+        fn new() -> Bench {
+            let (keyboard, abs, rel) = Default::default();
+            Bench::with(keyboard, abs, rel)
+        }
+
+        fn with(keyboard: FakeSink, abs: FakeSink, rel: FakeSink) -> Bench {
+            let sinks = HidSinks {
+                keyboard: keyboard.boxed(),
+                mouse_abs: abs.boxed(),
+                mouse_rel: rel.boxed(),
+            };
+            Bench {
+                hid: Hid::new(sinks, &layout::US),
+                keyboard,
+                abs,
+                rel,
+                t0: Instant::now(),
+            }
+        }
+
+        fn at(&self, ms: u64) -> Instant {
+            self.t0 + Duration::from_millis(ms)
+        }
+
+        fn key(&mut self, code: &str, down: bool, ms: u64) {
+            let input = Input::Key {
+                code: code.into(),
+                down,
+            };
+            assert_eq!(self.hid.input(input, self.at(ms)), Ok(None));
+        }
+
+        fn paste(&mut self, text: &str, layout: Option<&str>) -> Result<Option<String>, String> {
+            let input = Input::Paste {
+                text: text.into(),
+                layout: layout.map(String::from),
+            };
+            self.hid.input(input, self.t0)
+        }
+
+        /// Polls at every `poll_at` until the hid has nothing left to do.
+        fn run(&mut self) {
+            let mut polls = 0;
+            while let Some(at) = self.hid.poll_at() {
+                self.hid.poll(at);
+                polls += 1;
+                assert!(polls < 100_000, "never idle");
+            }
+        }
+    }
+
+    fn keys(modifiers: u8, slots: &[u8]) -> Vec<u8> {
+        let mut report = vec![modifiers, 0, 0, 0, 0, 0, 0, 0];
+        report[2..2 + slots.len()].copy_from_slice(slots);
+        report
+    }
+
+    /// The keystrokes in a sequence of keyboard reports, checking each press
+    /// is followed by an all-up report.
+    fn typed(reports: &[Vec<u8>]) -> Vec<(u8, u8)> {
+        assert_eq!(reports.len() % 2, 0, "{reports:?}");
+        reports
+            .chunks(2)
+            .map(|pair| {
+                assert_eq!(pair[1], [0; 8], "{reports:?}");
+                (pair[0][2], pair[0][0])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn test_reading_key_down_written_at_once() {
+        let mut bench = Bench::new();
+        bench.key("KeyA", true, 0);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04])]);
+        assert_eq!(bench.hid.poll_at(), None, "held: no release follows");
+        bench.key("ShiftLeft", true, 100);
+        bench.key("KeyA", false, 200);
+        bench.key("ShiftLeft", false, 300);
+        let expected = [keys(0x02, &[0x04]), keys(0x02, &[]), keys(0, &[])];
+        assert_eq!(bench.keyboard.take(), expected);
+    }
+
+    #[test]
+    fn test_reading_key_repeat_down_no_duplicate() {
+        let mut bench = Bench::new();
+        bench.key("KeyA", true, 0);
+        bench.key("KeyA", true, 30);
+        assert_eq!(bench.keyboard.take().len(), 1);
+    }
+
+    #[test]
+    fn test_reading_unknown_code_rejected() {
+        let mut bench = Bench::new();
+        let long = "X".repeat(1000);
+        for code in ["NoSuchKey", long.as_str()] {
+            let input = Input::Key {
+                code: code.into(),
+                down: true,
+            };
+            let error = bench.hid.input(input, bench.t0).expect_err("rejected");
+            assert!(error.starts_with("unknown key code"), "{error}");
+            assert!(error.len() < 80, "{error}");
+        }
+        assert!(bench.keyboard.take().is_empty());
+    }
+
+    #[test]
+    fn test_reading_seven_keys_roll_over() {
+        let mut bench = Bench::new();
+        for (i, code) in ["KeyA", "KeyB", "KeyC", "KeyD", "KeyE", "KeyF", "KeyG"]
+            .iter()
+            .enumerate()
+        {
+            bench.key(code, true, i as u64);
+        }
+        bench.key("KeyC", false, 10);
+        let written = bench.keyboard.take();
+        assert_eq!(written[6], keys(0, &[1, 1, 1, 1, 1, 1]));
+        assert_eq!(written[7], keys(0, &[4, 5, 7, 8, 9, 10]));
+    }
+
+    #[test]
+    fn test_busy_key_release_sends_newest() {
+        let mut bench = Bench::new();
+        bench.key("KeyA", true, 0);
+        bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
+        bench.key("KeyA", false, 1);
+        bench.key("KeyB", true, 2);
+        bench.key("KeyB", false, 3);
+        assert!(bench.hid.status().online, "busy briefly is not offline");
+        // 50 ms after the latest refused attempt.
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(53)));
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(53));
+        // Only the newest state: A is not left stuck down, B's tap is gone.
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04]), keys(0, &[])]);
+        assert_eq!(bench.hid.poll_at(), None);
+    }
+
+    #[test]
+    fn test_busy_retry_refused_goes_offline() {
+        let mut bench = Bench::new();
+        bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
+        bench.key("KeyA", true, 0);
+        bench.hid.poll(bench.at(20));
+        assert!(bench.hid.status().online);
+        bench.hid.poll(bench.at(50));
+        assert!(!bench.hid.status().online);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(100)));
+    }
+
+    #[test]
+    fn test_reading_shutdown_goes_offline_at_once() {
+        let mut bench = Bench::new();
+        bench.keyboard.state().refuse_all = Some(Fake::Shutdown);
+        bench.key("KeyA", true, 0);
+        assert!(!bench.hid.status().online);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(50)));
+        bench.hid.poll(bench.at(50));
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(100)), "keeps retrying");
+    }
+
+    #[test]
+    fn test_not_reading_host_back_sends_newest_and_online() {
+        let mut bench = Bench::new();
+        bench.keyboard.state().refuse_all = Some(Fake::BrokenPipe);
+        bench.key("ControlLeft", true, 0);
+        bench.key("KeyC", true, 1);
+        bench.key("KeyC", false, 2);
+        assert!(!bench.hid.status().online);
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(60));
+        assert_eq!(bench.keyboard.take(), [keys(0x01, &[])]);
+        assert!(bench.hid.status().online);
+        assert_eq!(bench.hid.poll_at(), None);
+    }
+
+    #[test]
+    fn test_reading_short_write_retried_whole() {
+        let mut bench = Bench::new();
+        bench.keyboard.state().next.push_back(Fake::Short(3));
+        bench.key("KeyA", true, 0);
+        assert!(!bench.hid.status().online);
+        bench.run();
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04])]);
+        assert!(bench.hid.status().online);
+    }
+
+    #[test]
+    fn test_reading_abs_move_written() {
+        let mut bench = Bench::new();
+        let input = Input::Abs {
+            x: 16384,
+            y: 40000,
+            buttons: 1,
+        };
+        assert_eq!(bench.hid.input(input, bench.t0), Ok(None));
+        assert_eq!(bench.abs.take(), [vec![1, 0x00, 0x40, 0xFF, 0x7F, 0, 0]]);
+    }
+
+    #[test]
+    fn test_reading_rel_big_move_split() {
+        let mut bench = Bench::new();
+        let input = Input::Rel {
+            dx: 1000,
+            dy: 0,
+            buttons: 0,
+        };
+        assert_eq!(bench.hid.input(input, bench.t0), Ok(None));
+        let dx: Vec<i8> = bench.rel.take().iter().map(|r| r[1] as i8).collect();
+        assert_eq!(dx, [127, 127, 127, 127, 127, 127, 127, 111]);
+    }
+
+    #[test]
+    fn test_busy_rel_moves_accumulate() {
+        let mut bench = Bench::new();
+        bench.rel.state().refuse_all = Some(Fake::WouldBlock);
+        for dx in [100, 100, 60] {
+            let input = Input::Rel {
+                dx,
+                dy: -1,
+                buttons: 0,
+            };
+            assert_eq!(bench.hid.input(input, bench.t0), Ok(None));
+        }
+        assert!(bench.rel.take().is_empty());
+        bench.rel.state().refuse_all = None;
+        bench.run();
+        let written = bench.rel.take();
+        assert_eq!(
+            written,
+            [
+                vec![0, 127, 0xFD, 0, 0],
+                vec![0, 127, 0, 0, 0],
+                vec![0, 6, 0, 0, 0]
+            ]
+        );
+    }
+
+    #[test]
+    fn test_reading_wheel_follows_last_pointer() {
+        let mut bench = Bench::new();
+        let wheel = Input::Wheel { dx: 1, dy: -2 };
+        let abs = Input::Abs {
+            x: 5,
+            y: 6,
+            buttons: 0,
+        };
+        let rel = Input::Rel {
+            dx: 0,
+            dy: 0,
+            buttons: 0,
+        };
+        bench.hid.input(abs, bench.t0).expect("abs");
+        bench.hid.input(wheel.clone(), bench.t0).expect("wheel");
+        assert_eq!(
+            bench.abs.take(),
+            [vec![0, 5, 0, 6, 0, 0, 0], vec![0, 5, 0, 6, 0, 0xFE, 1]]
+        );
+        bench.hid.input(rel, bench.t0).expect("rel");
+        bench.hid.input(wheel, bench.t0).expect("wheel");
+        assert_eq!(bench.rel.take(), [vec![0, 0, 0, 0xFE, 1]]);
+        assert!(bench.abs.take().is_empty());
+    }
+
+    #[test]
+    fn test_reading_release_all_zero_on_every_function() {
+        let mut bench = Bench::new();
+        bench.key("ShiftLeft", true, 0);
+        let abs = Input::Abs {
+            x: 300,
+            y: 2,
+            buttons: 1,
+        };
+        bench.hid.input(abs, bench.t0).expect("abs");
+        let rel = Input::Rel {
+            dx: 0,
+            dy: 0,
+            buttons: 2,
+        };
+        bench.hid.input(rel, bench.t0).expect("rel");
+        let (_, _, _) = (bench.keyboard.take(), bench.abs.take(), bench.rel.take());
+        bench
+            .hid
+            .input(Input::Release, bench.at(1))
+            .expect("release");
+        assert_eq!(bench.keyboard.take(), [keys(0, &[])]);
+        assert_eq!(
+            bench.abs.take(),
+            [vec![0, 0x2C, 0x01, 2, 0, 0, 0]],
+            "pointer stays"
+        );
+        assert_eq!(bench.rel.take(), [vec![0; 5]]);
+        // Even when nothing is down, release sends (kv exiting, browser blurred).
+        bench.hid.release_all(bench.at(2));
+        assert_eq!(bench.keyboard.take(), [keys(0, &[])]);
+        assert_eq!(bench.rel.take(), [vec![0; 5]]);
+    }
+
+    #[test]
+    fn test_idle_release_all_never_placed_abs_silent() {
+        let mut bench = Bench::new();
+        bench.hid.release_all(bench.t0);
+        assert!(bench.abs.take().is_empty(), "no jump to (0, 0)");
+    }
+
+    #[test]
+    fn test_not_reading_release_all_retried() {
+        let mut bench = Bench::new();
+        bench.key("KeyA", true, 0);
+        bench.keyboard.state().refuse_all = Some(Fake::Shutdown);
+        bench.hid.release_all(bench.at(1));
+        bench.keyboard.state().refuse_all = None;
+        bench.run();
+        assert_eq!(bench.keyboard.take(), [keys(0, &[4]), keys(0, &[])]);
+    }
+
+    #[test]
+    fn test_reading_leds_read_on_poll() {
+        let mut bench = Bench::new();
+        bench.keyboard.state().leds.extend([0x01, 0x03]);
+        bench.hid.poll(bench.t0);
+        assert_eq!(bench.hid.status().leds, 0x03);
+        bench.hid.poll(bench.t0);
+        assert_eq!(bench.hid.status().leds, 0x03, "no report: unchanged");
+    }
+
+    #[test]
+    fn test_reading_paste_paced_press_release() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.paste("aA", None), Ok(None));
+        assert_eq!(
+            bench.keyboard.take(),
+            [keys(0, &[0x04])],
+            "first press at once"
+        );
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(8)));
+        bench.hid.poll(bench.at(7));
+        assert!(bench.keyboard.take().is_empty(), "not before its time");
+        assert_eq!(bench.hid.status().paste_queued, 2);
+        bench.run();
+        let expected = [keys(0, &[]), keys(0x02, &[0x04]), keys(0, &[])];
+        assert_eq!(bench.keyboard.take(), expected);
+        assert_eq!(bench.hid.status().paste_queued, 0);
+    }
+
+    #[test]
+    fn test_reading_paste_skipped_reported() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.paste("é1€é2", None), Ok(Some("é€".into())));
+        bench.run();
+        assert_eq!(typed(&bench.keyboard.take()), [(0x1E, 0), (0x1F, 0)]);
+    }
+
+    #[test]
+    fn test_reading_paste_many_skipped_cut_short() {
+        let mut bench = Bench::new();
+        let text: String = ('\u{4E00}'..'\u{4F00}').collect();
+        let note = bench.paste(&text, None).expect("accepted").expect("note");
+        assert_eq!(note.chars().count(), SKIPPED_SHOWN + 1);
+        assert!(note.ends_with('…'));
+    }
+
+    #[test]
+    fn test_reading_paste_message_layout() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.paste("z@", Some("de")), Ok(None));
+        bench.run();
+        assert_eq!(
+            typed(&bench.keyboard.take()),
+            [(0x1C, 0), (0x14, layout::RALT)]
+        );
+        assert_eq!(
+            bench.hid.status().layout,
+            "us",
+            "one paste does not change it"
+        );
+    }
+
+    #[test]
+    fn test_reading_paste_dead_key_two_strokes() {
+        let mut bench = Bench::new();
+        bench.hid.set_layout("fr").expect("known");
+        assert_eq!(bench.paste("ê", None), Ok(None));
+        bench.run();
+        assert_eq!(typed(&bench.keyboard.take()), [(0x2F, 0), (0x08, 0)]);
+    }
+
+    #[test]
+    fn test_reading_paste_crlf_one_enter() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.paste("a\r\nb\rc\n", None), Ok(None));
+        bench.run();
+        let strokes = typed(&bench.keyboard.take());
+        let usages: Vec<u8> = strokes.iter().map(|&(u, _)| u).collect();
+        assert_eq!(usages, [0x04, 0x28, 0x05, 0x28, 0x06, 0x28]);
+    }
+
+    #[test]
+    fn test_reading_paste_unknown_layout_rejected() {
+        let mut bench = Bench::new();
+        let error = bench.paste("abc", Some("klingon")).expect_err("rejected");
+        assert!(
+            error.contains("klingon") && error.contains("us, uk, de, fr, es, it"),
+            "{error}"
+        );
+        assert_eq!(bench.hid.status().paste_queued, 0);
+    }
+
+    #[test]
+    fn test_reading_paste_too_long_rejected() {
+        let mut bench = Bench::new();
+        let error = bench
+            .paste(&"a".repeat(PASTE_LIMIT + 1), None)
+            .expect_err("too long");
+        assert!(error.starts_with("paste too long"), "{error}");
+        assert!(!error.contains("aaa"), "never echo pasted text");
+        assert_eq!(bench.hid.status().paste_queued, 0);
+        assert_eq!(bench.paste(&"a".repeat(PASTE_LIMIT - 1), None), Ok(None));
+        assert!(bench.paste("bb", None).is_err(), "the queue counts too");
+        assert_eq!(bench.hid.status().paste_queued, PASTE_LIMIT - 1);
+    }
+
+    #[test]
+    fn test_busy_paste_no_stroke_lost() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.paste("ab", None), Ok(None));
+        bench
+            .keyboard
+            .state()
+            .next
+            .extend([Fake::WouldBlock, Fake::WouldBlock]);
+        bench.hid.poll(bench.at(8));
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(58)));
+        bench.run();
+        assert_eq!(typed(&bench.keyboard.take()), [(0x04, 0), (0x05, 0)]);
+    }
+
+    #[test]
+    fn test_caps_lock_paste_letters_inverted() {
+        let mut bench = Bench::new();
+        bench.keyboard.state().leds.push_back(LED_CAPS_LOCK);
+        bench.hid.poll(bench.t0);
+        assert_eq!(bench.paste("aB1!", None), Ok(None));
+        bench.run();
+        let expected = [(0x04, 0x02), (0x05, 0), (0x1E, 0), (0x1E, 0x02)];
+        assert_eq!(typed(&bench.keyboard.take()), expected);
+    }
+
+    #[test]
+    fn test_pasting_keys_wait_for_paste() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.paste("a", None), Ok(None));
+        bench.key("ShiftLeft", true, 1);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04])]);
+        bench.run();
+        assert_eq!(bench.keyboard.take(), [keys(0, &[]), keys(0x02, &[])]);
+    }
+
+    #[test]
+    fn test_pasting_release_all_stops_paste() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.paste("abc", None), Ok(None));
+        bench.hid.release_all(bench.at(1));
+        bench.run();
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04]), keys(0, &[])]);
+        assert_eq!(bench.hid.status().paste_queued, 0);
+    }
+
+    #[test]
+    fn test_reading_set_layout() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.hid.set_layout("de"), Ok(()));
+        assert_eq!(bench.hid.status().layout, "de");
+        assert!(bench.hid.set_layout("xx").is_err());
+        assert_eq!(bench.hid.status().layout, "de");
+    }
+
+    #[test]
+    fn test_disabled_functions_ignored() {
+        let mut hid = Hid::new(HidSinks::default(), &layout::US);
+        let now = Instant::now();
+        assert!(!hid.status().online, "nothing enabled");
+        let rel = Input::Rel {
+            dx: 5,
+            dy: 5,
+            buttons: 0,
+        };
+        assert_eq!(hid.input(rel, now), Ok(None));
+        let paste = Input::Paste {
+            text: "a".into(),
+            layout: None,
+        };
+        assert!(hid
+            .input(paste, now)
+            .expect_err("no keyboard")
+            .contains("--hid-keyboard"));
+        hid.release_all(now);
+        assert_eq!(hid.poll_at(), None);
+        assert!(hid.fds().is_empty());
+    }
+
+    #[test]
+    fn test_reading_status_defaults() {
+        let bench = Bench::new();
+        let expected = HidStatus {
+            online: true,
+            leds: 0,
+            layout: "us",
+            paste_queued: 0,
+        };
+        assert_eq!(bench.hid.status(), expected);
+        assert!(bench.hid.fds().is_empty(), "fakes have no fd");
+    }
 }

@@ -1,3 +1,8 @@
 //! The only place with `unsafe`: thin, checked wrappers over Linux syscalls and
 //! ioctls that the crates in use do not cover. Each wrapper returns `io::Result`.
 #![allow(unsafe_code)]
+
+pub mod clock;
+pub mod inotify;
+pub mod signal;
+pub mod v4l2;

@@ -3,8 +3,11 @@
 //! device's buffer and then shared by reference (`SharedFrame`) with every viewer;
 //! nothing on the way to a socket copies its bytes again.
 
+pub mod fanout;
 pub mod jpeg;
+pub mod modes;
 pub mod placeholder;
+pub mod raw;
 pub mod v4l2;
 
 use std::os::fd::RawFd;
@@ -102,6 +105,10 @@ pub trait FrameSource {
     /// The next instant `poll` must run even without fd activity.
     fn poll_at(&self) -> Option<Instant>;
     fn info(&self) -> VideoInfo;
+    /// Whether there is a picture; called every loop turn, so cheaper than `info`.
+    fn signal(&self) -> Signal {
+        self.info().signal
+    }
     /// Switch size/rate at runtime; the stream continues at the new size.
     fn set_mode(&mut self, mode: Mode, now: Instant) -> Result<(), String>;
 }

@@ -1,0 +1,306 @@
+//! Command-line flags (raw, as argh parses them) validated into the `Config`
+//! the program runs with. Every refusal says what was wrong and how to fix it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use crate::http::auth::Credentials;
+
+/// kv: a remote KVM. Serves the target's screen (V4L2 capture) to browsers and
+/// acts as its USB keyboard and mouse. Credentials come from the environment
+/// (KV_USER, KV_PASSWORD) or --password-file, never from the command line.
+#[derive(FromArgs, Debug)]
+pub struct Args {
+    /// TCP port to listen on (default 3000)
+    #[argh(option, short = 'p', default = "3000")]
+    pub port: u16,
+
+    /// address to listen on (default 0.0.0.0; 127.0.0.1 keeps kv local)
+    #[argh(option, short = 'b', default = "String::from(\"0.0.0.0\")")]
+    pub bind: String,
+
+    /// capture device, e.g. /dev/video0 (default: the first that offers MJPEG)
+    #[argh(option, short = 'd')]
+    pub device: Option<PathBuf>,
+
+    /// capture resolution: WxH (1920x1080) or 480p/576p/720p/1080p/1440p/2160p
+    /// (default 1920x1080 when the device offers it, 1280x720 in --demo)
+    #[argh(option, short = 'r')]
+    pub resolution: Option<String>,
+
+    /// frames per second to capture (default 30)
+    #[argh(option, short = 'f', default = "30")]
+    pub fps: u32,
+
+    /// JPEG quality 1-100 for frames kv encodes itself; 100 passes the
+    /// device's MJPEG through untouched (default 100)
+    #[argh(option, short = 'q', default = "100")]
+    pub quality: u8,
+
+    /// serve a simulated target instead of real hardware: its screen shows
+    /// what kv's keyboard and mouse send it
+    #[argh(switch)]
+    pub demo: bool,
+
+    /// file holding "user:password" (or just the password; the user is then
+    /// KV_USER or "admin"); keep it readable by root only
+    #[argh(option)]
+    pub password_file: Option<PathBuf>,
+
+    /// keyboard HID gadget device (e.g. /dev/hidg0)
+    #[argh(option)]
+    pub hid_keyboard: Option<PathBuf>,
+
+    /// absolute mouse HID gadget device (e.g. /dev/hidg1)
+    #[argh(option)]
+    pub hid_mouse: Option<PathBuf>,
+
+    /// relative (boot) mouse HID gadget device (e.g. /dev/hidg2)
+    #[argh(option)]
+    pub hid_mouse_rel: Option<PathBuf>,
+
+    /// keyboard layout of the target for paste: us, uk, de, fr, es, it (default us)
+    #[argh(option, default = "String::from(\"us\")")]
+    pub layout: String,
+
+    /// most simultaneous connections (default 256)
+    #[argh(option, default = "256")]
+    pub max_connections: usize,
+
+    /// log level: error, warn, info, debug, trace (default info)
+    #[argh(option, default = "String::from(\"info\")")]
+    pub log_level: String,
+
+    /// print version and git commit, then exit
+    #[argh(switch)]
+    pub version: bool,
+}
+
+/// What kv runs with, every value checked.
+#[derive(Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub device: Option<PathBuf>,
+    /// `None`: the source's default size.
+    pub resolution: Option<(u32, u32)>,
+    pub fps: u32,
+    pub quality: u8,
+    pub demo: bool,
+    pub credentials: Option<Credentials>,
+    pub hid_keyboard: Option<PathBuf>,
+    pub hid_mouse: Option<PathBuf>,
+    pub hid_mouse_rel: Option<PathBuf>,
+    pub layout: String,
+    pub max_connections: usize,
+    pub log_level: log::LevelFilter,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "Credentials {{ user: {:?}, password: <hidden> }}",
+            self.user
+        )
+    }
+}
+
+/// Reads the environment variables kv uses; a function so tests can fake it.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Config {
+    pub fn from_args(args: Args, env: Env) -> Result<Config, String> {
+        let ip: IpAddr = args.bind.parse().map_err(|_| {
+            format!(
+                "--bind {:?} is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1",
+                args.bind
+            )
+        })?;
+        let resolution = args
+            .resolution
+            .as_deref()
+            .map(parse_resolution)
+            .transpose()?;
+        if !(1..=120).contains(&args.fps) {
+            return Err(format!("--fps {} is out of range; use 1 to 120", args.fps));
+        }
+        if !(1..=100).contains(&args.quality) {
+            return Err(format!(
+                "--quality {} is out of range; use 1 to 100 (100 = no re-encoding)",
+                args.quality
+            ));
+        }
+        if args.max_connections < 4 {
+            return Err("--max-connections must be at least 4".into());
+        }
+        let log_level = args.log_level.parse().map_err(|_| {
+            format!(
+                "--log-level {:?} is not a level; use error, warn, info, debug or trace",
+                args.log_level
+            )
+        })?;
+        Ok(Config {
+            listen: SocketAddr::new(ip, args.port),
+            device: args.device,
+            resolution,
+            fps: args.fps,
+            quality: args.quality,
+            demo: args.demo,
+            credentials: credentials(args.password_file.as_deref(), env)?,
+            hid_keyboard: args.hid_keyboard,
+            hid_mouse: args.hid_mouse,
+            hid_mouse_rel: args.hid_mouse_rel,
+            layout: args.layout,
+            max_connections: args.max_connections,
+            log_level,
+        })
+    }
+}
+
+/// `1920x1080`, `720p`, ... into width and height.
+pub fn parse_resolution(text: &str) -> Result<(u32, u32), String> {
+    let named = match text.to_ascii_lowercase().as_str() {
+        "480p" => Some((640, 480)),
+        "576p" => Some((720, 576)),
+        "720p" => Some((1280, 720)),
+        "1080p" => Some((1920, 1080)),
+        "1440p" => Some((2560, 1440)),
+        "2160p" | "4k" => Some((3840, 2160)),
+        _ => None,
+    };
+    if let Some(wh) = named {
+        return Ok(wh);
+    }
+    let bad = || {
+        format!("--resolution {text:?} is not WxH (e.g. 1280x720) or one of 480p, 576p, 720p, 1080p, 1440p, 2160p")
+    };
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
+        return Err(format!(
+            "--resolution {text}: width and height must be within 16..8192"
+        ));
+    }
+    Ok((w, h))
+}
+
+fn credentials(
+    password_file: Option<&std::path::Path>,
+    env: Env,
+) -> Result<Option<Credentials>, String> {
+    let env_user = env("KV_USER").filter(|u| !u.is_empty());
+    if let Some(path) = password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "--password-file {}: {e}; create it with \"user:password\" on one line",
+                path.display()
+            )
+        })?;
+        let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+        let (user, password) = match line.split_once(':') {
+            Some((u, p)) => (u.to_string(), p.to_string()),
+            None => (env_user.unwrap_or_else(|| "admin".into()), line.to_string()),
+        };
+        if user.is_empty() || password.is_empty() {
+            return Err(format!(
+                "--password-file {}: empty user or password; write \"user:password\"",
+                path.display()
+            ));
+        }
+        return Ok(Some(Credentials { user, password }));
+    }
+    match (env_user, env("KV_PASSWORD").filter(|p| !p.is_empty())) {
+        (Some(user), Some(password)) => Ok(Some(Credentials { user, password })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(
+            "KV_USER is set but KV_PASSWORD is not; set both, or neither to run without login"
+                .into(),
+        ),
+        (None, Some(password)) => Ok(Some(Credentials {
+            user: "admin".into(),
+            password,
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Args {
+        Args::from_args(&["kv"], list).unwrap()
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn test_defaults() {
+        let c = Config::from_args(args(&[]), &no_env).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:3000");
+        assert_eq!(c.fps, 30);
+        assert_eq!(c.quality, 100);
+        assert!(c.credentials.is_none());
+        assert_eq!(c.resolution, None);
+    }
+
+    #[test]
+    fn test_resolution_forms() {
+        assert_eq!(parse_resolution("720p"), Ok((1280, 720)));
+        assert_eq!(parse_resolution("1920x1080"), Ok((1920, 1080)));
+        assert!(parse_resolution("1920").unwrap_err().contains("WxH"));
+        assert!(parse_resolution("0x0").is_err());
+        assert!(parse_resolution("axb").is_err());
+    }
+
+    #[test]
+    fn test_refusals_name_the_flag() {
+        let e = Config::from_args(args(&["-b", "localhost"]), &no_env).unwrap_err();
+        assert!(e.contains("--bind"), "{e}");
+        let e = Config::from_args(args(&["-q", "0"]), &no_env).unwrap_err();
+        assert!(e.contains("--quality"), "{e}");
+        let e = Config::from_args(args(&["--log-level", "loud"]), &no_env).unwrap_err();
+        assert!(e.contains("--log-level"), "{e}");
+    }
+
+    #[test]
+    fn test_credentials_from_env_and_file() {
+        let env = |k: &str| match k {
+            "KV_USER" => Some("op".to_string()),
+            "KV_PASSWORD" => Some("pw".to_string()),
+            _ => None,
+        };
+        let c = Config::from_args(args(&[]), &env)
+            .unwrap()
+            .credentials
+            .unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("op", "pw"));
+        let only_user = |k: &str| (k == "KV_USER").then(|| "op".to_string());
+        assert!(Config::from_args(args(&[]), &only_user)
+            .unwrap_err()
+            .contains("KV_PASSWORD"));
+
+        let path = std::env::temp_dir().join(format!("kv-test-pw-{}", std::process::id()));
+        std::fs::write(&path, "alice:a:b\n").unwrap();
+        let c =
+            Config::from_args(args(&["--password-file", path.to_str().unwrap()]), &no_env).unwrap();
+        let c = c.credentials.unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("alice", "a:b"));
+        std::fs::remove_file(&path).unwrap();
+        let e =
+            Config::from_args(args(&["--password-file", "/nonexistent/kv"]), &no_env).unwrap_err();
+        assert!(e.contains("/nonexistent/kv"), "{e}");
+    }
+
+    #[test]
+    fn test_debug_hides_password() {
+        let c = Credentials {
+            user: "u".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

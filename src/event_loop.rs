@@ -1,0 +1,336 @@
+//! The one event loop: a `mio::Poll` over the listening socket, every client,
+//! the video source's descriptors, the HID sinks and the signal descriptor.
+//! It owns the clock: each turn reads `now` once, hands it to whatever is
+//! ready or due, and sleeps until the earliest `poll_at` of all of them.
+
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::app::App;
+use crate::http::conn::{self, Conn, Kind, Next};
+use crate::sys::signal::Signals;
+use crate::video::{Frame, Signal};
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const VIDEO: Token = Token(2);
+const HID: Token = Token(3);
+/// Connection slot `i` is `Token(FIRST_CONN + i)`.
+const FIRST_CONN: usize = 16;
+
+/// How often status (fps, viewers, HID state) is recomputed and pushed.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    signals: Signals,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    app: App,
+    video_fds: Vec<RawFd>,
+    hid_fds: Vec<RawFd>,
+    /// The status last pushed to WebSockets, to push only changes.
+    last_status: String,
+    next_status: Instant,
+    last_signal: Signal,
+}
+
+impl Server {
+    pub fn new(mut listener: TcpListener, app: App) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let signals = Signals::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry().register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        let now = Instant::now();
+        let mut server = Server {
+            poll,
+            listener,
+            signals,
+            conns: Vec::new(),
+            free: Vec::new(),
+            app,
+            video_fds: Vec::new(),
+            hid_fds: Vec::new(),
+            last_status: String::new(),
+            next_status: now,
+            last_signal: Signal::Live,
+        };
+        server.sync_fds()?;
+        Ok(server)
+    }
+
+    /// Runs until SIGINT or SIGTERM, then releases every key.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let timeout = self.poll_at(now).map(|t| t.saturating_duration_since(now));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    SIGNALS => {
+                        if let Some(sig) = self.signals.read().first() {
+                            log::info!("👋 Signal {sig}: releasing all keys and exiting");
+                            self.app.hid.release_all(now);
+                            self.app.hid.poll(now);
+                            return Ok(());
+                        }
+                    }
+                    VIDEO => self.poll_video(now),
+                    HID => self.app.hid.poll(now),
+                    Token(t) => self.conn_ready(t.wrapping_sub(FIRST_CONN), now),
+                }
+            }
+            self.on_timers(now);
+            self.update_streaming(now);
+            self.sync_fds()?;
+        }
+    }
+
+    fn poll_at(&self, now: Instant) -> Option<Instant> {
+        let conns = self.conns.iter().flatten().map(Conn::poll_at);
+        let sources = [
+            self.app.source.poll_at(),
+            self.app.placeholder.poll_at(),
+            self.app.hid.poll_at(),
+        ];
+        sources
+            .into_iter()
+            .chain([Some(self.next_status)])
+            .into_iter()
+            .flatten()
+            .chain(conns)
+            .min()
+            .map(|t| t.max(now))
+    }
+
+    fn accept(&mut self, now: Instant) {
+        loop {
+            let (mut stream, peer) = match self.listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // EMFILE and friends: leave the rest in the backlog for now.
+                    log::warn!(
+                        "accept: {e}; raise the open files limit (ulimit -n) if this repeats"
+                    );
+                    return;
+                }
+            };
+            let open = self.conns.len() - self.free.len();
+            if open >= self.app.config.max_connections {
+                log::warn!("{peer}: refused, {open} connections already open (--max-connections)");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 60\r\nConnection: close\r\n\r\n\
+{\"error\":\"too many connections; close other tabs and retry\"}",
+                );
+                continue;
+            }
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(FIRST_CONN + slot), interest)
+            {
+                log::warn!("{peer}: cannot register connection: {e}");
+                self.free.push(slot);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            log::debug!("{peer}: connected");
+            self.conns[slot] = Some(Conn::new(stream, peer, now));
+        }
+    }
+
+    fn conn_ready(&mut self, slot: usize, now: Instant) {
+        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if conn.on_ready(&mut self.app, now) == Next::Close {
+            self.close(slot, now);
+        }
+    }
+
+    fn close(&mut self, slot: usize, now: Instant) {
+        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        log::debug!("{}: closed", conn.peer);
+        if conn.kind() == Kind::WebSocket {
+            // Keys never stick: whoever was typing is gone.
+            self.app.hid.release_all(now);
+        }
+        self.free.push(slot);
+    }
+
+    fn poll_video(&mut self, now: Instant) {
+        if let Some(frame) = self.app.source.poll(now) {
+            self.publish(frame, now);
+        }
+    }
+
+    fn publish(&mut self, frame: Frame, now: Instant) {
+        let shared = self.app.publish(frame, now);
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            if conn.on_frame(&shared, &mut self.app, now) == Next::Close {
+                self.close(slot, now);
+            }
+        }
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        if self.app.source.poll_at().is_some_and(|t| t <= now) {
+            self.poll_video(now);
+        }
+        if self.app.placeholder.poll_at().is_some_and(|t| t <= now) {
+            let (signal, info) = (self.app.source.signal(), self.app.source.info());
+            if let Some(frame) = self
+                .app
+                .placeholder
+                .poll(&signal, info.mode, &info.device, now)
+            {
+                self.publish(frame, now);
+            }
+        }
+        if self.app.hid.poll_at().is_some_and(|t| t <= now) {
+            self.app.hid.poll(now);
+        }
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            if conn.poll_at() <= now && conn.on_timer(&mut self.app, now) == Next::Close {
+                self.close(slot, now);
+            }
+        }
+        if now >= self.next_status {
+            self.next_status = now + STATUS_EVERY;
+            self.push_status(now);
+        }
+    }
+
+    /// Sends the status to every WebSocket when it changed.
+    fn push_status(&mut self, now: Instant) {
+        let status = conn::status_message(&mut self.app, now);
+        if status == self.last_status {
+            return;
+        }
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            if conn.kind() == Kind::WebSocket && conn.send_text(status.clone()) == Next::Close {
+                self.close(slot, now);
+            }
+        }
+        self.last_status = status;
+    }
+
+    /// Capture runs only while someone watches or waits for a snapshot; the
+    /// placeholder runs while they do and the source has no picture.
+    fn update_streaming(&mut self, now: Instant) {
+        let signal = self.app.source.signal();
+        if signal != self.last_signal {
+            log::info!("📺 Video signal: {}", signal.as_str());
+            self.last_signal = signal.clone();
+            self.next_status = now;
+        }
+        let mut viewers = 0;
+        let mut waiting = false;
+        for conn in self.conns.iter().flatten() {
+            match conn.kind() {
+                Kind::Viewer => viewers += 1,
+                Kind::Snapshot => waiting = true,
+                _ => {}
+            }
+        }
+        if viewers != self.app.viewers {
+            self.app.viewers = viewers;
+            self.next_status = now;
+        }
+        let wanted = viewers > 0 || waiting;
+        if wanted != self.app.streaming {
+            log::info!(
+                "{} capture ({} viewers)",
+                if wanted {
+                    "▶️ Starting"
+                } else {
+                    "⏸️ Stopping"
+                },
+                viewers
+            );
+            self.app.streaming = wanted;
+            self.app.source.set_streaming(wanted, now);
+            self.next_status = now;
+        }
+        self.app
+            .placeholder
+            .update(&signal, self.app.streaming, now);
+    }
+
+    /// Registers the video and HID descriptors anew when their set changed
+    /// (a capture device opened, closed or replugged).
+    fn sync_fds(&mut self) -> io::Result<()> {
+        let registry = self.poll.registry();
+        let video = self.app.source.fds();
+        if video != self.video_fds {
+            reregister(registry, &self.video_fds, &video, VIDEO, Interest::READABLE)?;
+            self.video_fds = video;
+        }
+        let hid = self.app.hid.fds();
+        if hid != self.hid_fds {
+            reregister(
+                registry,
+                &self.hid_fds,
+                &hid,
+                HID,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            self.hid_fds = hid;
+        }
+        Ok(())
+    }
+}
+
+fn reregister(
+    registry: &mio::Registry,
+    old: &[RawFd],
+    new: &[RawFd],
+    token: Token,
+    interest: Interest,
+) -> io::Result<()> {
+    for fd in old {
+        // A closed fd has already left the epoll set; that error is expected.
+        let _ = registry.deregister(&mut SourceFd(fd));
+    }
+    for fd in new {
+        registry.register(&mut SourceFd(fd), token, interest)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! HTTP/1.1 for kv's browser UI and API: request heads (`request`), responses
+//! (`response`), Basic auth (`auth`), the embedded UI (`assets`), and the
+//! per-connection state machine (`conn`) the event loop drives.
+
+pub mod assets;
+pub mod auth;
+pub mod conn;
+pub mod request;
+pub mod response;
+pub mod routes;
+
+/// The statuses kv answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    SwitchingProtocols,
+    NotModified,
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    LengthRequired,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    HeaderTooLarge,
+    ServiceUnavailable,
+}
+
+impl Status {
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::SwitchingProtocols => 101,
+            Status::NotModified => 304,
+            Status::BadRequest => 400,
+            Status::Unauthorized => 401,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::LengthRequired => 411,
+            Status::PayloadTooLarge => 413,
+            Status::UnsupportedMediaType => 415,
+            Status::HeaderTooLarge => 431,
+            Status::ServiceUnavailable => 503,
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::SwitchingProtocols => "Switching Protocols",
+            Status::NotModified => "Not Modified",
+            Status::BadRequest => "Bad Request",
+            Status::Unauthorized => "Unauthorized",
+            Status::Forbidden => "Forbidden",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
+            Status::LengthRequired => "Length Required",
+            Status::PayloadTooLarge => "Payload Too Large",
+            Status::UnsupportedMediaType => "Unsupported Media Type",
+            Status::HeaderTooLarge => "Request Header Fields Too Large",
+            Status::ServiceUnavailable => "Service Unavailable",
+        }
+    }
+}

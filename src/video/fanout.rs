@@ -1,0 +1,202 @@
+//! Fan-out of frames to MJPEG viewers (`multipart/x-mixed-replace`). A viewer
+//! holds a reference to the frame it is sending and how far it got; the JPEG
+//! bytes are written straight from the shared frame with `write_vectored`
+//! beside a small per-viewer part header. When a part is done the viewer jumps
+//! to the newest frame: a slow viewer skips frames, nothing queues, and memory
+//! stays bounded by viewers × one frame.
+
+use std::io::{self, IoSlice, Write};
+use std::time::Instant;
+
+use super::SharedFrame;
+
+pub const BOUNDARY: &str = "kvframe";
+/// Sent right after each frame: browsers show a part only once the next
+/// boundary arrives.
+const PART_END: &[u8] = b"\r\n--kvframe\r\n";
+
+/// The body's first bytes, after the response head.
+pub const BODY_START: &[u8] = b"--kvframe\r\n";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The socket took everything; the viewer waits for a newer frame.
+    Idle,
+    /// The socket is full; wait until it is writable.
+    Blocked,
+}
+
+#[derive(Default)]
+pub struct Viewer {
+    frame: Option<SharedFrame>,
+    head: Vec<u8>,
+    /// Bytes of head + jpeg + PART_END already written.
+    sent: usize,
+    /// Sequence number of the last frame started.
+    last_seq: Option<u64>,
+    pub frames_sent: u64,
+}
+
+impl Viewer {
+    /// Whether the viewer is between parts.
+    pub fn is_idle(&self) -> bool {
+        self.frame.is_none()
+    }
+
+    /// Starts sending `latest` if idle and it is newer than the last frame sent.
+    /// `clock` turns its capture instant into the exported timestamp.
+    pub fn offer(&mut self, latest: &SharedFrame, clock: &dyn Fn(Instant) -> u128) {
+        if self.frame.is_some() || self.last_seq.is_some_and(|s| s >= latest.seq) {
+            return;
+        }
+        self.head.clear();
+        let stamp = clock(latest.captured);
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            self.head,
+            "Content-Type: image/jpeg\r\nContent-Length: {}\r\nX-Frame-Seq: {}\r\nX-Timestamp-Us: {}\r\n\r\n",
+            latest.jpeg.len(),
+            latest.seq,
+            stamp
+        );
+        self.last_seq = Some(latest.seq);
+        self.frame = Some(latest.clone());
+        self.sent = 0;
+    }
+
+    /// Writes the current part as far as `out` accepts; when a part completes,
+    /// moves on to `latest` if it is newer.
+    pub fn write_to<W: Write>(
+        &mut self,
+        out: &mut W,
+        latest: Option<&SharedFrame>,
+        clock: &dyn Fn(Instant) -> u128,
+    ) -> io::Result<Progress> {
+        loop {
+            let Some(frame) = &self.frame else {
+                match latest {
+                    Some(l) if self.last_seq.is_none_or(|s| s < l.seq) => {
+                        self.offer(l, clock);
+                        continue;
+                    }
+                    _ => return Ok(Progress::Idle),
+                }
+            };
+            let parts = [&self.head[..], &frame.jpeg[..], PART_END];
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            let mut skip = self.sent;
+            let mut slices = Vec::with_capacity(3);
+            for p in parts {
+                if skip >= p.len() {
+                    skip -= p.len();
+                } else {
+                    slices.push(IoSlice::new(&p[skip..]));
+                    skip = 0;
+                }
+            }
+            match out.write_vectored(&slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            if self.sent >= total {
+                self.frame = None;
+                self.frames_sent += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::video::Frame;
+    use std::rc::Rc;
+
+    /// Accepts at most `room` bytes, then WouldBlock.
+    struct Socket {
+        data: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Socket {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            self.data.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn clock(at: Instant) -> u128 {
+        at.elapsed().as_micros()
+    }
+
+    fn frame(seq: u64, epoch: Instant) -> SharedFrame {
+        let mut f = Frame::new(vec![0xff, 0xd8, seq as u8, 0xff, 0xd9].into(), 1, 1, epoch);
+        f.seq = seq;
+        Rc::new(f)
+    }
+
+    #[test]
+    fn test_idle_offer_writes_whole_part() {
+        let epoch = Instant::now();
+        let mut v = Viewer::default();
+        let mut s = Socket {
+            data: Vec::new(),
+            room: 1 << 20,
+        };
+        let f1 = frame(1, epoch);
+        assert_eq!(
+            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
+            Progress::Idle
+        );
+        let text = String::from_utf8_lossy(&s.data).to_string();
+        assert!(
+            text.starts_with("Content-Type: image/jpeg\r\nContent-Length: 5\r\nX-Frame-Seq: 1\r\n")
+        );
+        assert!(s.data.ends_with(b"\xff\xd8\x01\xff\xd9\r\n--kvframe\r\n"));
+        assert_eq!(v.frames_sent, 1);
+        // The same frame is not sent twice.
+        assert_eq!(
+            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
+            Progress::Idle
+        );
+        assert_eq!(v.frames_sent, 1);
+    }
+
+    #[test]
+    fn test_blocked_viewer_skips_to_newest() {
+        let epoch = Instant::now();
+        let mut v = Viewer::default();
+        let mut s = Socket {
+            data: Vec::new(),
+            room: 10,
+        };
+        let f1 = frame(1, epoch);
+        assert_eq!(
+            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
+            Progress::Blocked
+        );
+        // Frames 2..4 arrive while blocked; only 4 follows frame 1.
+        let f4 = frame(4, epoch);
+        s.room = 1 << 20;
+        assert_eq!(
+            v.write_to(&mut s, Some(&f4), &clock).unwrap(),
+            Progress::Idle
+        );
+        let text = String::from_utf8_lossy(&s.data).to_string();
+        assert!(text.contains("X-Frame-Seq: 1\r\n") && text.contains("X-Frame-Seq: 4\r\n"));
+        assert!(!text.contains("X-Frame-Seq: 2"));
+        assert_eq!(v.frames_sent, 2);
+        assert_eq!(Rc::strong_count(&f1), 1, "the old frame is no longer held");
+    }
+}

@@ -1,0 +1,186 @@
+//! Helpers for the integration tests: start the real `kv` binary on a free
+//! loopback port and talk to it as real clients over TCP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct Kv {
+    child: Child,
+    pub addr: String,
+    /// kv's log lines, as they arrive.
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Kv {
+    /// Starts `kv --demo` on 127.0.0.1 with an OS-chosen port, plus `args`.
+    pub fn demo(args: &[&str]) -> Kv {
+        Kv::start(&[&["--demo"], args].concat(), &[])
+    }
+
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Kv {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kv"))
+            .args(["-b", "127.0.0.1", "-p", "0"])
+            .args(args)
+            .env_remove("KV_USER")
+            .env_remove("KV_PASSWORD")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kv");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("kv| {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("kv did not log its listening address within 10 s");
+            if let Some(rest) = line.split("Listening on http://").nth(1) {
+                let addr = rest.trim().to_string();
+                return Kv {
+                    child,
+                    addr,
+                    log: rx,
+                };
+            }
+        }
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(&self.addr).expect("connect to kv");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// One request on a fresh connection; returns (status, headers, body).
+    pub fn request(&self, raw: &str) -> (u16, String, Vec<u8>) {
+        let mut s = self.connect();
+        s.write_all(raw.replace("{addr}", &self.addr).as_bytes())
+            .unwrap();
+        read_response(&mut s)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {{addr}}\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("kv did not exit within 5 s of SIGTERM");
+    }
+}
+
+impl Drop for Kv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads one response with a Content-Length body.
+pub fn read_response(s: &mut impl Read) -> (u16, String, Vec<u8>) {
+    let head = read_head(s);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    let len: usize = header(&head, "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).expect("read body");
+    (status, head, body)
+}
+
+/// Reads up to and including the blank line ending a head.
+pub fn read_head(s: &mut impl Read) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("read head");
+        head.push(byte[0]);
+        assert!(head.len() < 64 * 1024, "head too long");
+    }
+    String::from_utf8(head).expect("head is UTF-8")
+}
+
+pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// A `/stream` reader: yields each part's headers and JPEG bytes.
+pub struct Stream {
+    pub sock: TcpStream,
+}
+
+impl Stream {
+    pub fn open(kv: &Kv) -> Stream {
+        let mut sock = kv.connect();
+        write!(sock, "GET /stream HTTP/1.1\r\nHost: {}\r\n\r\n", kv.addr).unwrap();
+        let head = read_head(&mut sock);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(header(&head, "content-type")
+            .unwrap()
+            .starts_with("multipart/x-mixed-replace; boundary=kvframe"));
+        let mut boundary = [0u8; 11];
+        sock.read_exact(&mut boundary).unwrap();
+        assert_eq!(&boundary, b"--kvframe\r\n");
+        Stream { sock }
+    }
+
+    /// The next part: (part headers, JPEG bytes).
+    pub fn next_part(&mut self) -> (String, Vec<u8>) {
+        let head = read_head(&mut self.sock);
+        assert_eq!(header(&head, "content-type"), Some("image/jpeg"), "{head}");
+        let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
+        let mut jpeg = vec![0; len + 13];
+        self.sock.read_exact(&mut jpeg).unwrap();
+        assert_eq!(
+            &jpeg[len..],
+            b"\r\n--kvframe\r\n",
+            "boundary right after the frame"
+        );
+        jpeg.truncate(len);
+        (head, jpeg)
+    }
+}
+
+/// Decodes a JPEG fully; returns its size.
+pub fn decode_jpeg(jpeg: &[u8]) -> (u16, u16) {
+    let mut d = jpeg_decoder::Decoder::new(jpeg);
+    d.decode().expect("frame decodes as JPEG");
+    let info = d.info().unwrap();
+    (info.width, info.height)
+}

@@ -1,0 +1,320 @@
+//! The real `kv --demo` binary over real TCP: the stream, many viewers, typing
+//! through the WebSocket, auth, and bad input that must not stop it.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{decode_jpeg, header, read_response, Kv, Stream};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::Message;
+
+type Ws = tungstenite::WebSocket<TcpStream>;
+
+fn ws_connect(kv: &Kv, origin: &str, auth: Option<&str>) -> Result<Ws, tungstenite::Error> {
+    let mut req = format!("ws://{}/ws", kv.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert("Origin", origin.parse().unwrap());
+    if let Some(a) = auth {
+        req.headers_mut()
+            .insert("Authorization", a.parse().unwrap());
+    }
+    let (ws, _) = tungstenite::client(req, kv.connect()).map_err(|e| match e {
+        tungstenite::HandshakeError::Failure(e) => e,
+        tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
+    })?;
+    Ok(ws)
+}
+
+fn send(ws: &mut Ws, json: &str) {
+    ws.send(Message::text(json)).unwrap();
+}
+
+/// Waits for `/api/demo/screen` to contain `want`.
+fn wait_screen(kv: &Kv, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, _, body) = kv.get("/api/demo/screen");
+        assert_eq!(status, 200);
+        let text = String::from_utf8(body).unwrap();
+        if text.contains(want) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn test_stream_parts_are_whole_jpegs_of_the_right_size() {
+    let kv = Kv::demo(&["-r", "640x480"]);
+    let mut stream = Stream::open(&kv);
+    let mut last_seq = 0;
+    for _ in 0..10 {
+        let (head, jpeg) = stream.next_part();
+        assert_eq!(decode_jpeg(&jpeg), (640, 480));
+        let seq: u64 = header(&head, "x-frame-seq").unwrap().parse().unwrap();
+        assert!(seq > last_seq, "sequence numbers increase");
+        last_seq = seq;
+        assert!(header(&head, "x-timestamp-us").is_some());
+    }
+}
+
+#[test]
+fn test_twenty_viewers_keep_full_rate_beside_a_stalled_one() {
+    let kv = Kv::demo(&["-r", "640x480", "-f", "20"]);
+    // A viewer that asks for the stream and never reads a byte.
+    let mut stalled = kv.connect();
+    write!(stalled, "GET /stream HTTP/1.1\r\nHost: {}\r\n\r\n", kv.addr).unwrap();
+    let readers: Vec<_> = (0..20)
+        .map(|_| {
+            let mut s = Stream::open(&kv);
+            std::thread::spawn(move || {
+                s.next_part(); // warm up
+                let start = Instant::now();
+                let mut n = 0;
+                while start.elapsed() < Duration::from_secs(3) {
+                    let (_, jpeg) = s.next_part();
+                    assert_eq!(&jpeg[..2], &[0xff, 0xd8]);
+                    n += 1;
+                }
+                n as f64 / start.elapsed().as_secs_f64()
+            })
+        })
+        .collect();
+    let rates: Vec<f64> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    eprintln!("fps per viewer: {rates:.1?}");
+    for r in &rates {
+        assert!(
+            *r >= 16.0,
+            "a fast viewer fell below 80% of 20 fps: {rates:?}"
+        );
+    }
+    drop(stalled);
+}
+
+#[test]
+fn test_typing_hello_world_over_websocket_reaches_the_target() {
+    let kv = Kv::demo(&[]);
+    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    let first = ws.read().unwrap();
+    assert!(
+        first.to_text().unwrap().starts_with("{\"type\":\"status\""),
+        "{first}"
+    );
+    let shifted = |c: char| c.is_ascii_uppercase() || c == '!';
+    for c in "Hello, World!".chars() {
+        let code = match c {
+            'a'..='z' | 'A'..='Z' => format!("Key{}", c.to_ascii_uppercase()),
+            ',' => "Comma".into(),
+            ' ' => "Space".into(),
+            '!' => "Digit1".into(),
+            _ => unreachable!(),
+        };
+        if shifted(c) {
+            send(&mut ws, r#"{"type":"key","code":"ShiftLeft","down":true}"#);
+        }
+        send(
+            &mut ws,
+            &format!(r#"{{"type":"key","code":"{code}","down":true}}"#),
+        );
+        send(
+            &mut ws,
+            &format!(r#"{{"type":"key","code":"{code}","down":false}}"#),
+        );
+        if shifted(c) {
+            send(&mut ws, r#"{"type":"key","code":"ShiftLeft","down":false}"#);
+        }
+    }
+    let screen = wait_screen(&kv, "Hello, World!");
+    assert!(screen.contains("Hello, World!"), "screen: {screen:?}");
+}
+
+#[test]
+fn test_paste_types_text_and_reports_what_it_cannot() {
+    let kv = Kv::demo(&[]);
+    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    ws.read().unwrap(); // status
+    send(&mut ws, r#"{"type":"paste","text":"echo ok; déjà"}"#);
+    let reply = ws.read().unwrap();
+    let reply = reply.to_text().unwrap();
+    assert!(
+        reply.contains("\"type\":\"paste\"") && reply.contains('é') && reply.contains('à'),
+        "{reply}"
+    );
+    let screen = wait_screen(&kv, "echo ok; dj");
+    assert!(screen.contains("echo ok; dj"), "screen: {screen:?}");
+}
+
+#[test]
+fn test_bad_websocket_messages_get_errors_and_kv_keeps_serving() {
+    let kv = Kv::demo(&[]);
+    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    ws.read().unwrap(); // status
+    for bad in [
+        "nope",
+        "{}",
+        r#"{"type":"key","code":"NoSuchKey","down":true}"#,
+        r#"{"type":"abs","x":-1,"y":0}"#,
+    ] {
+        send(&mut ws, bad);
+        let reply = ws.read().unwrap();
+        assert!(
+            reply.to_text().unwrap().starts_with("{\"type\":\"error\""),
+            "{bad} -> {reply}"
+        );
+    }
+    ws.send(Message::binary(vec![0u8; 10])).unwrap();
+    // A message over the limit closes that socket, nothing else.
+    let _ = ws.send(Message::text("x".repeat(300 * 1024)));
+    let (status, _, _) = kv.get("/api/status");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn test_foreign_origin_upgrade_is_refused() {
+    let kv = Kv::demo(&[]);
+    match ws_connect(&kv, "http://evil.example", None) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| "an open socket")),
+    }
+}
+
+#[test]
+fn test_every_route_needs_credentials_when_set() {
+    let kv = Kv::start(&["--demo"], &[("KV_USER", "op"), ("KV_PASSWORD", "pw")]);
+    for path in [
+        "/",
+        "/app.js",
+        "/stream",
+        "/snapshot.jpg",
+        "/api/status",
+        "/api/demo/screen",
+        "/ws",
+        "/nope",
+    ] {
+        let (status, head, _) = kv.get(path);
+        assert_eq!(status, 401, "{path}");
+        assert!(
+            header(&head, "www-authenticate")
+                .unwrap()
+                .starts_with("Basic"),
+            "{path}"
+        );
+    }
+    // "op:pw" and a wrong password
+    let ok = kv.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic b3A6cHc=\r\nConnection: close\r\n\r\n");
+    assert_eq!(ok.0, 200);
+    let bad = kv.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic b3A6cHg=\r\nConnection: close\r\n\r\n");
+    assert_eq!(bad.0, 401);
+    let origin = format!("http://{}", kv.addr);
+    assert!(ws_connect(&kv, &origin, None).is_err());
+    let mut ws = ws_connect(&kv, &origin, Some("Basic b3A6cHc=")).expect("authorised upgrade");
+    assert!(ws.read().unwrap().to_text().unwrap().contains("status"));
+}
+
+#[test]
+fn test_snapshot_is_a_jpeg_and_status_is_json() {
+    let kv = Kv::demo(&["-r", "800x600"]);
+    let (status, head, body) = kv.get("/snapshot.jpg");
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(header(&head, "content-type"), Some("image/jpeg"));
+    assert_eq!(decode_jpeg(&body), (800, 600));
+    let (status, _, body) = kv.get("/api/status");
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    for field in [
+        "\"demo\":true",
+        "\"width\":800",
+        "\"height\":600",
+        "\"hid\":",
+        "\"online\":",
+    ] {
+        assert!(text.contains(field), "{field} in {text}");
+    }
+}
+
+#[test]
+fn test_keep_alive_pipelining_head_and_errors() {
+    let kv = Kv::demo(&[]);
+    let mut s = kv.connect();
+    let host = &kv.addr;
+    write!(
+        s,
+        "GET /api/status HTTP/1.1\r\nHost: {host}\r\n\r\nHEAD / HTTP/1.1\r\nHost: {host}\r\n\r\nGET /nope HTTP/1.1\r\nHost: {host}\r\n\r\nDELETE /api/status HTTP/1.1\r\nHost: {host}\r\n\r\n"
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut s).0, 200);
+    let head = common::read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200"), "HEAD: {head}");
+    assert_ne!(
+        header(&head, "content-length"),
+        Some("0"),
+        "HEAD keeps the real length"
+    );
+    assert_eq!(read_response(&mut s).0, 404);
+    let (status, head, _) = read_response(&mut s);
+    assert_eq!(status, 405);
+    assert_eq!(header(&head, "allow"), Some("GET, HEAD"));
+    // The same connection is still usable: the asset's ETag gives 304.
+    write!(s, "GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+    let (_, head, _) = read_response(&mut s);
+    let etag = header(&head, "etag").unwrap().to_string();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nIf-None-Match: {etag}\r\n\r\n"
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut s).0, 304);
+}
+
+#[test]
+fn test_malformed_http_gets_its_status_and_kv_keeps_serving() {
+    let mut kv = Kv::demo(&[]);
+    let big_header = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(10_000));
+    let many_headers = format!("GET / HTTP/1.1\r\n{}\r\n", "X: y\r\n".repeat(100));
+    let cases: [(&str, u16); 5] = [
+        ("GARBAGE\r\n\r\n", 400),
+        (&big_header, 431),
+        (&many_headers, 431),
+        ("POST /api/video/mode HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", 413),
+        ("POST /api/hid/release HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n", 415),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(kv.request(raw).0, want, "{raw:.40}");
+    }
+    // Random bytes, a half request then a hang-up.
+    let mut s = kv.connect();
+    s.write_all(&[0xff, 0x00, 0x13, 0x37, b'\r', b'\n', b'\r', b'\n'])
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    drop(kv.connect().write_all(b"GET /api/sta"));
+    assert_eq!(kv.get("/api/status").0, 200);
+    assert!(kv.is_running());
+    assert!(kv.terminate().success(), "SIGTERM exits cleanly");
+}
+
+#[test]
+fn test_layout_switch_changes_the_keys_paste_sends() {
+    let kv = Kv::demo(&[]);
+    let post = |body: &str| {
+        kv.request(&format!(
+            "POST /api/hid/layout HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+        .0
+    };
+    assert_eq!(post(r#"{"layout":"klingon"}"#), 400);
+    assert_eq!(post(r#"{"layout":"de"}"#), 200);
+    let (_, _, status) = kv.get("/api/status");
+    assert!(String::from_utf8(status).unwrap().contains("\"layout\":\"de\""));
+    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    ws.read().unwrap(); // status
+    // On a German keyboard "z" sits where a US host sees "y".
+    send(&mut ws, r#"{"type":"paste","text":"zyz"}"#);
+    let screen = wait_screen(&kv, "yzy");
+    assert!(screen.contains("yzy"), "screen: {screen:?}");
+}
