@@ -320,6 +320,25 @@ test('the paste box types text through kv', async () => {
   assert.match(await page.textContent('#paste-result'), /Typing 10 characters/);
 });
 
+test('the paste box names the characters the layout cannot type', async () => {
+  await page.selectOption('#layout', 'us');
+  await page.fill('#paste-text', 'ok€');
+  await page.click('#paste button[type=submit]');
+  await until(async () => /Could not type/.test(await page.textContent('#paste-result')), 'the skipped characters');
+  assert.match(await page.textContent('#paste-result'), /€/);
+  await until(async () => (await demoScreen()).includes('ok'), '"ok" on the demo screen');
+});
+
+test('Caps Lock on the target lights the Caps pill', async () => {
+  const lit = () => page.$eval('#led-caps', (e) => e.classList.contains('on'));
+  const before = await lit();
+  await page.focus('#view');
+  await page.keyboard.press('CapsLock');
+  await until(async () => (await lit()) !== before, 'the Caps LED to toggle');
+  await page.keyboard.press('CapsLock');
+  await until(async () => (await lit()) === before, 'the Caps LED to toggle back');
+});
+
 test('the resolution menu switches mode and the stream follows', async (t) => {
   const status = await (await get('/api/status')).json();
   const current = `${status.video.width}x${status.video.height}@${status.video.fps}`;
