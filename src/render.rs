@@ -53,12 +53,14 @@ impl Canvas {
     }
 
     /// The colour at (`x`, `y`), or `None` outside the canvas.
+    #[cfg(test)]
     pub fn pixel(&self, x: u32, y: u32) -> Option<Rgb> {
         let i = self.offset(x, y)?;
         let p = self.rgb.get(i..i + 3)?;
         Some(Rgb(p[0], p[1], p[2]))
     }
 
+    #[cfg(test)]
     fn offset(&self, x: u32, y: u32) -> Option<usize> {
         (x < self.width && y < self.height)
             .then(|| (y as usize * self.width as usize + x as usize) * 3)

@@ -184,10 +184,6 @@ impl WebSocket {
             Err(e) => Err(e.to_string()),
         }
     }
-
-    pub fn close<S: Read + Write>(&mut self, stream: &mut S) {
-        let _ = self.ctx.close(stream, None);
-    }
 }
 
 /// Keeps the `Write` bound honest for tests over in-memory buffers.

@@ -296,3 +296,27 @@ fn test_malformed_http_gets_its_status_and_kv_keeps_serving() {
     assert!(kv.is_running());
     assert!(kv.terminate().success(), "SIGTERM exits cleanly");
 }
+
+#[test]
+fn test_layout_switch_changes_the_keys_paste_sends() {
+    let kv = Kv::demo(&[]);
+    let post = |body: &str| {
+        kv.request(&format!(
+            "POST /api/hid/layout HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+        .0
+    };
+    assert_eq!(post(r#"{"layout":"klingon"}"#), 400);
+    assert_eq!(post(r#"{"layout":"de"}"#), 200);
+    let (_, _, status) = kv.get("/api/status");
+    assert!(String::from_utf8(status)
+        .unwrap()
+        .contains("\"layout\":\"de\""));
+    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    ws.read().unwrap(); // status
+                        // On a German keyboard "z" sits where a US host sees "y".
+    send(&mut ws, r#"{"type":"paste","text":"zyz"}"#);
+    let screen = wait_screen(&kv, "yzy");
+    assert!(screen.contains("yzy"), "screen: {screen:?}");
+}

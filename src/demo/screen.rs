@@ -110,6 +110,7 @@ impl Screen {
         self.leds
     }
 
+    #[cfg(test)]
     pub fn pointer(&self) -> (u32, u32) {
         self.pointer
     }

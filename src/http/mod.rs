@@ -25,7 +25,6 @@ pub enum Status {
     PayloadTooLarge,
     UnsupportedMediaType,
     HeaderTooLarge,
-    InternalError,
     ServiceUnavailable,
 }
 
@@ -45,7 +44,6 @@ impl Status {
             Status::PayloadTooLarge => 413,
             Status::UnsupportedMediaType => 415,
             Status::HeaderTooLarge => 431,
-            Status::InternalError => 500,
             Status::ServiceUnavailable => 503,
         }
     }
@@ -65,7 +63,6 @@ impl Status {
             Status::PayloadTooLarge => "Payload Too Large",
             Status::UnsupportedMediaType => "Unsupported Media Type",
             Status::HeaderTooLarge => "Request Header Fields Too Large",
-            Status::InternalError => "Internal Server Error",
             Status::ServiceUnavailable => "Service Unavailable",
         }
     }

@@ -43,7 +43,6 @@ pub struct Request {
     pub method: Method,
     /// The path without the query, e.g. `/api/status`.
     pub path: String,
-    pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub content_length: usize,
@@ -119,7 +118,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
             "request target must be an absolute path",
         ));
     }
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = target.split_once('?').map_or(target, |(path, _query)| path);
     let headers: Vec<(String, String)> = req
         .headers
         .iter()
@@ -134,7 +133,6 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
     let mut request = Request {
         method,
         path: path.to_string(),
-        query: query.to_string(),
         headers,
         content_length: 0,
         keep_alive: false,
@@ -185,7 +183,6 @@ mod tests {
         assert_eq!(n, whole.len());
         assert_eq!(req.method, Method::Get);
         assert_eq!(req.path, "/api/status");
-        assert_eq!(req.query, "x=1");
         assert_eq!(req.header("host"), Some("kv"));
         assert!(req.keep_alive);
     }

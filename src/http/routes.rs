@@ -57,6 +57,9 @@ pub fn handle(req: &Request, body: &[u8], app: &mut App, now: Instant) -> Action
         "/api/video/mode" if req.method == Method::Post => {
             Action::Respond(post(req, app, now, set_mode(body)))
         }
+        "/api/hid/layout" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, set_layout(body)))
+        }
         "/api/hid/release" if req.method == Method::Post => {
             Action::Respond(post(req, app, now, release()))
         }
@@ -64,7 +67,7 @@ pub fn handle(req: &Request, body: &[u8], app: &mut App, now: Instant) -> Action
             not_allowed("GET, HEAD")
         }
         "/ws" => not_allowed("GET"),
-        "/api/video/mode" | "/api/hid/release" => not_allowed("POST"),
+        "/api/video/mode" | "/api/hid/release" | "/api/hid/layout" => not_allowed("POST"),
         path => match assets::find(path) {
             Some(_) if !read_only => not_allowed("GET, HEAD"),
             Some(asset) if req.header("if-none-match") == Some(asset.etag) => Action::Respond(
@@ -171,6 +174,25 @@ fn set_mode(body: &[u8]) -> Handler {
                 log::info!("📐 Resolution: {mode}");
                 Response::ok_json()
             }
+            Err(e) => Response::error(Status::BadRequest, &e),
+        }
+    })
+}
+
+fn set_layout(body: &[u8]) -> Handler {
+    let name = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| Value::parse(text).ok())
+        .and_then(|v| v.get("layout").and_then(Value::as_str).map(str::to_string));
+    Box::new(move |app, _now| {
+        let Some(name) = name else {
+            return Response::error(
+                Status::BadRequest,
+                "body must be JSON like {\"layout\":\"de\"}",
+            );
+        };
+        match app.hid.set_layout(&name) {
+            Ok(()) => Response::ok_json(),
             Err(e) => Response::error(Status::BadRequest, &e),
         }
     })

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Frame, Mode, Signal};
-use crate::render::{text_width, Canvas, Rgb};
+use crate::render::{text_height, text_width, Canvas, Rgb};
 
 /// Placeholder frames per second: enough to show the reason, cheap to send.
 const EVERY: Duration = Duration::from_secs(1);
@@ -77,22 +77,23 @@ fn render(signal: &Signal, mode: Mode, device: &str) -> Vec<u8> {
     let big = (mode.width / 160).clamp(2, 12);
     let small = (big / 3).max(1);
     let center = |text: &str, scale: u32| (mode.width as i32 - text_width(text, scale) as i32) / 2;
-    let y = mode.height as i32 / 2 - (10 * big) as i32;
+    // The title just above the middle; hint and device below it.
+    let (title_h, line_h) = (
+        text_height(title, big) as i32,
+        text_height(hint, small) as i32,
+    );
+    let y = mode.height as i32 / 2 - title_h;
     canvas.draw_text(center(title, big), y, title, big, Rgb::YELLOW);
-    canvas.draw_text(
-        center(hint, small),
-        y + (14 * big) as i32,
-        hint,
-        small,
-        Rgb::WHITE,
-    );
-    canvas.draw_text(
-        center(device, small),
-        y + (14 * big + 14 * small) as i32,
-        device,
-        small,
-        Rgb::DARK_GREY,
-    );
+    let below = [(hint, Rgb::WHITE), (device, Rgb::DARK_GREY)];
+    for (i, (text, color)) in below.into_iter().enumerate() {
+        canvas.draw_text(
+            center(text, small),
+            y + title_h + (i as i32 + 1) * line_h,
+            text,
+            small,
+            color,
+        );
+    }
     canvas.encode_jpeg(75)
 }
 

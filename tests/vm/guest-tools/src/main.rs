@@ -1,0 +1,93 @@
+//! guest-tools: the checks kv's real-kernel tests (tests/vm) need beyond busybox sh.
+//! It runs inside the test VM, prints one line per observation for scenario scripts
+//! to grep, and exits non-zero when the check itself failed (1) or was misused (2).
+
+mod evdev;
+mod feed;
+mod http;
+mod jpeg;
+mod ws;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "usage: guest-tools COMMAND ARGS...
+  port-open HOST:PORT                    exit 0 if a TCP connect succeeds within 1 s
+  http METHOD URL [BODY]                 one request; print the response head and body
+  stream-read URL N [SECONDS]            read N parts of a multipart MJPEG stream, check each JPEG
+  ws-send [--wait S] [--origin O|none] URL JSON...
+                                         send text messages on a WebSocket, print the replies
+  evdev-read DEV SECONDS                 print input events (EV_KEY/REL/ABS/LED) for SECONDS
+  mjpeg-feed DEV WIDTH HEIGHT FPS [COUNT]
+                                         write test-pattern JPEGs into a v4l2loopback device";
+
+/// What a command reports when it did not get what it checked for.
+pub type Outcome = Result<(), String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["port-open", addr] => http::port_open(addr),
+        ["http", method, url] => http::request(method, url, ""),
+        ["http", method, url, body] => http::request(method, url, body),
+        ["stream-read", url, n] => number(n).and_then(|n| http::stream_read(url, n, 30)),
+        ["stream-read", url, n, secs] => {
+            number(n).and_then(|n| number(secs).and_then(|s| http::stream_read(url, n, s)))
+        }
+        ["ws-send", rest @ ..] => ws_send(rest),
+        ["evdev-read", dev, secs] => number(secs).and_then(|s| evdev::read(dev, s)),
+        ["mjpeg-feed", dev, w, h, fps] => feed_args(dev, w, h, fps, "0"),
+        ["mjpeg-feed", dev, w, h, fps, count] => feed_args(dev, w, h, fps, count),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("guest-tools: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn number(s: &str) -> Result<u64, String> {
+    s.parse().map_err(|_| format!("{s:?} is not a number"))
+}
+
+fn feed_args(dev: &str, w: &str, h: &str, fps: &str, count: &str) -> Outcome {
+    let dim = |s: &str| -> Result<u16, String> {
+        s.parse()
+            .map_err(|_| format!("{s:?} is not a frame dimension (1..65535)"))
+    };
+    feed::mjpeg_feed(dev, dim(w)?, dim(h)?, number(fps)?.max(1), number(count)?)
+}
+
+fn ws_send(mut args: &[&str]) -> Outcome {
+    let mut wait = Duration::from_secs(1);
+    let mut origin = ws::Origin::SameAsHost;
+    loop {
+        match args {
+            ["--wait", secs, rest @ ..] => {
+                wait = Duration::from_secs(number(secs)?);
+                args = rest;
+            }
+            ["--origin", "none", rest @ ..] => {
+                origin = ws::Origin::Missing;
+                args = rest;
+            }
+            ["--origin", value, rest @ ..] => {
+                origin = ws::Origin::Given((*value).to_owned());
+                args = rest;
+            }
+            [url, messages @ ..] => return ws::send(url, &origin, wait, messages),
+            [] => return Err(format!("ws-send needs a URL\n{USAGE}")),
+        }
+    }
+}
