@@ -230,6 +230,14 @@ impl Hid {
     /// (a paste skipped the characters `note` lists). `Err(message)`: rejected.
     /// Nothing typed or pasted is ever logged: it may be a password.
     pub fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
+        let note = self.apply(input, now);
+        // A host may answer a lock key with an LED report at once; sinks
+        // without a descriptor to poll (the demo target) are only read here.
+        self.read_leds();
+        note
+    }
+
+    fn apply(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
         let mut note = None;
         match input {
             Input::Key { code, down } => {
