@@ -38,6 +38,15 @@ else
   result gadget-stale-replaced FAIL "functions: $(ls "$CFS/kv/functions" | tr '\n' ' ')"
 fi
 
+# What the host is told: ids, boot keyboard, remote wakeup; no_out_endpoint where the kernel has it.
+kbdf=$CFS/kv/functions/hid.keyboard
+attrs="$(cat "$CFS/kv/idVendor"):$(cat "$CFS/kv/idProduct") $(cat "$kbdf/protocol")/$(cat "$kbdf/subclass")/$(cat "$kbdf/report_length") no_out_endpoint=$(cat "$kbdf/no_out_endpoint" 2>/dev/null || echo absent) bmAttributes=$(cat "$CFS/kv/configs/c.1/bmAttributes")"
+case $attrs in
+  "0x1d6b:0x0104 1/1/8 no_out_endpoint=1 bmAttributes=0xa0" | "0x1d6b:0x0104 1/1/8 no_out_endpoint=absent bmAttributes=0xa0")
+    result gadget-attributes PASS "$attrs serial=$(cat "$CFS/kv/strings/0x409/serialnumber")" ;;
+  *) result gadget-attributes FAIL "$attrs" ;;
+esac
+
 # evdev_with led|abs|rel : the host-side event node of kv's keyboard (has LEDs), absolute
 # mouse (has ABS axes) or relative mouse (REL axes only).
 evdev_with() {
