@@ -15,9 +15,10 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
   port-open HOST:PORT                    exit 0 if a TCP connect succeeds within 1 s
   http METHOD URL [BODY]                 one request; print the response head and body
   stream-read URL N [SECONDS]            read N parts of a multipart MJPEG stream, check each JPEG
-  ws-send [--wait S] [--origin O|none] URL JSON...
+  ws-send [--wait S] [--gap MS] [--origin O|none] URL JSON...
                                          send text messages on a WebSocket, print the replies
   evdev-read DEV SECONDS                 print input events (EV_KEY/REL/ABS/LED) for SECONDS
+  evdev-write DEV TYPE CODE VALUE        write one input event (e.g. EV_LED 1 1: Caps Lock on)
   mjpeg-feed DEV WIDTH HEIGHT FPS [COUNT]
                                          write test-pattern JPEGs into a v4l2loopback device";
 
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         }
         ["ws-send", rest @ ..] => ws_send(rest),
         ["evdev-read", dev, secs] => number(secs).and_then(|s| evdev::read(dev, s)),
+        ["evdev-write", dev, kind, code, value] => evdev::write(dev, kind, code, value),
         ["mjpeg-feed", dev, w, h, fps] => feed_args(dev, w, h, fps, "0"),
         ["mjpeg-feed", dev, w, h, fps, count] => feed_args(dev, w, h, fps, count),
         _ => {
@@ -72,10 +74,15 @@ fn feed_args(dev: &str, w: &str, h: &str, fps: &str, count: &str) -> Outcome {
 fn ws_send(mut args: &[&str]) -> Outcome {
     let mut wait = Duration::from_secs(1);
     let mut origin = ws::Origin::SameAsHost;
+    let mut gap = Duration::ZERO;
     loop {
         match args {
             ["--wait", secs, rest @ ..] => {
                 wait = Duration::from_secs(number(secs)?);
+                args = rest;
+            }
+            ["--gap", ms, rest @ ..] => {
+                gap = Duration::from_millis(number(ms)?);
                 args = rest;
             }
             ["--origin", "none", rest @ ..] => {
@@ -86,7 +93,7 @@ fn ws_send(mut args: &[&str]) -> Outcome {
                 origin = ws::Origin::Given((*value).to_owned());
                 args = rest;
             }
-            [url, messages @ ..] => return ws::send(url, &origin, wait, messages),
+            [url, messages @ ..] => return ws::send(url, &origin, wait, gap, messages),
             [] => return Err(format!("ws-send needs a URL\n{USAGE}")),
         }
     }
