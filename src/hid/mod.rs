@@ -178,8 +178,9 @@ struct PasteStroke {
 /// reports out to the sinks, written at once, queued (bounded) while the host
 /// is briefly busy and collapsed to the newest state while it is not reading,
 /// paste typed at a steady pace.
-/// Keyboard states kept while the host is slow to take them (see `keys_queue`).
-const KEY_BACKLOG: usize = 32;
+/// Keyboard states kept while the host is slow to take them (see `keys_queue`):
+/// far more than a person types between two host polls, 8 KiB at most.
+const KEY_BACKLOG: usize = 1024;
 
 pub struct Hid {
     keyboard: Option<Channel>,
@@ -254,7 +255,7 @@ impl Hid {
                 } else {
                     self.keys.release(usage);
                 }
-                self.queue_keys();
+                self.queue_keys(false);
             }
             Input::Abs { x, y, buttons } => {
                 self.abs.set(x, y, buttons);
@@ -335,9 +336,9 @@ impl Hid {
     /// the operator's way to stop runaway typing.
     pub fn release_all(&mut self, now: Instant) {
         self.keys.clear();
-        // Sent even if the host already has it.
-        self.keys_queue.clear();
-        self.keys_queue.push_back(self.keys.to_bytes());
+        // Queued after what the host has not taken yet (a closing socket's
+        // last keystrokes still arrive), and sent even if the host has it.
+        self.queue_keys(true);
         self.paste.clear();
         self.paste_pressed = false;
         self.abs.release();
@@ -446,9 +447,10 @@ impl Hid {
         !self.paste.is_empty() || !self.keys_queue.is_empty()
     }
 
-    fn queue_keys(&mut self) {
+    /// Queues the current key state; `force`: even if the host has it already.
+    fn queue_keys(&mut self, force: bool) {
         let bytes = self.keys.to_bytes();
-        if self.keys_queue.back().unwrap_or(&self.keys_sent) == &bytes {
+        if !force && self.keys_queue.back().unwrap_or(&self.keys_sent) == &bytes {
             return;
         }
         // A host that is not reading (asleep, unplugged) gets the newest
@@ -700,6 +702,23 @@ mod tests {
             [keys(0, &[0x04]), keys(0, &[]), b, keys(0, &[])]
         );
         assert_eq!(bench.hid.poll_at(), None);
+    }
+
+    #[test]
+    fn test_busy_release_all_keeps_pending_taps() {
+        let mut bench = Bench::new();
+        bench.key("KeyA", true, 0);
+        bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
+        bench.key("KeyA", false, 1);
+        bench.key("KeyB", true, 2);
+        bench.hid.release_all(bench.at(3));
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(10));
+        let b = keys(0, &[0x05]);
+        assert_eq!(
+            bench.keyboard.take(),
+            [keys(0, &[0x04]), keys(0, &[]), b, keys(0, &[])]
+        );
     }
 
     #[test]
