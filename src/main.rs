@@ -34,6 +34,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if args.hash_password {
+        return hash_password();
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -113,6 +116,33 @@ fn run(args: Args) -> Result<(), String> {
     let mut server = event_loop::Server::new(listener, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     server.run().map_err(|e| format!("event loop failed: {e}"))
+}
+
+/// `kv --hash-password`: one line of standard input (the password) to an
+/// argon2 hash for --password-hash. The password is never echoed or logged.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("kv: cannot read the password from standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!(
+            "kv: empty password; type it on standard input, e.g. `kv --hash-password < file`"
+        );
+        return ExitCode::FAILURE;
+    }
+    match http::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kv: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The HID gadget devices named on the command line.

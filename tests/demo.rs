@@ -310,10 +310,12 @@ fn test_layout_switch_changes_the_keys_paste_sends() {
     assert_eq!(post(r#"{"layout":"klingon"}"#), 400);
     assert_eq!(post(r#"{"layout":"de"}"#), 200);
     let (_, _, status) = kv.get("/api/status");
-    assert!(String::from_utf8(status).unwrap().contains("\"layout\":\"de\""));
+    assert!(String::from_utf8(status)
+        .unwrap()
+        .contains("\"layout\":\"de\""));
     let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
     ws.read().unwrap(); // status
-    // On a German keyboard "z" sits where a US host sees "y".
+                        // On a German keyboard "z" sits where a US host sees "y".
     send(&mut ws, r#"{"type":"paste","text":"zyz"}"#);
     let screen = wait_screen(&kv, "yzy");
     assert!(screen.contains("yzy"), "screen: {screen:?}");
