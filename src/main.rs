@@ -48,8 +48,11 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let config = Config::from_args(args, &|k| std::env::var(k).ok())?;
+    // Only kv's own modules log: tungstenite's trace level prints every
+    // WebSocket payload, i.e. typed and pasted text (passwords).
     let log_config = simplelog::ConfigBuilder::new()
         .set_time_level(log::LevelFilter::Off)
+        .add_filter_allow_str("kv")
         .build();
     let _ = simplelog::TermLogger::init(
         config.log_level,
