@@ -37,6 +37,8 @@ pub struct App {
     /// Frames shown while the source has no picture.
     pub placeholder: Placeholder,
     fps: FpsMeter,
+    /// Credentials, sessions and failed-login delays (http::auth).
+    pub auth: crate::http::auth::Gate,
 }
 
 impl App {
@@ -48,6 +50,7 @@ impl App {
         now: Instant,
     ) -> App {
         App {
+            auth: crate::http::auth::Gate::new(config.credentials.clone()),
             config,
             epoch: now,
             epoch_monotonic: crate::sys::clock::monotonic().unwrap_or_default(),

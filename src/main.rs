@@ -35,6 +35,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if args.hash_password {
+        return hash_password();
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -46,8 +49,11 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let config = Config::from_args(args, &|k| std::env::var(k).ok())?;
+    // Only kv's own modules log: tungstenite's trace level prints every
+    // WebSocket payload, i.e. typed and pasted text (passwords).
     let log_config = simplelog::ConfigBuilder::new()
         .set_time_level(log::LevelFilter::Off)
+        .add_filter_allow_str("kv")
         .build();
     let _ = simplelog::TermLogger::init(
         config.log_level,
@@ -129,6 +135,33 @@ fn run(args: Args) -> Result<(), String> {
         log::info!("🔌 USB gadget removed");
     }
     outcome
+}
+
+/// `kv --hash-password`: one line of standard input (the password) to an
+/// argon2 hash for --password-hash. The password is never echoed or logged.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("kv: cannot read the password from standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!(
+            "kv: empty password; type it on standard input, e.g. `kv --hash-password < file`"
+        );
+        return ExitCode::FAILURE;
+    }
+    match http::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kv: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The HID gadget devices named on the command line.
