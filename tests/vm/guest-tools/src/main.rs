@@ -6,6 +6,7 @@ mod evdev;
 mod feed;
 mod http;
 mod jpeg;
+mod watch;
 mod ws;
 
 use std::process::ExitCode;
@@ -20,7 +21,13 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
   evdev-read DEV SECONDS                 print input events (EV_KEY/REL/ABS/LED) for SECONDS
   evdev-write DEV TYPE CODE VALUE        write one input event (e.g. EV_LED 1 1: Caps Lock on)
   mjpeg-feed DEV WIDTH HEIGHT FPS [COUNT]
-                                         write test-pattern JPEGs into a v4l2loopback device";
+                                         write test-pattern JPEGs into a v4l2loopback device
+  mjpeg-feed-bare DEV WIDTH HEIGHT FPS [COUNT]
+                                         the same frames without Huffman tables (DHT)
+  stream-watch URL SECONDS [--pattern WxH [--bare]] [--decode] [--frames N] [--runs N]
+                                         sort /stream parts into runs: fed frames, others
+                                         (or sizes); stop after N frames or N runs
+  snapshot URL                           GET one JPEG, check it is whole and decodes";
 
 /// What a command reports when it did not get what it checked for.
 pub type Outcome = Result<(), String>;
@@ -45,6 +52,10 @@ fn main() -> ExitCode {
         ["evdev-write", dev, kind, code, value] => evdev::write(dev, kind, code, value),
         ["mjpeg-feed", dev, w, h, fps] => feed_args(dev, w, h, fps, "0"),
         ["mjpeg-feed", dev, w, h, fps, count] => feed_args(dev, w, h, fps, count),
+        ["mjpeg-feed-bare", dev, w, h, fps] => feed_bare_args(dev, w, h, fps, "0"),
+        ["mjpeg-feed-bare", dev, w, h, fps, count] => feed_bare_args(dev, w, h, fps, count),
+        ["stream-watch", url, secs, rest @ ..] => stream_watch(url, secs, rest),
+        ["snapshot", url] => watch::snapshot(url),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -63,12 +74,56 @@ fn number(s: &str) -> Result<u64, String> {
     s.parse().map_err(|_| format!("{s:?} is not a number"))
 }
 
+fn dim(s: &str) -> Result<u16, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a frame dimension (1..65535)"))
+}
+
 fn feed_args(dev: &str, w: &str, h: &str, fps: &str, count: &str) -> Outcome {
-    let dim = |s: &str| -> Result<u16, String> {
-        s.parse()
-            .map_err(|_| format!("{s:?} is not a frame dimension (1..65535)"))
-    };
     feed::mjpeg_feed(dev, dim(w)?, dim(h)?, number(fps)?.max(1), number(count)?)
+}
+
+fn feed_bare_args(dev: &str, w: &str, h: &str, fps: &str, count: &str) -> Outcome {
+    watch::feed_bare(dev, dim(w)?, dim(h)?, number(fps)?.max(1), number(count)?)
+}
+
+fn stream_watch(url: &str, secs: &str, mut args: &[&str]) -> Outcome {
+    let mut options = watch::WatchOptions {
+        pattern: None,
+        bare: false,
+        decode: false,
+        frames: None,
+        runs: None,
+    };
+    loop {
+        match args {
+            ["--pattern", size, rest @ ..] => {
+                let (w, h) = size
+                    .split_once('x')
+                    .ok_or_else(|| format!("--pattern {size:?}: expected WIDTHxHEIGHT"))?;
+                options.pattern = Some((dim(w)?, dim(h)?));
+                args = rest;
+            }
+            ["--bare", rest @ ..] => {
+                options.bare = true;
+                args = rest;
+            }
+            ["--decode", rest @ ..] => {
+                options.decode = true;
+                args = rest;
+            }
+            ["--frames", n, rest @ ..] => {
+                options.frames = Some(number(n)?);
+                args = rest;
+            }
+            ["--runs", n, rest @ ..] => {
+                options.runs = Some(number(n)? as usize);
+                args = rest;
+            }
+            [] => return watch::stream_watch(url, number(secs)?, &options),
+            [other, ..] => return Err(format!("stream-watch: unknown option {other:?}\n{USAGE}")),
+        }
+    }
 }
 
 fn ws_send(mut args: &[&str]) -> Outcome {
