@@ -2,7 +2,10 @@
 # stream 1080p. kv writes the reports to a pty (bench-input reads the other end), so
 # the figure is kv's own path plus loopback TCP, without USB polling (bench/vm-bench).
 . /usr/lib/kv-bench/lib.sh
-feed_start 1080 || return 0
+# The pty needs devpts, which /init does not mount.
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts || { result bench-input-devpts FAIL "cannot mount devpts"; return 0; }
+feed_start 1080 || { umount /dev/pts; return 0; }
 for load in 0 20; do
   spawn input guest-tools bench-input ws://127.0.0.1:8080/ws "$INPUT_COUNT" 10 "input viewers=$load"
   if ! waitfor 5 grep -q '^pty ' /tmp/input.log; then
@@ -31,3 +34,4 @@ for load in 0 20; do
   server_stop kv
 done
 feed_stop
+umount /dev/pts

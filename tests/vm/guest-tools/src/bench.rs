@@ -34,7 +34,9 @@ pub fn feed_files(dev: &str, fps: u64, paths: &[&str]) -> Outcome {
         .iter()
         .map(|p| std::fs::read(p).map_err(|e| format!("{p}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let first = frames.first().ok_or("bench-feed needs at least one JPEG file")?;
+    let first = frames
+        .first()
+        .ok_or("bench-feed needs at least one JPEG file")?;
     let info = jpeg::inspect(first).map_err(|e| format!("{}: {e}", paths[0]))?;
     let max_frame = frames.iter().map(Vec::len).max().unwrap_or(0);
     let mut file = OpenOptions::new()
@@ -91,12 +93,12 @@ struct Seen {
 }
 
 /// The part header a server stamps capture time in, as microseconds on CLOCK_MONOTONIC:
-/// kv's `X-Timestamp-Us`, or ustreamer's `X-UStreamer-Grab-Ts` (seconds, with
+/// kv's `X-Timestamp-Us`, or ustreamer's `X-UStreamer-Grab-Time` (seconds, with
 /// `?extra_headers=1`).
 fn capture_us(name: &str, value: &str) -> Option<u64> {
     if name.eq_ignore_ascii_case("x-timestamp-us") {
         value.parse().ok()
-    } else if name.eq_ignore_ascii_case("x-ustreamer-grab-ts") {
+    } else if name.eq_ignore_ascii_case("x-ustreamer-grab-time") {
         value.parse::<f64>().ok().map(|s| (s * 1e6).round() as u64)
     } else {
         None
@@ -581,7 +583,7 @@ mod tests {
     fn test_capture_us_headers() {
         assert_eq!(capture_us("X-Timestamp-Us", "1500"), Some(1500));
         assert_eq!(
-            capture_us("X-UStreamer-Grab-Ts", "12.000250"),
+            capture_us("X-UStreamer-Grab-Time", "12.000250"),
             Some(12_000_250)
         );
         assert_eq!(capture_us("X-Timestamp", "12.5"), None);
