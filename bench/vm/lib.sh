@@ -46,7 +46,8 @@ server_stop() { stop "$1"; }
 # idle_rss SERVER RES : the server's memory after a second with no viewer.
 idle_rss() {
   sleep 1
-  echo "BENCH idle server=$1 res=$2 rss_kb=$(awk '/VmRSS/ { print $2 }' /proc/$SERVER_PID/status) hwm_kb=$(awk '/VmHWM/ { print $2 }' /proc/$SERVER_PID/status)"
+  echo "BENCH idle server=$1 res=$2 $(awk '/^(VmHWM|VmRSS|RssAnon|RssFile|RssShmem):/ {
+    sub(":", ""); k = $1; sub("Vm", "", k); print tolower(k) "_kb=" $2 }' /proc/$SERVER_PID/status | tr '\n' ' ')"
 }
 
 # measure NAME ARGS... : guest-tools bench-viewers ARGS, recorded as one RESULT.

@@ -274,8 +274,19 @@ fn viewer(url: Arc<Url>, pace: Pace, window: Arc<Window>) -> Seen {
     seen
 }
 
-/// utime + stime of a process in seconds, and its VmHWM / VmRSS in KiB.
-fn process_usage(pid: u32) -> Result<(f64, u64, u64), String> {
+/// A process's memory in KiB: peak and current resident set, and what the current
+/// one is made of (its own heap and stacks; file and shared mappings such as
+/// V4L2 capture buffers).
+struct Memory {
+    hwm: u64,
+    rss: u64,
+    anon: u64,
+    file: u64,
+    shmem: u64,
+}
+
+/// utime + stime of a process in seconds, and its memory.
+fn process_usage(pid: u32) -> Result<(f64, Memory), String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("/proc/{pid}/stat: {e} (did the server exit?)"))?;
     let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split(' ').collect();
@@ -294,7 +305,14 @@ fn process_usage(pid: u32) -> Result<(f64, u64, u64), String> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    Ok((cpu, kib("VmHWM:"), kib("VmRSS:")))
+    let memory = Memory {
+        hwm: kib("VmHWM:"),
+        rss: kib("VmRSS:"),
+        anon: kib("RssAnon:"),
+        file: kib("RssFile:"),
+        shmem: kib("RssShmem:"),
+    };
+    Ok((cpu, memory))
 }
 
 fn clock_ticks() -> f64 {
@@ -367,12 +385,12 @@ pub fn viewers(load: &ViewerLoad) -> Outcome {
     std::thread::sleep(Duration::from_micros(
         start_us.saturating_sub(monotonic_us()),
     ));
-    let (cpu0, _, _) = process_usage(load.pid)?;
+    let (cpu0, _) = process_usage(load.pid)?;
     let machine0 = machine_jiffies();
     std::thread::sleep(Duration::from_micros(
         window.end_us.saturating_sub(monotonic_us()),
     ));
-    let (cpu1, hwm, rss) = process_usage(load.pid)?;
+    let (cpu1, mem) = process_usage(load.pid)?;
     let machine1 = machine_jiffies();
 
     let mut fast = Vec::new();
@@ -415,7 +433,7 @@ pub fn viewers(load: &ViewerLoad) -> Outcome {
     println!(
         "BENCH {} viewers={} stalled={} throttled={} fps_mean={:.2} fps_min={:.2} fps_max={:.2} \
          frames={frames} bytes_per_frame={} cpu_s={cpu:.2} cpu_pct={:.1} cpu_s_per_1k={:.3} \
-         guest_busy_pct={:.0} hwm_kb={hwm} rss_kb={rss} lat_n={} lat_p50_ms={:.2} lat_p99_ms={:.2} \
+         guest_busy_pct={:.0} hwm_kb={} rss_kb={} rss_anon_kb={} rss_file_kb={} rss_shmem_kb={} lat_n={} lat_p50_ms={:.2} lat_p99_ms={:.2} \
          lat_max_ms={:.2} slow_fps={} reader_errors={}",
         load.label,
         load.fast,
@@ -428,6 +446,11 @@ pub fn viewers(load: &ViewerLoad) -> Outcome {
         cpu / secs * 100.0,
         cpu * 1000.0 / frames as f64,
         busy * 100.0,
+        mem.hwm,
+        mem.rss,
+        mem.anon,
+        mem.file,
+        mem.shmem,
         latencies.len(),
         percentile_ms(&latencies, 0.5),
         percentile_ms(&latencies, 0.99),
