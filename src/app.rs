@@ -49,10 +49,13 @@ impl App {
         demo: Option<DemoTarget>,
         now: Instant,
     ) -> App {
+        // Both clocks are read here, together: `now` was taken before the
+        // devices were opened, and pairing it with this later monotonic reading
+        // stamped every X-Timestamp-Us that much late (hiding latency).
         App {
             auth: crate::http::auth::Gate::new(config.credentials.clone()),
             config,
-            epoch: now,
+            epoch: Instant::now(),
             epoch_monotonic: crate::sys::clock::monotonic().unwrap_or_default(),
             source,
             latest: None,

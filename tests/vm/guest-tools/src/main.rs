@@ -2,6 +2,7 @@
 //! It runs inside the test VM, prints one line per observation for scenario scripts
 //! to grep, and exits non-zero when the check itself failed (1) or was misused (2).
 
+mod bench;
 mod evdev;
 mod feed;
 mod http;
@@ -27,7 +28,14 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
   stream-watch URL SECONDS [--pattern WxH [--bare]] [--decode] [--frames N] [--runs N]
                                          sort /stream parts into runs: fed frames, others
                                          (or sizes); stop after N frames or N runs
-  snapshot URL                           GET one JPEG, check it is whole and decodes";
+  snapshot URL                           GET one JPEG, check it is whole and decodes
+bench (for bench/vm-bench; prints BENCH lines):
+  bench-feed DEV FPS FILE...             write these JPEG files round-robin into v4l2loopback
+  bench-viewers URL PID SECONDS FAST [STALLED THROTTLED BYTES_PER_S] [--label L]
+                                         FAST (+ slow) concurrent /stream readers; PID's CPU/RSS
+  bench-input WS_URL COUNT INTERVAL_MS [LABEL]
+                                         print a pty path for --hid-keyboard, then time
+                                         WebSocket key message -> report at the pty";
 
 /// What a command reports when it did not get what it checked for.
 pub type Outcome = Result<(), String>;
@@ -56,6 +64,12 @@ fn main() -> ExitCode {
         ["mjpeg-feed-bare", dev, w, h, fps, count] => feed_bare_args(dev, w, h, fps, count),
         ["stream-watch", url, secs, rest @ ..] => stream_watch(url, secs, rest),
         ["snapshot", url] => watch::snapshot(url),
+        ["bench-feed", dev, fps, files @ ..] => {
+            number(fps).and_then(|fps| bench::feed_files(dev, fps, files))
+        }
+        ["bench-viewers", rest @ ..] => bench_viewers(rest),
+        ["bench-input", url, count, interval] => bench_input(url, count, interval, "input"),
+        ["bench-input", url, count, interval, label] => bench_input(url, count, interval, label),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -152,4 +166,37 @@ fn ws_send(mut args: &[&str]) -> Outcome {
             [] => return Err(format!("ws-send needs a URL\n{USAGE}")),
         }
     }
+}
+
+fn bench_viewers(args: &[&str]) -> Outcome {
+    let (args, label) = match args {
+        [rest @ .., "--label", label] => (rest, *label),
+        _ => (args, "fanout"),
+    };
+    let (url, pid, seconds, fast, slow) = match args {
+        [url, pid, secs, fast] => (url, pid, secs, fast, None),
+        [url, pid, secs, fast, stalled, throttled, rate] => {
+            (url, pid, secs, fast, Some((stalled, throttled, rate)))
+        }
+        _ => return Err(format!("bench-viewers: bad arguments\n{USAGE}")),
+    };
+    let (stalled, throttled, throttle_rate) = match slow {
+        Some((s, t, r)) => (number(s)?, number(t)?, number(r)?),
+        None => (0, 0, 0),
+    };
+    bench::viewers(&bench::ViewerLoad {
+        url,
+        pid: u32::try_from(number(pid)?).map_err(|_| format!("{pid}: not a PID"))?,
+        seconds: number(seconds)?.max(1),
+        warmup: 2,
+        fast: number(fast)? as usize,
+        stalled: stalled as usize,
+        throttled: throttled as usize,
+        throttle_rate: throttle_rate.max(1),
+        label,
+    })
+}
+
+fn bench_input(url: &str, count: &str, interval: &str, label: &str) -> Outcome {
+    bench::input(url, number(count)?, number(interval)?, label)
 }
