@@ -136,8 +136,8 @@ impl Server {
                 }
             };
             let open = self.conns.len() - self.free.len();
-            if open >= self.app.config.max_connections {
-                log::warn!("{peer}: refused, {open} connections already open (--max-connections)");
+            if open >= self.app.config.max_connections && !self.shed_idlest(now) {
+                log::warn!("{peer}: refused, {open} connections already open and none idle (--max-connections)");
                 let _ = stream.write_all(
                     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 60\r\nConnection: close\r\n\r\n\
 {\"error\":\"too many connections; close other tabs and retry\"}",
@@ -162,6 +162,30 @@ impl Server {
             log::debug!("{peer}: connected");
             self.conns[slot] = Some(Conn::new(stream, peer, now));
         }
+    }
+
+    /// Makes room for a new connection by closing the one idle the longest
+    /// (see `Conn::idle_since`): an attacker's idle or trickling sockets go
+    /// before anyone watching or typing. False when none can go.
+    fn shed_idlest(&mut self, now: Instant) -> bool {
+        let idlest = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| Some((c.as_ref()?.idle_since()?, slot)))
+            .min();
+        let Some((since, slot)) = idlest else {
+            return false;
+        };
+        if let Some(conn) = &self.conns[slot] {
+            log::debug!(
+                "{}: shed, idle for {:.1} s, to make room (--max-connections)",
+                conn.peer,
+                now.saturating_duration_since(since).as_secs_f64()
+            );
+        }
+        self.close(slot, now);
+        true
     }
 
     fn conn_ready(&mut self, slot: usize, now: Instant) {

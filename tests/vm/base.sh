@@ -95,7 +95,7 @@ EOF
 
 step "build v4l2loopback.ko (patched) against $KVER headers"
 SRC=$(ls -d "$WORK"/v4l2loopback/usr/src/v4l2loopback-*)
-patch -s -d "$SRC" -p1 < "$HERE/v4l2loopback-all-buffers.patch"
+for p in "$HERE"/v4l2loopback-*.patch; do patch -s -d "$SRC" -p1 < "$p"; done
 make -s -C "$KHDR" M="$SRC" modules 2>&1 | grep -v 'Skipping BTF generation' >&2 || true
 MODTREE=$WORK/kernel/lib/modules/$KVER
 mkdir -p "$MODTREE/extra"

@@ -30,7 +30,13 @@ impl V4l2Format {
     }
 }
 
-fn set_output_format(dev: &str, file: &File, width: u16, height: u16, max_frame: usize) -> Outcome {
+pub(crate) fn set_output_format(
+    dev: &str,
+    file: &File,
+    width: u16,
+    height: u16,
+    max_frame: usize,
+) -> Outcome {
     let mut fmt = V4l2Format([0; 208]);
     fmt.put(0, V4L2_BUF_TYPE_VIDEO_OUTPUT);
     // struct v4l2_pix_format: width, height, pixelformat, field, bytesperline, sizeimage, colorspace
