@@ -36,9 +36,10 @@ pub struct Args {
     #[argh(option, short = 'f', default = "30")]
     pub fps: u32,
 
-    /// JPEG quality 1-100 for frames kv encodes itself; 100 passes the
-    /// device's MJPEG through untouched (default 100)
-    #[argh(option, short = 'q', default = "100")]
+    /// JPEG quality 1-100 of frames kv encodes itself, from raw (YUYV,
+    /// UYVY, NV12) devices (default 80); MJPEG is always passed through as
+    /// the device sent it
+    #[argh(option, short = 'q', default = "80")]
     pub quality: u8,
 
     /// serve a simulated target instead of real hardware: its screen shows
@@ -171,7 +172,7 @@ impl Config {
         }
         if !(1..=100).contains(&args.quality) {
             return Err(format!(
-                "--quality {} is out of range; use 1 to 100 (100 = no re-encoding)",
+                "--quality {} is out of range; use 1 to 100",
                 args.quality
             ));
         }
@@ -358,7 +359,7 @@ mod tests {
         let c = Config::from_args(args(&[]), &no_env).unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:3000");
         assert_eq!(c.fps, 30);
-        assert_eq!(c.quality, 100);
+        assert_eq!(c.quality, 80);
         assert!(c.credentials.is_none());
         assert_eq!(c.resolution, None);
     }

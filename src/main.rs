@@ -91,12 +91,8 @@ fn run(args: Args) -> Result<(), String> {
             height,
             fps: config.fps,
         };
-        let mut source = video::v4l2::V4l2Source::open(config.device.as_deref(), wanted)?;
-        if config.quality < 100 {
-            // Passing MJPEG through untouched is the default; quality applies
-            // to what kv encodes itself (raw formats).
-            source.set_quality(config.quality);
-        }
+        let source =
+            video::v4l2::V4l2Source::open(config.device.as_deref(), wanted, config.quality)?;
         let sinks = match &config.gadget {
             Some(gadget_config) => {
                 let created = gadget::Gadget::create(gadget_config)?;

@@ -40,7 +40,7 @@ const NO_SIGNAL_AFTER: Duration = Duration::from_secs(2);
 /// besides inotify, because a new node can be unusable for a moment until
 /// udev has set its permissions.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
-/// JPEG quality for raw formats encoded on the board.
+/// JPEG quality for raw formats encoded on the board (`-q`'s default).
 pub const DEFAULT_QUALITY: u8 = 80;
 
 const DEV: &str = "/dev";
@@ -83,6 +83,10 @@ struct Device {
     path: PathBuf,
     node: Box<dyn Node>,
     card: String,
+    /// The driver (`uvcvideo`) and where the device sits (`usb-0000:01:00.0-1.2`):
+    /// logged, so the log tells which dongle on which port kv took.
+    driver: String,
+    bus: String,
     format: PixelFormat,
     pix: PixFormat,
     mode: Mode,
@@ -114,27 +118,32 @@ pub struct V4l2Source {
     /// The last reason reported (scan failure, dropped frame), so a repeated
     /// one is logged once.
     last_problem: String,
+    /// The size of the last frame that was not the mode's, so it is logged once.
+    odd_size: Option<(u32, u32)>,
 }
 
 impl V4l2Source {
     /// Finds and configures a capture device: `device` if given, else the
     /// best `/dev/videoN` (MJPEG first, then one offering `wanted`'s size).
-    /// Logs the device and mode chosen.
-    pub fn open(device: Option<&Path>, wanted: Mode) -> Result<V4l2Source, String> {
-        V4l2Source::with_host(Box::new(DevHost::new()), device, wanted, Instant::now())
+    /// Logs the device and mode chosen. Raw frames are encoded at `quality`
+    /// (1..=100); MJPEG is passed through whatever it is.
+    pub fn open(device: Option<&Path>, wanted: Mode, quality: u8) -> Result<V4l2Source, String> {
+        let host = Box::new(DevHost::new());
+        V4l2Source::with_host(host, device, wanted, quality, Instant::now())
     }
 
     fn with_host(
         host: Box<dyn Host>,
         preferred: Option<&Path>,
         wanted: Mode,
+        quality: u8,
         now: Instant,
     ) -> Result<V4l2Source, String> {
         let mut source = V4l2Source {
             host,
             preferred: preferred.map(Path::to_path_buf),
             wanted,
-            quality: DEFAULT_QUALITY,
+            quality: quality.clamp(1, 100),
             encoding: EncodeQueue::default(),
             device: None,
             last_path: PathBuf::new(),
@@ -144,6 +153,7 @@ impl V4l2Source {
             last_frame: now,
             retry_at: None,
             last_problem: String::new(),
+            odd_size: None,
         };
         let candidates = match preferred {
             Some(path) => vec![path.to_path_buf()],
@@ -152,11 +162,6 @@ impl V4l2Source {
         let device = source.discover(&candidates, preferred.is_some())?;
         source.attach(device);
         Ok(source)
-    }
-
-    /// JPEG quality (1..=100) for raw formats encoded on the board.
-    pub fn set_quality(&mut self, quality: u8) {
-        self.quality = quality.clamp(1, 100);
     }
 
     fn set_signal(&mut self, signal: Signal) {
@@ -212,17 +217,26 @@ impl V4l2Source {
 
     fn attach(&mut self, device: Device) {
         info!(
-            "📹 Video device: {} ({}, {})",
+            "📹 Video device: {} ({}, {}, {}, {})",
             device.path.display(),
             device.card,
+            device.driver,
+            device.bus,
             device.format.name()
         );
         info!("📐 Resolution: {}", device.mode);
         if device.format != PixelFormat::Mjpeg {
             info!(
-                "video: {} offers no MJPEG; encoding {} to JPEG on the board (CPU heavy)",
+                "video: {} offers no MJPEG; encoding {} to JPEG at quality {} on the board (CPU heavy)",
                 device.path.display(),
-                device.format.name()
+                device.format.name(),
+                self.quality
+            );
+        } else if self.quality != DEFAULT_QUALITY {
+            info!(
+                "video: {} sends MJPEG, passed through untouched: --quality {} applies only to raw devices",
+                device.path.display(),
+                self.quality
             );
         }
         self.last_path = device.path.clone();
@@ -349,7 +363,7 @@ impl V4l2Source {
     /// it is MJPEG, else queued for encoding; then runs one encoding step.
     fn capture(&mut self, now: Instant) -> Option<Frame> {
         let captured = self.dequeue_newest(now);
-        match self.encoding.step() {
+        let frame = match self.encoding.step() {
             None => captured,
             Some(Ok(encoded)) => Some(encoded),
             Some(Err(why)) => {
@@ -360,6 +374,31 @@ impl V4l2Source {
                 self.report(problem);
                 captured
             }
+        }?;
+        self.check_size(&frame);
+        Some(frame)
+    }
+
+    /// Logs once when frames do not have the mode's size: some dongles send
+    /// the size their HDMI input has rather than the one negotiated, and the
+    /// status (which shows the mode) then disagrees with what viewers see.
+    fn check_size(&mut self, frame: &Frame) {
+        let Some(device) = &self.device else {
+            return;
+        };
+        let size = (frame.width, frame.height);
+        if size == (device.mode.width, device.mode.height) {
+            self.odd_size = None;
+        } else if self.odd_size != Some(size) {
+            self.odd_size = Some(size);
+            warn!(
+                "video: {} sends {}x{} frames in mode {} — the device chose the size; \
+                 pick one of its modes that matches the source (POST /api/video/mode)",
+                device.path.display(),
+                frame.width,
+                frame.height,
+                device.mode
+            );
         }
     }
 
@@ -569,6 +608,8 @@ fn examine(host: &dyn Host, path: &Path) -> Result<Device, String> {
                 path: path.to_path_buf(),
                 node,
                 card: cap.card,
+                driver: cap.driver,
+                bus: cap.bus,
                 format,
                 // Filled in by `configure`.
                 pix: PixFormat::default(),
@@ -1148,7 +1189,7 @@ mod tests {
         let (w, h) = size.split_once('x').expect("KV_TEST_MODE is WxH@fps");
         let wanted = mode(w.parse().unwrap(), h.parse().unwrap(), fps.parse().unwrap());
         let frames = std::env::var("KV_TEST_FRAMES").map_or(10, |n| n.parse().unwrap());
-        let source = V4l2Source::open(device.as_deref(), wanted).unwrap();
+        let source = V4l2Source::open(device.as_deref(), wanted, DEFAULT_QUALITY).unwrap();
         Some((out, source, frames))
     }
 
@@ -1287,7 +1328,7 @@ mod tests {
         now: Instant,
     ) -> Result<V4l2Source, String> {
         let host = Box::new(FakeHost(world.clone()));
-        V4l2Source::with_host(host, device.map(Path::new), wanted, now)
+        V4l2Source::with_host(host, device.map(Path::new), wanted, DEFAULT_QUALITY, now)
     }
 
     /// A real JPEG of `width`x`height` from the encoder (it carries DHT).
@@ -1450,6 +1491,8 @@ mod tests {
         padded.resize(24 * 16 * 4, 0);
         capture(&w, "/dev/video0", padded);
         assert_eq!(&*source.poll(now).unwrap().jpeg, &whole[..]);
+        // Not the mode's size: noted (and logged) once.
+        assert_eq!(source.odd_size, Some((24, 16)));
         capture(&w, "/dev/video0", whole[..whole.len() - 10].to_vec());
         assert!(source.poll(now).is_none());
         capture(&w, "/dev/video0", vec![0xFF, 0xD8, 0xFF, 0xD9]);
@@ -1620,6 +1663,29 @@ mod tests {
         source.set_streaming(true, now);
         source.set_streaming(false, now);
         assert_eq!(source.poll_at(), None);
+    }
+
+    #[test]
+    fn test_streaming_raw_frames_take_quality() {
+        let now = Instant::now();
+        // Detail everywhere, so the quality shows in the size.
+        let raw: Vec<u8> = (0..640 * 480 * 2).map(|i| (i * 37 % 251) as u8).collect();
+        let encoded = |quality| {
+            let w = world(vec![("/dev/video0", yuyv_camera())]);
+            let host = Box::new(FakeHost(w.clone()));
+            let mut source =
+                V4l2Source::with_host(host, None, mode(640, 480, 30), quality, now).unwrap();
+            source.set_streaming(true, now);
+            capture(&w, "/dev/video0", raw.clone());
+            (0..1000).find_map(|_| source.poll(now)).expect("a frame")
+        };
+        let (low, high) = (encoded(20), encoded(95));
+        assert!(
+            low.jpeg.len() * 2 < high.jpeg.len(),
+            "{} vs {} bytes",
+            low.jpeg.len(),
+            high.jpeg.len()
+        );
     }
 
     #[test]
