@@ -19,8 +19,8 @@ use super::raw::{self, PixelFormat, RawImage};
 use super::Frame;
 use crate::render::split_scan;
 
-/// Pixels per band: about 2 ms of encoding on a 2020s x86 core, more on a
-/// board's ARM core (see bench/README.md for both).
+/// Pixels per band: about 1 ms of CPU on an x86 server core (bench/README.md,
+/// `cargo bench --bench encode`), a few times that on a board's ARM core.
 const BAND_PIXELS: u32 = 48 * 1024;
 
 /// One frame being encoded: its own copy of the raw bytes (the device buffer
@@ -295,55 +295,5 @@ mod tests {
         queue.push(&image, 640, false, 80, t0);
         queue.clear();
         assert!(!queue.busy());
-    }
-
-    /// Not an assertion: what the loop pays per step and per frame, whole
-    /// encode against bands. Each figure is the fastest of several runs, so a
-    /// busy machine's preemptions do not pass for encoding cost. Run with
-    /// `cargo test --release encode_cost -- --nocapture --test-threads=1`.
-    #[test]
-    fn test_encode_cost_per_step() {
-        const RUNS: usize = 7;
-        for (width, height) in [(640usize, 480usize), (1280, 720), (1920, 1080)] {
-            let data = yuyv(width, height);
-            let (w, h) = (width as u32, height as u32);
-            let image = RawImage::new(PixelFormat::Yuyv, &data, w, h, w * 2, false).unwrap();
-            let whole = (0..RUNS)
-                .map(|_| {
-                    let start = Instant::now();
-                    raw::encode(&image, 80, 0).unwrap();
-                    start.elapsed()
-                })
-                .min()
-                .unwrap_or_default();
-            // Fastest time of each step position over the runs.
-            let mut steps: Vec<Duration> = Vec::new();
-            let mut queue = EncodeQueue::default();
-            for _ in 0..RUNS {
-                queue.push(&image, w * 2, false, 80, Instant::now());
-                for position in 0.. {
-                    let start = Instant::now();
-                    let done = queue.step().is_some();
-                    let took = start.elapsed();
-                    match steps.get_mut(position) {
-                        Some(fastest) => *fastest = (*fastest).min(took),
-                        None => steps.push(took),
-                    }
-                    if done {
-                        break;
-                    }
-                }
-            }
-            let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            let total: Duration = steps.iter().sum();
-            eprintln!(
-                "YUYV {width}x{height} -> JPEG q80: whole {:.2} ms in one step; \
-                 banded {:.2} ms in {} steps, longest {:.2} ms",
-                ms(whole),
-                ms(total),
-                steps.len(),
-                ms(steps.iter().copied().max().unwrap_or_default())
-            );
-        }
     }
 }

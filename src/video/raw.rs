@@ -5,7 +5,7 @@
 //! the mmap'd buffer, into the encoder's row buffers.
 //!
 //! A full encode is the most expensive thing kv does per frame (see
-//! `test_encode_cost_per_frame`), so the loop never runs one whole:
+//! `cargo bench --bench encode`), so the loop never runs one whole:
 //! `video::encode` encodes a frame one band of rows (`RawImage::band`) at a time.
 
 use jpeg_encoder::{Encoder, ImageBuffer, JpegColorType, SamplingFactor};
@@ -260,8 +260,9 @@ const fn range_table(low: i32, high: i32) -> [u8; 256] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::video::jpeg;
-    use std::time::Instant;
+    // `super::super`, not `crate::video`: bench/encode.rs compiles this file
+    // outside kv's module tree.
+    use super::super::jpeg;
 
     /// A YUYV frame of `width`x`height`: a luma ramp with a colour gradient.
     fn yuyv(width: usize, height: usize) -> Vec<u8> {
@@ -363,26 +364,5 @@ mod tests {
         }
         assert_eq!(PixelFormat::from_fourcc(*b"JPEG"), Some(PixelFormat::Mjpeg));
         assert_eq!(PixelFormat::from_fourcc(*b"RGB3"), None);
-    }
-
-    /// Not an assertion: prints what a raw frame costs the loop (release
-    /// builds are several times faster than the debug build `cargo test` uses).
-    #[test]
-    fn test_encode_cost_per_frame() {
-        for (w, h) in [(640, 480), (1280, 720)] {
-            let data = yuyv(w, h);
-            let image =
-                RawImage::new(PixelFormat::Yuyv, &data, w as u32, h as u32, 0, false).unwrap();
-            let frames = 5;
-            let start = Instant::now();
-            let mut bytes = 0;
-            for _ in 0..frames {
-                bytes = encode(&image, 80, 0).map_or(0, |j| j.len());
-            }
-            eprintln!(
-                "YUYV {w}x{h} -> JPEG q80: {:.1} ms/frame, {bytes} bytes",
-                start.elapsed().as_secs_f64() * 1000.0 / f64::from(frames)
-            );
-        }
     }
 }
