@@ -10,6 +10,7 @@
 //! attributes are plain files; the real kernel is tested in `tests/vm`.
 
 pub mod descriptor;
+pub mod storage;
 pub mod udc;
 
 use std::fs;
@@ -47,6 +48,8 @@ pub struct GadgetConfig {
     pub keyboard: bool,
     pub mouse_absolute: bool,
     pub mouse_relative: bool,
+    /// A mass-storage function with one removable LUN (`--images`).
+    pub mass_storage: bool,
 }
 
 impl GadgetConfig {
@@ -65,6 +68,7 @@ impl GadgetConfig {
             keyboard: true,
             mouse_absolute: true,
             mouse_relative: true,
+            mass_storage: false,
         }
     }
 
@@ -203,6 +207,9 @@ impl Gadget {
         self.write(&format!("{CONFIG}/{STRINGS}/configuration"), product)?;
         for function in config.functions() {
             self.add_function(function)?;
+        }
+        if config.mass_storage {
+            storage::add(self)?;
         }
         self.write("UDC", &self.udc).map_err(|e| self.bind_error(e))
     }
