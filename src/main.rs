@@ -133,8 +133,8 @@ fn run(args: Args) -> Result<(), String> {
             } else {
                 gadget
                     .as_ref()
-                    .and_then(gadget::Gadget::lun)
-                    .map(|lun| Box::new(lun) as Box<dyn media::Drive>)
+                    .and_then(gadget::Gadget::drives)
+                    .map(|drives| Box::new(drives) as Box<dyn media::Drive>)
             };
             let images = media::Images::open(dir, config.max_image_size, drive)?;
             log::info!(

@@ -416,6 +416,7 @@ fn teardown(dir: &Path) -> Result<(), String> {
         remove_item(&config)?;
     }
     for function in children(&dir.join("functions")) {
+        storage::remove_made_luns(&function)?;
         remove_item(&function)?;
     }
     for strings in children(&dir.join("strings")) {
@@ -500,7 +501,7 @@ pub(crate) mod tests {
     }
 
     /// A fake system: configfs with `usb_gadget/`, one UDC, /sys/dev/char, /dev.
-    fn system(tag: &str) -> (TempDir, GadgetConfig) {
+    pub(crate) fn system(tag: &str) -> (TempDir, GadgetConfig) {
         let root = TempDir::new(tag);
         let mut config = GadgetConfig::new(board_serial("0123456789abcdef"));
         config.configfs = root.path().join("config");
