@@ -30,6 +30,8 @@ pub struct App {
     /// The gadget's USB controller, with `--gadget`.
     pub udc: Option<UdcWatch>,
     pub demo: Option<DemoTarget>,
+    /// The images folder and the drive, with `--images`.
+    pub media: Option<crate::media::Images>,
     /// Whether the source is capturing (someone watches or waits for a snapshot).
     pub streaming: bool,
     /// MJPEG viewers, counted by the event loop.
@@ -63,6 +65,7 @@ impl App {
             hid,
             udc: None,
             demo,
+            media: None,
             streaming: false,
             viewers: 0,
             placeholder: Placeholder::new(),

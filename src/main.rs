@@ -11,6 +11,7 @@ mod gadget;
 mod hid;
 mod http;
 mod json;
+mod media;
 mod render;
 mod sys;
 mod video;
@@ -119,8 +120,37 @@ fn run(args: Args) -> Result<(), String> {
             "⚠️  Set KV_USER and KV_PASSWORD (or --password-file), or bind to 127.0.0.1 with -b."
         );
     }
+    let media = match &config.images {
+        Some(dir) => {
+            // The demo's drive is simulated and says so; without a gadget
+            // images can be managed but not attached.
+            let drive: Option<Box<dyn media::Drive>> = if config.demo {
+                Some(Box::new(media::SimulatedDrive::default()))
+            } else {
+                gadget
+                    .as_ref()
+                    .and_then(gadget::Gadget::drives)
+                    .map(|drives| Box::new(drives) as Box<dyn media::Drive>)
+            };
+            let images = media::Images::open(dir, config.max_image_size, drive)?;
+            log::info!(
+                "💾 Images: {} (drive: {})",
+                images.dir().display(),
+                if config.demo {
+                    "simulated"
+                } else if config.gadget.is_some() {
+                    "USB mass storage"
+                } else {
+                    "none without --gadget"
+                }
+            );
+            Some(images)
+        }
+        None => None,
+    };
     let hid = Hid::new(sinks, layout);
     let mut app = app::App::new(config, source, hid, demo, now);
+    app.media = media;
     app.udc = gadget.as_ref().map(gadget::Gadget::udc_watch);
     let mut server = event_loop::Server::new(listener, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
