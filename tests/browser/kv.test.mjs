@@ -25,7 +25,7 @@ const pageErrors = [];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` until it returns something truthy. */
-async function until(probe, what, timeoutMs = 5000) {
+async function until(probe, what, timeoutMs = 10000) {
   const end = Date.now() + timeoutMs;
   let last;
   for (;;) {
