@@ -123,9 +123,11 @@ fn run(args: Args) -> Result<(), String> {
             "⚠️  Set KV_USER and KV_PASSWORD (or --password-file), or bind to 127.0.0.1 with -b."
         );
     }
-    let hid = Hid::new(sinks, layout);
-    let mut app = app::App::new(config, source, hid, demo, now);
-    app.udc = gadget.as_ref().map(gadget::Gadget::udc_watch);
+    let mut hid = Hid::new(sinks, layout);
+    if let Some(gadget) = &gadget {
+        hid.watch_udc(gadget.udc_watch(now));
+    }
+    let app = app::App::new(config, source, hid, demo, now);
     let mut server = event_loop::Server::new(listener, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));

@@ -194,6 +194,66 @@ else
 fi
 stop rel
 
+# --- the UDC unbound while a key is held, then bound again --------------------------------
+# What the target sees when kv's gadget is unbound (another tool takes the port, the
+# controller resets): the device is gone, and comes back as a new one. kv keeps serving,
+# shows the host offline, and the key a client still holds is not down on the new device.
+UDC_NAME=$(cat "$CFS/kv/UDC")
+spawn kbdu guest-tools evdev-read "$KBD" 60
+waitfor 5 grep -q listening /tmp/kbdu.log
+# A client that presses KeyA and keeps it down, connected, through all of this.
+spawn hold guest-tools ws-send --hold 90 "$WS_URL" '{"type":"key","code":"KeyA","down":true}'
+waitfor 5 grep -q '^EV_KEY 30 1$' /tmp/kbdu.log || result gadget-udc-held FAIL "KeyA never went down: $(excerpt /tmp/kbdu.log 3)"
+spawn udcstream guest-tools stream-read "$KV_URL/stream" 30 60
+echo "" > "$CFS/kv/UDC"
+if waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":false,\"udc\":\"unbound\"'"; then
+  result gadget-udc-unbound-offline PASS "$(status | grep -o '"hid":{"online":[^,]*,"udc":[^,]*')"
+else
+  result gadget-udc-unbound-offline FAIL "$(status | grep -o '"hid":{[^}]*')"
+fi
+stop kbdu
+# A second client presses Shift while the target is away: kv cannot deliver it, and must
+# not deliver it (or the first client's KeyA) to the device that comes back either.
+spawn hold2 guest-tools ws-send --hold 90 "$WS_URL" '{"type":"key","code":"ShiftLeft","down":true}'
+waitfor 5 grep -q '^sent' /tmp/hold2.log
+echo "$UDC_NAME" > "$CFS/kv/UDC"
+if waitfor 20 evdev_with led && KBD=$(evdev_with led) &&
+  waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":true,\"udc\":\"configured\"'"; then
+  result gadget-udc-rebound-online PASS "keyboard $KBD; $(status | grep -o '"hid":{"online":[^,]*,"udc":[^,]*')"
+else
+  result gadget-udc-rebound-online FAIL "keyboard ${KBD:-none}; $(status | grep -o '"hid":{[^}]*'); kv: $(excerpt /tmp/kv.log 4)"
+fi
+# The host polls the new keyboard only while its node is open: give kv every chance to
+# (wrongly) send the old KeyA down, then ask the host which keys are down.
+spawn kbdr guest-tools evdev-read "$KBD" 60
+waitfor 5 grep -q listening /tmp/kbdr.log
+sleep 1
+held=$(guest-tools evdev-keys "$KBD" 2>&1)
+if [ "$held" = "keys down: none" ] && ! grep -q '^EV_KEY 30 1$' /tmp/kbdr.log &&
+  ! grep -q '^EV_KEY 42 1$' /tmp/kbdr.log && kill -0 "$(cat /tmp/kv-vm/pids/hold)" &&
+  kill -0 "$(cat /tmp/kv-vm/pids/hold2)"; then
+  result gadget-udc-no-stuck-key PASS "$held on the new $KBD while the clients still hold KeyA and ShiftLeft"
+else
+  result gadget-udc-no-stuck-key FAIL "$held; new keyboard saw: $(grep '^EV_KEY' /tmp/kbdr.log | tr '\n' ' '); clients: $(grep -h '^sent' /tmp/hold.log /tmp/hold2.log | tr '\n' ' ')"
+fi
+# Typing goes on on the new device, and video never stopped.
+guest-tools ws-send "$WS_URL" '{"type":"key","code":"KeyB","down":true}' \
+  '{"type":"key","code":"KeyB","down":false}' > /tmp/ws-udc.log 2>&1
+if waitfor 5 grep -q '^EV_KEY 48 0$' /tmp/kbdr.log; then
+  result gadget-udc-typing-after PASS "$(grep '^EV_KEY' /tmp/kbdr.log | tr '\n' ' ')"
+else
+  result gadget-udc-typing-after FAIL "new keyboard saw: $(grep '^EV_KEY' /tmp/kbdr.log | tr '\n' ' '); kv: $(excerpt /tmp/kv.log 4)"
+fi
+if waitfor 30 grep -q '^stream-read: 30 frames' /tmp/udcstream.log; then
+  result gadget-udc-stream-flowed PASS "$(grep '^stream-read' /tmp/udcstream.log)"
+else
+  result gadget-udc-stream-flowed FAIL "$(excerpt /tmp/udcstream.log 2)"
+fi
+stop hold
+stop hold2
+stop kbdr
+stop udcstream
+
 # --- SIGTERM: kv's gadget leaves the host and configfs; the other gadget stays ------------
 kv_stop
 if [ "$STOP_STATUS" = 0 ] && [ ! -e "$CFS/kv" ] && [ -d "$OTHER/functions/hid.other" ] &&
