@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use argh::FromArgs;
 
@@ -100,6 +101,11 @@ pub struct Args {
     #[argh(switch)]
     pub disable_mouse_rel: bool,
 
+    /// after this many seconds without input, move the mouse and back so the
+    /// target stays awake (default: never)
+    #[argh(option)]
+    pub jiggle: Option<u64>,
+
     /// keyboard layout of the target for paste: us, uk, de, fr, es, it (default us)
     #[argh(option, default = "String::from(\"us\")")]
     pub layout: String,
@@ -146,6 +152,8 @@ pub struct Config {
     /// `--gadget`: kv's own USB gadget, which provides the HID devices.
     pub gadget: Option<GadgetConfig>,
     pub layout: String,
+    /// `--jiggle`: how long without input before the mouse jiggles.
+    pub jiggle: Option<Duration>,
     pub max_connections: usize,
     pub log_level: log::LevelFilter,
 }
@@ -185,6 +193,15 @@ impl Config {
             )
         })?;
         let gadget = gadget_config(&args)?;
+        let jiggle = match args.jiggle {
+            Some(seconds @ 1..=86400) => Some(Duration::from_secs(seconds)),
+            Some(seconds) => {
+                return Err(format!(
+                    "--jiggle {seconds} is out of range; use 1 to 86400 seconds (e.g. 60)"
+                ))
+            }
+            None => None,
+        };
         Ok(Config {
             listen: SocketAddr::new(ip, args.port),
             device: args.device,
@@ -202,6 +219,7 @@ impl Config {
             hid_mouse_rel: args.hid_mouse_rel,
             gadget,
             layout: args.layout,
+            jiggle,
             max_connections: args.max_connections,
             log_level,
         })
@@ -445,6 +463,16 @@ mod tests {
         assert_eq!(g.configfs, PathBuf::from("/tmp/cfs"));
         assert!(g.keyboard && g.mouse_absolute && !g.mouse_relative);
         assert_eq!(g.serial.len(), 16);
+    }
+
+    #[test]
+    fn test_jiggle_seconds() {
+        let c = Config::from_args(args(&[]), &no_env).unwrap();
+        assert_eq!(c.jiggle, None, "off unless asked for");
+        let c = Config::from_args(args(&["--jiggle", "60"]), &no_env).unwrap();
+        assert_eq!(c.jiggle, Some(Duration::from_secs(60)));
+        let e = Config::from_args(args(&["--jiggle", "0"]), &no_env).unwrap_err();
+        assert!(e.contains("--jiggle 0") && e.contains("1 to 86400"), "{e}");
     }
 
     #[test]

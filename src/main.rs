@@ -124,6 +124,7 @@ fn run(args: Args) -> Result<(), String> {
         );
     }
     let mut hid = Hid::new(sinks, layout);
+    hid.set_jiggle(config.jiggle, now);
     if let Some(gadget) = &gadget {
         hid.watch_udc(gadget.udc_watch(now));
     }

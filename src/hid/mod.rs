@@ -67,9 +67,13 @@ pub struct HidSinks {
 }
 
 /// How long a refused report waits before the next try (sooner when the
-/// sink's fd turns writable), and how long a host may stay busy before it
-/// counts as not reading.
+/// sink's fd turns writable).
 const RETRY: Duration = Duration::from_millis(50);
+/// How long a host may leave a report untaken (EAGAIN) before it counts as
+/// not reading, and queued keystrokes collapse to the newest state. A real
+/// host polls a keyboard every 1 to 10 ms; one stalled for longer (a busy
+/// or emulated machine) still gets every keystroke, in order.
+const BUSY_LIMIT: Duration = Duration::from_secs(1);
 /// Paste writes one report per interval: press, release, press... Slow enough
 /// for a BIOS or a busy target to keep up, ~60 characters a second.
 const PASTE_INTERVAL: Duration = Duration::from_millis(8);
@@ -77,6 +81,9 @@ const PASTE_INTERVAL: Duration = Duration::from_millis(8);
 pub const PASTE_LIMIT: usize = 65536;
 /// Most distinct untypable characters a paste names back.
 const SKIPPED_SHOWN: usize = 32;
+/// How far the absolute mouse jiggles: about a pixel on a 4K screen, so the
+/// target sees the pointer move (a smaller step may round to no movement).
+const JIGGLE_ABS: u16 = 16;
 /// Keyboard LED bit of Caps Lock in the output report.
 const LED_CAPS_LOCK: u8 = 0x02;
 
@@ -137,7 +144,7 @@ impl Channel {
                 let refusal = Refusal::of(&error);
                 let link = match (refusal, self.link) {
                     (Refusal::Busy, Link::Reading) => Link::Busy { since: now },
-                    (Refusal::Busy, Link::Busy { since }) if now < since + RETRY => self.link,
+                    (Refusal::Busy, Link::Busy { since }) if now < since + BUSY_LIMIT => self.link,
                     _ => Link::NotReading,
                 };
                 self.set_link(link, Some((refusal, &error)));
@@ -215,6 +222,11 @@ pub struct Hid {
     led_error_logged: bool,
     /// Whether a host has configured kv's gadget, with `--gadget`.
     udc: Option<UdcWatch>,
+    /// `--jiggle`: after this long without input the mouse moves and moves
+    /// back, so the target does not lock its screen or fall asleep.
+    jiggle: Option<Duration>,
+    /// The last input (or jiggle); the next jiggle is due `jiggle` after it.
+    idle_since: Option<Instant>,
 }
 
 impl Hid {
@@ -236,7 +248,16 @@ impl Hid {
             layout,
             led_error_logged: false,
             udc: None,
+            jiggle: None,
+            idle_since: None,
         }
+    }
+
+    /// Jiggles the mouse after `every` without input, counted from `now`;
+    /// `None` turns it off.
+    pub fn set_jiggle(&mut self, every: Option<Duration>, now: Instant) {
+        self.jiggle = every;
+        self.idle_since = Some(now);
     }
 
     /// Follows the gadget's host from now on: offline while it has not
@@ -252,6 +273,7 @@ impl Hid {
     /// (a paste skipped the characters `note` lists). `Err(message)`: rejected.
     /// Nothing typed or pasted is ever logged: it may be a password.
     pub fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
+        self.idle_since = Some(now);
         let note = self.apply(input, now);
         // A host may answer a lock key with an LED report at once; sinks
         // without a descriptor to poll (the demo target) are only read here.
@@ -370,8 +392,44 @@ impl Hid {
                 self.host_changed(now);
             }
         }
+        if self.jiggle_due().is_some_and(|due| due <= now) {
+            self.jiggle(now);
+        }
         self.read_leds();
         self.flush(now);
+    }
+
+    fn jiggle_due(&self) -> Option<Instant> {
+        Some(self.idle_since? + self.jiggle?)
+    }
+
+    /// Moves the mouse and back, as the first report after the other: the
+    /// relative mouse by one count, or else the absolute one by a pixel or
+    /// so (only once it has a position: otherwise the pointer would jump).
+    /// Never while the host has not configured the gadget: a jiggle would
+    /// wake a target that was put to sleep.
+    fn jiggle(&mut self, now: Instant) {
+        self.idle_since = Some(now);
+        if !self.udc.as_ref().is_none_or(UdcWatch::configured) {
+            return;
+        }
+        if self.mouse_rel.is_some() {
+            let buttons = self.rel.buttons();
+            self.rel.move_by(1, 0, buttons);
+            self.flush(now);
+            // Written: this is the way back. Still waiting: it cancels it.
+            self.rel.move_by(-1, 0, buttons);
+        } else if let Some((x, y, buttons)) = self.abs.position() {
+            let aside = x.checked_add(JIGGLE_ABS).filter(|&x| x <= report::ABS_MAX);
+            self.abs
+                .set(aside.unwrap_or(x.saturating_sub(JIGGLE_ABS)), y, buttons);
+            self.flush(now);
+            self.abs.set(x, y, buttons);
+        }
+        log::debug!(
+            "🖱️  jiggled the mouse after {:?} without input",
+            self.jiggle
+        );
     }
 
     /// The host configured the gadget or stopped having it configured
@@ -408,7 +466,11 @@ impl Hid {
             .flatten()
             .filter_map(|c| c.retry_at);
         let udc = self.udc.as_ref().map(UdcWatch::poll_at);
-        keyboard.into_iter().chain(retries).chain(udc).min()
+        [keyboard, udc, self.jiggle_due()]
+            .into_iter()
+            .flatten()
+            .chain(retries)
+            .min()
     }
 
     /// The sinks' descriptors, to poll for readable (LEDs) and writable (retry).
@@ -784,11 +846,12 @@ mod tests {
         let mut bench = Bench::new();
         bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
         bench.key("KeyA", true, 0);
-        bench.hid.poll(bench.at(20));
-        assert!(bench.hid.status().online);
         bench.hid.poll(bench.at(50));
+        bench.hid.poll(bench.at(999));
+        assert!(bench.hid.status().online, "a slow host is not gone");
+        bench.hid.poll(bench.at(1000));
         assert!(!bench.hid.status().online);
-        assert_eq!(bench.hid.poll_at(), Some(bench.at(100)));
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(1050)));
     }
 
     #[test]
@@ -1258,6 +1321,82 @@ mod tests {
         bench.keyboard.state().refuse_all = None;
         bench.hid.poll(bench.at(500));
         assert_eq!(bench.keyboard.take(), [keys(0, &[])], "no stale Shift+X");
+    }
+
+    #[test]
+    fn test_idle_jiggle_moves_and_back() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.hid.poll_at(), None, "off by default");
+        bench
+            .hid
+            .set_jiggle(Some(Duration::from_secs(60)), bench.t0);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(60_000)));
+        bench.hid.poll(bench.at(59_999));
+        assert!(bench.rel.take().is_empty());
+        bench.hid.poll(bench.at(60_000));
+        assert_eq!(
+            bench.rel.take(),
+            [vec![0, 1, 0, 0, 0], vec![0, 0xFF, 0, 0, 0]]
+        );
+        assert!(bench.keyboard.take().is_empty() && bench.abs.take().is_empty());
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(120_000)));
+        // Input puts it off.
+        bench.key("KeyA", true, 100_000);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(160_000)));
+    }
+
+    #[test]
+    fn test_idle_jiggle_refused_nets_zero() {
+        let mut bench = Bench::new();
+        bench.hid.set_jiggle(Some(Duration::from_secs(1)), bench.t0);
+        bench.rel.state().refuse_all = Some(Fake::WouldBlock);
+        bench.hid.poll(bench.at(1000));
+        bench.rel.state().refuse_all = None;
+        bench.hid.poll(bench.at(1050));
+        assert!(bench.rel.take().is_empty(), "nothing left to move");
+    }
+
+    #[test]
+    fn test_idle_jiggle_absolute_once_placed() {
+        let abs = FakeSink::default();
+        let sinks = HidSinks {
+            mouse_abs: abs.boxed(),
+            ..HidSinks::default()
+        };
+        let mut hid = Hid::new(sinks, &layout::US);
+        let t0 = Instant::now();
+        hid.set_jiggle(Some(Duration::from_secs(1)), t0);
+        hid.poll(t0 + Duration::from_secs(1));
+        assert!(abs.take().is_empty(), "never placed: no jump to (0, 0)");
+        let corner = Input::Abs {
+            x: 32767,
+            y: 5,
+            buttons: 0,
+        };
+        hid.input(corner, t0 + Duration::from_secs(2)).expect("abs");
+        let _ = abs.take();
+        hid.poll(t0 + Duration::from_secs(3));
+        let xs: Vec<u16> = abs
+            .take()
+            .iter()
+            .map(|r| u16::from_le_bytes([r[1], r[2]]))
+            .collect();
+        assert_eq!(xs, [32767 - JIGGLE_ABS, 32767]);
+    }
+
+    #[test]
+    fn test_not_configured_no_jiggle() {
+        let udc = FakeUdc::new("hid-jiggle");
+        let mut bench = configured_bench(&udc);
+        bench.hid.set_jiggle(Some(Duration::from_secs(1)), bench.t0);
+        udc.set("dummy_udc.0", "suspended");
+        bench.hid.poll(bench.at(500));
+        let _ = bench.rel.take();
+        bench.hid.poll(bench.at(1000));
+        assert!(
+            bench.rel.take().is_empty(),
+            "a sleeping target is not woken"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 # kv --gadget on dummy_hcd: kv creates its own configfs gadget (replacing a stale one of
 # its name), the same kernel's usbhid enumerates it, and what a client sends over /ws
-# arrives on the host-side evdev nodes exactly. The host's Caps Lock shows in kv's
-# status; SIGTERM removes kv's gadget and only kv's.
+# arrives on the host-side evdev nodes exactly (keys, mice, paste in US and German). The
+# host's Caps Lock shows in kv's status; the UDC unbound and rebound leaves no key down;
+# an idle mouse jiggles; SIGTERM removes kv's gadget and only kv's.
 
 CFS=/sys/kernel/config/usb_gadget
 OTHER=$CFS/kv-test-other
@@ -24,7 +25,7 @@ modprobe v4l2loopback video_nr=3 exclusive_caps=1 max_buffers=4
 spawn feed guest-tools mjpeg-feed /dev/video3 320 240 5
 waitfor 10 grep -q 'first frame written' /tmp/feed.log
 
-if ! kv_start --gadget -d /dev/video3 -p 8080; then
+if ! kv_start --gadget --jiggle 3 -d /dev/video3 -p 8080; then
   result gadget-start FAIL "kv did not start: $(excerpt /tmp/kv.log 5)"
   cleanup_other
   return 0
@@ -311,6 +312,21 @@ stop hold
 stop hold2
 stop kbdr
 stop udcstream
+
+# --- --jiggle 3: after 3 s without input the relative mouse moves and comes back ------------
+if REL=$(evdev_with rel); then
+  spawn jiggle guest-tools evdev-read "$REL" 60
+  waitfor 5 grep -q listening /tmp/jiggle.log
+  waitfor 10 grep -q '^EV_REL 0 -1$' /tmp/jiggle.log
+  moves=$(grep '^EV_REL' /tmp/jiggle.log | head -n 4 | awk '{ printf "%s:%s ", $2, $3 }')
+  case $moves in
+    "0:1 0:-1 "*) result gadget-jiggle PASS "REL_X +1 then -1 with no input for 3 s: $moves" ;;
+    *) result gadget-jiggle FAIL "relative mouse saw: $moves; kv: $(excerpt /tmp/kv.log 3)" ;;
+  esac
+  stop jiggle
+else
+  result gadget-jiggle FAIL "no relative mouse on the host side after the rebind"
+fi
 
 # --- SIGTERM: kv's gadget leaves the host and configfs; the other gadget stays ------------
 kv_stop
