@@ -27,6 +27,8 @@ pub struct App {
     next_seq: u64,
     pub hid: Hid,
     pub demo: Option<DemoTarget>,
+    /// The images folder and the drive, with `--images`.
+    pub media: Option<crate::media::Images>,
     /// Whether the source is capturing (someone watches or waits for a snapshot).
     pub streaming: bool,
     /// MJPEG viewers, counted by the event loop.
@@ -59,6 +61,7 @@ impl App {
             next_seq: 1,
             hid,
             demo,
+            media: None,
             streaming: false,
             viewers: 0,
             placeholder: Placeholder::new(),
