@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use argh::FromArgs;
 
@@ -101,6 +102,11 @@ pub struct Args {
     #[argh(switch)]
     pub disable_mouse_rel: bool,
 
+    /// after this many seconds without input, move the mouse and back so the
+    /// target stays awake (default: never)
+    #[argh(option)]
+    pub jiggle: Option<u64>,
+
     /// folder of disk images to upload and attach (created if missing);
     /// with --gadget the target also gets a USB drive for them
     #[argh(option)]
@@ -160,6 +166,8 @@ pub struct Config {
     pub images: Option<PathBuf>,
     pub max_image_size: Option<u64>,
     pub layout: String,
+    /// `--jiggle`: how long without input before the mouse jiggles.
+    pub jiggle: Option<Duration>,
     pub max_connections: usize,
     pub log_level: log::LevelFilter,
 }
@@ -199,6 +207,15 @@ impl Config {
             )
         })?;
         let gadget = gadget_config(&args)?;
+        let jiggle = match args.jiggle {
+            Some(seconds @ 1..=86400) => Some(Duration::from_secs(seconds)),
+            Some(seconds) => {
+                return Err(format!(
+                    "--jiggle {seconds} is out of range; use 1 to 86400 seconds (e.g. 60)"
+                ))
+            }
+            None => None,
+        };
         let max_image_size = args.max_image_size.as_deref().map(parse_size).transpose()?;
         if max_image_size.is_some() && args.images.is_none() {
             return Err("--max-image-size needs --images DIR".into());
@@ -222,6 +239,7 @@ impl Config {
             images: args.images,
             max_image_size,
             layout: args.layout,
+            jiggle,
             max_connections: args.max_connections,
             log_level,
         })
@@ -487,6 +505,16 @@ mod tests {
         assert_eq!(g.configfs, PathBuf::from("/tmp/cfs"));
         assert!(g.keyboard && g.mouse_absolute && !g.mouse_relative);
         assert_eq!(g.serial.len(), 16);
+    }
+
+    #[test]
+    fn test_jiggle_seconds() {
+        let c = Config::from_args(args(&[]), &no_env).unwrap();
+        assert_eq!(c.jiggle, None, "off unless asked for");
+        let c = Config::from_args(args(&["--jiggle", "60"]), &no_env).unwrap();
+        assert_eq!(c.jiggle, Some(Duration::from_secs(60)));
+        let e = Config::from_args(args(&["--jiggle", "0"]), &no_env).unwrap_err();
+        assert!(e.contains("--jiggle 0") && e.contains("1 to 86400"), "{e}");
     }
 
     #[test]

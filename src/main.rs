@@ -148,10 +148,13 @@ fn run(args: Args) -> Result<(), String> {
         }
         None => None,
     };
-    let hid = Hid::new(sinks, layout);
+    let mut hid = Hid::new(sinks, layout);
+    hid.set_jiggle(config.jiggle, now);
+    if let Some(gadget) = &gadget {
+        hid.watch_udc(gadget.udc_watch(now));
+    }
     let mut app = app::App::new(config, source, hid, demo, now);
     app.media = media;
-    app.udc = gadget.as_ref().map(gadget::Gadget::udc_watch);
     let mut server = event_loop::Server::new(listener, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));

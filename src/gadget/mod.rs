@@ -340,9 +340,9 @@ impl Gadget {
         Ok(sinks)
     }
 
-    /// Watches the state of the UDC the gadget is bound to.
-    pub fn udc_watch(&self) -> UdcWatch {
-        UdcWatch::new(&self.config.udc_root, &self.udc)
+    /// Watches whether a host has configured the gadget, from `now` on.
+    pub fn udc_watch(&self, now: std::time::Instant) -> UdcWatch {
+        UdcWatch::new(&self.config.udc_root, &self.dir, now)
     }
 
     /// Unbinds and removes the gadget. Close its `/dev/hidgN` first.
