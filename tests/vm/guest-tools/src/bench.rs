@@ -285,15 +285,15 @@ struct Memory {
     shmem: u64,
 }
 
-/// utime + stime of a process in seconds, and its memory.
-fn process_usage(pid: u32) -> Result<(f64, Memory), String> {
+/// (utime, stime) of a process in seconds, and its memory.
+fn process_usage(pid: u32) -> Result<((f64, f64), Memory), String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("/proc/{pid}/stat: {e} (did the server exit?)"))?;
     let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split(' ').collect();
     let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
     let cpu = tick(11)
         .zip(tick(12))
-        .map(|(u, s)| (u + s) / clock_ticks())
+        .map(|(u, s)| (u / clock_ticks(), s / clock_ticks()))
         .ok_or_else(|| format!("/proc/{pid}/stat: unexpected format"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
@@ -424,7 +424,8 @@ pub fn viewers(load: &ViewerLoad) -> Outcome {
         .collect();
     latencies.sort_unstable();
     let bytes: u64 = fast.iter().map(|s| s.bytes).sum();
-    let cpu = cpu1 - cpu0;
+    let (user, system) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
+    let cpu = user + system;
     let busy = (machine1.0 - machine0.0) as f64 / (machine1.1 - machine0.1).max(1) as f64;
     let slow_fps: Vec<String> = slow
         .iter()
@@ -432,7 +433,7 @@ pub fn viewers(load: &ViewerLoad) -> Outcome {
         .collect();
     println!(
         "BENCH {} viewers={} stalled={} throttled={} fps_mean={:.2} fps_min={:.2} fps_max={:.2} \
-         frames={frames} bytes_per_frame={} cpu_s={cpu:.2} cpu_pct={:.1} cpu_s_per_1k={:.3} \
+         frames={frames} bytes_per_frame={} cpu_s={cpu:.2} user_s={user:.2} sys_s={system:.2} cpu_pct={:.1} cpu_s_per_1k={:.3} \
          guest_busy_pct={:.0} hwm_kb={} rss_kb={} rss_anon_kb={} rss_file_kb={} rss_shmem_kb={} lat_n={} lat_p50_ms={:.2} lat_p99_ms={:.2} \
          lat_max_ms={:.2} slow_fps={} reader_errors={}",
         load.label,
