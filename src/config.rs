@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use crate::http::auth::Credentials;
+use crate::gadget::GadgetConfig;
+use crate::http::auth::{Credentials, Secret};
 
 /// kv: a remote KVM. Serves the target's screen (V4L2 capture) to browsers and
 /// acts as its USB keyboard and mouse. Credentials come from the environment
-/// (KV_USER, KV_PASSWORD) or --password-file, never from the command line.
+/// (KV_USER, KV_PASSWORD or KV_PASSWORD_HASH), --password-file or
+/// --password-hash, never as a plain password on the command line.
 #[derive(FromArgs, Debug)]
 pub struct Args {
     /// TCP port to listen on (default 3000)
@@ -61,6 +63,43 @@ pub struct Args {
     #[argh(option)]
     pub hid_mouse_rel: Option<PathBuf>,
 
+    /// create kv's own USB gadget through configfs (keyboard, absolute and
+    /// relative mouse) and use its /dev/hidgN nodes; needs root
+    #[argh(switch)]
+    pub gadget: bool,
+
+    /// configfs mount point for --gadget (default /sys/kernel/config)
+    #[argh(option, default = "PathBuf::from(\"/sys/kernel/config\")")]
+    pub configfs: PathBuf,
+
+    /// where USB device controllers are listed (default /sys/class/udc)
+    #[argh(option, default = "PathBuf::from(\"/sys/class/udc\")")]
+    pub udc_root: PathBuf,
+
+    /// USB device controller to bind the gadget to (default: the only one)
+    #[argh(option)]
+    pub udc: Option<String>,
+
+    /// USB vendor ID of the gadget, hex (default 0x1d6b)
+    #[argh(option, default = "String::from(\"0x1d6b\")")]
+    pub usb_vid: String,
+
+    /// USB product ID of the gadget, hex (default 0x0104)
+    #[argh(option, default = "String::from(\"0x0104\")")]
+    pub usb_pid: String,
+
+    /// gadget without the keyboard
+    #[argh(switch)]
+    pub disable_keyboard: bool,
+
+    /// gadget without the absolute mouse
+    #[argh(switch)]
+    pub disable_mouse: bool,
+
+    /// gadget without the relative (boot) mouse
+    #[argh(switch)]
+    pub disable_mouse_rel: bool,
+
     /// keyboard layout of the target for paste: us, uk, de, fr, es, it (default us)
     #[argh(option, default = "String::from(\"us\")")]
     pub layout: String,
@@ -76,6 +115,18 @@ pub struct Args {
     /// print version and git commit, then exit
     #[argh(switch)]
     pub version: bool,
+
+    // --- security: stored password hash ---
+    /// argon2 hash of the password (from `kv --hash-password`); the user is
+    /// KV_USER or "admin". Also read from KV_PASSWORD_HASH
+    #[argh(option)]
+    pub password_hash: Option<String>,
+
+    /// read a password from standard input, print its argon2 hash for
+    /// --password-hash or KV_PASSWORD_HASH, then exit
+    #[argh(switch)]
+    pub hash_password: bool,
+    // --- end security ---
 }
 
 /// What kv runs with, every value checked.
@@ -92,19 +143,11 @@ pub struct Config {
     pub hid_keyboard: Option<PathBuf>,
     pub hid_mouse: Option<PathBuf>,
     pub hid_mouse_rel: Option<PathBuf>,
+    /// `--gadget`: kv's own USB gadget, which provides the HID devices.
+    pub gadget: Option<GadgetConfig>,
     pub layout: String,
     pub max_connections: usize,
     pub log_level: log::LevelFilter,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(
-            f,
-            "Credentials {{ user: {:?}, password: <hidden> }}",
-            self.user
-        )
-    }
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -141,6 +184,7 @@ impl Config {
                 args.log_level
             )
         })?;
+        let gadget = gadget_config(&args)?;
         Ok(Config {
             listen: SocketAddr::new(ip, args.port),
             device: args.device,
@@ -148,15 +192,63 @@ impl Config {
             fps: args.fps,
             quality: args.quality,
             demo: args.demo,
-            credentials: credentials(args.password_file.as_deref(), env)?,
+            credentials: credentials(
+                args.password_file.as_deref(),
+                args.password_hash.as_deref(),
+                env,
+            )?,
             hid_keyboard: args.hid_keyboard,
             hid_mouse: args.hid_mouse,
             hid_mouse_rel: args.hid_mouse_rel,
+            gadget,
             layout: args.layout,
             max_connections: args.max_connections,
             log_level,
         })
     }
+}
+
+/// `--gadget` and its flags into the gadget kv creates.
+fn gadget_config(args: &Args) -> Result<Option<GadgetConfig>, String> {
+    if !args.gadget {
+        return Ok(None);
+    }
+    if args.demo {
+        return Err("--gadget and --demo exclude each other: the demo target is simulated".into());
+    }
+    if args.hid_keyboard.is_some() || args.hid_mouse.is_some() || args.hid_mouse_rel.is_some() {
+        return Err(
+            "--gadget creates its own HID devices; drop --hid-keyboard/--hid-mouse/--hid-mouse-rel"
+                .into(),
+        );
+    }
+    if args.disable_keyboard && args.disable_mouse && args.disable_mouse_rel {
+        return Err("--gadget with every HID function disabled; keep at least one".into());
+    }
+    // Stable per board without giving the machine ID away (see board_serial).
+    let machine_id = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
+        .unwrap_or_default();
+    let mut config = GadgetConfig::new(crate::gadget::board_serial(&machine_id));
+    config.configfs = args.configfs.clone();
+    config.udc_root = args.udc_root.clone();
+    config.udc = args.udc.clone();
+    config.vendor = parse_usb_id("--usb-vid", &args.usb_vid)?;
+    config.product = parse_usb_id("--usb-pid", &args.usb_pid)?;
+    config.keyboard = !args.disable_keyboard;
+    config.mouse_absolute = !args.disable_mouse;
+    config.mouse_relative = !args.disable_mouse_rel;
+    Ok(Some(config))
+}
+
+/// `0x1d6b` or `1d6b` into a USB vendor/product ID.
+fn parse_usb_id(flag: &str, text: &str) -> Result<u16, String> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    u16::from_str_radix(digits, 16)
+        .map_err(|_| format!("{flag} {text:?} is not a 16-bit hex ID; use e.g. 0x1d6b"))
 }
 
 /// `1920x1080`, `720p`, ... into width and height.
@@ -186,8 +278,13 @@ pub fn parse_resolution(text: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+// --- security: where the credentials come from ---
+/// The one user kv knows: from --password-file, --password-hash /
+/// KV_PASSWORD_HASH, or KV_USER/KV_PASSWORD, in that order. A password file
+/// may hold an argon2 hash in place of the password.
 fn credentials(
     password_file: Option<&std::path::Path>,
+    password_hash: Option<&str>,
     env: Env,
 ) -> Result<Option<Credentials>, String> {
     let env_user = env("KV_USER").filter(|u| !u.is_empty());
@@ -200,8 +297,8 @@ fn credentials(
         })?;
         let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
         let (user, password) = match line.split_once(':') {
-            Some((u, p)) => (u.to_string(), p.to_string()),
-            None => (env_user.unwrap_or_else(|| "admin".into()), line.to_string()),
+            Some((u, p)) if !u.starts_with('$') => (u.to_string(), p.to_string()),
+            _ => (env_user.unwrap_or_else(|| "admin".into()), line.to_string()),
         };
         if user.is_empty() || password.is_empty() {
             return Err(format!(
@@ -209,10 +306,28 @@ fn credentials(
                 path.display()
             ));
         }
-        return Ok(Some(Credentials { user, password }));
+        let secret = if password.starts_with("$argon2") {
+            Secret::hash(&password)
+                .map_err(|e| format!("--password-file {}: the hash {e}", path.display()))?
+        } else {
+            Secret::Plain(password)
+        };
+        return Ok(Some(Credentials { user, secret }));
+    }
+    let hash = password_hash
+        .map(|h| ("--password-hash", h.to_string()))
+        .or_else(|| env("KV_PASSWORD_HASH").map(|h| ("KV_PASSWORD_HASH", h)))
+        .filter(|(_, h)| !h.is_empty());
+    if let Some((from, hash)) = hash {
+        let secret = Secret::hash(&hash).map_err(|e| format!("{from} {e}"))?;
+        let user = env_user.unwrap_or_else(|| "admin".into());
+        return Ok(Some(Credentials { user, secret }));
     }
     match (env_user, env("KV_PASSWORD").filter(|p| !p.is_empty())) {
-        (Some(user), Some(password)) => Ok(Some(Credentials { user, password })),
+        (Some(user), Some(password)) => Ok(Some(Credentials {
+            user,
+            secret: Secret::Plain(password),
+        })),
         (None, None) => Ok(None),
         (Some(_), None) => Err(
             "KV_USER is set but KV_PASSWORD is not; set both, or neither to run without login"
@@ -220,10 +335,11 @@ fn credentials(
         ),
         (None, Some(password)) => Ok(Some(Credentials {
             user: "admin".into(),
-            password,
+            secret: Secret::Plain(password),
         })),
     }
 }
+// --- end security ---
 
 #[cfg(test)]
 mod tests {
@@ -277,7 +393,7 @@ mod tests {
             .unwrap()
             .credentials
             .unwrap();
-        assert_eq!((c.user.as_str(), c.password.as_str()), ("op", "pw"));
+        assert_eq!((c.user.as_str(), plain(&c)), ("op", "pw"));
         let only_user = |k: &str| (k == "KV_USER").then(|| "op".to_string());
         assert!(Config::from_args(args(&[]), &only_user)
             .unwrap_err()
@@ -288,19 +404,113 @@ mod tests {
         let c =
             Config::from_args(args(&["--password-file", path.to_str().unwrap()]), &no_env).unwrap();
         let c = c.credentials.unwrap();
-        assert_eq!((c.user.as_str(), c.password.as_str()), ("alice", "a:b"));
+        assert_eq!((c.user.as_str(), plain(&c)), ("alice", "a:b"));
         std::fs::remove_file(&path).unwrap();
         let e =
             Config::from_args(args(&["--password-file", "/nonexistent/kv"]), &no_env).unwrap_err();
         assert!(e.contains("/nonexistent/kv"), "{e}");
     }
 
+    fn plain(c: &Credentials) -> &str {
+        match &c.secret {
+            Secret::Plain(p) => p,
+            Secret::Hash(_) => panic!("expected a plain password"),
+        }
+    }
+
+    #[test]
+    fn test_gadget_flags() {
+        assert!(Config::from_args(args(&[]), &no_env)
+            .unwrap()
+            .gadget
+            .is_none());
+        let list = [
+            "--gadget",
+            "--udc",
+            "dummy_udc.0",
+            "--usb-vid",
+            "16c0",
+            "--usb-pid",
+            "0x048A",
+            "--disable-mouse-rel",
+            "--configfs",
+            "/tmp/cfs",
+        ];
+        let g = Config::from_args(args(&list), &no_env)
+            .unwrap()
+            .gadget
+            .unwrap();
+        assert_eq!((g.vendor, g.product), (0x16c0, 0x048a));
+        assert_eq!(g.udc.as_deref(), Some("dummy_udc.0"));
+        assert_eq!(g.configfs, PathBuf::from("/tmp/cfs"));
+        assert!(g.keyboard && g.mouse_absolute && !g.mouse_relative);
+        assert_eq!(g.serial.len(), 16);
+    }
+
+    #[test]
+    fn test_gadget_refusals() {
+        let refuse = |list: &[&str], want: &str| {
+            let e = Config::from_args(args(list), &no_env).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        refuse(&["--gadget", "--demo"], "--demo");
+        refuse(
+            &["--gadget", "--hid-keyboard", "/dev/hidg0"],
+            "--hid-keyboard",
+        );
+        refuse(&["--gadget", "--usb-vid", "xyz"], "--usb-vid");
+        refuse(&["--gadget", "--usb-pid", "0x12345"], "--usb-pid");
+        let all = [
+            "--gadget",
+            "--disable-keyboard",
+            "--disable-mouse",
+            "--disable-mouse-rel",
+        ];
+        refuse(&all, "at least one");
+    }
+
     #[test]
     fn test_debug_hides_password() {
         let c = Credentials {
             user: "u".into(),
-            password: "hunter2".into(),
+            secret: Secret::Plain("hunter2".into()),
         };
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn test_password_hash_from_flag_env_and_file() {
+        // Made by `kv --hash-password` for "pw".
+        let phc = crate::http::auth::hash_password("pw").unwrap();
+        let c = Config::from_args(args(&["--password-hash", &phc]), &no_env)
+            .unwrap()
+            .credentials
+            .unwrap();
+        assert_eq!(c.user, "admin");
+        assert!(c.verify("admin", "pw"));
+        let env = |k: &str| match k {
+            "KV_USER" => Some("op".to_string()),
+            "KV_PASSWORD_HASH" => Some(phc.clone()),
+            _ => None,
+        };
+        let c = Config::from_args(args(&[]), &env)
+            .unwrap()
+            .credentials
+            .unwrap();
+        assert!(c.verify("op", "pw") && !c.verify("op", "px"));
+        let e = Config::from_args(args(&["--password-hash", "pw"]), &no_env).unwrap_err();
+        assert!(
+            e.contains("--password-hash") && e.contains("kv --hash-password"),
+            "{e}"
+        );
+
+        let path = std::env::temp_dir().join(format!("kv-test-hash-{}", std::process::id()));
+        std::fs::write(&path, format!("alice:{phc}\n")).unwrap();
+        let c = Config::from_args(args(&["--password-file", path.to_str().unwrap()]), &no_env)
+            .unwrap()
+            .credentials
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(c.verify("alice", "pw"));
     }
 }

@@ -136,8 +136,8 @@ impl Server {
                 }
             };
             let open = self.conns.len() - self.free.len();
-            if open >= self.app.config.max_connections {
-                log::warn!("{peer}: refused, {open} connections already open (--max-connections)");
+            if open >= self.app.config.max_connections && !self.shed_idlest(now) {
+                log::warn!("{peer}: refused, {open} connections already open and none idle (--max-connections)");
                 let _ = stream.write_all(
                     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 60\r\nConnection: close\r\n\r\n\
 {\"error\":\"too many connections; close other tabs and retry\"}",
@@ -164,6 +164,30 @@ impl Server {
         }
     }
 
+    /// Makes room for a new connection by closing the one idle the longest
+    /// (see `Conn::idle_since`): an attacker's idle or trickling sockets go
+    /// before anyone watching or typing. False when none can go.
+    fn shed_idlest(&mut self, now: Instant) -> bool {
+        let idlest = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| Some((c.as_ref()?.idle_since()?, slot)))
+            .min();
+        let Some((since, slot)) = idlest else {
+            return false;
+        };
+        if let Some(conn) = &self.conns[slot] {
+            log::debug!(
+                "{}: shed, idle for {:.1} s, to make room (--max-connections)",
+                conn.peer,
+                now.saturating_duration_since(since).as_secs_f64()
+            );
+        }
+        self.close(slot, now);
+        true
+    }
+
     fn conn_ready(&mut self, slot: usize, now: Instant) {
         let Some(Some(conn)) = self.conns.get_mut(slot) else {
             return;
@@ -188,8 +212,26 @@ impl Server {
 
     fn poll_video(&mut self, now: Instant) {
         if let Some(frame) = self.app.source.poll(now) {
+            self.rearm_video();
             self.publish(frame, now);
         }
+    }
+
+    /// Adds the video descriptors to the poll set afresh once a frame was
+    /// drained. v4l2loopback 0.12 (Debian 12) joins its wait queue only when
+    /// polled while it holds no frame, and epoll polls with a wait-queue hook
+    /// only when a descriptor is added: one added while a frame was waiting
+    /// never woke the loop again, and frames came only on the 2 s no-signal
+    /// timer. Just drained, the descriptor is empty, so adding it again hooks
+    /// the queue; a frame that slipped in meanwhile is reported at once. It
+    /// costs two epoll_ctl calls per frame.
+    fn rearm_video(&mut self) {
+        let fds = self.app.source.fds();
+        let registry = self.poll.registry();
+        if let Err(e) = reregister(registry, &self.video_fds, &fds, VIDEO, Interest::READABLE) {
+            log::warn!("video: cannot watch the capture device for frames: {e}");
+        }
+        self.video_fds = fds;
     }
 
     fn publish(&mut self, frame: Frame, now: Instant) {
@@ -287,6 +329,11 @@ impl Server {
             );
             self.app.streaming = wanted;
             self.app.source.set_streaming(wanted, now);
+            if !wanted {
+                // The next viewer must start with a frame captured for it, not
+                // the screen as it was when the last one left.
+                self.app.latest = None;
+            }
             self.next_status = now;
         }
         self.app

@@ -7,6 +7,7 @@ mod app;
 mod config;
 mod demo;
 mod event_loop;
+mod gadget;
 mod hid;
 mod http;
 mod json;
@@ -34,6 +35,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if args.hash_password {
+        return hash_password();
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -45,8 +49,11 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let config = Config::from_args(args, &|k| std::env::var(k).ok())?;
+    // Only kv's own modules log: tungstenite's trace level prints every
+    // WebSocket payload, i.e. typed and pasted text (passwords).
     let log_config = simplelog::ConfigBuilder::new()
         .set_time_level(log::LevelFilter::Off)
+        .add_filter_allow_str("kv")
         .build();
     let _ = simplelog::TermLogger::init(
         config.log_level,
@@ -63,6 +70,9 @@ fn run(args: Args) -> Result<(), String> {
         )
     })?;
 
+    // Declared before the server so that it outlives it: the gadget is
+    // removed only after the loop has released every key and closed /dev/hidgN.
+    let mut gadget = None;
     let (source, sinks, demo) = if config.demo {
         let (width, height) = config.resolution.unwrap_or((1280, 720));
         let demo = demo::DemoTarget::new(Mode {
@@ -87,11 +97,16 @@ fn run(args: Args) -> Result<(), String> {
             // to what kv encodes itself (raw formats).
             source.set_quality(config.quality);
         }
-        (
-            Box::new(source) as Box<dyn video::FrameSource>,
-            hidg_sinks(&config)?,
-            None,
-        )
+        let sinks = match &config.gadget {
+            Some(gadget_config) => {
+                let created = gadget::Gadget::create(gadget_config)?;
+                let sinks = created.open_sinks()?;
+                gadget = Some(created);
+                sinks
+            }
+            None => hidg_sinks(&config)?,
+        };
+        (Box::new(source) as Box<dyn video::FrameSource>, sinks, None)
     };
 
     let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {
@@ -109,10 +124,44 @@ fn run(args: Args) -> Result<(), String> {
         );
     }
     let hid = Hid::new(sinks, layout);
-    let app = app::App::new(config, source, hid, demo, now);
+    let mut app = app::App::new(config, source, hid, demo, now);
+    app.udc = gadget.as_ref().map(gadget::Gadget::udc_watch);
     let mut server = event_loop::Server::new(listener, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
-    server.run().map_err(|e| format!("event loop failed: {e}"))
+    let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));
+    drop(server);
+    if let Some(mut gadget) = gadget {
+        gadget.remove()?;
+        log::info!("🔌 USB gadget removed");
+    }
+    outcome
+}
+
+/// `kv --hash-password`: one line of standard input (the password) to an
+/// argon2 hash for --password-hash. The password is never echoed or logged.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("kv: cannot read the password from standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!(
+            "kv: empty password; type it on standard input, e.g. `kv --hash-password < file`"
+        );
+        return ExitCode::FAILURE;
+    }
+    match http::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kv: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The HID gadget devices named on the command line.

@@ -7,6 +7,8 @@ use std::io::{self, Read, Write};
 
 use base64::Engine;
 use sha1::{Digest, Sha1};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Error, Message};
 
@@ -149,6 +151,18 @@ impl WebSocket {
                 }
                 Ok(_) => events.push(Event::Control),
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(Error::Capacity(e)) => {
+                    // The WebSocket's 413: say why before hanging up.
+                    log::debug!("websocket read: {e}");
+                    let frame = CloseFrame {
+                        code: CloseCode::Size,
+                        reason: "message larger than 256 KiB".into(),
+                    };
+                    let _ = self.ctx.close(stream, Some(frame));
+                    let _ = self.ctx.flush(stream);
+                    events.push(Event::Closed);
+                    return;
+                }
                 Err(e) => {
                     log::debug!("websocket read: {e}");
                     events.push(Event::Closed);
@@ -298,5 +312,24 @@ mod tests {
         ws.read(&mut pipe, &mut events);
         assert!(matches!(&events[..], [Event::Text(t), Event::Closed] if t == "hi"));
         assert_eq!(pipe.output.first(), Some(&0x88), "close is answered");
+    }
+
+    #[test]
+    fn test_websocket_oversized_message_closes_with_1009() {
+        // A text frame header announcing MAX_MESSAGE + 1 bytes (64-bit length).
+        let mut bytes = vec![0x81, 0xFF];
+        bytes.extend_from_slice(&(MAX_MESSAGE as u64 + 1).to_be_bytes());
+        bytes.extend_from_slice(&[1, 2, 3, 4]);
+        let mut ws = WebSocket::new(Vec::new());
+        let mut pipe = Pipe {
+            input: io::Cursor::new(bytes),
+            output: Vec::new(),
+        };
+        let mut events = Vec::new();
+        ws.read(&mut pipe, &mut events);
+        assert!(matches!(&events[..], [Event::Closed]));
+        // Close frame, then the status code 1009 (0x03F1).
+        assert_eq!(pipe.output.get(..1), Some(&[0x88][..]));
+        assert_eq!(pipe.output.get(2..4), Some(&[0x03, 0xF1][..]));
     }
 }

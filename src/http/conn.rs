@@ -42,6 +42,13 @@ enum State {
     },
     /// Writing the last response, then closing.
     Closing,
+    /// A response waits for its time (a wrong password's answer); requests
+    /// behind it wait too.
+    Held {
+        until: Instant,
+        response: Vec<u8>,
+        keep_alive: bool,
+    },
     Viewer(Viewer),
     Snapshot {
         head_only: bool,
@@ -62,6 +69,7 @@ impl State {
         match self {
             State::Http { .. } => "Http",
             State::Closing => "Closing",
+            State::Held { .. } => "Held",
             State::Viewer(_) => "Viewer",
             State::Snapshot { .. } => "Snapshot",
             State::WebSocket { .. } => "WebSocket",
@@ -112,10 +120,29 @@ impl Conn {
 
     pub fn kind(&self) -> Kind {
         match self.state {
-            State::Http { .. } | State::Closing => Kind::Http,
+            State::Http { .. } | State::Closing | State::Held { .. } => Kind::Http,
             State::Viewer(_) => Kind::Viewer,
             State::Snapshot { .. } => Kind::Snapshot,
             State::WebSocket { .. } => Kind::WebSocket,
+        }
+    }
+
+    /// Since when this connection has been a candidate for shedding when kv
+    /// runs out of connections: keep-alive connections with nothing to do,
+    /// heads still arriving (counted from their start, so slow-loris clients
+    /// go first), held answers. Viewers, snapshots and WebSockets — only ever
+    /// authenticated when credentials are set — are never shed.
+    pub fn idle_since(&self) -> Option<Instant> {
+        match self.state {
+            State::Http {
+                request_started: Some(t),
+            } => Some(t.min(self.active)),
+            State::Http {
+                request_started: None,
+            }
+            | State::Closing
+            | State::Held { .. } => Some(self.active),
+            State::Viewer(_) | State::Snapshot { .. } | State::WebSocket { .. } => None,
         }
     }
 
@@ -163,7 +190,11 @@ impl Conn {
                 // Half-closed clients that still wait for answers were just written.
                 return Ok(Next::Close);
             }
-            if !full {
+            if !full || self.input.len() >= app_input_cap() {
+                // A full buffer that nothing consumed (a held answer, a
+                // snapshot, a client not reading its responses) is read again
+                // when that changes: the loop calls back on writable, on the
+                // timer or on the frame, and must not spin here meanwhile.
                 return Ok(Next::Keep);
             }
         }
@@ -236,12 +267,29 @@ impl Conn {
             };
             log::debug!("{}: {:?} {}", self.peer, req.method, req.path);
             let head_only = req.method == Method::Head;
-            match routes::handle(&req, &body, app, now) {
+            let client = routes::Client {
+                ip: self.peer.ip(),
+                tls: false,
+            };
+            match routes::handle(&req, &body, client, app, now) {
                 Action::Respond(mut response) => {
                     response.head_only = head_only;
-                    response.write_to(&mut self.out, req.keep_alive);
-                    if !req.keep_alive {
-                        self.set_state(State::Closing);
+                    match response.not_before.filter(|t| *t > now) {
+                        Some(until) => {
+                            let mut held = Vec::new();
+                            response.write_to(&mut held, req.keep_alive);
+                            self.set_state(State::Held {
+                                until,
+                                response: held,
+                                keep_alive: req.keep_alive,
+                            });
+                        }
+                        None => {
+                            response.write_to(&mut self.out, req.keep_alive);
+                            if !req.keep_alive {
+                                self.set_state(State::Closing);
+                            }
+                        }
                     }
                 }
                 Action::Stream => {
@@ -369,6 +417,7 @@ impl Conn {
                 request_started: None,
             } => self.active + IDLE,
             State::Closing => self.active + REQUEST,
+            State::Held { until, .. } => *until,
             State::Viewer(_) => self.active + STALLED,
             State::Snapshot { until, .. } => *until,
             State::WebSocket { heard, pinged, .. } => (*heard + WS_SILENT).min(*pinged + PING),
@@ -392,6 +441,23 @@ impl Conn {
                     .write_to(&mut self.out, false);
                 self.input.clear();
                 self.set_state(State::Closing);
+                self.on_ready(app, now)
+            }
+            State::Held {
+                response,
+                keep_alive,
+                ..
+            } => {
+                let keep_alive = *keep_alive;
+                let response = std::mem::take(response);
+                self.out.extend_from_slice(&response);
+                self.set_state(if keep_alive {
+                    State::Http {
+                        request_started: None,
+                    }
+                } else {
+                    State::Closing
+                });
                 self.on_ready(app, now)
             }
             State::Snapshot {

@@ -1,6 +1,7 @@
 //! HTTP/1.1 for kv's browser UI and API: request heads (`request`), responses
-//! (`response`), Basic auth (`auth`), the embedded UI (`assets`), and the
-//! per-connection state machine (`conn`) the event loop drives.
+//! (`response`), credentials, sessions and login delays (`auth`), the
+//! embedded UI (`assets`), and the per-connection state machine (`conn`) the
+//! event loop drives.
 
 pub mod assets;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod routes;
 pub enum Status {
     Ok,
     SwitchingProtocols,
+    SeeOther,
     NotModified,
     BadRequest,
     Unauthorized,
@@ -24,6 +26,7 @@ pub enum Status {
     LengthRequired,
     PayloadTooLarge,
     UnsupportedMediaType,
+    TooManyRequests,
     HeaderTooLarge,
     ServiceUnavailable,
 }
@@ -33,6 +36,7 @@ impl Status {
         match self {
             Status::Ok => 200,
             Status::SwitchingProtocols => 101,
+            Status::SeeOther => 303,
             Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
@@ -43,6 +47,7 @@ impl Status {
             Status::LengthRequired => 411,
             Status::PayloadTooLarge => 413,
             Status::UnsupportedMediaType => 415,
+            Status::TooManyRequests => 429,
             Status::HeaderTooLarge => 431,
             Status::ServiceUnavailable => 503,
         }
@@ -52,6 +57,7 @@ impl Status {
         match self {
             Status::Ok => "OK",
             Status::SwitchingProtocols => "Switching Protocols",
+            Status::SeeOther => "See Other",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
             Status::Unauthorized => "Unauthorized",
@@ -62,6 +68,7 @@ impl Status {
             Status::LengthRequired => "Length Required",
             Status::PayloadTooLarge => "Payload Too Large",
             Status::UnsupportedMediaType => "Unsupported Media Type",
+            Status::TooManyRequests => "Too Many Requests",
             Status::HeaderTooLarge => "Request Header Fields Too Large",
             Status::ServiceUnavailable => "Service Unavailable",
         }

@@ -2,6 +2,8 @@
 //! output buffer. Every response carries the security headers; errors are one
 //! line of JSON saying what went wrong.
 
+use std::time::Instant;
+
 use super::Status;
 use crate::json;
 
@@ -11,6 +13,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// For HEAD: headers (with the real Content-Length) but no body.
     pub head_only: bool,
+    /// Not to be sent before then: the answer to a wrong password waits,
+    /// held by the connection on a timer.
+    pub not_before: Option<Instant>,
 }
 
 /// Sent with every response: kv's pages must not be framed, sniffed, or leak
@@ -26,6 +31,7 @@ impl Response {
             headers: vec![("Content-Type", content_type.to_string())],
             body,
             head_only: false,
+            not_before: None,
         }
     }
 
@@ -44,6 +50,11 @@ impl Response {
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn not_before(mut self, at: Instant) -> Response {
+        self.not_before = Some(at);
         self
     }
 

@@ -1,9 +1,12 @@
 //! Which request gets what: authentication first, then the route table of
 //! docs/API.md. Routes that change state take POST and, when a browser sent
-//! them, only from kv's own pages.
+//! them, only from kv's own pages. Only the login page, its two files and
+//! the login/logout calls are reachable without credentials.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
+use super::auth::{self, Verdict, SESSION_COOKIE};
 use super::request::{Method, Request};
 use super::response::Response;
 use super::{assets, Status};
@@ -23,20 +26,49 @@ pub enum Action {
     Upgrade(String),
 }
 
-pub fn handle(req: &Request, body: &[u8], app: &mut App, now: Instant) -> Action {
-    if let Some(creds) = &app.config.credentials {
-        if !creds.check(req.header("authorization")) {
+/// Who sent the request, as the connection knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Client {
+    pub ip: IpAddr,
+    /// Over TLS: session cookies get `Secure`.
+    pub tls: bool,
+}
+
+/// The files of the login page, served to everyone: they hold no secrets.
+const LOGIN_FILES: [&str; 3] = ["/login.html", "/login.js", "/login.css"];
+
+pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: Instant) -> Action {
+    let read_only = matches!(req.method, Method::Get | Method::Head);
+    let path = req.path.as_str();
+    match path {
+        "/api/login" if req.method == Method::Post => {
+            return Action::Respond(post(req, app, now, login(req, body, client)));
+        }
+        "/api/logout" if req.method == Method::Post => {
+            return Action::Respond(post(req, app, now, logout(req, client)));
+        }
+        "/api/login" | "/api/logout" => return not_allowed("POST"),
+        p if read_only && LOGIN_FILES.contains(&p) => return asset(req, path),
+        _ => {}
+    }
+    let session = session_cookie(req);
+    match app
+        .auth
+        .check(client.ip, req.header("authorization"), session, now)
+    {
+        Verdict::Open | Verdict::Allowed => {}
+        Verdict::Missing if wants_page(req) => {
             return Action::Respond(
-                Response::error(
-                    Status::Unauthorized,
-                    "log in: this kv requires a user and password",
-                )
-                .header("WWW-Authenticate", "Basic realm=\"kv\", charset=\"UTF-8\""),
+                Response::error(Status::SeeOther, "log in at /login.html")
+                    .header("Location", "/login.html")
+                    .header("Cache-Control", "no-store"),
             );
         }
+        Verdict::Missing => return Action::Respond(unauthorized(session.is_none())),
+        Verdict::Refused { until } => return Action::Respond(unauthorized(true).not_before(until)),
+        Verdict::LockedOut { retry_after } => return Action::Respond(locked_out(retry_after)),
     }
-    let read_only = matches!(req.method, Method::Get | Method::Head);
-    match req.path.as_str() {
+    match path {
         "/stream" if read_only => Action::Stream,
         "/snapshot.jpg" if read_only => Action::Snapshot,
         "/ws" if req.method == Method::Get => upgrade(req),
@@ -67,24 +99,138 @@ pub fn handle(req: &Request, body: &[u8], app: &mut App, now: Instant) -> Action
             not_allowed("GET, HEAD")
         }
         "/ws" => not_allowed("GET"),
+        "/api/session" if read_only => Action::Respond(Response::json(
+            Status::Ok,
+            format!(
+                "{{\"auth\":{},\"session\":{}}}",
+                app.auth.enabled(),
+                session.is_some() && app.auth.enabled()
+            ),
+        )),
         "/api/video/mode" | "/api/hid/release" | "/api/hid/layout" => not_allowed("POST"),
-        path => match assets::find(path) {
-            Some(_) if !read_only => not_allowed("GET, HEAD"),
-            Some(asset) if req.header("if-none-match") == Some(asset.etag) => Action::Respond(
-                Response::new(Status::NotModified, asset.mime, Vec::new())
-                    .header("ETag", asset.etag),
-            ),
-            Some(asset) => Action::Respond(
-                Response::new(Status::Ok, asset.mime, asset.body.to_vec())
-                    .header("ETag", asset.etag)
-                    .header("Cache-Control", "no-cache"),
-            ),
-            None => Action::Respond(Response::error(
-                Status::NotFound,
-                &format!("no such page: {path}"),
-            )),
-        },
+        "/api/session" => not_allowed("GET, HEAD"),
+        path => asset(req, path),
     }
+}
+
+/// A file of the embedded UI. Only exact names of embedded files match, so
+/// no request path (`/../etc/passwd`, `/%2e%2e/`, `//etc/passwd`) reaches
+/// the file system.
+fn asset(req: &Request, path: &str) -> Action {
+    let read_only = matches!(req.method, Method::Get | Method::Head);
+    match assets::find(path) {
+        Some(_) if !read_only => not_allowed("GET, HEAD"),
+        Some(asset) if req.header("if-none-match") == Some(asset.etag) => Action::Respond(
+            Response::new(Status::NotModified, asset.mime, Vec::new()).header("ETag", asset.etag),
+        ),
+        Some(asset) => Action::Respond(
+            Response::new(Status::Ok, asset.mime, asset.body.to_vec())
+                .header("ETag", asset.etag)
+                .header("Cache-Control", "no-cache"),
+        ),
+        None => Action::Respond(Response::error(Status::NotFound, "no such page")),
+    }
+}
+
+/// 401. Scripts get `WWW-Authenticate` so they know to send Basic
+/// credentials; a browser whose session ended does not, so it shows no
+/// password dialog of its own (the UI sends it to the login page).
+fn unauthorized(challenge: bool) -> Response {
+    let r = Response::error(
+        Status::Unauthorized,
+        "log in: this kv requires a user and password (Basic auth, or POST /api/login)",
+    );
+    if challenge {
+        r.header("WWW-Authenticate", "Basic realm=\"kv\", charset=\"UTF-8\"")
+    } else {
+        r
+    }
+}
+
+fn locked_out(retry_after: std::time::Duration) -> Response {
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    Response::error(
+        Status::TooManyRequests,
+        &format!("too many wrong passwords from this address; retry in {secs} s"),
+    )
+    .header("Retry-After", secs.to_string())
+}
+
+/// A browser navigating to the UI, as opposed to a script or a subresource.
+fn wants_page(req: &Request) -> bool {
+    matches!(req.method, Method::Get | Method::Head)
+        && matches!(req.path.as_str(), "/" | "/index.html")
+        && req
+            .header("accept")
+            .is_some_and(|a| a.contains("text/html"))
+}
+
+fn session_cookie(req: &Request) -> Option<&str> {
+    req.headers
+        .iter()
+        .filter(|(k, _)| k == "cookie")
+        .find_map(|(_, v)| auth::cookie(v, SESSION_COOKIE))
+}
+
+/// `POST /api/login` with `{"user":"...","password":"..."}`.
+fn login(req: &Request, body: &[u8], client: Client) -> Handler {
+    let fields = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| Value::parse(text).ok())
+        .and_then(|v| {
+            let field = |name| v.get(name).and_then(Value::as_str).map(str::to_string);
+            Some((field("user")?, field("password")?))
+        });
+    let old_session = session_cookie(req).map(str::to_string);
+    Box::new(move |app, now| {
+        let Some((user, password)) = fields else {
+            return Response::error(
+                Status::BadRequest,
+                "body must be JSON like {\"user\":\"admin\",\"password\":\"...\"}",
+            );
+        };
+        match app.auth.login(client.ip, &user, &password, now) {
+            Ok(token) => {
+                if let Some(old) = old_session {
+                    app.auth.logout(&old);
+                }
+                let secure = if client.tls { "; Secure" } else { "" };
+                Response::ok_json()
+                    .header(
+                        "Set-Cookie",
+                        format!(
+                            "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"
+                        ),
+                    )
+                    .header("Cache-Control", "no-store")
+            }
+            Err(Verdict::Open) => Response::ok_json(),
+            Err(Verdict::Refused { until }) => {
+                Response::error(Status::Unauthorized, "wrong user or password").not_before(until)
+            }
+            Err(Verdict::LockedOut { retry_after }) => locked_out(retry_after),
+            Err(Verdict::Allowed | Verdict::Missing) => Response::error(
+                Status::ServiceUnavailable,
+                "cannot start a session: the kernel's random generator failed",
+            ),
+        }
+    })
+}
+
+/// `POST /api/logout`: forgets the session and tells the browser to drop it.
+fn logout(req: &Request, client: Client) -> Handler {
+    let session = session_cookie(req).map(str::to_string);
+    Box::new(move |app, _now| {
+        if session.is_some_and(|s| app.auth.logout(&s)) {
+            log::info!("{}: logged out", client.ip);
+        }
+        Response::ok_json()
+            .header(
+                "Set-Cookie",
+                format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+            )
+            .header("Cache-Control", "no-store")
+    })
 }
 
 fn not_allowed(allow: &'static str) -> Action {

@@ -30,7 +30,10 @@ use crate::sys::v4l2::{FrameSizes, MappedBuffer, PixFormat};
 /// slow loop iteration does not make the driver drop frames.
 const BUFFER_COUNT: u32 = 4;
 /// A device that streams but delivers nothing this long has lost its input
-/// (target asleep, HDMI unplugged).
+/// (target asleep, HDMI unplugged). kv then closes it and opens it again at
+/// the next retry: a silent device stays free to be unplugged or to have its
+/// driver reloaded (`rmmod` fails while a node is open), and a dongle whose
+/// firmware wedged gets a fresh start.
 const NO_SIGNAL_AFTER: Duration = Duration::from_secs(2);
 /// How often to look again for a device (no device, or STREAMON failed):
 /// besides inotify, because a new node can be unusable for a moment until
@@ -223,7 +226,10 @@ impl V4l2Source {
         self.last_problem.clear();
         self.device = Some(device);
         self.retry_at = None;
-        self.set_signal(Signal::Live);
+        // A device closed for its silence is live again only once it delivers.
+        if self.signal == Signal::NoDevice {
+            self.set_signal(Signal::Live);
+        }
     }
 
     /// Forgets the device (unplugged, or its node removed).
@@ -239,6 +245,23 @@ impl V4l2Source {
         self.retry_at = Some(now + RETRY_EVERY);
     }
 
+    /// Closes a streaming device that has delivered nothing for
+    /// `NO_SIGNAL_AFTER`; the next retry opens it (or whatever replaced it) again.
+    fn release_silent(&mut self, now: Instant) {
+        if let Some(mut device) = self.device.take() {
+            device.node.stop();
+            let problem = format!(
+                "📹 {}: no frames for {} s — closed it, opening it again every {} s",
+                device.path.display(),
+                NO_SIGNAL_AFTER.as_secs(),
+                RETRY_EVERY.as_secs()
+            );
+            self.report(problem);
+        }
+        self.set_signal(Signal::NoSignal);
+        self.retry_at = Some(now + RETRY_EVERY);
+    }
+
     fn handle_hotplug(&mut self, now: Instant) {
         for change in self.host.changes() {
             match change {
@@ -249,6 +272,10 @@ impl V4l2Source {
                         .is_some_and(|d| d.path == Path::new(DEV).join(&name));
                     if ours {
                         self.lose_device("its device node was removed", now);
+                    } else if self.device.is_none() && self.last_path == Path::new(DEV).join(&name)
+                    {
+                        // The silent device kv had closed is gone too.
+                        self.set_signal(Signal::NoDevice);
                     }
                 }
                 Change::Created(name) if self.device.is_none() && is_video_node(&name) => {
@@ -277,6 +304,7 @@ impl V4l2Source {
             }
             Err(problem) => {
                 self.report(problem);
+                self.set_signal(Signal::NoDevice);
                 self.retry_at = Some(now + RETRY_EVERY);
             }
         }
@@ -403,15 +431,14 @@ impl FrameSource for V4l2Source {
         let frame = self.capture(now);
         let streaming = self.device.as_ref().is_some_and(|d| d.streaming);
         if streaming && now >= self.last_frame + NO_SIGNAL_AFTER {
-            self.set_signal(Signal::NoSignal);
+            self.release_silent(now);
         }
         frame
     }
 
     fn poll_at(&self) -> Option<Instant> {
         let streaming = self.device.as_ref().is_some_and(|d| d.streaming);
-        let no_signal_at =
-            (streaming && self.signal == Signal::Live).then(|| self.last_frame + NO_SIGNAL_AFTER);
+        let no_signal_at = streaming.then(|| self.last_frame + NO_SIGNAL_AFTER);
         let retry = self
             .retry_at
             .filter(|_| self.device.is_none() || (self.want_streaming && !streaming));
@@ -1399,21 +1426,51 @@ mod tests {
     }
 
     #[test]
-    fn test_streaming_silence_no_signal_then_live() {
+    fn test_streaming_silence_closes_device_then_live() {
         let now = Instant::now();
         let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
         let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
         source.set_streaming(true, now);
         assert!(source.poll(now + Duration::from_millis(1999)).is_none());
         assert_eq!(source.info().signal, Signal::Live);
-        assert!(source.poll(now + NO_SIGNAL_AFTER).is_none());
+        let silent = now + NO_SIGNAL_AFTER;
+        assert!(source.poll(silent).is_none());
         assert_eq!(source.info().signal, Signal::NoSignal);
-        assert_eq!(source.poll_at(), None);
+        // Closed, so its driver could be reloaded; status still names it.
+        assert!(!device(&w, "/dev/video0").streaming);
+        assert_eq!(source.fds(), [WATCH_FD]);
+        assert_eq!(source.info().device, "/dev/video0");
+        assert_eq!(source.poll_at(), Some(silent + RETRY_EVERY));
+
+        // Opened again, still silent: no signal still, closed again later.
+        let reopened = silent + RETRY_EVERY;
+        assert!(source.poll(reopened).is_none());
+        assert!(device(&w, "/dev/video0").streaming);
+        assert_eq!(source.info().signal, Signal::NoSignal);
+        assert_eq!(source.poll_at(), Some(reopened + NO_SIGNAL_AFTER));
+
         capture(&w, "/dev/video0", jpeg(16, 16));
-        let later = now + Duration::from_secs(5);
+        let later = reopened + Duration::from_secs(1);
         assert!(source.poll(later).is_some());
         assert_eq!(source.info().signal, Signal::Live);
         assert_eq!(source.poll_at(), Some(later + NO_SIGNAL_AFTER));
+    }
+
+    #[test]
+    fn test_streaming_silent_then_removed_no_device() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_streaming(true, now);
+        source.poll(now + NO_SIGNAL_AFTER);
+        assert_eq!(source.info().signal, Signal::NoSignal);
+        w.borrow_mut().devices.remove(Path::new("/dev/video0"));
+        w.borrow_mut()
+            .changes
+            .push(Change::Deleted("video0".into()));
+        source.poll(now + NO_SIGNAL_AFTER + Duration::from_millis(100));
+        assert_eq!(source.info().signal, Signal::NoDevice);
+        assert_eq!(source.info().device, "/dev/video0");
     }
 
     #[test]

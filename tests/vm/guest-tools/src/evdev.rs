@@ -3,7 +3,7 @@
 
 use crate::Outcome;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 /// struct input_event on 64-bit Linux: struct timeval (16 bytes), type u16, code u16, value i32.
@@ -17,6 +17,47 @@ fn type_name(kind: u16) -> String {
         0x11 => "EV_LED".into(),
         other => format!("EV_{other:#04x}"),
     }
+}
+
+/// The event type a name (`EV_LED`) or number stands for.
+fn type_number(name: &str) -> Result<u16, String> {
+    match name {
+        "EV_KEY" => Ok(0x01),
+        "EV_REL" => Ok(0x02),
+        "EV_ABS" => Ok(0x03),
+        "EV_LED" => Ok(0x11),
+        other => other
+            .parse()
+            .map_err(|_| format!("{other:?} is not an event type (EV_LED or a number)")),
+    }
+}
+
+/// Writes one event and an EV_SYN to DEV, as the host's input layer would
+/// (`EV_LED 1 1` turns Caps Lock on: usbhid sends the keyboard's output report).
+pub fn write(dev: &str, kind: &str, code: &str, value: &str) -> Outcome {
+    let kind = type_number(kind)?;
+    let code: u16 = code
+        .parse()
+        .map_err(|_| format!("{code:?} is not an event code"))?;
+    let value: i32 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a value"))?;
+    let event = |kind: u16, code: u16, value: i32| {
+        let mut raw = [0u8; EVENT_SIZE];
+        raw[16..18].copy_from_slice(&kind.to_le_bytes());
+        raw[18..20].copy_from_slice(&code.to_le_bytes());
+        raw[20..24].copy_from_slice(&value.to_le_bytes());
+        raw
+    };
+    let mut output = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dev)
+        .map_err(|e| format!("{dev}: {e}"))?;
+    for raw in [event(kind, code, value), event(0, 0, 0)] {
+        output.write_all(&raw).map_err(|e| format!("{dev}: {e}"))?;
+    }
+    println!("wrote {kind} {code} {value} to {dev}");
+    Ok(())
 }
 
 /// Prints `listening DEV`, then `EV_KEY 30 1`-style lines for SECONDS. Opening the node

@@ -76,11 +76,34 @@ pub(crate) fn test_pattern(width: u16, height: u16, index: u16) -> Result<Vec<u8
     Ok(jpeg)
 }
 
+/// The frames `mjpeg-feed` cycles through, in order.
+pub(crate) fn pattern_frames(width: u16, height: u16) -> Result<Vec<Vec<u8>>, String> {
+    (0..PATTERN_FRAMES)
+        .map(|i| test_pattern(width, height, i))
+        .collect()
+}
+
 /// Writes COUNT frames (0 = until killed) at FPS; prints `first frame written` once.
 pub fn mjpeg_feed(dev: &str, width: u16, height: u16, fps: u64, count: u64) -> Outcome {
-    let frames = (0..PATTERN_FRAMES)
-        .map(|i| test_pattern(width, height, i))
-        .collect::<Result<Vec<_>, _>>()?;
+    play(
+        dev,
+        width,
+        height,
+        fps,
+        count,
+        &pattern_frames(width, height)?,
+    )
+}
+
+/// Writes `frames` in a cycle, COUNT of them (0 = until killed), at FPS.
+pub(crate) fn play(
+    dev: &str,
+    width: u16,
+    height: u16,
+    fps: u64,
+    count: u64,
+    frames: &[Vec<u8>],
+) -> Outcome {
     let max_frame = frames.iter().map(Vec::len).max().unwrap_or(0);
     let mut file = OpenOptions::new()
         .read(true)

@@ -62,13 +62,13 @@ pub fn port_open(authority: &str) -> Outcome {
 }
 
 /// A response or part head: the first line (empty for multipart parts) and headers.
-struct Head {
-    first_line: String,
+pub(crate) struct Head {
+    pub(crate) first_line: String,
     headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -134,23 +134,12 @@ fn send_request(url: &Url, method: &str, body: &str) -> Result<BufReader<TcpStre
 
 /// `http METHOD URL [BODY]`: prints the status line, the headers and the body.
 pub fn request(method: &str, url: &str, body: &str) -> Outcome {
-    let parsed = Url::parse(url)?;
-    let mut r = send_request(&parsed, method, body)?;
-    r.get_ref()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let head = read_head(&mut r, true).map_err(|e| format!("{url}: {e}"))?;
+    let (head, content) = fetch(method, url, body)?;
     println!("{}", head.first_line);
     for (name, value) in &head.headers {
         println!("{name}: {value}");
     }
     println!();
-    let mut content = Vec::new();
-    match head.content_length().map_err(|e| format!("{url}: {e}"))? {
-        Some(n) => r.take(n as u64).read_to_end(&mut content),
-        None => r.read_to_end(&mut content),
-    }
-    .map_err(|e| format!("{url}: reading body: {e}"))?;
     std::io::stdout()
         .write_all(&content)
         .map_err(|e| e.to_string())?;
@@ -158,50 +147,97 @@ pub fn request(method: &str, url: &str, body: &str) -> Outcome {
     Ok(())
 }
 
-/// `stream-read URL N [SECONDS]`: reads N parts from a multipart/x-mixed-replace
-/// stream, checks each is a whole JPEG with increasing X-Frame-Seq, and prints one
-/// line per frame and a summary with the measured frame rate.
-pub fn stream_read(url: &str, frames: u64, seconds: u64) -> Outcome {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+/// One request: the response head and body.
+pub(crate) fn fetch(method: &str, url: &str, body: &str) -> Result<(Head, Vec<u8>), String> {
     let parsed = Url::parse(url)?;
-    let mut r = send_request(&parsed, "GET", "")?;
-    let set_timeout = |r: &BufReader<TcpStream>| {
-        let left = deadline
+    let mut r = send_request(&parsed, method, body)?;
+    r.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let head = read_head(&mut r, true).map_err(|e| format!("{url}: {e}"))?;
+    let mut content = Vec::new();
+    match head.content_length().map_err(|e| format!("{url}: {e}"))? {
+        Some(n) => r.take(n as u64).read_to_end(&mut content),
+        None => r.read_to_end(&mut content),
+    }
+    .map_err(|e| format!("{url}: reading body: {e}"))?;
+    Ok((head, content))
+}
+
+/// One part of a multipart MJPEG stream, checked to be a whole JPEG.
+pub(crate) struct Part {
+    pub(crate) seq: Option<u64>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) info: jpeg::JpegInfo,
+}
+
+/// A `multipart/x-mixed-replace` response being read part by part until a deadline.
+pub(crate) struct MjpegStream {
+    url: String,
+    r: BufReader<TcpStream>,
+    delimiter: String,
+    deadline: Instant,
+    parts: u64,
+    last_seq: Option<u64>,
+}
+
+impl MjpegStream {
+    /// Sends GET and checks the response is a multipart stream with a boundary.
+    pub(crate) fn open(url: &str, deadline: Instant) -> Result<MjpegStream, String> {
+        let parsed = Url::parse(url)?;
+        let r = send_request(&parsed, "GET", "")?;
+        let mut stream = MjpegStream {
+            url: url.to_owned(),
+            r,
+            delimiter: String::new(),
+            deadline,
+            parts: 0,
+            last_seq: None,
+        };
+        stream.set_timeout()?;
+        let head = read_head(&mut stream.r, true).map_err(|e| format!("{url}: {e}"))?;
+        if !head.first_line.contains(" 200") {
+            return Err(format!("{url}: {}", head.first_line));
+        }
+        let content_type = head.header("content-type").unwrap_or_default();
+        let boundary = content_type
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("boundary="))
+            .filter(|_| content_type.starts_with("multipart/x-mixed-replace"))
+            .ok_or_else(|| format!("{url}: Content-Type {content_type:?} is not multipart/x-mixed-replace with a boundary"))?;
+        stream.delimiter = format!("--{}", boundary.trim_matches('"'));
+        Ok(stream)
+    }
+
+    fn set_timeout(&self) -> Outcome {
+        let left = self
+            .deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
-        r.get_ref()
+        self.r
+            .get_ref()
             .set_read_timeout(Some(left))
             .map_err(|e| e.to_string())
-    };
-    set_timeout(&r)?;
-    let head = read_head(&mut r, true).map_err(|e| format!("{url}: {e}"))?;
-    if !head.first_line.contains(" 200") {
-        return Err(format!("{url}: {}", head.first_line));
     }
-    let content_type = head.header("content-type").unwrap_or_default();
-    let boundary = content_type
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("boundary="))
-        .filter(|_| content_type.starts_with("multipart/x-mixed-replace"))
-        .ok_or_else(|| format!("{url}: Content-Type {content_type:?} is not multipart/x-mixed-replace with a boundary"))?;
-    let delimiter = format!("--{}", boundary.trim_matches('"'));
 
-    let (mut first_at, mut last_at) = (None, Instant::now());
-    let mut last_seq: Option<u64> = None;
-    let mut total_bytes = 0;
-    for i in 0..frames {
-        set_timeout(&r)?;
+    /// The next part: a whole JPEG whose X-Frame-Seq (if any) is above the last one.
+    pub(crate) fn next_part(&mut self) -> Result<Part, String> {
+        self.set_timeout()?;
+        let (url, i) = (&self.url, self.parts);
         let context = |e: String| format!("{url}: frame {i}: {e}");
         loop {
-            let line = read_line(&mut r).map_err(context)?;
-            if line == delimiter {
+            let line = read_line(&mut self.r).map_err(context)?;
+            if line == self.delimiter {
                 break;
             }
             if !line.is_empty() {
-                return Err(context(format!("expected {delimiter:?}, got {line:?}")));
+                return Err(context(format!(
+                    "expected {:?}, got {line:?}",
+                    self.delimiter
+                )));
             }
         }
-        let part = read_head(&mut r, false).map_err(context)?;
+        let part = read_head(&mut self.r, false).map_err(context)?;
         let len = part
             .content_length()
             .map_err(context)?
@@ -210,24 +246,40 @@ pub fn stream_read(url: &str, frames: u64, seconds: u64) -> Outcome {
             return Err(context(format!("part of {len} bytes is implausibly large")));
         }
         let mut body = vec![0; len];
-        r.read_exact(&mut body)
+        self.r
+            .read_exact(&mut body)
             .map_err(|e| context(format!("reading {len} bytes: {e}")))?;
-        last_at = Instant::now();
-        first_at.get_or_insert(last_at);
         let info = jpeg::inspect(&body).map_err(context)?;
         let seq = part
             .header("x-frame-seq")
             .and_then(|s| s.parse::<u64>().ok());
-        if let (Some(prev), Some(now)) = (last_seq, seq) {
+        if let (Some(prev), Some(now)) = (self.last_seq, seq) {
             if now <= prev {
                 return Err(context(format!("X-Frame-Seq went from {prev} to {now}")));
             }
         }
-        last_seq = seq.or(last_seq);
-        total_bytes += len;
+        self.last_seq = seq.or(self.last_seq);
+        self.parts += 1;
+        Ok(Part { seq, body, info })
+    }
+}
+
+/// `stream-read URL N [SECONDS]`: reads N parts from a multipart/x-mixed-replace
+/// stream, checks each is a whole JPEG with increasing X-Frame-Seq, and prints one
+/// line per frame and a summary with the measured frame rate.
+pub fn stream_read(url: &str, frames: u64, seconds: u64) -> Outcome {
+    let mut stream = MjpegStream::open(url, Instant::now() + Duration::from_secs(seconds))?;
+    let (mut first_at, mut last_at) = (None, Instant::now());
+    let mut total_bytes = 0;
+    for i in 0..frames {
+        let Part { seq, body, info } = stream.next_part()?;
+        last_at = Instant::now();
+        first_at.get_or_insert(last_at);
+        total_bytes += body.len();
         println!(
-            "frame {i} seq={} bytes={len} size={}x{} dht={} sha1={}",
+            "frame {i} seq={} bytes={} size={}x{} dht={} sha1={}",
             seq.map_or("-".into(), |s| s.to_string()),
+            body.len(),
             info.width,
             info.height,
             u8::from(info.huffman_tables),

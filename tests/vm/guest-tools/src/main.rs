@@ -7,6 +7,7 @@ mod evdev;
 mod feed;
 mod http;
 mod jpeg;
+mod watch;
 mod ws;
 
 use std::process::ExitCode;
@@ -16,11 +17,18 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
   port-open HOST:PORT                    exit 0 if a TCP connect succeeds within 1 s
   http METHOD URL [BODY]                 one request; print the response head and body
   stream-read URL N [SECONDS]            read N parts of a multipart MJPEG stream, check each JPEG
-  ws-send [--wait S] [--origin O|none] URL JSON...
+  ws-send [--wait S] [--gap MS] [--origin O|none] URL JSON...
                                          send text messages on a WebSocket, print the replies
   evdev-read DEV SECONDS                 print input events (EV_KEY/REL/ABS/LED) for SECONDS
+  evdev-write DEV TYPE CODE VALUE        write one input event (e.g. EV_LED 1 1: Caps Lock on)
   mjpeg-feed DEV WIDTH HEIGHT FPS [COUNT]
                                          write test-pattern JPEGs into a v4l2loopback device
+  mjpeg-feed-bare DEV WIDTH HEIGHT FPS [COUNT]
+                                         the same frames without Huffman tables (DHT)
+  stream-watch URL SECONDS [--pattern WxH [--bare]] [--decode] [--frames N] [--runs N]
+                                         sort /stream parts into runs: fed frames, others
+                                         (or sizes); stop after N frames or N runs
+  snapshot URL                           GET one JPEG, check it is whole and decodes
 bench (for bench/vm-bench; prints BENCH lines):
   bench-feed DEV FPS FILE...             write these JPEG files round-robin into v4l2loopback
   bench-viewers URL PID SECONDS FAST [STALLED THROTTLED BYTES_PER_S] [--label L]
@@ -49,8 +57,13 @@ fn main() -> ExitCode {
         }
         ["ws-send", rest @ ..] => ws_send(rest),
         ["evdev-read", dev, secs] => number(secs).and_then(|s| evdev::read(dev, s)),
+        ["evdev-write", dev, kind, code, value] => evdev::write(dev, kind, code, value),
         ["mjpeg-feed", dev, w, h, fps] => feed_args(dev, w, h, fps, "0"),
         ["mjpeg-feed", dev, w, h, fps, count] => feed_args(dev, w, h, fps, count),
+        ["mjpeg-feed-bare", dev, w, h, fps] => feed_bare_args(dev, w, h, fps, "0"),
+        ["mjpeg-feed-bare", dev, w, h, fps, count] => feed_bare_args(dev, w, h, fps, count),
+        ["stream-watch", url, secs, rest @ ..] => stream_watch(url, secs, rest),
+        ["snapshot", url] => watch::snapshot(url),
         ["bench-feed", dev, fps, files @ ..] => {
             number(fps).and_then(|fps| bench::feed_files(dev, fps, files))
         }
@@ -75,21 +88,70 @@ fn number(s: &str) -> Result<u64, String> {
     s.parse().map_err(|_| format!("{s:?} is not a number"))
 }
 
+fn dim(s: &str) -> Result<u16, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a frame dimension (1..65535)"))
+}
+
 fn feed_args(dev: &str, w: &str, h: &str, fps: &str, count: &str) -> Outcome {
-    let dim = |s: &str| -> Result<u16, String> {
-        s.parse()
-            .map_err(|_| format!("{s:?} is not a frame dimension (1..65535)"))
-    };
     feed::mjpeg_feed(dev, dim(w)?, dim(h)?, number(fps)?.max(1), number(count)?)
+}
+
+fn feed_bare_args(dev: &str, w: &str, h: &str, fps: &str, count: &str) -> Outcome {
+    watch::feed_bare(dev, dim(w)?, dim(h)?, number(fps)?.max(1), number(count)?)
+}
+
+fn stream_watch(url: &str, secs: &str, mut args: &[&str]) -> Outcome {
+    let mut options = watch::WatchOptions {
+        pattern: None,
+        bare: false,
+        decode: false,
+        frames: None,
+        runs: None,
+    };
+    loop {
+        match args {
+            ["--pattern", size, rest @ ..] => {
+                let (w, h) = size
+                    .split_once('x')
+                    .ok_or_else(|| format!("--pattern {size:?}: expected WIDTHxHEIGHT"))?;
+                options.pattern = Some((dim(w)?, dim(h)?));
+                args = rest;
+            }
+            ["--bare", rest @ ..] => {
+                options.bare = true;
+                args = rest;
+            }
+            ["--decode", rest @ ..] => {
+                options.decode = true;
+                args = rest;
+            }
+            ["--frames", n, rest @ ..] => {
+                options.frames = Some(number(n)?);
+                args = rest;
+            }
+            ["--runs", n, rest @ ..] => {
+                options.runs = Some(number(n)? as usize);
+                args = rest;
+            }
+            [] => return watch::stream_watch(url, number(secs)?, &options),
+            [other, ..] => return Err(format!("stream-watch: unknown option {other:?}\n{USAGE}")),
+        }
+    }
 }
 
 fn ws_send(mut args: &[&str]) -> Outcome {
     let mut wait = Duration::from_secs(1);
     let mut origin = ws::Origin::SameAsHost;
+    let mut gap = Duration::ZERO;
     loop {
         match args {
             ["--wait", secs, rest @ ..] => {
                 wait = Duration::from_secs(number(secs)?);
+                args = rest;
+            }
+            ["--gap", ms, rest @ ..] => {
+                gap = Duration::from_millis(number(ms)?);
                 args = rest;
             }
             ["--origin", "none", rest @ ..] => {
@@ -100,7 +162,7 @@ fn ws_send(mut args: &[&str]) -> Outcome {
                 origin = ws::Origin::Given((*value).to_owned());
                 args = rest;
             }
-            [url, messages @ ..] => return ws::send(url, &origin, wait, messages),
+            [url, messages @ ..] => return ws::send(url, &origin, wait, gap, messages),
             [] => return Err(format!("ws-send needs a URL\n{USAGE}")),
         }
     }

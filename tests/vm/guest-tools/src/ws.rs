@@ -18,7 +18,16 @@ pub enum Origin {
     Missing,
 }
 
-pub fn send(url: &str, origin: &Origin, quiet: Duration, messages: &[&str]) -> Outcome {
+/// Sends `messages` (with `gap` between them: a HID host takes one report per
+/// poll interval, and kv keeps only the newest state of a host still busy) and
+/// prints the replies until the server has been quiet for `quiet`.
+pub fn send(
+    url: &str,
+    origin: &Origin,
+    quiet: Duration,
+    gap: Duration,
+    messages: &[&str],
+) -> Outcome {
     let parsed = Url::parse(url)?;
     let stream = parsed.connect(Duration::from_secs(5))?;
     stream
@@ -50,7 +59,10 @@ pub fn send(url: &str, origin: &Origin, quiet: Duration, messages: &[&str]) -> O
         Err(e) => return Err(format!("{url}: handshake failed: {e}")),
     };
     println!("connected {}", response.status().as_u16());
-    for message in messages {
+    for (i, message) in messages.iter().enumerate() {
+        if i > 0 && !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
         socket
             .send(Message::text(*message))
             .map_err(|e| format!("{url}: sending {message}: {e}"))?;
@@ -127,7 +139,13 @@ mod tests {
         let (url, received) = serve();
         let quiet = Duration::from_millis(200);
         assert_eq!(
-            send(&url, &Origin::SameAsHost, quiet, &[r#"{"type":"release"}"#]),
+            send(
+                &url,
+                &Origin::SameAsHost,
+                quiet,
+                Duration::ZERO,
+                &[r#"{"type":"release"}"#]
+            ),
             Ok(())
         );
         assert_eq!(received.recv().unwrap(), r#"{"type":"release"}"#);
@@ -136,7 +154,14 @@ mod tests {
     #[test]
     fn test_send_without_origin_refused() {
         let (url, _) = serve();
-        let err = send(&url, &Origin::Missing, Duration::from_millis(200), &[]).unwrap_err();
+        let err = send(
+            &url,
+            &Origin::Missing,
+            Duration::from_millis(200),
+            Duration::ZERO,
+            &[],
+        )
+        .unwrap_err();
         assert!(err.contains("403"), "{err}");
     }
 }
