@@ -193,13 +193,16 @@ impl Conn {
 
     /// The socket is readable or writable (edge-triggered: drain both ways).
     pub fn on_ready(&mut self, app: &mut App, now: Instant) -> Next {
-        match self.drive(app, now) {
-            Ok(next) => next,
-            Err(e) => {
-                log::debug!("{}: {e}", self.peer);
-                Next::Close
-            }
-        }
+        let outcome = self.drive(app, now);
+        self.settle(outcome)
+    }
+
+    /// An I/O error closes the connection.
+    fn settle(&self, outcome: io::Result<Next>) -> Next {
+        outcome.unwrap_or_else(|e| {
+            log::debug!("{}: {e}", self.peer);
+            Next::Close
+        })
     }
 
     fn drive(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
@@ -650,7 +653,11 @@ impl Conn {
         match self.state {
             State::Viewer(ref mut viewer) if viewer.is_idle() => {
                 viewer.offer(frame, &|at| app.monotonic_us(at));
-                self.on_ready(app, now)
+                // Only write: a viewer has nothing to say, and reading here
+                // cost one empty recv per viewer per frame (bench/README.md).
+                // Its hang-up still arrives as a readable event.
+                let outcome = self.write_out(app, now);
+                self.settle(outcome)
             }
             State::Snapshot {
                 head_only,
