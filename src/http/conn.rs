@@ -108,6 +108,8 @@ impl State {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     Keep,
+    /// A viewer has a frame to send (`write_frame`).
+    Write,
     Close,
 }
 
@@ -648,16 +650,18 @@ impl Conn {
         Ok(Next::Keep)
     }
 
-    /// A new frame was published.
+    /// A new frame was published. An idle viewer takes it and answers
+    /// `Write`: the loop sends it with `write_frame` when its turn comes, so
+    /// input that arrived meanwhile is not kept waiting behind every viewer.
     pub fn on_frame(&mut self, frame: &SharedFrame, app: &mut App, now: Instant) -> Next {
         match self.state {
             State::Viewer(ref mut viewer) if viewer.is_idle() => {
                 viewer.offer(frame, &|at| app.monotonic_us(at));
-                // Only write: a viewer has nothing to say, and reading here
-                // cost one empty recv per viewer per frame (bench/README.md).
-                // Its hang-up still arrives as a readable event.
-                let outcome = self.write_out(app, now);
-                self.settle(outcome)
+                if viewer.is_idle() {
+                    Next::Keep
+                } else {
+                    Next::Write
+                }
             }
             State::Snapshot {
                 head_only,
@@ -669,6 +673,14 @@ impl Conn {
             }
             _ => Next::Keep,
         }
+    }
+
+    /// Sends what `on_frame` offered. Only writes: a viewer has nothing to
+    /// say, and reading here cost one empty recv per viewer per frame
+    /// (bench/README.md). Its hang-up still arrives as a readable event.
+    pub fn write_frame(&mut self, app: &mut App, now: Instant) -> Next {
+        let outcome = self.write_out(app, now);
+        self.settle(outcome)
     }
 
     /// When `on_timer` must run next.
