@@ -29,6 +29,8 @@ pub struct App {
     pub hid: Hid,
     /// The gadget's USB controller, with `--gadget`.
     pub udc: Option<UdcWatch>,
+    /// The USB network link, with `--ethernet`.
+    pub net: Option<crate::net::UsbNet>,
     pub demo: Option<DemoTarget>,
     /// Whether the source is capturing (someone watches or waits for a snapshot).
     pub streaming: bool,
@@ -62,6 +64,7 @@ impl App {
             next_seq: 1,
             hid,
             udc: None,
+            net: None,
             demo,
             streaming: false,
             viewers: 0,
@@ -127,7 +130,7 @@ impl App {
                 "\"video\":{{\"device\":{},\"format\":{},\"width\":{},\"height\":{},\"fps\":{},",
                 "\"fps_measured\":{:.1},\"viewers\":{},\"signal\":{},\"modes\":[{}]}},",
                 "\"hid\":{{\"online\":{},\"udc\":{},\"leds\":{{\"num\":{},\"caps\":{},\"scroll\":{}}},",
-                "\"layout\":{},\"layouts\":[{}]}}}}"
+                "\"layout\":{},\"layouts\":[{}]}},\"network\":{}}}"
             ),
             json::quote(env!("CARGO_PKG_VERSION")),
             self.demo.is_some(),
@@ -147,6 +150,9 @@ impl App {
             led(4),
             json::quote(hid.layout),
             layouts.join(","),
+            self.net
+                .as_ref()
+                .map_or_else(|| "null".into(), crate::net::UsbNet::status_json),
         )
     }
 }

@@ -10,6 +10,7 @@
 //! attributes are plain files; the real kernel is tested in `tests/vm`.
 
 pub mod descriptor;
+pub mod ethernet;
 pub mod udc;
 
 use std::fs;
@@ -47,6 +48,8 @@ pub struct GadgetConfig {
     pub keyboard: bool,
     pub mouse_absolute: bool,
     pub mouse_relative: bool,
+    /// `--ethernet`: the network function, if any.
+    pub ethernet: Option<ethernet::Ethernet>,
 }
 
 impl GadgetConfig {
@@ -65,6 +68,7 @@ impl GadgetConfig {
             keyboard: true,
             mouse_absolute: true,
             mouse_relative: true,
+            ethernet: None,
         }
     }
 
@@ -201,6 +205,9 @@ impl Gadget {
         self.write(&format!("{CONFIG}/MaxPower"), "100")?;
         self.mkdir(&format!("{CONFIG}/{STRINGS}"))?;
         self.write(&format!("{CONFIG}/{STRINGS}/configuration"), product)?;
+        if let Some(ethernet) = &config.ethernet {
+            self.add_ethernet(ethernet)?;
+        }
         for function in config.functions() {
             self.add_function(function)?;
         }
@@ -397,6 +404,7 @@ fn teardown(dir: &Path) -> Result<(), String> {
     if fs::read_to_string(&udc).is_ok_and(|bound| !bound.trim().is_empty()) {
         fs::write(&udc, "\n").map_err(|e| configfs_error(&udc, e))?;
     }
+    ethernet::teardown_os_desc(dir)?;
     for config in children(&dir.join("configs")) {
         for entry in children(&config) {
             if fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -493,7 +501,7 @@ pub(crate) mod tests {
     }
 
     /// A fake system: configfs with `usb_gadget/`, one UDC, /sys/dev/char, /dev.
-    fn system(tag: &str) -> (TempDir, GadgetConfig) {
+    pub(crate) fn system(tag: &str) -> (TempDir, GadgetConfig) {
         let root = TempDir::new(tag);
         let mut config = GadgetConfig::new(board_serial("0123456789abcdef"));
         config.configfs = root.path().join("config");

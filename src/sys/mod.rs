@@ -4,5 +4,7 @@
 
 pub mod clock;
 pub mod inotify;
+pub mod netlink;
+pub mod process;
 pub mod signal;
 pub mod v4l2;
