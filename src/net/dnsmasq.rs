@@ -37,8 +37,9 @@ pub struct Dhcp {
     pub subnet: Subnet,
     /// `--usb-gateway`: offer the board as the target's router.
     pub gateway: bool,
-    /// `None`: leases are kept in dnsmasq's memory only.
-    pub lease_file: Option<PathBuf>,
+    /// Where dnsmasq keeps its leases and pid file; `None`: leases in its
+    /// memory only, no pid file.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// How long a lease lasts: short enough that a target re-plugged into
@@ -46,15 +47,27 @@ pub struct Dhcp {
 const LEASE_TIME: &str = "1h";
 
 impl Dhcp {
+    fn state_file(&self, suffix: &str) -> Option<PathBuf> {
+        let dir = self.state_dir.as_ref()?;
+        Some(dir.join(format!("dnsmasq-{}.{suffix}", self.interface)))
+    }
+
+    /// The pid file, by which kv finds a dnsmasq that outlived a killed kv.
+    pub fn pid_file(&self) -> Option<PathBuf> {
+        self.state_file("pid")
+    }
+
     /// dnsmasq's arguments. Every default that could reach beyond the link
     /// is switched off: no config file, no DNS (`--port=0`), no resolv.conf
-    /// or hosts file, only this interface, no pid file, logs to stderr.
+    /// or hosts file, only this interface; logs go to stderr.
     pub fn argv(&self) -> Vec<String> {
         let (first, last) = self.subnet.range();
+        let pid_file = self.pid_file().unwrap_or_default();
         let mut argv = vec![
             "--keep-in-foreground".to_string(),
             "--conf-file=/dev/null".into(),
-            "--pid-file=".into(),
+            // An empty path: no pid file.
+            format!("--pid-file={}", pid_file.display()),
             "--log-facility=-".into(),
             "--port=0".into(),
             "--no-resolv".into(),
@@ -76,7 +89,7 @@ impl Dhcp {
             false => "--dhcp-option=option:router".into(),
         });
         argv.push("--dhcp-option=option:dns-server".into());
-        argv.push(match &self.lease_file {
+        argv.push(match self.state_file("leases") {
             Some(path) => format!("--dhcp-leasefile={}", path.display()),
             None => "--leasefile-ro".into(),
         });
@@ -96,6 +109,40 @@ impl Dhcp {
             false => "no router".into(),
         };
         format!("offering {offered} ({router}, no DNS)")
+    }
+}
+
+/// Stops a dnsmasq that a killed kv left running (it dropped root, which
+/// cleared any parent-death signal): the one whose pid `pid_file` holds, if
+/// its command line names that same pid file, so nothing else is touched.
+/// Runs once at startup, before the loop: it may wait up to 2 s.
+pub fn stop_stale(pid_file: &Path) {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let ours = |proc: &Path| {
+        let cmdline = std::fs::read(proc.join("cmdline")).unwrap_or_default();
+        let wanted = format!("--pid-file={}", pid_file.display());
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == wanted.as_bytes())
+    };
+    if !ours(&proc) {
+        return;
+    }
+    log::warn!("📡 Stopping dnsmasq (pid {pid}) left running by an earlier kv");
+    if let Err(e) = crate::sys::process::terminate(pid) {
+        log::warn!("📡 dnsmasq (pid {pid}): cannot send SIGTERM: {e}");
+        return;
+    }
+    // Not kv's child: it is gone when its command line is (a zombie has none).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while ours(&proc) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -173,7 +220,7 @@ impl Supervised {
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        crate::sys::process::die_with_parent(&mut command);
+        crate::sys::process::prepare_child(&mut command);
         self.state = match command.spawn() {
             Ok(child) => {
                 log::info!("📡 {} started (pid {})", self.name(), child.id());
@@ -249,7 +296,7 @@ impl Supervised {
         };
         let name = self.name();
         if let Err(e) = crate::sys::process::terminate(child.id()) {
-            log::debug!("{name}: SIGTERM: {e}");
+            log::warn!("📡 {name} (pid {}): cannot send SIGTERM: {e}", child.id());
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
@@ -282,7 +329,7 @@ mod tests {
             interface: "usb0".into(),
             subnet: Subnet::parse("10.55.0.1/30").unwrap(),
             gateway: false,
-            lease_file: Some("/run/kv/dnsmasq-usb0.leases".into()),
+            state_dir: Some("/run/kv".into()),
         }
     }
 
@@ -299,6 +346,7 @@ mod tests {
             "--dhcp-option=option:router",
             "--dhcp-option=option:dns-server",
             "--dhcp-leasefile=/run/kv/dnsmasq-usb0.leases",
+            "--pid-file=/run/kv/dnsmasq-usb0.pid",
         ] {
             assert!(
                 argv.iter().any(|a| a == wanted),
@@ -316,12 +364,13 @@ mod tests {
     fn test_argv_gateway_and_no_lease_file() {
         let mut d = dhcp();
         d.gateway = true;
-        d.lease_file = None;
+        d.state_dir = None;
         d.subnet = Subnet::parse("192.168.77.1/24").unwrap();
         let argv = d.argv();
         assert!(argv.contains(&"--dhcp-option=option:router,192.168.77.1".to_string()));
         assert!(argv.contains(&"--dhcp-option=option:dns-server".to_string()));
         assert!(argv.contains(&"--leasefile-ro".to_string()));
+        assert!(argv.contains(&"--pid-file=".to_string()));
         assert!(
             argv.contains(&"--dhcp-range=192.168.77.2,192.168.77.254,255.255.255.0,1h".to_string())
         );
@@ -394,6 +443,8 @@ mod tests {
 
     #[test]
     fn test_running_stop_terminates() {
+        // As in kv: SIGTERM blocked in the parent for its signalfd.
+        let _signals = crate::sys::signal::Signals::new().expect("signalfd");
         let t0 = Instant::now();
         let mut s = Supervised::start("/bin/sleep".into(), vec!["30".into()], t0);
         let pid = s.pid().expect("running");
@@ -413,6 +464,34 @@ mod tests {
         assert_eq!((s.pid(), s.poll_at()), (None, None));
         s.poll(t0 + Duration::from_secs(100));
         assert_eq!(s.pid(), None, "stopped for good");
+    }
+
+    #[test]
+    fn test_stop_stale_only_its_own() {
+        let dir = std::env::temp_dir().join(format!("kv-dnsmasq-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("dnsmasq-usb0.pid");
+        let arg = format!("--pid-file={}", pid_file.display());
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", "while :; do sleep 0.1; done", "sh", &arg]);
+        crate::sys::process::prepare_child(&mut command);
+        let mut stale = command.spawn().unwrap();
+        // A pid file naming another process (this test) changes nothing.
+        std::fs::write(&pid_file, format!("{}\n", std::process::id())).unwrap();
+        stop_stale(&pid_file);
+        std::fs::write(&pid_file, format!("{}\n", stale.id())).unwrap();
+        assert_eq!(stale.try_wait().unwrap(), None, "still running");
+        stop_stale(&pid_file);
+        let status = stale.try_wait().unwrap().unwrap_or_else(|| {
+            let _ = stale.kill();
+            panic!("still running after stop_stale: {:?}", stale.wait());
+        });
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGTERM)
+        );
+        stop_stale(&dir.join("missing.pid"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -135,12 +135,8 @@ impl UsbNet {
             return net;
         }
         net.address = Some(subnet);
-        let lease_file = match std::fs::create_dir_all(&config.state_dir) {
-            Ok(()) => Some(
-                config
-                    .state_dir
-                    .join(format!("dnsmasq-{}.leases", net.interface)),
-            ),
+        let state_dir = match std::fs::create_dir_all(&config.state_dir) {
+            Ok(()) => Some(config.state_dir.clone()),
             Err(e) => {
                 log::warn!(
                     "📡 {}: {e}; dnsmasq keeps its leases in memory only",
@@ -153,8 +149,11 @@ impl UsbNet {
             interface: net.interface.clone(),
             subnet,
             gateway: config.gateway,
-            lease_file,
+            state_dir,
         };
+        if let Some(pid_file) = dhcp.pid_file() {
+            dnsmasq::stop_stale(&pid_file);
+        }
         log::info!(
             "🔗 USB ethernet ({}) on {} at {subnet}; DHCP {}",
             function.as_str(),

@@ -19,7 +19,7 @@ impl Signals {
             libc::sigemptyset(&mut mask);
             libc::sigaddset(&mut mask, libc::SIGINT);
             libc::sigaddset(&mut mask, libc::SIGTERM);
-            // Children start with an empty mask again (std::process resets it).
+            // kv's children get an empty mask again (process::prepare_child).
             libc::sigaddset(&mut mask, libc::SIGCHLD);
             if libc::sigprocmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());

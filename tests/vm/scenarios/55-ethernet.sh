@@ -109,8 +109,10 @@ fi
 stop udhcpc
 
 kv_stop
-if [ "$STOP_STATUS" = 0 ] && waitfor 5 sh -c '! pidof dnsmasq' && [ ! -e $CFS/kv ]; then
-  result ethernet-stop-no-dnsmasq PASS "exit 0, no dnsmasq left, gadget removed"
+# dnsmasq must have obeyed SIGTERM (it inherits kv's blocked signals unless kv clears them).
+if [ "$STOP_STATUS" = 0 ] && waitfor 5 sh -c '! pidof dnsmasq' && [ ! -e $CFS/kv ] &&
+  grep -q 'dnsmasq stopped' /tmp/kv.log && ! grep -q 'ignored SIGTERM' /tmp/kv.log; then
+  result ethernet-stop-no-dnsmasq PASS "exit 0, dnsmasq stopped by SIGTERM, gadget removed"
 else
   result ethernet-stop-no-dnsmasq FAIL "exit $STOP_STATUS; dnsmasq: $(pidof dnsmasq); $(excerpt /tmp/kv.log 3)"
 fi
@@ -137,6 +139,20 @@ for pair in ncm:cdc_ncm rndis:rndis_host; do
   else
     result "ethernet-$type" FAIL "no $driver interface: $(ls /sys/class/net | tr '\n' ' '); $(excerpt /tmp/kv.log 3)"
   fi
+  if [ "$type" = rndis ]; then
+    # kv killed outright: its dnsmasq (which dropped root, and with it any parent-death
+    # signal) lives on, and the next kv stops it before starting its own.
+    waitfor 10 pidof dnsmasq
+    orphan=$(pidof dnsmasq)
+    kill -9 "$(cat /tmp/kv-vm/pids/kv)"
+    stop kv
+    if kv_start --gadget --ethernet-type rndis -d /dev/video3 -p 8080 && waitfor 10 pidof dnsmasq &&
+      [ "$(pidof dnsmasq)" != "$orphan" ] && grep -q 'left running by an earlier kv' /tmp/kv.log; then
+      result ethernet-kill9-stale-dnsmasq PASS "orphan $orphan stopped by the next kv, now $(pidof dnsmasq)"
+    else
+      result ethernet-kill9-stale-dnsmasq FAIL "dnsmasq: $(pidof dnsmasq) (orphan $orphan); $(excerpt /tmp/kv.log 4)"
+    fi
+  fi
   if [ "$type" = ncm ]; then
     said=$(grep -c 'dnsmasq not found' /tmp/kv.log)
     if [ "$said" = 1 ] && network | grep -q '"address":null,"dnsmasq":null'; then
@@ -148,4 +164,5 @@ for pair in ncm:cdc_ncm rndis:rndis_host; do
   kv_stop
 done
 [ -e /usr/sbin/dnsmasq ] || mv /tmp/dnsmasq.aside /usr/sbin/dnsmasq
+waitfor 5 sh -c '! pidof dnsmasq' || result ethernet-end-no-dnsmasq FAIL "dnsmasq $(pidof dnsmasq) left behind"
 stop feed
