@@ -26,6 +26,8 @@ pub struct App {
     pub latest: Option<SharedFrame>,
     next_seq: u64,
     pub hid: Hid,
+    /// The USB network link, with `--ethernet`.
+    pub net: Option<crate::net::UsbNet>,
     pub demo: Option<DemoTarget>,
     /// The images folder and the drive, with `--images`.
     pub media: Option<crate::media::Images>,
@@ -60,6 +62,7 @@ impl App {
             latest: None,
             next_seq: 1,
             hid,
+            net: None,
             demo,
             media: None,
             streaming: false,
@@ -123,7 +126,7 @@ impl App {
                 "\"video\":{{\"device\":{},\"format\":{},\"width\":{},\"height\":{},\"fps\":{},",
                 "\"fps_measured\":{:.1},\"viewers\":{},\"signal\":{},\"modes\":[{}]}},",
                 "\"hid\":{{\"online\":{},\"udc\":{},\"leds\":{{\"num\":{},\"caps\":{},\"scroll\":{}}},",
-                "\"layout\":{},\"layouts\":[{}]}}}}"
+                "\"layout\":{},\"layouts\":[{}]}},\"network\":{}}}"
             ),
             json::quote(env!("CARGO_PKG_VERSION")),
             self.demo.is_some(),
@@ -143,6 +146,9 @@ impl App {
             led(4),
             json::quote(hid.layout),
             layouts.join(","),
+            self.net
+                .as_ref()
+                .map_or_else(|| "null".into(), crate::net::UsbNet::status_json),
         )
     }
 }

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::gadget::ethernet::{Ethernet, NetFunction};
 use crate::gadget::GadgetConfig;
 use crate::http::auth::{Credentials, Secret};
+use crate::net::{Subnet, UsbNetConfig, DEFAULT_SUBNET};
 
 /// kv: a remote KVM. Serves the target's screen (V4L2 capture) to browsers and
 /// acts as its USB keyboard and mouse. Credentials come from the environment
@@ -117,6 +119,27 @@ pub struct Args {
     #[argh(option)]
     pub max_image_size: Option<String>,
 
+    /// add a USB network card to the gadget (--gadget): the target sees a
+    /// link to the board, which serves it an address by DHCP when dnsmasq is
+    /// installed (no route, no DNS)
+    #[argh(switch)]
+    pub ethernet: bool,
+
+    /// the network function --ethernet adds: ecm (default; Linux, macOS),
+    /// ncm (faster; Windows 11, Linux, macOS) or rndis (Windows 7-10); implies
+    /// --ethernet
+    #[argh(option)]
+    pub ethernet_type: Option<String>,
+
+    /// the board's address and subnet on the USB link, whose other addresses
+    /// the target gets by DHCP (default 10.55.0.1/30)
+    #[argh(option)]
+    pub usb_net: Option<String>,
+
+    /// offer the board as the target's router over the USB link (routing and
+    /// NAT on the board are up to you; DNS is never offered)
+    #[argh(switch)]
+    pub usb_gateway: bool,
     /// keyboard layout of the target for paste: us, uk, de, fr, es, it (default us)
     #[argh(option, default = "String::from(\"us\")")]
     pub layout: String,
@@ -165,6 +188,8 @@ pub struct Config {
     /// `--images`: the images folder.
     pub images: Option<PathBuf>,
     pub max_image_size: Option<u64>,
+    /// `--ethernet`: the board's end of the USB network link.
+    pub usb_net: Option<UsbNetConfig>,
     pub layout: String,
     /// `--jiggle`: how long without input before the mouse jiggles.
     pub jiggle: Option<Duration>,
@@ -206,7 +231,8 @@ impl Config {
                 args.log_level
             )
         })?;
-        let gadget = gadget_config(&args)?;
+        let mut gadget = gadget_config(&args)?;
+        let usb_net = usb_net_config(&args, gadget.as_mut())?;
         let jiggle = match args.jiggle {
             Some(seconds @ 1..=86400) => Some(Duration::from_secs(seconds)),
             Some(seconds) => {
@@ -238,6 +264,7 @@ impl Config {
             gadget,
             images: args.images,
             max_image_size,
+            usb_net,
             layout: args.layout,
             jiggle,
             max_connections: args.max_connections,
@@ -264,9 +291,7 @@ fn gadget_config(args: &Args) -> Result<Option<GadgetConfig>, String> {
         return Err("--gadget with every HID function disabled; keep at least one".into());
     }
     // Stable per board without giving the machine ID away (see board_serial).
-    let machine_id = std::fs::read_to_string("/etc/machine-id")
-        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
-        .unwrap_or_default();
+    let machine_id = machine_id();
     let mut config = GadgetConfig::new(crate::gadget::board_serial(&machine_id));
     config.configfs = args.configfs.clone();
     config.udc_root = args.udc_root.clone();
@@ -279,6 +304,47 @@ fn gadget_config(args: &Args) -> Result<Option<GadgetConfig>, String> {
     config.mass_storage = args.images.is_some();
     Ok(Some(config))
 }
+
+/// What makes this board itself: its machine ID, else its host name.
+fn machine_id() -> String {
+    std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
+        .unwrap_or_default()
+}
+
+// --- net: USB ethernet ---
+/// `--ethernet` and its flags: the function added to `gadget`, and the link.
+fn usb_net_config(
+    args: &Args,
+    gadget: Option<&mut GadgetConfig>,
+) -> Result<Option<UsbNetConfig>, String> {
+    if !args.ethernet && args.ethernet_type.is_none() {
+        if args.usb_net.is_some() || args.usb_gateway {
+            return Err("--usb-net and --usb-gateway configure --ethernet; add it".into());
+        }
+        return Ok(None);
+    }
+    let Some(gadget) = gadget else {
+        return Err("--ethernet adds a network card to kv's USB gadget; add --gadget".into());
+    };
+    let function = match args.ethernet_type.as_deref() {
+        None => NetFunction::Ecm,
+        Some(name) => NetFunction::parse(name).ok_or_else(|| {
+            format!(
+                "--ethernet-type {name:?} is unknown; use one of {}",
+                NetFunction::NAMES.join(", ")
+            )
+        })?,
+    };
+    gadget.ethernet = Some(Ethernet::for_board(function, &machine_id()));
+    let subnet = Subnet::parse(args.usb_net.as_deref().unwrap_or(DEFAULT_SUBNET))?;
+    Ok(Some(UsbNetConfig {
+        subnet,
+        gateway: args.usb_gateway,
+        state_dir: PathBuf::from("/run/kv"),
+    }))
+}
+// --- end net ---
 
 /// `0x1d6b` or `1d6b` into a USB vendor/product ID.
 fn parse_usb_id(flag: &str, text: &str) -> Result<u16, String> {
@@ -559,6 +625,49 @@ mod tests {
             "--disable-mouse-rel",
         ];
         refuse(&all, "at least one");
+    }
+
+    #[test]
+    fn test_ethernet_flags() {
+        let c = Config::from_args(args(&["--gadget", "--ethernet"]), &no_env).unwrap();
+        let e = c.gadget.unwrap().ethernet.unwrap();
+        assert_eq!(e.function, NetFunction::Ecm);
+        let net = c.usb_net.unwrap();
+        assert_eq!(net.subnet.to_string(), DEFAULT_SUBNET);
+        assert!(!net.gateway);
+        let list = [
+            "--gadget",
+            "--ethernet-type",
+            "rndis",
+            "--usb-net",
+            "192.168.7.1/24",
+            "--usb-gateway",
+        ];
+        let c = Config::from_args(args(&list), &no_env).unwrap();
+        assert_eq!(
+            c.gadget.unwrap().ethernet.unwrap().function,
+            NetFunction::Rndis
+        );
+        let net = c.usb_net.unwrap();
+        assert_eq!(net.subnet.to_string(), "192.168.7.1/24");
+        assert!(net.gateway);
+        let plain = Config::from_args(args(&["--gadget"]), &no_env).unwrap();
+        assert!(plain.usb_net.is_none() && plain.gadget.unwrap().ethernet.is_none());
+    }
+
+    #[test]
+    fn test_ethernet_refusals() {
+        let refuse = |list: &[&str], want: &str| {
+            let e = Config::from_args(args(list), &no_env).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        refuse(&["--ethernet"], "--gadget");
+        refuse(&["--gadget", "--ethernet-type", "eem"], "ecm, ncm, rndis");
+        refuse(
+            &["--gadget", "--ethernet", "--usb-net", "10.0.0.0/8"],
+            "--usb-net",
+        );
+        refuse(&["--gadget", "--usb-gateway"], "add it");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The one event loop: a `mio::Poll` over the listening socket, every client,
-//! the video source's descriptors, the HID sinks and the signal descriptor.
+//! the video source's descriptors, the HID sinks, the signal descriptor (shutdown
+//! and the supervised dnsmasq's exit) and the USB network's restart timer.
 //! It owns the clock: each turn reads `now` once, hands it to whatever is
 //! ready or due, and sleeps until the earliest `poll_at` of all of them.
 
@@ -98,7 +99,13 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept(now),
                     SIGNALS => {
-                        if let Some(sig) = self.signals.read().first() {
+                        let signals = self.signals.read();
+                        if signals.contains(&libc::SIGCHLD) {
+                            if let Some(net) = &mut self.app.net {
+                                net.on_child_exit(now);
+                            }
+                        }
+                        if let Some(sig) = signals.iter().find(|s| **s != libc::SIGCHLD) {
                             log::info!("👋 Signal {sig}: releasing all keys and exiting");
                             self.app.hid.release_all(now);
                             self.app.hid.poll(now);
@@ -130,6 +137,7 @@ impl Server {
             self.app.source.poll_at(),
             self.app.placeholder.poll_at(),
             self.app.hid.poll_at(),
+            self.app.net.as_ref().and_then(crate::net::UsbNet::poll_at),
         ];
         sources
             .into_iter()
@@ -300,6 +308,11 @@ impl Server {
         }
         if self.app.hid.poll_at().is_some_and(|t| t <= now) {
             self.app.hid.poll(now);
+        }
+        if let Some(net) = &mut self.app.net {
+            if net.poll_at().is_some_and(|t| t <= now) {
+                net.poll(now);
+            }
         }
         for slot in 0..self.conns.len() {
             let Some(conn) = self.conns[slot].as_mut() else {

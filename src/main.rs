@@ -12,6 +12,7 @@ mod hid;
 mod http;
 mod json;
 mod media;
+mod net;
 mod render;
 mod sys;
 mod video;
@@ -155,6 +156,7 @@ fn run(args: Args) -> Result<(), String> {
     }
     let mut app = app::App::new(config, source, hid, demo, now);
     app.media = media;
+    app.net = usb_net(&app.config, gadget.as_ref(), now);
     let mut server = event_loop::Server::new(listener, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));
@@ -164,6 +166,20 @@ fn run(args: Args) -> Result<(), String> {
         log::info!("🔌 USB gadget removed");
     }
     outcome
+}
+
+/// With `--ethernet`: the board's end of the USB link, once the bound
+/// gadget has named its interface.
+fn usb_net(config: &Config, gadget: Option<&gadget::Gadget>, now: Instant) -> Option<net::UsbNet> {
+    let (net_config, gadget) = (config.usb_net.as_ref()?, gadget?);
+    let function = config.gadget.as_ref()?.ethernet.as_ref()?.function;
+    match gadget.ethernet_interface()? {
+        Ok(interface) => Some(net::UsbNet::start(net_config, function, interface, now)),
+        Err(e) => {
+            log::warn!("🔗 USB ethernet: {e}; no address or DHCP on the link");
+            None
+        }
+    }
 }
 
 /// `kv --hash-password`: one line of standard input (the password) to an

@@ -11,6 +11,7 @@
 
 pub mod descriptor;
 pub mod storage;
+pub mod ethernet;
 pub mod udc;
 
 use std::fs;
@@ -50,6 +51,8 @@ pub struct GadgetConfig {
     pub mouse_relative: bool,
     /// A mass-storage function with one removable LUN (`--images`).
     pub mass_storage: bool,
+    /// `--ethernet`: the network function, if any.
+    pub ethernet: Option<ethernet::Ethernet>,
 }
 
 impl GadgetConfig {
@@ -69,6 +72,7 @@ impl GadgetConfig {
             mouse_absolute: true,
             mouse_relative: true,
             mass_storage: false,
+            ethernet: None,
         }
     }
 
@@ -205,6 +209,9 @@ impl Gadget {
         self.write(&format!("{CONFIG}/MaxPower"), "100")?;
         self.mkdir(&format!("{CONFIG}/{STRINGS}"))?;
         self.write(&format!("{CONFIG}/{STRINGS}/configuration"), product)?;
+        if let Some(ethernet) = &config.ethernet {
+            self.add_ethernet(ethernet)?;
+        }
         for function in config.functions() {
             self.add_function(function)?;
         }
@@ -404,6 +411,7 @@ fn teardown(dir: &Path) -> Result<(), String> {
     if fs::read_to_string(&udc).is_ok_and(|bound| !bound.trim().is_empty()) {
         fs::write(&udc, "\n").map_err(|e| configfs_error(&udc, e))?;
     }
+    ethernet::teardown_os_desc(dir)?;
     for config in children(&dir.join("configs")) {
         for entry in children(&config) {
             if fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink()) {

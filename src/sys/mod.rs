@@ -5,5 +5,7 @@
 pub mod clock;
 pub mod fs;
 pub mod inotify;
+pub mod netlink;
+pub mod process;
 pub mod signal;
 pub mod v4l2;

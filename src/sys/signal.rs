@@ -1,5 +1,6 @@
-//! SIGINT and SIGTERM as a readable descriptor (signalfd), so shutdown is one
-//! more event in the poll loop instead of a handler racing it.
+//! SIGINT, SIGTERM and SIGCHLD as a readable descriptor (signalfd), so
+//! shutdown and a supervised child's exit are events in the poll loop
+//! instead of handlers racing it.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -9,7 +10,7 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Blocks SIGINT/SIGTERM for normal delivery and opens a non-blocking
+    /// Blocks SIGINT/SIGTERM/SIGCHLD for normal delivery and opens a non-blocking
     /// signalfd that reports them instead. Call before any thread exists.
     pub fn new() -> io::Result<Signals> {
         // SAFETY: plain libc calls on a zeroed, locally owned sigset.
@@ -18,6 +19,8 @@ impl Signals {
             libc::sigemptyset(&mut mask);
             libc::sigaddset(&mut mask, libc::SIGINT);
             libc::sigaddset(&mut mask, libc::SIGTERM);
+            // kv's children get an empty mask again (process::prepare_child).
+            libc::sigaddset(&mut mask, libc::SIGCHLD);
             if libc::sigprocmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());
             }

@@ -7,11 +7,13 @@
 #                      no in-guest decompression, ~3 s faster under TCG)
 #   OUT/busybox        static busybox, also used on the host to pack the per-run cpio
 #   OUT/base.cpio.gz   busybox, the kernel modules the scenarios use (with their
-#                      modules.dep closure), v4l2-ctl, ip, and the patched v4l2loopback.ko
+#                      modules.dep closure), v4l2-ctl, ip, dnsmasq, and the patched
+#                      v4l2loopback.ko
 #
 # Usage: base.sh KERNEL_ABI OUT      (called by tests/vm/run; KERNEL_ABI e.g. 6.1.0-56-amd64)
-# Only QEMU's shared libraries are installed system-wide (apt-get install): installing
-# qemu-system-x86 itself would replace the qemu-utils this image ships.
+# Only QEMU's shared libraries and dnsmasq-base (the binary alone, no service; it is
+# copied into the guest with the libraries ldd finds) are installed system-wide (apt-get
+# install): installing qemu-system-x86 itself would replace the qemu-utils this image ships.
 set -euo pipefail
 
 KVER=$1
@@ -26,15 +28,16 @@ MODULES="vivid v4l2loopback
  usbhid hid_generic evdev usb_storage sd_mod sr_mod cdrom cdc_ether cdc_ncm rndis_host
  loop vfat nls_cp437 nls_ascii nls_utf8"
 QEMU_RUNTIME_LIBS="libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libslirp0 libvdeplug2"
+HOST_PROGRAMS="dnsmasq-base"
 
 step() { echo "[vm-base $(date +%T)] $*" >&2; }
 
 missing_libs=""
-for p in $QEMU_RUNTIME_LIBS; do
+for p in $QEMU_RUNTIME_LIBS $HOST_PROGRAMS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing_libs="$missing_libs $p"
 done
 if [ -n "$missing_libs" ]; then
-  step "apt-get install QEMU runtime libraries:$missing_libs"
+  step "apt-get install QEMU runtime libraries and tools:$missing_libs"
   if ! log=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing_libs 2>&1); then
     echo "$log" >&2
     echo "base.sh: could not install QEMU's libraries (needs root and apt)" >&2
@@ -104,7 +107,7 @@ cp "$SRC/v4l2loopback.ko" "$MODTREE/extra/"
 
 step "guest root: busybox, modules, tools"
 ROOT=$WORK/root
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,dev,proc,sys,tmp,mnt,run,etc,lib64,lib/modules/$KVER}
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,mnt,run,etc,lib64,lib/modules/$KVER}
 cp "$BB" "$ROOT/bin/busybox"
 cp "$BB" "$OUT/busybox"
 for m in $MODULES; do
@@ -133,6 +136,11 @@ copy_program() { # SOURCE DEST [LD_LIBRARY_PATH]
 copy_program "$WORK/v4l/usr/bin/v4l2-ctl" /usr/bin/v4l2-ctl "$WORK/v4l/usr/lib/x86_64-linux-gnu"
 # iproute2 for network namespaces (busybox's ip has no netns), when the host has it.
 if [ -x /usr/sbin/ip ]; then copy_program /usr/sbin/ip /usr/bin/ip.iproute2; fi
+# dnsmasq for kv --ethernet's DHCP. It drops root for the user nobody (and Debian's build
+# for the group dip), so the guest needs them in /etc/passwd and /etc/group.
+copy_program /usr/sbin/dnsmasq /usr/sbin/dnsmasq
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$ROOT/etc/passwd"
+printf 'root:x:0:\ndip:x:30:\nnogroup:x:65534:\n' > "$ROOT/etc/group"
 
 (cd "$ROOT" && find . | LC_ALL=C sort | "$BB" cpio -o -H newc 2>/dev/null | gzip -1 > "$OUT/base.cpio.gz")
 {
@@ -140,6 +148,7 @@ if [ -x /usr/sbin/ip ]; then copy_program /usr/sbin/ip /usr/bin/ip.iproute2; fi
   echo "qemu $(dpkg-deb -f "$(deb qemu-system-x86)" Version)"
   echo "v4l2loopback $(dpkg-deb -f "$(deb v4l2loopback-dkms)" Version) (patched)"
   echo "modules $(find "$ROOT/lib/modules" -name '*.ko*' | wc -l)"
+  echo "dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base)"
 } > "$OUT/versions"
 rm -rf "$WORK"
 step "base ready: $OUT ($(du -sh "$OUT" | cut -f1))"
