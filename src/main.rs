@@ -3,17 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-mod app;
-mod config;
-mod demo;
-mod event_loop;
-mod hid;
-mod http;
-mod json;
-mod render;
-mod sys;
-mod video;
-mod ws;
+use kv::{app, config, demo, event_loop, hid, http, video};
 
 use std::path::Path;
 use std::process::ExitCode;

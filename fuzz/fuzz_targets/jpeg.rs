@@ -1,0 +1,24 @@
+//! Whatever a capture dongle writes into a buffer: the JPEG checks
+//! (`whole_jpeg`, `dimensions`, `has_dht`) and the copy that inserts the
+//! standard Huffman tables (`copy_with_dht`) must never panic or read past
+//! the buffer.
+#![no_main]
+
+use kv::video::jpeg;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = jpeg::dimensions(data);
+    let Some(frame) = jpeg::whole_jpeg(data) else {
+        return;
+    };
+    assert!(frame.len() <= data.len());
+    assert_eq!(frame.first(), Some(&0xFF));
+    let _ = jpeg::dimensions(frame);
+    let copy = jpeg::copy_with_dht(frame);
+    assert!(copy.len() >= frame.len());
+    if copy.len() > frame.len() {
+        assert!(!jpeg::has_dht(frame) && jpeg::has_dht(&copy), "tables inserted once");
+        assert_eq!(jpeg::whole_jpeg(&copy).map(<[u8]>::len), Some(copy.len()));
+    }
+});
