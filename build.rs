@@ -38,17 +38,27 @@ fn main() {
     )
     .unwrap();
 
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short=10", "HEAD"])
-        .current_dir(&root)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short=10", "HEAD"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=KV_GIT_COMMIT={commit}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // Rebuild when HEAD moves. In a worktree `.git` is a file, so ask git
+    // where HEAD and the refs really are instead of assuming `.git/`.
+    for (flag, path) in [("--git-dir", "HEAD"), ("--git-common-dir", "refs/heads")] {
+        if let Some(dir) = git(&["rev-parse", flag]) {
+            println!(
+                "cargo:rerun-if-changed={}",
+                root.join(dir).join(path).display()
+            );
+        }
+    }
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {

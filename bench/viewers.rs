@@ -93,6 +93,17 @@ fn start_kv(o: &Options) -> (Child, String) {
     (child, addr)
 }
 
+/// VmRSS in KiB of a process.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// (utime + stime) in seconds and VmHWM in KiB of a process.
 fn usage(pid: u32) -> (f64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
@@ -167,8 +178,9 @@ fn main() {
         o.size, o.fps, o.seconds
     );
     println!(
-        "{:>7} | {:>13} | {:>13} | {:>17} | {:>9} | {:>10} | {:>10}",
+        "{:>7} | {:>12} | {:>13} | {:>13} | {:>17} | {:>9} | {:>10} | {:>10}",
         "viewers",
+        "idle RSS",
         "fps/viewer",
         "fps min",
         "CPU ms/1k frames",
@@ -178,6 +190,9 @@ fn main() {
     );
     for &n in &o.viewers {
         let (mut kv, addr) = start_kv(&o);
+        // Memory with nobody watching (capture stops without viewers).
+        std::thread::sleep(Duration::from_secs(1));
+        let idle_rss = rss(kv.id());
         let (cpu0, _) = usage(kv.id());
         let until = Instant::now() + Duration::from_secs(o.seconds);
         let start = Instant::now();
@@ -204,8 +219,9 @@ fn main() {
         let mut lat: Vec<u32> = results.into_iter().flat_map(|r| r.1).collect();
         lat.sort_unstable();
         println!(
-            "{:>7} | {:>13.1} | {:>13.1} | {:>17.1} | {:>6} KiB | {:>10.2} | {:>10.2}",
+            "{:>7} | {:>8} KiB | {:>13.1} | {:>13.1} | {:>17.1} | {:>6} KiB | {:>10.2} | {:>10.2}",
             n,
+            idle_rss,
             total as f64 / n as f64 / elapsed,
             min,
             (cpu1 - cpu0) * 1000.0 / (total as f64 / 1000.0),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::demo::DemoTarget;
+use crate::gadget::udc::UdcWatch;
 use crate::hid::{layout, Hid};
 use crate::json;
 use crate::video::placeholder::Placeholder;
@@ -26,6 +27,8 @@ pub struct App {
     pub latest: Option<SharedFrame>,
     next_seq: u64,
     pub hid: Hid,
+    /// The gadget's USB controller, with `--gadget`.
+    pub udc: Option<UdcWatch>,
     pub demo: Option<DemoTarget>,
     /// Whether the source is capturing (someone watches or waits for a snapshot).
     pub streaming: bool,
@@ -46,15 +49,19 @@ impl App {
         demo: Option<DemoTarget>,
         now: Instant,
     ) -> App {
+        // Both clocks are read here, together: `now` was taken before the
+        // devices were opened, and pairing it with this later monotonic reading
+        // stamped every X-Timestamp-Us that much late (hiding latency).
         App {
             auth: crate::http::auth::Gate::new(config.credentials.clone()),
             config,
-            epoch: now,
+            epoch: Instant::now(),
             epoch_monotonic: crate::sys::clock::monotonic().unwrap_or_default(),
             source,
             latest: None,
             next_seq: 1,
             hid,
+            udc: None,
             demo,
             streaming: false,
             viewers: 0,
@@ -105,6 +112,10 @@ impl App {
         }
         let layouts: Vec<String> = layout::NAMES.iter().map(|n| json::quote(n)).collect();
         let led = |bit: u8| hid.leds & bit != 0;
+        let udc = match &mut self.udc {
+            Some(watch) => json::quote(watch.state(now)),
+            None => "null".to_string(),
+        };
         let signal = if self.streaming || info.signal != Signal::Live {
             info.signal.as_str()
         } else {
@@ -115,7 +126,7 @@ impl App {
                 "{{\"version\":{},\"demo\":{},",
                 "\"video\":{{\"device\":{},\"format\":{},\"width\":{},\"height\":{},\"fps\":{},",
                 "\"fps_measured\":{:.1},\"viewers\":{},\"signal\":{},\"modes\":[{}]}},",
-                "\"hid\":{{\"online\":{},\"leds\":{{\"num\":{},\"caps\":{},\"scroll\":{}}},",
+                "\"hid\":{{\"online\":{},\"udc\":{},\"leds\":{{\"num\":{},\"caps\":{},\"scroll\":{}}},",
                 "\"layout\":{},\"layouts\":[{}]}}}}"
             ),
             json::quote(env!("CARGO_PKG_VERSION")),
@@ -130,6 +141,7 @@ impl App {
             json::quote(signal),
             modes,
             hid.online,
+            udc,
             led(1),
             led(2),
             led(4),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
+use crate::gadget::GadgetConfig;
 use crate::http::auth::{Credentials, Secret};
 
 /// kv: a remote KVM. Serves the target's screen (V4L2 capture) to browsers and
@@ -62,6 +63,43 @@ pub struct Args {
     #[argh(option)]
     pub hid_mouse_rel: Option<PathBuf>,
 
+    /// create kv's own USB gadget through configfs (keyboard, absolute and
+    /// relative mouse) and use its /dev/hidgN nodes; needs root
+    #[argh(switch)]
+    pub gadget: bool,
+
+    /// configfs mount point for --gadget (default /sys/kernel/config)
+    #[argh(option, default = "PathBuf::from(\"/sys/kernel/config\")")]
+    pub configfs: PathBuf,
+
+    /// where USB device controllers are listed (default /sys/class/udc)
+    #[argh(option, default = "PathBuf::from(\"/sys/class/udc\")")]
+    pub udc_root: PathBuf,
+
+    /// USB device controller to bind the gadget to (default: the only one)
+    #[argh(option)]
+    pub udc: Option<String>,
+
+    /// USB vendor ID of the gadget, hex (default 0x1d6b)
+    #[argh(option, default = "String::from(\"0x1d6b\")")]
+    pub usb_vid: String,
+
+    /// USB product ID of the gadget, hex (default 0x0104)
+    #[argh(option, default = "String::from(\"0x0104\")")]
+    pub usb_pid: String,
+
+    /// gadget without the keyboard
+    #[argh(switch)]
+    pub disable_keyboard: bool,
+
+    /// gadget without the absolute mouse
+    #[argh(switch)]
+    pub disable_mouse: bool,
+
+    /// gadget without the relative (boot) mouse
+    #[argh(switch)]
+    pub disable_mouse_rel: bool,
+
     /// keyboard layout of the target for paste: us, uk, de, fr, es, it (default us)
     #[argh(option, default = "String::from(\"us\")")]
     pub layout: String,
@@ -105,6 +143,8 @@ pub struct Config {
     pub hid_keyboard: Option<PathBuf>,
     pub hid_mouse: Option<PathBuf>,
     pub hid_mouse_rel: Option<PathBuf>,
+    /// `--gadget`: kv's own USB gadget, which provides the HID devices.
+    pub gadget: Option<GadgetConfig>,
     pub layout: String,
     pub max_connections: usize,
     pub log_level: log::LevelFilter,
@@ -144,6 +184,7 @@ impl Config {
                 args.log_level
             )
         })?;
+        let gadget = gadget_config(&args)?;
         Ok(Config {
             listen: SocketAddr::new(ip, args.port),
             device: args.device,
@@ -159,11 +200,55 @@ impl Config {
             hid_keyboard: args.hid_keyboard,
             hid_mouse: args.hid_mouse,
             hid_mouse_rel: args.hid_mouse_rel,
+            gadget,
             layout: args.layout,
             max_connections: args.max_connections,
             log_level,
         })
     }
+}
+
+/// `--gadget` and its flags into the gadget kv creates.
+fn gadget_config(args: &Args) -> Result<Option<GadgetConfig>, String> {
+    if !args.gadget {
+        return Ok(None);
+    }
+    if args.demo {
+        return Err("--gadget and --demo exclude each other: the demo target is simulated".into());
+    }
+    if args.hid_keyboard.is_some() || args.hid_mouse.is_some() || args.hid_mouse_rel.is_some() {
+        return Err(
+            "--gadget creates its own HID devices; drop --hid-keyboard/--hid-mouse/--hid-mouse-rel"
+                .into(),
+        );
+    }
+    if args.disable_keyboard && args.disable_mouse && args.disable_mouse_rel {
+        return Err("--gadget with every HID function disabled; keep at least one".into());
+    }
+    // Stable per board without giving the machine ID away (see board_serial).
+    let machine_id = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
+        .unwrap_or_default();
+    let mut config = GadgetConfig::new(crate::gadget::board_serial(&machine_id));
+    config.configfs = args.configfs.clone();
+    config.udc_root = args.udc_root.clone();
+    config.udc = args.udc.clone();
+    config.vendor = parse_usb_id("--usb-vid", &args.usb_vid)?;
+    config.product = parse_usb_id("--usb-pid", &args.usb_pid)?;
+    config.keyboard = !args.disable_keyboard;
+    config.mouse_absolute = !args.disable_mouse;
+    config.mouse_relative = !args.disable_mouse_rel;
+    Ok(Some(config))
+}
+
+/// `0x1d6b` or `1d6b` into a USB vendor/product ID.
+fn parse_usb_id(flag: &str, text: &str) -> Result<u16, String> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    u16::from_str_radix(digits, 16)
+        .map_err(|_| format!("{flag} {text:?} is not a 16-bit hex ID; use e.g. 0x1d6b"))
 }
 
 /// `1920x1080`, `720p`, ... into width and height.
@@ -331,6 +416,57 @@ mod tests {
             Secret::Plain(p) => p,
             Secret::Hash(_) => panic!("expected a plain password"),
         }
+    }
+
+    #[test]
+    fn test_gadget_flags() {
+        assert!(Config::from_args(args(&[]), &no_env)
+            .unwrap()
+            .gadget
+            .is_none());
+        let list = [
+            "--gadget",
+            "--udc",
+            "dummy_udc.0",
+            "--usb-vid",
+            "16c0",
+            "--usb-pid",
+            "0x048A",
+            "--disable-mouse-rel",
+            "--configfs",
+            "/tmp/cfs",
+        ];
+        let g = Config::from_args(args(&list), &no_env)
+            .unwrap()
+            .gadget
+            .unwrap();
+        assert_eq!((g.vendor, g.product), (0x16c0, 0x048a));
+        assert_eq!(g.udc.as_deref(), Some("dummy_udc.0"));
+        assert_eq!(g.configfs, PathBuf::from("/tmp/cfs"));
+        assert!(g.keyboard && g.mouse_absolute && !g.mouse_relative);
+        assert_eq!(g.serial.len(), 16);
+    }
+
+    #[test]
+    fn test_gadget_refusals() {
+        let refuse = |list: &[&str], want: &str| {
+            let e = Config::from_args(args(list), &no_env).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        refuse(&["--gadget", "--demo"], "--demo");
+        refuse(
+            &["--gadget", "--hid-keyboard", "/dev/hidg0"],
+            "--hid-keyboard",
+        );
+        refuse(&["--gadget", "--usb-vid", "xyz"], "--usb-vid");
+        refuse(&["--gadget", "--usb-pid", "0x12345"], "--usb-pid");
+        let all = [
+            "--gadget",
+            "--disable-keyboard",
+            "--disable-mouse",
+            "--disable-mouse-rel",
+        ];
+        refuse(&all, "at least one");
     }
 
     #[test]

@@ -212,8 +212,26 @@ impl Server {
 
     fn poll_video(&mut self, now: Instant) {
         if let Some(frame) = self.app.source.poll(now) {
+            self.rearm_video();
             self.publish(frame, now);
         }
+    }
+
+    /// Adds the video descriptors to the poll set afresh once a frame was
+    /// drained. v4l2loopback 0.12 (Debian 12) joins its wait queue only when
+    /// polled while it holds no frame, and epoll polls with a wait-queue hook
+    /// only when a descriptor is added: one added while a frame was waiting
+    /// never woke the loop again, and frames came only on the 2 s no-signal
+    /// timer. Just drained, the descriptor is empty, so adding it again hooks
+    /// the queue; a frame that slipped in meanwhile is reported at once. It
+    /// costs two epoll_ctl calls per frame.
+    fn rearm_video(&mut self) {
+        let fds = self.app.source.fds();
+        let registry = self.poll.registry();
+        if let Err(e) = reregister(registry, &self.video_fds, &fds, VIDEO, Interest::READABLE) {
+            log::warn!("video: cannot watch the capture device for frames: {e}");
+        }
+        self.video_fds = fds;
     }
 
     fn publish(&mut self, frame: Frame, now: Instant) {
@@ -311,6 +329,11 @@ impl Server {
             );
             self.app.streaming = wanted;
             self.app.source.set_streaming(wanted, now);
+            if !wanted {
+                // The next viewer must start with a frame captured for it, not
+                // the screen as it was when the last one left.
+                self.app.latest = None;
+            }
             self.next_status = now;
         }
         self.app

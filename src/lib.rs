@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod event_loop;
+pub mod gadget;
 pub mod hid;
 pub mod http;
 pub mod json;

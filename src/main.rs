@@ -3,7 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-use kv::{app, config, demo, event_loop, hid, http, video};
+use kv::{app, config, demo, event_loop, gadget, hid, http, video};
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -59,6 +59,9 @@ fn run(args: Args) -> Result<(), String> {
         )
     })?;
 
+    // Declared before the server so that it outlives it: the gadget is
+    // removed only after the loop has released every key and closed /dev/hidgN.
+    let mut gadget = None;
     let (source, sinks, demo) = if config.demo {
         let (width, height) = config.resolution.unwrap_or((1280, 720));
         let demo = demo::DemoTarget::new(Mode {
@@ -83,11 +86,16 @@ fn run(args: Args) -> Result<(), String> {
             // to what kv encodes itself (raw formats).
             source.set_quality(config.quality);
         }
-        (
-            Box::new(source) as Box<dyn video::FrameSource>,
-            hidg_sinks(&config)?,
-            None,
-        )
+        let sinks = match &config.gadget {
+            Some(gadget_config) => {
+                let created = gadget::Gadget::create(gadget_config)?;
+                let sinks = created.open_sinks()?;
+                gadget = Some(created);
+                sinks
+            }
+            None => hidg_sinks(&config)?,
+        };
+        (Box::new(source) as Box<dyn video::FrameSource>, sinks, None)
     };
 
     let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {
@@ -105,10 +113,17 @@ fn run(args: Args) -> Result<(), String> {
         );
     }
     let hid = Hid::new(sinks, layout);
-    let app = app::App::new(config, source, hid, demo, now);
+    let mut app = app::App::new(config, source, hid, demo, now);
+    app.udc = gadget.as_ref().map(gadget::Gadget::udc_watch);
     let mut server = event_loop::Server::new(listener, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
-    server.run().map_err(|e| format!("event loop failed: {e}"))
+    let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));
+    drop(server);
+    if let Some(mut gadget) = gadget {
+        gadget.remove()?;
+        log::info!("🔌 USB gadget removed");
+    }
+    outcome
 }
 
 /// `kv --hash-password`: one line of standard input (the password) to an

@@ -320,3 +320,23 @@ fn test_layout_switch_changes_the_keys_paste_sends() {
     let screen = wait_screen(&kv, "yzy");
     assert!(screen.contains("yzy"), "screen: {screen:?}");
 }
+
+#[test]
+fn test_caps_lock_led_comes_back_from_the_target() {
+    let kv = Kv::demo(&[]);
+    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    ws.read().unwrap(); // status
+    send(&mut ws, r#"{"type":"key","code":"CapsLock","down":true}"#);
+    send(&mut ws, r#"{"type":"key","code":"CapsLock","down":false}"#);
+    // The status push (at most a second later) carries the target's LED report.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let msg = ws.read().unwrap();
+        if msg.to_text().unwrap().contains("\"caps\":true") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no status with caps on: {msg}");
+    }
+    let (_, _, body) = kv.get("/api/status");
+    assert!(String::from_utf8(body).unwrap().contains("\"caps\":true"));
+}

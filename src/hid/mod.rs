@@ -175,8 +175,13 @@ struct PasteStroke {
 }
 
 /// The target's keyboard and mice as the event loop drives them: input in,
-/// reports out to the sinks, written at once and retried while the host is
-/// not reading (keeping only the newest state), paste typed at a steady pace.
+/// reports out to the sinks, written at once, queued (bounded) while the host
+/// is briefly busy and collapsed to the newest state while it is not reading,
+/// paste typed at a steady pace.
+/// Keyboard states kept while the host is slow to take them (see `keys_queue`):
+/// far more than a person types between two host polls, 8 KiB at most.
+const KEY_BACKLOG: usize = 1024;
+
 pub struct Hid {
     keyboard: Option<Channel>,
     mouse_abs: Option<Channel>,
@@ -185,8 +190,10 @@ pub struct Hid {
     keys: KeyboardReport,
     /// The keyboard report the host last took.
     keys_sent: [u8; 8],
-    /// Send the keyboard report even if the host already has it (release all).
-    keys_forced: bool,
+    /// Keyboard states the host has not taken yet, oldest first: a press and
+    /// its release that arrive within one host poll both reach it. Past
+    /// `KEY_BACKLOG` states the host is not reading, and only the newest is kept.
+    keys_queue: VecDeque<[u8; 8]>,
     abs: AbsoluteMouse,
     rel: RelativeMouse,
     pointer: Pointer,
@@ -211,7 +218,7 @@ impl Hid {
             mouse_rel: sinks.mouse_rel.map(Channel::new),
             keys: KeyboardReport::default(),
             keys_sent: [0; 8],
-            keys_forced: false,
+            keys_queue: VecDeque::new(),
             abs: AbsoluteMouse::default(),
             rel: RelativeMouse::default(),
             pointer: Pointer::Absolute,
@@ -230,6 +237,14 @@ impl Hid {
     /// (a paste skipped the characters `note` lists). `Err(message)`: rejected.
     /// Nothing typed or pasted is ever logged: it may be a password.
     pub fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
+        let note = self.apply(input, now);
+        // A host may answer a lock key with an LED report at once; sinks
+        // without a descriptor to poll (the demo target) are only read here.
+        self.read_leds();
+        note
+    }
+
+    fn apply(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
         let mut note = None;
         match input {
             Input::Key { code, down } => {
@@ -240,6 +255,7 @@ impl Hid {
                 } else {
                     self.keys.release(usage);
                 }
+                self.queue_keys(false);
             }
             Input::Abs { x, y, buttons } => {
                 self.abs.set(x, y, buttons);
@@ -320,7 +336,9 @@ impl Hid {
     /// the operator's way to stop runaway typing.
     pub fn release_all(&mut self, now: Instant) {
         self.keys.clear();
-        self.keys_forced = true;
+        // Queued after what the host has not taken yet (a closing socket's
+        // last keystrokes still arrive), and sent even if the host has it.
+        self.queue_keys(true);
         self.paste.clear();
         self.paste_pressed = false;
         self.abs.release();
@@ -426,7 +444,25 @@ impl Hid {
     }
 
     fn keyboard_pending(&self) -> bool {
-        !self.paste.is_empty() || self.keys_forced || self.keys.to_bytes() != self.keys_sent
+        !self.paste.is_empty() || !self.keys_queue.is_empty()
+    }
+
+    /// Queues the current key state; `force`: even if the host has it already.
+    fn queue_keys(&mut self, force: bool) {
+        let bytes = self.keys.to_bytes();
+        if !force && self.keys_queue.back().unwrap_or(&self.keys_sent) == &bytes {
+            return;
+        }
+        // A host that is not reading (asleep, unplugged) gets the newest
+        // state when it is back, never a replay of stale keystrokes.
+        let away = self
+            .keyboard
+            .as_ref()
+            .is_some_and(|c| c.link == Link::NotReading);
+        if away || self.keys_queue.len() >= KEY_BACKLOG {
+            self.keys_queue.clear();
+        }
+        self.keys_queue.push_back(bytes);
     }
 
     fn flush_keyboard(&mut self, now: Instant) {
@@ -455,10 +491,12 @@ impl Hid {
             }
             return;
         }
-        let bytes = self.keys.to_bytes();
-        if (self.keys_forced || bytes != self.keys_sent) && channel.write(&bytes, now) {
+        while let Some(&bytes) = self.keys_queue.front() {
+            if !channel.write(&bytes, now) {
+                return;
+            }
             self.keys_sent = bytes;
-            self.keys_forced = false;
+            self.keys_queue.pop_front();
         }
     }
 }
@@ -645,7 +683,7 @@ mod tests {
     }
 
     #[test]
-    fn test_busy_key_release_sends_newest() {
+    fn test_busy_key_taps_all_arrive() {
         let mut bench = Bench::new();
         bench.key("KeyA", true, 0);
         bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
@@ -657,9 +695,45 @@ mod tests {
         assert_eq!(bench.hid.poll_at(), Some(bench.at(53)));
         bench.keyboard.state().refuse_all = None;
         bench.hid.poll(bench.at(53));
-        // Only the newest state: A is not left stuck down, B's tap is gone.
-        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04]), keys(0, &[])]);
+        // A host busy for a moment still gets every tap, in order.
+        let b = keys(0, &[0x05]);
+        assert_eq!(
+            bench.keyboard.take(),
+            [keys(0, &[0x04]), keys(0, &[]), b, keys(0, &[])]
+        );
         assert_eq!(bench.hid.poll_at(), None);
+    }
+
+    #[test]
+    fn test_busy_release_all_keeps_pending_taps() {
+        let mut bench = Bench::new();
+        bench.key("KeyA", true, 0);
+        bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
+        bench.key("KeyA", false, 1);
+        bench.key("KeyB", true, 2);
+        bench.hid.release_all(bench.at(3));
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(10));
+        let b = keys(0, &[0x05]);
+        assert_eq!(
+            bench.keyboard.take(),
+            [keys(0, &[0x04]), keys(0, &[]), b, keys(0, &[])]
+        );
+    }
+
+    #[test]
+    fn test_busy_backlog_overflow_keeps_newest() {
+        let mut bench = Bench::new();
+        bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
+        for i in 0..(KEY_BACKLOG as u64 + 8) {
+            bench.key("KeyA", i % 2 == 0, i);
+        }
+        bench.key("KeyZ", true, 100);
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(150));
+        let written = bench.keyboard.take();
+        assert!(written.len() <= KEY_BACKLOG, "{} reports", written.len());
+        assert_eq!(written.last(), Some(&keys(0, &[0x1d])));
     }
 
     #[test]

@@ -165,6 +165,7 @@ pub fn dimensions(jpeg: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// Whether the JPEG defines any Huffman table before its first scan.
+#[cfg(test)]
 pub fn has_dht(jpeg: &[u8]) -> bool {
     header_segments(jpeg).any(|s| s.marker == DHT)
 }

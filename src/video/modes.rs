@@ -30,7 +30,7 @@ const COMMON_RATES: [u32; 9] = [5, 10, 15, 20, 24, 25, 30, 50, 60];
 pub const DEFAULT_FPS: u32 = 30;
 
 fn on_step(value: u32, (min, max, step): (u32, u32, u32)) -> bool {
-    (min..=max).contains(&value) && (value - min) % step.max(1) == 0
+    (min..=max).contains(&value) && (value - min).is_multiple_of(step.max(1))
 }
 
 /// The sizes to offer, largest first.

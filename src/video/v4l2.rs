@@ -30,7 +30,10 @@ use crate::sys::v4l2::{FrameSizes, MappedBuffer, PixFormat};
 /// slow loop iteration does not make the driver drop frames.
 const BUFFER_COUNT: u32 = 4;
 /// A device that streams but delivers nothing this long has lost its input
-/// (target asleep, HDMI unplugged).
+/// (target asleep, HDMI unplugged). kv then closes it and opens it again at
+/// the next retry: a silent device stays free to be unplugged or to have its
+/// driver reloaded (`rmmod` fails while a node is open), and a dongle whose
+/// firmware wedged gets a fresh start.
 const NO_SIGNAL_AFTER: Duration = Duration::from_secs(2);
 /// How often to look again for a device (no device, or STREAMON failed):
 /// besides inotify, because a new node can be unusable for a moment until
@@ -223,7 +226,10 @@ impl V4l2Source {
         self.last_problem.clear();
         self.device = Some(device);
         self.retry_at = None;
-        self.set_signal(Signal::Live);
+        // A device closed for its silence is live again only once it delivers.
+        if self.signal == Signal::NoDevice {
+            self.set_signal(Signal::Live);
+        }
     }
 
     /// Forgets the device (unplugged, or its node removed).
@@ -239,6 +245,23 @@ impl V4l2Source {
         self.retry_at = Some(now + RETRY_EVERY);
     }
 
+    /// Closes a streaming device that has delivered nothing for
+    /// `NO_SIGNAL_AFTER`; the next retry opens it (or whatever replaced it) again.
+    fn release_silent(&mut self, now: Instant) {
+        if let Some(mut device) = self.device.take() {
+            device.node.stop();
+            let problem = format!(
+                "📹 {}: no frames for {} s — closed it, opening it again every {} s",
+                device.path.display(),
+                NO_SIGNAL_AFTER.as_secs(),
+                RETRY_EVERY.as_secs()
+            );
+            self.report(problem);
+        }
+        self.set_signal(Signal::NoSignal);
+        self.retry_at = Some(now + RETRY_EVERY);
+    }
+
     fn handle_hotplug(&mut self, now: Instant) {
         for change in self.host.changes() {
             match change {
@@ -249,6 +272,10 @@ impl V4l2Source {
                         .is_some_and(|d| d.path == Path::new(DEV).join(&name));
                     if ours {
                         self.lose_device("its device node was removed", now);
+                    } else if self.device.is_none() && self.last_path == Path::new(DEV).join(&name)
+                    {
+                        // The silent device kv had closed is gone too.
+                        self.set_signal(Signal::NoDevice);
                     }
                 }
                 Change::Created(name) if self.device.is_none() && is_video_node(&name) => {
@@ -277,6 +304,7 @@ impl V4l2Source {
             }
             Err(problem) => {
                 self.report(problem);
+                self.set_signal(Signal::NoDevice);
                 self.retry_at = Some(now + RETRY_EVERY);
             }
         }
@@ -386,6 +414,10 @@ impl FrameSource for V4l2Source {
         } else if !on && streaming {
             self.stop();
         }
+        if !on && self.device.is_some() {
+            // A pending STREAMON retry is moot now.
+            self.retry_at = None;
+        }
     }
 
     fn poll(&mut self, now: Instant) -> Option<Frame> {
@@ -399,18 +431,17 @@ impl FrameSource for V4l2Source {
         let frame = self.capture(now);
         let streaming = self.device.as_ref().is_some_and(|d| d.streaming);
         if streaming && now >= self.last_frame + NO_SIGNAL_AFTER {
-            self.set_signal(Signal::NoSignal);
+            self.release_silent(now);
         }
         frame
     }
 
     fn poll_at(&self) -> Option<Instant> {
         let streaming = self.device.as_ref().is_some_and(|d| d.streaming);
-        let no_signal_at =
-            (streaming && self.signal == Signal::Live).then(|| self.last_frame + NO_SIGNAL_AFTER);
+        let no_signal_at = streaming.then(|| self.last_frame + NO_SIGNAL_AFTER);
         let retry = self
             .retry_at
-            .filter(|_| self.device.is_none() || !streaming);
+            .filter(|_| self.device.is_none() || (self.want_streaming && !streaming));
         no_signal_at.into_iter().chain(retry).min()
     }
 
@@ -764,17 +795,18 @@ impl Node for KernelNode {
     }
 
     fn frame_sizes(&self, fourcc: [u8; 4]) -> io::Result<FrameSizes> {
-        match sys::enum_frame_sizes(self.fd.as_fd(), fourcc)? {
-            FrameSizes::Discrete(sizes) if sizes.is_empty() => {
+        // Drivers that enumerate no sizes (v4l2loopback answers only for the
+        // format its writer set, or not at all) still capture at the size in
+        // effect.
+        match sys::enum_frame_sizes(self.fd.as_fd(), fourcc) {
+            Err(e) if is_gone(&e) => Err(e),
+            Ok(FrameSizes::Discrete(sizes)) if !sizes.is_empty() => Ok(FrameSizes::Discrete(sizes)),
+            Ok(stepwise @ FrameSizes::Stepwise { .. }) => Ok(stepwise),
+            Ok(FrameSizes::Discrete(_)) | Err(_) => {
                 let current = sys::get_format(self.fd.as_fd())?;
-                Ok(FrameSizes::Discrete(
-                    (current.fourcc == fourcc)
-                        .then_some((current.width, current.height))
-                        .into_iter()
-                        .collect(),
-                ))
+                let size = (current.fourcc == fourcc).then_some((current.width, current.height));
+                Ok(FrameSizes::Discrete(size.into_iter().collect()))
             }
-            offered => Ok(offered),
         }
     }
 
@@ -821,5 +853,756 @@ impl Node for KernelNode {
 
     fn requeue(&mut self, index: u32) -> io::Result<()> {
         sys::queue_buffer(self.fd.as_fd(), index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, VecDeque};
+    use std::rc::Rc;
+
+    /// A format the fake device offers: FourCC, sizes, rates at every size.
+    type FakeFormat = ([u8; 4], Vec<(u32, u32)>, Vec<u32>);
+
+    /// A capture device as the fake kernel sees it.
+    #[derive(Clone, Default)]
+    struct FakeDevice {
+        card: String,
+        caps: u32,
+        formats: Vec<FakeFormat>,
+        open_error: Option<i32>,
+        unplugged: bool,
+        /// Frames captured by the "hardware", handed out as buffers allow.
+        pending: VecDeque<Vec<u8>>,
+        format: PixFormat,
+        streaming: bool,
+        /// Buffer indexes queued on the driver side, in order.
+        queued: VecDeque<u32>,
+        start_error: Option<i32>,
+    }
+
+    #[derive(Default)]
+    struct World {
+        devices: BTreeMap<PathBuf, FakeDevice>,
+        changes: Vec<Change>,
+        /// Streaming ioctls in order, to check what a mode switch does.
+        log: Vec<String>,
+    }
+
+    type Shared = Rc<RefCell<World>>;
+
+    struct FakeHost(Shared);
+
+    struct FakeNode {
+        world: Shared,
+        path: PathBuf,
+        /// What each buffer holds since it was last dequeued.
+        buffers: Vec<Vec<u8>>,
+    }
+
+    const WATCH_FD: RawFd = 7;
+    const CAPTURE_FD: RawFd = 42;
+
+    fn errno(code: i32) -> io::Error {
+        io::Error::from_raw_os_error(code)
+    }
+
+    impl FakeNode {
+        fn with<T>(&self, f: impl FnOnce(&mut FakeDevice) -> io::Result<T>) -> io::Result<T> {
+            let mut world = self.world.borrow_mut();
+            let device = world
+                .devices
+                .get_mut(&self.path)
+                .ok_or(errno(libc::ENODEV))?;
+            if device.unplugged {
+                return Err(errno(libc::ENODEV));
+            }
+            f(device)
+        }
+
+        fn log(&self, line: String) {
+            self.world.borrow_mut().log.push(line);
+        }
+    }
+
+    impl Host for FakeHost {
+        fn nodes(&self) -> Vec<PathBuf> {
+            let world = self.0.borrow();
+            world
+                .devices
+                .iter()
+                .filter(|(_, d)| !d.unplugged)
+                .map(|(p, _)| p.clone())
+                .collect()
+        }
+
+        fn open(&self, path: &Path) -> io::Result<Box<dyn Node>> {
+            let world = self.0.borrow();
+            match world.devices.get(path) {
+                None => Err(errno(libc::ENOENT)),
+                Some(d) if d.unplugged => Err(errno(libc::ENOENT)),
+                Some(d) => match d.open_error {
+                    Some(code) => Err(errno(code)),
+                    None => Ok(Box::new(FakeNode {
+                        world: self.0.clone(),
+                        path: path.to_path_buf(),
+                        buffers: Vec::new(),
+                    })),
+                },
+            }
+        }
+
+        fn watch_fd(&self) -> Option<RawFd> {
+            Some(WATCH_FD)
+        }
+
+        fn changes(&mut self) -> Vec<Change> {
+            std::mem::take(&mut self.0.borrow_mut().changes)
+        }
+    }
+
+    impl Node for FakeNode {
+        fn fd(&self) -> RawFd {
+            CAPTURE_FD
+        }
+
+        fn capability(&self) -> io::Result<Capability> {
+            self.with(|d| {
+                Ok(Capability {
+                    driver: "fake".into(),
+                    card: d.card.clone(),
+                    bus: "fake".into(),
+                    caps: d.caps,
+                })
+            })
+        }
+
+        fn formats(&self) -> io::Result<Vec<[u8; 4]>> {
+            self.with(|d| Ok(d.formats.iter().map(|f| f.0).collect()))
+        }
+
+        fn frame_sizes(&self, fourcc: [u8; 4]) -> io::Result<FrameSizes> {
+            self.with(|d| {
+                let f = d
+                    .formats
+                    .iter()
+                    .find(|f| f.0 == fourcc)
+                    .ok_or(errno(libc::EINVAL))?;
+                Ok(FrameSizes::Discrete(f.1.clone()))
+            })
+        }
+
+        fn frame_intervals(&self, fourcc: [u8; 4], _: (u32, u32)) -> io::Result<FrameIntervals> {
+            self.with(|d| {
+                let f = d
+                    .formats
+                    .iter()
+                    .find(|f| f.0 == fourcc)
+                    .ok_or(errno(libc::EINVAL))?;
+                Ok(FrameIntervals::Discrete(
+                    f.2.iter().map(|&r| (1, r)).collect(),
+                ))
+            })
+        }
+
+        fn set_format(&mut self, fourcc: [u8; 4], size: (u32, u32)) -> io::Result<PixFormat> {
+            self.log(format!("S_FMT {}x{}", size.0, size.1));
+            self.with(|d| {
+                if d.streaming {
+                    return Err(errno(libc::EBUSY));
+                }
+                let f = d
+                    .formats
+                    .iter()
+                    .find(|f| f.0 == fourcc)
+                    .unwrap_or(&d.formats[0]);
+                let (width, height) = if f.1.contains(&size) { size } else { f.1[0] };
+                d.format = PixFormat {
+                    width,
+                    height,
+                    fourcc: f.0,
+                    bytes_per_line: width * 2,
+                    size_image: width * height * 2,
+                    full_range: false,
+                };
+                Ok(d.format)
+            })
+        }
+
+        fn set_frame_interval(&mut self, interval: Fraction) -> io::Result<Option<Fraction>> {
+            self.log(format!("S_PARM {}/{}", interval.0, interval.1));
+            self.with(|_| Ok(Some(interval)))
+        }
+
+        fn start(&mut self, count: u32) -> io::Result<()> {
+            self.log("STREAMON".into());
+            self.with(|d| {
+                if let Some(code) = d.start_error {
+                    return Err(errno(code));
+                }
+                d.streaming = true;
+                d.queued = (0..count).collect();
+                Ok(())
+            })?;
+            self.buffers = vec![Vec::new(); count as usize];
+            Ok(())
+        }
+
+        fn stop(&mut self) {
+            self.log("STREAMOFF".into());
+            let _ = self.with(|d| {
+                d.streaming = false;
+                d.queued.clear();
+                Ok(())
+            });
+            self.buffers.clear();
+        }
+
+        fn dequeue(&mut self) -> io::Result<Option<Dequeued>> {
+            let taken = self.with(|d| {
+                if !d.streaming {
+                    return Err(errno(libc::EINVAL));
+                }
+                if d.pending.is_empty() || d.queued.is_empty() {
+                    return Ok(None);
+                }
+                Ok(d.queued.pop_front().zip(d.pending.pop_front()))
+            })?;
+            Ok(taken.map(|(index, bytes)| {
+                let bytes_used = bytes.len() as u32;
+                self.buffers[index as usize] = bytes;
+                Dequeued {
+                    index,
+                    bytes_used,
+                    error: false,
+                }
+            }))
+        }
+
+        fn bytes(&self, buffer: &Dequeued) -> &[u8] {
+            &self.buffers[buffer.index as usize]
+        }
+
+        fn requeue(&mut self, index: u32) -> io::Result<()> {
+            self.with(|d| {
+                if d.queued.contains(&index) {
+                    return Err(errno(libc::EINVAL));
+                }
+                d.queued.push_back(index);
+                Ok(())
+            })
+        }
+    }
+
+    const CAPTURE: u32 = sys::CAP_VIDEO_CAPTURE | sys::CAP_STREAMING;
+
+    // Real-kernel checks for tests/vm, run inside the guest with `--ignored`
+    // (they skip unless KV_TEST_OUT is set): a scenario loads a driver, runs
+    // one, and compares the frames written to $KV_TEST_OUT with what it fed.
+    // KV_TEST_VIDEO picks the node (else discovery does), KV_TEST_MODE is
+    // WxH@fps (1280x720@30), KV_TEST_FRAMES how many (10).
+
+    fn vm_setup() -> Option<(String, V4l2Source, usize)> {
+        let out = std::env::var("KV_TEST_OUT").ok()?;
+        let device = std::env::var_os("KV_TEST_VIDEO").map(PathBuf::from);
+        let spec = std::env::var("KV_TEST_MODE").unwrap_or_else(|_| "1280x720@30".into());
+        let (size, fps) = spec.split_once('@').expect("KV_TEST_MODE is WxH@fps");
+        let (w, h) = size.split_once('x').expect("KV_TEST_MODE is WxH@fps");
+        let wanted = mode(w.parse().unwrap(), h.parse().unwrap(), fps.parse().unwrap());
+        let frames = std::env::var("KV_TEST_FRAMES").map_or(10, |n| n.parse().unwrap());
+        let source = V4l2Source::open(device.as_deref(), wanted).unwrap();
+        Some((out, source, frames))
+    }
+
+    /// Polls `source` (a test may sleep) until `done` or `limit` passes.
+    fn vm_run(
+        source: &mut V4l2Source,
+        limit: Duration,
+        mut done: impl FnMut(&V4l2Source, Option<Frame>) -> bool,
+    ) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let frame = source.poll(Instant::now());
+            if done(source, frame) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    fn vm_check(frame: &Frame) {
+        assert_eq!(jpeg::whole_jpeg(&frame.jpeg), Some(&frame.jpeg[..]));
+        assert!(jpeg::has_dht(&frame.jpeg));
+        assert_eq!(
+            jpeg::dimensions(&frame.jpeg),
+            Some((frame.width, frame.height))
+        );
+    }
+
+    #[test]
+    #[ignore]
+    fn vm_capture_frames() {
+        let Some((out, mut source, frames)) = vm_setup() else {
+            return eprintln!("KV_TEST_OUT not set: skipped");
+        };
+        source.set_streaming(true, Instant::now());
+        let mut got = 0;
+        vm_run(&mut source, Duration::from_secs(30), |_, frame| {
+            if let Some(frame) = frame {
+                vm_check(&frame);
+                std::fs::write(format!("{out}/{got:03}.jpg"), &frame.jpeg).unwrap();
+                got += 1;
+            }
+            got == frames
+        });
+        let info = source.info();
+        eprintln!(
+            "{got} frames from {} {} {}",
+            info.device, info.format, info.mode
+        );
+        assert_eq!(got, frames);
+    }
+
+    /// Streams, then expects the scenario to remove the device (touching
+    /// $KV_TEST_OUT/unplug when it may) and bring one back.
+    #[test]
+    #[ignore]
+    fn vm_unplug_replug() {
+        let Some((out, mut source, _)) = vm_setup() else {
+            return eprintln!("KV_TEST_OUT not set: skipped");
+        };
+        let limit = Duration::from_secs(60);
+        source.set_streaming(true, Instant::now());
+        assert!(
+            vm_run(&mut source, limit, |_, f| f.is_some()),
+            "no first frame"
+        );
+        std::fs::write(format!("{out}/unplug"), b"").unwrap();
+        assert!(vm_run(&mut source, limit, |s, _| s.info().signal
+            == Signal::NoDevice));
+        eprintln!("signal: no device");
+        let replugged = vm_run(&mut source, limit, |_, frame| {
+            frame.as_ref().map(vm_check);
+            frame.is_some()
+        });
+        let info = source.info();
+        eprintln!(
+            "after replug: {} {} {:?}",
+            info.device, info.mode, info.signal
+        );
+        assert!(replugged && info.signal == Signal::Live);
+    }
+
+    fn mode(width: u32, height: u32, fps: u32) -> Mode {
+        Mode { width, height, fps }
+    }
+
+    fn mjpeg_dongle(card: &str) -> FakeDevice {
+        FakeDevice {
+            card: card.into(),
+            caps: CAPTURE,
+            formats: vec![
+                (
+                    *b"MJPG",
+                    vec![(1920, 1080), (1280, 720), (640, 480)],
+                    vec![60, 30],
+                ),
+                (*b"YUYV", vec![(640, 480)], vec![5]),
+            ],
+            ..FakeDevice::default()
+        }
+    }
+
+    fn yuyv_camera() -> FakeDevice {
+        FakeDevice {
+            card: "vivid".into(),
+            caps: CAPTURE,
+            formats: vec![(*b"YUYV", vec![(1920, 1080), (640, 480)], vec![30])],
+            ..FakeDevice::default()
+        }
+    }
+
+    fn metadata_node() -> FakeDevice {
+        FakeDevice {
+            card: "dongle".into(),
+            caps: CAP_META_CAPTURE | sys::CAP_STREAMING,
+            ..FakeDevice::default()
+        }
+    }
+
+    fn world(devices: Vec<(&str, FakeDevice)>) -> Shared {
+        let world = World {
+            devices: devices
+                .into_iter()
+                .map(|(p, d)| (PathBuf::from(p), d))
+                .collect(),
+            ..World::default()
+        };
+        Rc::new(RefCell::new(world))
+    }
+
+    fn open(
+        world: &Shared,
+        device: Option<&str>,
+        wanted: Mode,
+        now: Instant,
+    ) -> Result<V4l2Source, String> {
+        let host = Box::new(FakeHost(world.clone()));
+        V4l2Source::with_host(host, device.map(Path::new), wanted, now)
+    }
+
+    /// A real JPEG of `width`x`height` from the encoder (it carries DHT).
+    fn jpeg(width: u16, height: u16) -> Vec<u8> {
+        let rgb = vec![90u8; usize::from(width) * usize::from(height) * 3];
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 50)
+            .encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    fn capture(world: &Shared, path: &str, frame: Vec<u8>) {
+        world
+            .borrow_mut()
+            .devices
+            .get_mut(Path::new(path))
+            .unwrap()
+            .pending
+            .push_back(frame);
+    }
+
+    fn device<'a>(world: &'a Shared, path: &str) -> std::cell::RefMut<'a, FakeDevice> {
+        std::cell::RefMut::map(world.borrow_mut(), |w| {
+            w.devices.get_mut(Path::new(path)).unwrap()
+        })
+    }
+
+    #[test]
+    fn test_open_prefers_mjpeg_with_wanted_size() {
+        let now = Instant::now();
+        let w = world(vec![
+            ("/dev/video0", yuyv_camera()),
+            ("/dev/video1", metadata_node()),
+            ("/dev/video2", mjpeg_dongle("dongle")),
+        ]);
+        let source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        let info = source.info();
+        assert_eq!(info.device, "/dev/video2");
+        assert_eq!(info.format, "MJPG");
+        assert_eq!(info.mode, mode(1280, 720, 30));
+        assert_eq!(info.signal, Signal::Live);
+        assert_eq!(info.modes.len(), 6);
+        assert_eq!(info.modes[0], mode(1920, 1080, 60));
+        assert_eq!(source.fds(), [WATCH_FD]);
+    }
+
+    #[test]
+    fn test_open_raw_only_takes_closest_size() {
+        let w = world(vec![("/dev/video0", yuyv_camera())]);
+        let source = open(&w, None, mode(1280, 720, 30), Instant::now()).unwrap();
+        assert_eq!(source.info().format, "YUYV");
+        assert_eq!(source.info().mode, mode(640, 480, 30));
+    }
+
+    #[test]
+    fn test_open_no_capture_device_names_demo() {
+        let w = world(vec![("/dev/video3", metadata_node())]);
+        let err = open(&w, None, mode(1280, 720, 30), Instant::now())
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            "no V4L2 capture device found under /dev (only /dev/video3, a metadata node) — \
+             plug in a capture dongle, pass -d /dev/videoN, or try kv --demo"
+        );
+        let empty = world(vec![]);
+        let err = open(&empty, None, mode(1280, 720, 30), Instant::now())
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("no V4L2 capture device found under /dev — "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn test_open_permission_denied_names_fix() {
+        let mut locked = mjpeg_dongle("dongle");
+        locked.open_error = Some(libc::EACCES);
+        let w = world(vec![
+            ("/dev/video0", locked),
+            ("/dev/video1", metadata_node()),
+        ]);
+        let err = open(&w, None, mode(1280, 720, 30), Instant::now())
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            "/dev/video0: permission denied — is kv running as root or in group video?"
+        );
+    }
+
+    #[test]
+    fn test_open_explicit_device_only() {
+        let w = world(vec![
+            ("/dev/video0", mjpeg_dongle("a")),
+            ("/dev/video1", yuyv_camera()),
+        ]);
+        let source = open(&w, Some("/dev/video1"), mode(640, 480, 30), Instant::now()).unwrap();
+        assert_eq!(source.info().device, "/dev/video1");
+        let err = open(&w, Some("/dev/video9"), mode(640, 480, 30), Instant::now())
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("/dev/video9: no such device node — check -d"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn test_idle_set_streaming_registers_capture_fd() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        assert_eq!(source.poll_at(), None);
+        source.set_streaming(true, now);
+        assert!(device(&w, "/dev/video0").streaming);
+        assert_eq!(source.fds(), [WATCH_FD, CAPTURE_FD]);
+        assert_eq!(source.poll_at(), Some(now + NO_SIGNAL_AFTER));
+        source.set_streaming(false, now);
+        assert!(!device(&w, "/dev/video0").streaming);
+        assert_eq!(source.fds(), [WATCH_FD]);
+        assert_eq!(source.poll_at(), None);
+    }
+
+    #[test]
+    fn test_streaming_drain_keeps_newest_and_requeues_all() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_streaming(true, now);
+        // Many rounds of several frames: were a buffer lost, the fake driver
+        // would starve (it only fills queued buffers).
+        for round in 0..10u16 {
+            for i in 0..3u16 {
+                capture(&w, "/dev/video0", jpeg(16 + 8 * i, 8 + round));
+            }
+            let at = now + Duration::from_millis(u64::from(round) * 100);
+            let frame = source.poll(at).expect("a frame each round");
+            assert_eq!((frame.width, frame.height), (32, u32::from(8 + round)));
+            assert_eq!(&*frame.jpeg, &jpeg(32, 8 + round)[..]);
+            assert_eq!(frame.captured, at);
+            assert_eq!(
+                device(&w, "/dev/video0").queued.len(),
+                BUFFER_COUNT as usize
+            );
+        }
+        assert!(source.poll(now + Duration::from_secs(1)).is_none());
+    }
+
+    #[test]
+    fn test_streaming_trims_padding_drops_broken_frames() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_streaming(true, now);
+        let mut padded = jpeg(24, 16);
+        let whole = padded.clone();
+        padded.resize(24 * 16 * 4, 0);
+        capture(&w, "/dev/video0", padded);
+        assert_eq!(&*source.poll(now).unwrap().jpeg, &whole[..]);
+        capture(&w, "/dev/video0", whole[..whole.len() - 10].to_vec());
+        assert!(source.poll(now).is_none());
+        capture(&w, "/dev/video0", vec![0xFF, 0xD8, 0xFF, 0xD9]);
+        assert!(source.poll(now).is_none());
+        assert_eq!(
+            device(&w, "/dev/video0").queued.len(),
+            BUFFER_COUNT as usize
+        );
+        assert_eq!(source.info().signal, Signal::Live);
+    }
+
+    #[test]
+    fn test_streaming_silence_closes_device_then_live() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_streaming(true, now);
+        assert!(source.poll(now + Duration::from_millis(1999)).is_none());
+        assert_eq!(source.info().signal, Signal::Live);
+        let silent = now + NO_SIGNAL_AFTER;
+        assert!(source.poll(silent).is_none());
+        assert_eq!(source.info().signal, Signal::NoSignal);
+        // Closed, so its driver could be reloaded; status still names it.
+        assert!(!device(&w, "/dev/video0").streaming);
+        assert_eq!(source.fds(), [WATCH_FD]);
+        assert_eq!(source.info().device, "/dev/video0");
+        assert_eq!(source.poll_at(), Some(silent + RETRY_EVERY));
+
+        // Opened again, still silent: no signal still, closed again later.
+        let reopened = silent + RETRY_EVERY;
+        assert!(source.poll(reopened).is_none());
+        assert!(device(&w, "/dev/video0").streaming);
+        assert_eq!(source.info().signal, Signal::NoSignal);
+        assert_eq!(source.poll_at(), Some(reopened + NO_SIGNAL_AFTER));
+
+        capture(&w, "/dev/video0", jpeg(16, 16));
+        let later = reopened + Duration::from_secs(1);
+        assert!(source.poll(later).is_some());
+        assert_eq!(source.info().signal, Signal::Live);
+        assert_eq!(source.poll_at(), Some(later + NO_SIGNAL_AFTER));
+    }
+
+    #[test]
+    fn test_streaming_silent_then_removed_no_device() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_streaming(true, now);
+        source.poll(now + NO_SIGNAL_AFTER);
+        assert_eq!(source.info().signal, Signal::NoSignal);
+        w.borrow_mut().devices.remove(Path::new("/dev/video0"));
+        w.borrow_mut()
+            .changes
+            .push(Change::Deleted("video0".into()));
+        source.poll(now + NO_SIGNAL_AFTER + Duration::from_millis(100));
+        assert_eq!(source.info().signal, Signal::NoDevice);
+        assert_eq!(source.info().device, "/dev/video0");
+    }
+
+    #[test]
+    fn test_streaming_unplug_then_replug_as_other_node_resumes() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_streaming(true, now);
+        device(&w, "/dev/video0").unplugged = true;
+        capture(&w, "/dev/video0", jpeg(16, 16));
+        assert!(source.poll(now).is_none());
+        assert_eq!(source.info().signal, Signal::NoDevice);
+        assert_eq!(source.info().device, "/dev/video0");
+        assert_eq!(source.fds(), [WATCH_FD]);
+        assert_eq!(source.poll_at(), Some(now + RETRY_EVERY));
+
+        // The dongle comes back as /dev/video2; inotify says so.
+        let t = now + Duration::from_millis(500);
+        w.borrow_mut().devices.remove(Path::new("/dev/video0"));
+        w.borrow_mut()
+            .devices
+            .insert("/dev/video2".into(), mjpeg_dongle("dongle"));
+        w.borrow_mut()
+            .changes
+            .push(Change::Created("video2".into()));
+        capture(&w, "/dev/video2", jpeg(16, 16));
+        let frame = source.poll(t).expect("streaming resumed on the new node");
+        assert_eq!(frame.width, 16);
+        let info = source.info();
+        assert_eq!(
+            (info.device.as_str(), info.signal),
+            ("/dev/video2", Signal::Live)
+        );
+        assert_eq!(info.mode, mode(1280, 720, 30));
+        assert_eq!(source.fds(), [WATCH_FD, CAPTURE_FD]);
+    }
+
+    #[test]
+    fn test_idle_node_deleted_no_device_then_periodic_rescan() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        w.borrow_mut().devices.remove(Path::new("/dev/video0"));
+        w.borrow_mut()
+            .changes
+            .push(Change::Deleted("video0".into()));
+        source.poll(now);
+        assert_eq!(source.info().signal, Signal::NoDevice);
+        // Nothing yet at the next retry; the device returns without an event
+        // (udev fixed its permissions later, say) and the retry finds it.
+        source.poll(now + RETRY_EVERY);
+        assert_eq!(source.poll_at(), Some(now + RETRY_EVERY * 2));
+        w.borrow_mut()
+            .devices
+            .insert("/dev/video0".into(), mjpeg_dongle("dongle"));
+        source.poll(now + RETRY_EVERY * 2);
+        assert_eq!(source.info().signal, Signal::Live);
+        assert!(!device(&w, "/dev/video0").streaming, "nobody watches");
+    }
+
+    #[test]
+    fn test_streaming_set_mode_restarts_same_source() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_streaming(true, now);
+        w.borrow_mut().log.clear();
+        source.set_mode(mode(1920, 1080, 60), now).unwrap();
+        assert_eq!(
+            w.borrow().log,
+            ["STREAMOFF", "S_FMT 1920x1080", "S_PARM 1/60", "STREAMON"]
+        );
+        assert_eq!(source.info().mode, mode(1920, 1080, 60));
+        assert_eq!(device(&w, "/dev/video0").format.width, 1920);
+        capture(&w, "/dev/video0", jpeg(16, 16));
+        assert!(source.poll(now).is_some());
+
+        let err = source.set_mode(mode(1024, 768, 30), now).unwrap_err();
+        assert_eq!(
+            err,
+            "1024x768@30fps is not offered by /dev/video0 (MJPG); see the modes in /api/status"
+        );
+        assert_eq!(source.info().mode, mode(1920, 1080, 60));
+    }
+
+    #[test]
+    fn test_idle_set_mode_does_not_start() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        source.set_mode(mode(640, 480, 30), now).unwrap();
+        assert!(!device(&w, "/dev/video0").streaming);
+        assert_eq!(source.info().mode, mode(640, 480, 30));
+    }
+
+    #[test]
+    fn test_idle_start_busy_retries() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+        let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+        device(&w, "/dev/video0").start_error = Some(libc::EBUSY);
+        source.set_streaming(true, now);
+        assert_eq!(source.fds(), [WATCH_FD]);
+        assert_eq!(source.poll_at(), Some(now + RETRY_EVERY));
+        device(&w, "/dev/video0").start_error = None;
+        source.poll(now + RETRY_EVERY);
+        assert_eq!(source.fds(), [WATCH_FD, CAPTURE_FD]);
+        // Giving up on a failing start leaves no stale wake-up behind.
+        source.set_streaming(false, now);
+        device(&w, "/dev/video0").start_error = Some(libc::EBUSY);
+        source.set_streaming(true, now);
+        source.set_streaming(false, now);
+        assert_eq!(source.poll_at(), None);
+    }
+
+    #[test]
+    fn test_streaming_raw_frames_encoded_at_mode_size() {
+        let now = Instant::now();
+        let w = world(vec![("/dev/video0", yuyv_camera())]);
+        let mut source = open(&w, None, mode(640, 480, 30), now).unwrap();
+        source.set_streaming(true, now);
+        capture(&w, "/dev/video0", vec![128; 640 * 480 * 2]);
+        let frame = source.poll(now).unwrap();
+        assert_eq!((frame.width, frame.height), (640, 480));
+        assert_eq!(jpeg::whole_jpeg(&frame.jpeg), Some(&frame.jpeg[..]));
+        assert_eq!(jpeg::dimensions(&frame.jpeg), Some((640, 480)));
+        // A short buffer is dropped, its buffer re-queued.
+        capture(&w, "/dev/video0", vec![128; 1000]);
+        assert!(source.poll(now).is_none());
+        assert_eq!(
+            device(&w, "/dev/video0").queued.len(),
+            BUFFER_COUNT as usize
+        );
     }
 }

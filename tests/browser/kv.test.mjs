@@ -154,12 +154,16 @@ test('the video shows non-blank frames', async () => {
 
 test('the status shows resolution, fps, HID and the resolution menu', async () => {
   const status = await (await get('/api/status')).json();
+  // The rate is measured over whole seconds and pushed when it changes, so
+  // right after the page connects it may still read 0.0: wait for a measure.
+  let text;
   const pill = await until(async () => {
-    const text = await page.textContent('#video-pill');
-    return /^\d+×\d+ · \d+\.\d fps$/.test(text) && text;
-  }, 'the video pill to show resolution and fps');
+    text = await page.textContent('#video-pill');
+    return /^\d+×\d+ · \d+\.\d fps$/.test(text) && parseFloat(text.split('·')[1]) > 0 && text;
+  }, 'the video pill to show resolution and a measured fps > 0', 10000).catch((e) => {
+    throw new Error(`${e.message}; last shown "${text}"`);
+  });
   assert.ok(pill.startsWith(`${status.video.width}×${status.video.height} `), `video pill "${pill}"`);
-  assert.ok(parseFloat(pill.split('·')[1]) > 0, `measured fps > 0 in "${pill}"`);
   assert.match(await page.textContent('#hid-pill'), /^HID (online|offline)$/);
   const modes = await page.$$eval('#mode option', (os) => os.map((o) => o.value));
   assert.equal(modes.length, status.video.modes.length, `menu lists every mode: ${modes.join(', ')}`);
@@ -318,6 +322,25 @@ test('the paste box types text through kv', async () => {
   await page.click('#paste button[type=submit]');
   await until(async () => (await demoScreen()).includes(text), `"${text}" on the demo screen`);
   assert.match(await page.textContent('#paste-result'), /Typing 10 characters/);
+});
+
+test('the paste box names the characters the layout cannot type', async () => {
+  await page.selectOption('#layout', 'us');
+  await page.fill('#paste-text', 'ok€');
+  await page.click('#paste button[type=submit]');
+  await until(async () => /Could not type/.test(await page.textContent('#paste-result')), 'the skipped characters');
+  assert.match(await page.textContent('#paste-result'), /€/);
+  await until(async () => (await demoScreen()).includes('ok'), '"ok" on the demo screen');
+});
+
+test('Caps Lock on the target lights the Caps pill', async () => {
+  const lit = () => page.$eval('#led-caps', (e) => e.classList.contains('on'));
+  const before = await lit();
+  await page.focus('#view');
+  await page.keyboard.press('CapsLock');
+  await until(async () => (await lit()) !== before, 'the Caps LED to toggle');
+  await page.keyboard.press('CapsLock');
+  await until(async () => (await lit()) === before, 'the Caps LED to toggle back');
 });
 
 test('the resolution menu switches mode and the stream follows', async (t) => {

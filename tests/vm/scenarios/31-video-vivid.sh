@@ -1,0 +1,75 @@
+# kv on vivid, a capture driver with raw formats only (no MJPEG): kv finds it without
+# -d, encodes its YUYV frames to JPEG at the size asked with -r, and a resolution change
+# through POST /api/video/mode keeps two viewers connected while the frames that follow
+# have the new size. Every frame is fully decoded, as a browser would.
+
+PORT=8080
+URL=http://127.0.0.1:$PORT
+
+status_json() { guest-tools http GET "$URL/api/status" 2>/dev/null | tail -n 1; }
+summary() { grep '^stream-watch:' "$1" | tail -n 1; }
+field() { status_json | grep -o "\"$1\":[^,]*" | head -n 1; }
+
+modprobe vivid n_devs=1 node_types=0x1
+if ! waitfor 5 test -n "$(capture_nodes)"; then
+  result vivid-setup FAIL "vivid gave no capture node: $(ls /dev/video* 2>&1)"
+  return 0
+fi
+if ! kv_start -r 640x480 -f 10 -p $PORT; then
+  result vivid-setup FAIL "kv never answered: $(excerpt /tmp/kv.log)"
+  return 0
+fi
+status=$(status_json)
+if echo "$status" | grep -q '"format":"YUYV","width":640,"height":480'; then
+  result vivid-discovered-raw PASS "$(field device) $(field format) 640x480, $(echo "$status" | grep -o '{"width":[0-9]*,"height":[0-9]*,"fps":[0-9]*}' | wc -l) modes"
+else
+  result vivid-discovered-raw FAIL "$(echo "$status" | cut -c1-200); $(excerpt /tmp/kv.log 2)"
+fi
+
+guest-tools stream-watch "$URL/stream" 60 --decode --frames 10 >/tmp/first.txt 2>&1
+status=$?
+line=$(summary /tmp/first.txt)
+if [ "$status" = 0 ] && echo "$line" | grep -qE '; runs 640x480:10@[0-9.]+fps$'; then
+  result vivid-stream-640x480 PASS "$line; kv: $(field fps) $(field fps_measured)"
+else
+  result vivid-stream-640x480 FAIL "exit $status: $line $(excerpt /tmp/first.txt 1)"
+fi
+if guest-tools snapshot "$URL/snapshot.jpg" >/tmp/snap.txt 2>&1 && grep -q 'snapshot: 640x480' /tmp/snap.txt; then
+  result vivid-snapshot PASS "$(tail -n 1 /tmp/snap.txt)"
+else
+  result vivid-snapshot FAIL "$(excerpt /tmp/snap.txt 2)"
+fi
+
+# --- resolution change with two viewers watching --------------------------------------
+for v in 1 2; do
+  spawn viewer$v guest-tools stream-watch "$URL/stream" 120 --decode --runs 2
+done
+if ! waitfor 30 sh -c '[ "$(grep -c "^frame" /tmp/viewer1.log)" -ge 3 ] && [ "$(grep -c "^frame" /tmp/viewer2.log)" -ge 3 ]'; then
+  result vivid-mode-viewers FAIL "viewers got no frames: $(excerpt /tmp/viewer1.log 1)"
+fi
+# The slowest 1280x720 rate vivid offers, to spare the emulated CPU.
+mode=$(status_json | grep -o '{"width":1280,"height":720,"fps":[0-9]*}' | tail -n 1)
+guest-tools http POST "$URL/api/video/mode" "$mode" >/tmp/mode.txt 2>&1
+if head -n 1 /tmp/mode.txt | grep -q ' 200' && grep -q '"ok":true' /tmp/mode.txt; then
+  result vivid-mode-api PASS "POST /api/video/mode $mode: $(tail -n 1 /tmp/mode.txt)"
+else
+  result vivid-mode-api FAIL "POST /api/video/mode '$mode': $(excerpt /tmp/mode.txt 2)"
+fi
+for v in 1 2; do
+  pid=$(cat /tmp/kv-vm/pids/viewer$v)
+  waitfor 90 sh -c "! kill -0 $pid"
+  stop viewer$v
+  line=$(summary /tmp/viewer$v.log)
+  if [ "$STOP_STATUS" = 0 ] && echo "$line" | grep -qE '; runs 640x480:[0-9]+@[0-9.]+fps 1280x720:[0-9]+@[0-9.]+fps$'; then
+    result vivid-mode-viewer$v-same-connection PASS "$line"
+  else
+    result vivid-mode-viewer$v-same-connection FAIL "exit $STOP_STATUS: $line $(excerpt /tmp/viewer$v.log 1)"
+  fi
+done
+if status_json | grep -q '"width":1280,"height":720' &&
+  guest-tools snapshot "$URL/snapshot.jpg" >/tmp/snap.txt 2>&1 && grep -q 'snapshot: 1280x720' /tmp/snap.txt; then
+  result vivid-mode-status-and-snapshot PASS "status 1280x720; $(tail -n 1 /tmp/snap.txt)"
+else
+  result vivid-mode-status-and-snapshot FAIL "$(status_json | cut -c1-160) $(excerpt /tmp/snap.txt 1)"
+fi
+kv_stop
