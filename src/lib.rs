@@ -13,5 +13,6 @@ pub mod http;
 pub mod json;
 pub mod render;
 pub mod sys;
+pub mod tls;
 pub mod video;
 pub mod ws;

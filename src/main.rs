@@ -3,7 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-use kv::{app, config, demo, event_loop, gadget, hid, http, video};
+use kv::{app, config, demo, event_loop, gadget, hid, http, tls, video};
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -98,14 +98,7 @@ fn run(args: Args) -> Result<(), String> {
         (Box::new(source) as Box<dyn video::FrameSource>, sinks, None)
     };
 
-    let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {
-        format!(
-            "cannot listen on {}: {e}; is another kv running? Pick another port with -p",
-            config.listen
-        )
-    })?;
-    let local = listener.local_addr().unwrap_or(config.listen);
-    log::info!("🌐 Listening on http://{local}");
+    let listeners = listeners(&config)?;
     if config.credentials.is_none() && !config.listen.ip().is_loopback() {
         log::warn!("⚠️  NO PASSWORD SET and listening on {}: anyone who can reach this port controls the target.", config.listen.ip());
         log::warn!(
@@ -115,7 +108,7 @@ fn run(args: Args) -> Result<(), String> {
     let hid = Hid::new(sinks, layout);
     let mut app = app::App::new(config, source, hid, demo, now);
     app.udc = gadget.as_ref().map(gadget::Gadget::udc_watch);
-    let mut server = event_loop::Server::new(listener, app)
+    let mut server = event_loop::Server::new(listeners, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));
     drop(server);
@@ -151,6 +144,24 @@ fn hash_password() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The listening sockets: --port (HTTPS under TLS, else plain HTTP) and,
+/// with TLS, plain HTTP on --http-port.
+fn listeners(config: &Config) -> Result<Vec<event_loop::Listener>, String> {
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let mut listeners = Vec::new();
+    for (addr, tls) in [(Some(config.listen), tls), (config.http_listen, None)] {
+        let Some(addr) = addr else { continue };
+        let socket = mio::net::TcpListener::bind(addr).map_err(|e| {
+            format!("cannot listen on {addr}: {e}; is another kv running? Pick another port with -p or --http-port")
+        })?;
+        let local = socket.local_addr().unwrap_or(addr);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        log::info!("🌐 Listening on {scheme}://{local}");
+        listeners.push(event_loop::Listener { socket, tls });
+    }
+    Ok(listeners)
 }
 
 /// The HID gadget devices named on the command line.

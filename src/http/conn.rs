@@ -8,13 +8,12 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
 use super::request::{self, Method};
 use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
 use super::Status;
 use crate::app::App;
+use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
 use crate::ws::{self, WebSocket};
@@ -93,7 +92,8 @@ pub enum Kind {
 }
 
 pub struct Conn {
-    pub stream: TcpStream,
+    /// Plain TCP or TLS; reads and writes plaintext either way.
+    pub stream: Socket,
     pub peer: SocketAddr,
     input: Vec<u8>,
     out: Vec<u8>,
@@ -104,7 +104,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Conn {
+    pub fn new(stream: Socket, peer: SocketAddr, now: Instant) -> Conn {
         Conn {
             stream,
             peer,
@@ -269,7 +269,7 @@ impl Conn {
             let head_only = req.method == Method::Head;
             let client = routes::Client {
                 ip: self.peer.ip(),
-                tls: false,
+                tls: self.stream.is_tls(),
             };
             match routes::handle(&req, &body, client, app, now) {
                 Action::Respond(mut response) => {
@@ -355,9 +355,9 @@ impl Conn {
         });
     }
 
-    /// Writes pending responses, then the viewer's parts. Close when a
-    /// `Closing` connection has written everything.
-    fn write_out(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+    /// Writes `out` and, under TLS, the records still in rustls. False: the
+    /// socket is full, the rest goes when it drains (the loop calls back).
+    fn flush_out(&mut self, now: Instant) -> io::Result<bool> {
         while self.out_pos < self.out.len() {
             match self.stream.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -365,15 +365,36 @@ impl Conn {
                     self.out_pos += n;
                     self.active = now;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Next::Keep),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
         self.out.clear();
         self.out_pos = 0;
+        match self.stream.flush() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes pending responses, then the viewer's parts. Close when a
+    /// `Closing` connection has written everything (under TLS, up to its
+    /// close_notify).
+    fn write_out(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+        if !self.flush_out(now)? {
+            return Ok(Next::Keep);
+        }
         match &mut self.state {
-            State::Closing => return Ok(Next::Close),
+            State::Closing => {
+                self.stream.close_notify();
+                return Ok(if self.flush_out(now)? {
+                    Next::Close
+                } else {
+                    Next::Keep
+                });
+            }
             State::Viewer(viewer) => {
                 let before = viewer.frames_sent;
                 viewer.write_to(&mut self.stream, app.latest.as_ref(), &|at| {
@@ -508,16 +529,9 @@ impl Conn {
 
     fn drive_websocket(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
         // The upgrade response may still be partly unwritten.
-        while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Next::Keep),
-                Err(e) => return Err(e),
-            }
+        if !self.flush_out(now)? {
+            return Ok(Next::Keep);
         }
-        self.out.clear();
-        self.out_pos = 0;
         if let State::WebSocket {
             greeted: greeted @ false,
             ..
