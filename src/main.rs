@@ -99,6 +99,7 @@ fn run(args: Args) -> Result<(), String> {
     };
 
     let listeners = listeners(&config)?;
+    raise_open_files(config.max_connections);
     if config.credentials.is_none() && !config.listen.ip().is_loopback() {
         log::warn!("⚠️  NO PASSWORD SET and listening on {}: anyone who can reach this port controls the target.", config.listen.ip());
         log::warn!(
@@ -162,6 +163,22 @@ fn listeners(config: &Config) -> Result<Vec<event_loop::Listener>, String> {
         listeners.push(event_loop::Listener { socket, tls });
     }
     Ok(listeners)
+}
+
+/// Makes room for --max-connections descriptors, plus kv's own (listeners,
+/// capture, HID, signals): many systems start services with only 1024.
+fn raise_open_files(max_connections: usize) {
+    let wanted = max_connections as u64 + 64;
+    match kv::sys::rlimit::raise_open_files(wanted) {
+        Ok((_, now)) if now < wanted => log::warn!(
+            "⚠️  open files limit is {now} (hard limit), below the {wanted} that --max-connections {max_connections} needs; raise it (ulimit -Hn, LimitNOFILE=) or lower --max-connections"
+        ),
+        Ok((before, now)) if now > before => {
+            log::info!("📂 Open files limit raised from {before} to {now} for --max-connections {max_connections}")
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot read the open files limit: {e}"),
+    }
 }
 
 /// The HID gadget devices named on the command line.

@@ -4,5 +4,6 @@
 
 pub mod clock;
 pub mod inotify;
+pub mod rlimit;
 pub mod signal;
 pub mod v4l2;
