@@ -464,7 +464,6 @@ fn test_attack_pipelined_flood_without_reading_does_not_stall_kv() {
 fn test_attack_2000_idle_and_trickling_connections_leave_video_and_input_alone() {
     let _alone = FLOOD.lock().unwrap_or_else(|e| e.into_inner());
     raise_open_files();
-    const EACH: usize = 1000;
     let kv = Kv::start(
         &[
             "--demo",
@@ -477,54 +476,78 @@ fn test_attack_2000_idle_and_trickling_connections_leave_video_and_input_alone()
         ],
         &[("KV_USER", "op"), ("KV_PASSWORD", "pw")],
     );
+    // Tricklers send one more byte every round of a head that never ends.
+    let fps = flood(&kv.addr, b"GET / HTTP/1.1\r\nX-Slow: ", b"a", "abc", || {
+        let viewer = open_stream(kv.connect(), &kv.addr);
+        let origin = format!("http://{}", kv.addr);
+        let ws = ws_connect(&kv, Some(&origin), &[("Authorization", OP_PW)]).expect("upgrade");
+        (viewer, ws)
+    });
+    assert!(fps >= 16.0, "viewer fell below 80% of 20 fps: {fps:.1}");
+    let screen = wait_screen(&kv, &format!("Authorization: {OP_PW}\r\n"), "abcabcabc");
+    assert!(screen.contains("abcabcabc"), "screen: {screen:?}");
+}
+
+/// A `/stream` request with the operator's credentials on `sock`, read up to
+/// the end of the response head.
+fn open_stream<S: Read + Write>(mut sock: S, host: &str) -> S {
+    write!(
+        sock,
+        "GET /stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: {OP_PW}\r\n\r\n"
+    )
+    .unwrap();
+    let head = read_head(&mut sock);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    sock
+}
+
+/// The attack both 2,000-connection tests share: 1,000 sockets to `addr`
+/// that say nothing and 1,000 that send `first`, then `next` every 200 ms for
+/// six seconds. Meanwhile an operator, connected by `operator` after the
+/// flood is in, watches (the frame rate is returned) and types `word` every
+/// second.
+fn flood<V, S>(
+    addr: &str,
+    first: &[u8],
+    next: &[u8],
+    word: &str,
+    operator: impl FnOnce() -> (V, tungstenite::WebSocket<S>),
+) -> f64
+where
+    V: Read + Send + 'static,
+    S: Read + Write,
+{
+    const EACH: usize = 1000;
     let connect = || {
-        let s = TcpStream::connect(&kv.addr).expect("connect");
+        let s = TcpStream::connect(addr).expect("connect");
         s.set_nonblocking(true).unwrap();
         s
     };
-    let idle: Vec<TcpStream> = (0..EACH).map(|_| connect()).collect();
+    let silent: Vec<TcpStream> = (0..EACH).map(|_| connect()).collect();
     let mut trickling: Vec<TcpStream> = (0..EACH).map(|_| connect()).collect();
-    let auth = format!("Authorization: {OP_PW}\r\n");
-
-    let mut viewer = kv.connect();
-    write!(viewer, "GET /stream HTTP/1.1\r\nHost: x\r\n{auth}\r\n").unwrap();
-    let head = read_head(&mut viewer);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (viewer, mut ws) = operator();
     let measure = measure_fps(viewer);
-
-    let origin = format!("http://{}", kv.addr);
-    let mut ws = ws_connect(&kv, Some(&origin), &[("Authorization", OP_PW)]).expect("upgrade");
     ws.read().unwrap(); // status
-                        // For six seconds: every trickler sends one more byte of a head that never
-                        // ends, and the operator types.
     let start = Instant::now();
     let mut round = 0;
     while start.elapsed() < Duration::from_secs(6) {
-        let bytes: &[u8] = if round == 0 {
-            b"GET / HTTP/1.1\r\nX-Slow: "
-        } else {
-            b"a"
-        };
+        let bytes = if round == 0 { first } else { next };
         for s in &mut trickling {
             let _ = s.write(bytes);
         }
         if round % 5 == 0 {
-            type_word(&mut ws, "abc");
+            type_word(&mut ws, word);
         }
         round += 1;
         std::thread::sleep(Duration::from_millis(200));
     }
     let fps = measure.join().unwrap();
     eprintln!(
-        "viewer beside {} idle and {} trickling connections: {fps:.1} fps",
-        idle.len(),
+        "viewer beside {} silent and {} trickling connections to {addr}: {fps:.1} fps",
+        silent.len(),
         trickling.len()
     );
-    assert!(fps >= 16.0, "viewer fell below 80% of 20 fps: {fps:.1}");
-    let screen = wait_screen(&kv, &auth, "abcabcabc");
-    assert!(screen.contains("abcabcabc"), "screen: {screen:?}");
-    drop(idle);
-    drop(trickling);
+    fps
 }
 
 #[test]
@@ -779,25 +802,24 @@ fn test_attack_tls_session_cookie_is_secure_only_under_tls() {
     );
 }
 
-#[test]
-fn test_attack_tls_stream_and_websocket_work_over_tls() {
-    let (kv, cert) = with_tls("ws", &["-r", "640x480", "-f", "20"]);
-    let tls_addr = kv.tls_addr.clone().unwrap();
-    let mut viewer = tls_connect(&kv, &cert);
-    write!(
-        viewer,
-        "GET /stream HTTP/1.1\r\nHost: {tls_addr}\r\nAuthorization: {OP_PW}\r\n\r\n"
-    )
-    .unwrap();
-    let head = read_head(&mut viewer);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let measure = measure_fps(viewer);
-
+/// A WebSocket over TLS with the operator's credentials and kv's own origin.
+fn wss_connect(kv: &Kv, cert: &PathBuf) -> tungstenite::WebSocket<TlsStream> {
+    let tls_addr = kv.tls_addr.as_deref().unwrap();
     let mut req = format!("ws://{tls_addr}/ws").into_client_request().unwrap();
     let headers = req.headers_mut();
     headers.insert("Origin", format!("https://{tls_addr}").parse().unwrap());
     headers.insert("Authorization", OP_PW.parse().unwrap());
-    let (mut ws, _) = tungstenite::client(req, tls_connect(&kv, &cert)).expect("upgrade over TLS");
+    tungstenite::client(req, tls_connect(kv, cert))
+        .expect("upgrade over TLS")
+        .0
+}
+
+#[test]
+fn test_attack_tls_stream_and_websocket_work_over_tls() {
+    let (kv, cert) = with_tls("ws", &["-r", "640x480", "-f", "20"]);
+    let viewer = open_stream(tls_connect(&kv, &cert), kv.tls_addr.as_deref().unwrap());
+    let measure = measure_fps(viewer);
+    let mut ws = wss_connect(&kv, &cert);
     let status = ws.read().unwrap();
     assert!(status.to_text().unwrap().contains("\"type\":\"status\""));
     type_word(&mut ws, "secure");
@@ -815,61 +837,18 @@ fn test_attack_tls_stream_and_websocket_work_over_tls() {
 fn test_attack_2000_stalled_tls_handshakes_leave_video_and_input_alone() {
     let _alone = FLOOD.lock().unwrap_or_else(|e| e.into_inner());
     raise_open_files();
-    const EACH: usize = 1000;
     let (kv, cert) = with_tls(
         "stall",
         &["-r", "640x480", "-f", "20", "--max-connections", "4096"],
     );
     let tls_addr = kv.tls_addr.clone().unwrap();
-    let connect = || {
-        let s = TcpStream::connect(&tls_addr).expect("connect");
-        s.set_nonblocking(true).unwrap();
-        s
-    };
-    // Half say nothing after connecting; half start a ClientHello record
-    // that promises 16 KB and then arrives a byte at a time.
-    let silent: Vec<TcpStream> = (0..EACH).map(|_| connect()).collect();
-    let mut trickling: Vec<TcpStream> = (0..EACH).map(|_| connect()).collect();
-
-    let mut viewer = tls_connect(&kv, &cert);
-    write!(
-        viewer,
-        "GET /stream HTTP/1.1\r\nHost: {tls_addr}\r\nAuthorization: {OP_PW}\r\n\r\n"
-    )
-    .unwrap();
-    let head = read_head(&mut viewer);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let measure = measure_fps(viewer);
-    let mut req = format!("ws://{tls_addr}/ws").into_client_request().unwrap();
-    let headers = req.headers_mut();
-    headers.insert("Origin", format!("https://{tls_addr}").parse().unwrap());
-    headers.insert("Authorization", OP_PW.parse().unwrap());
-    let (mut ws, _) = tungstenite::client(req, tls_connect(&kv, &cert)).expect("upgrade over TLS");
-    ws.read().unwrap();
-
-    let start = Instant::now();
-    let mut round = 0;
-    while start.elapsed() < Duration::from_secs(6) {
-        let bytes: &[u8] = if round == 0 {
-            &[0x16, 0x03, 0x01, 0x40, 0x00, 0x01]
-        } else {
-            &[0x00]
-        };
-        for s in &mut trickling {
-            let _ = s.write(bytes);
-        }
-        if round % 5 == 0 {
-            type_word(&mut ws, "tls");
-        }
-        round += 1;
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let fps = measure.join().unwrap();
-    eprintln!(
-        "TLS viewer beside {} silent and {} trickling TLS handshakes: {fps:.1} fps",
-        silent.len(),
-        trickling.len()
-    );
+    // Tricklers start a ClientHello record that promises 16 KB, then send it
+    // a byte at a time.
+    let hello = [0x16, 0x03, 0x01, 0x40, 0x00, 0x01];
+    let fps = flood(&tls_addr, &hello, &[0x00], "tls", || {
+        let viewer = open_stream(tls_connect(&kv, &cert), &tls_addr);
+        (viewer, wss_connect(&kv, &cert))
+    });
     assert!(fps >= 16.0, "viewer fell below 80% of 20 fps: {fps:.1}");
     let screen = wait_screen(&kv, &format!("Authorization: {OP_PW}\r\n"), "tlstlstls");
     assert!(screen.contains("tlstlstls"), "screen: {screen:?}");
