@@ -346,6 +346,11 @@ impl Conn {
             .header("X-Frame-Seq", frame.seq.to_string());
         response.head_only = head_only;
         response.write_to(&mut self.out, keep_alive);
+        self.after_response(keep_alive);
+    }
+
+    /// A response is out: wait for the next request, or close after it.
+    fn after_response(&mut self, keep_alive: bool) {
         self.set_state(if keep_alive {
             State::Http {
                 request_started: None,
@@ -472,13 +477,7 @@ impl Conn {
                 let keep_alive = *keep_alive;
                 let response = std::mem::take(response);
                 self.out.extend_from_slice(&response);
-                self.set_state(if keep_alive {
-                    State::Http {
-                        request_started: None,
-                    }
-                } else {
-                    State::Closing
-                });
+                self.after_response(keep_alive);
                 self.on_ready(app, now)
             }
             State::Snapshot {
@@ -493,13 +492,7 @@ impl Conn {
                 );
                 r.head_only = head_only;
                 r.write_to(&mut self.out, keep_alive);
-                self.set_state(if keep_alive {
-                    State::Http {
-                        request_started: None,
-                    }
-                } else {
-                    State::Closing
-                });
+                self.after_response(keep_alive);
                 self.on_ready(app, now)
             }
             State::WebSocket {
