@@ -21,6 +21,8 @@ def records(path):
 
 
 def num(r, key):
+    if key.startswith("lat_") and r.get("lat_n") == "0":
+        return None  # nothing delivered: no latency, not 0 ms
     try:
         return float(r[key])
     except (KeyError, ValueError):
@@ -55,6 +57,24 @@ def fanout(rows):
                   f"| {mib(kv)} | {mib(us)} "
                   f"| {cell(kv, 'lat_p50_ms')} / {cell(kv, 'lat_p99_ms')} | {cell(us, 'lat_p50_ms')} / {cell(us, 'lat_p99_ms')} "
                   f"| {cell(kv, 'guest_busy_pct', 0)} / {cell(us, 'guest_busy_pct', 0)} |")
+
+
+def cpu_split(rows):
+    found = [r for r in rows if r["kind"] == "fanout" and "user_s" in r]
+    if found:
+        print("\n### Where the server's CPU goes: user / system seconds per 1,000 delivered frames\n")
+        print("| res | viewers | kv user | kv sys | ustr user | ustr sys |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        by = {(r["server"], r["res"], int(r["viewers"])): r for r in found}
+        for res, n in sorted({(k[1], k[2]) for k in by}, key=lambda k: (int(k[0]), k[1])):
+            cells = []
+            for server in ("kv", "ustreamer"):
+                r = by.get((server, res, n), {})
+                frames = num(r, "frames")
+                for key in ("user_s", "sys_s"):
+                    v = num(r, key)
+                    cells.append(fmt(v * 1000 / frames if v is not None and frames else None, 3))
+            print(f"| {res}p | {n} | " + " | ".join(cells) + " |")
 
 
 def idle(rows):
@@ -105,6 +125,7 @@ def main():
     if not rows:
         sys.exit(f"{sys.argv[1]}: no BENCH lines")
     fanout(rows)
+    cpu_split(rows)
     idle(rows)
     slow(rows)
     inputs(rows)

@@ -135,8 +135,16 @@ fn field<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-/// Reads parts until `until`; returns (frames, latencies in µs).
-fn viewer(addr: String, until: Instant) -> (u64, Vec<u32>) {
+/// What one viewer received.
+struct Seen {
+    frames: u64,
+    bytes: u64,
+    /// Capture → part received, µs.
+    latencies: Vec<u32>,
+}
+
+/// Reads parts until `until`.
+fn viewer(addr: String, until: Instant) -> Seen {
     let mut s = TcpStream::connect(&addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(s, "GET /stream HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
@@ -144,7 +152,11 @@ fn viewer(addr: String, until: Instant) -> (u64, Vec<u32>) {
     read_head(&mut s).expect("response head");
     let mut boundary = [0u8; 11];
     s.read_exact(&mut boundary).expect("first boundary");
-    let (mut frames, mut lat) = (0, Vec::new());
+    let mut seen = Seen {
+        frames: 0,
+        bytes: 0,
+        latencies: Vec::new(),
+    };
     let mut body = Vec::new();
     while Instant::now() < until {
         let Some(head) = read_head(&mut s) else { break };
@@ -158,10 +170,12 @@ fn viewer(addr: String, until: Instant) -> (u64, Vec<u32>) {
         if s.read_exact(&mut body).is_err() {
             break;
         }
-        lat.push(monotonic_us().saturating_sub(stamp) as u32);
-        frames += 1;
+        seen.latencies
+            .push(monotonic_us().saturating_sub(stamp) as u32);
+        seen.frames += 1;
+        seen.bytes += len as u64;
     }
-    (frames, lat)
+    seen
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -178,9 +192,10 @@ fn main() {
         o.size, o.fps, o.seconds
     );
     println!(
-        "{:>7} | {:>12} | {:>13} | {:>13} | {:>17} | {:>9} | {:>10} | {:>10}",
+        "{:>7} | {:>12} | {:>11} | {:>13} | {:>13} | {:>17} | {:>9} | {:>10} | {:>10}",
         "viewers",
         "idle RSS",
+        "KiB/frame",
         "fps/viewer",
         "fps min",
         "CPU ms/1k frames",
@@ -202,7 +217,7 @@ fn main() {
                 std::thread::spawn(move || viewer(addr, until))
             })
             .collect();
-        let results: Vec<(u64, Vec<u32>)> = threads
+        let results: Vec<Seen> = threads
             .into_iter()
             .map(|t| t.join().expect("viewer thread"))
             .collect();
@@ -210,18 +225,20 @@ fn main() {
         let (cpu1, hwm) = usage(kv.id());
         let _ = kv.kill();
         let _ = kv.wait();
-        let total: u64 = results.iter().map(|r| r.0).sum();
+        let total: u64 = results.iter().map(|r| r.frames).sum();
+        let bytes: u64 = results.iter().map(|r| r.bytes).sum();
         if total == 0 {
             eprintln!("no frames delivered with {n} viewers: the run broke");
             std::process::exit(1);
         }
-        let min = results.iter().map(|r| r.0).min().unwrap_or(0) as f64 / elapsed;
-        let mut lat: Vec<u32> = results.into_iter().flat_map(|r| r.1).collect();
+        let min = results.iter().map(|r| r.frames).min().unwrap_or(0) as f64 / elapsed;
+        let mut lat: Vec<u32> = results.into_iter().flat_map(|r| r.latencies).collect();
         lat.sort_unstable();
         println!(
-            "{:>7} | {:>8} KiB | {:>13.1} | {:>13.1} | {:>17.1} | {:>6} KiB | {:>10.2} | {:>10.2}",
+            "{:>7} | {:>8} KiB | {:>11} | {:>13.1} | {:>13.1} | {:>17.1} | {:>6} KiB | {:>10.2} | {:>10.2}",
             n,
             idle_rss,
+            bytes / total / 1024,
             total as f64 / n as f64 / elapsed,
             min,
             (cpu1 - cpu0) * 1000.0 / (total as f64 / 1000.0),

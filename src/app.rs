@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::demo::DemoTarget;
-use crate::gadget::udc::UdcWatch;
 use crate::hid::{layout, Hid};
 use crate::json;
 use crate::video::placeholder::Placeholder;
@@ -27,9 +26,9 @@ pub struct App {
     pub latest: Option<SharedFrame>,
     next_seq: u64,
     pub hid: Hid,
-    /// The gadget's USB controller, with `--gadget`.
-    pub udc: Option<UdcWatch>,
     pub demo: Option<DemoTarget>,
+    /// The images folder and the drive, with `--images`.
+    pub media: Option<crate::media::Images>,
     /// Whether the source is capturing (someone watches or waits for a snapshot).
     pub streaming: bool,
     /// MJPEG viewers, counted by the event loop.
@@ -61,8 +60,8 @@ impl App {
             latest: None,
             next_seq: 1,
             hid,
-            udc: None,
             demo,
+            media: None,
             streaming: false,
             viewers: 0,
             placeholder: Placeholder::new(),
@@ -112,10 +111,7 @@ impl App {
         }
         let layouts: Vec<String> = layout::NAMES.iter().map(|n| json::quote(n)).collect();
         let led = |bit: u8| hid.leds & bit != 0;
-        let udc = match &mut self.udc {
-            Some(watch) => json::quote(watch.state(now)),
-            None => "null".to_string(),
-        };
+        let udc = hid.udc.as_deref().map_or("null".to_string(), json::quote);
         let signal = if self.streaming || info.signal != Signal::Live {
             info.signal.as_str()
         } else {

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use argh::FromArgs;
 
@@ -37,9 +38,10 @@ pub struct Args {
     #[argh(option, short = 'f', default = "30")]
     pub fps: u32,
 
-    /// JPEG quality 1-100 for frames kv encodes itself; 100 passes the
-    /// device's MJPEG through untouched (default 100)
-    #[argh(option, short = 'q', default = "100")]
+    /// JPEG quality 1-100 of frames kv encodes itself, from raw (YUYV,
+    /// UYVY, NV12) devices (default 80); MJPEG is always passed through as
+    /// the device sent it
+    #[argh(option, short = 'q', default = "80")]
     pub quality: u8,
 
     /// serve a simulated target instead of real hardware: its screen shows
@@ -100,6 +102,21 @@ pub struct Args {
     /// gadget without the relative (boot) mouse
     #[argh(switch)]
     pub disable_mouse_rel: bool,
+
+    /// after this many seconds without input, move the mouse and back so the
+    /// target stays awake (default: never)
+    #[argh(option)]
+    pub jiggle: Option<u64>,
+
+    /// folder of disk images to upload and attach (created if missing);
+    /// with --gadget the target also gets a USB drive for them
+    #[argh(option)]
+    pub images: Option<PathBuf>,
+
+    /// largest image an upload may create, in bytes or with K/M/G/T
+    /// (e.g. 8G; default: only the free space limits it)
+    #[argh(option)]
+    pub max_image_size: Option<String>,
 
     /// keyboard layout of the target for paste: us, uk, de, fr, es, it (default us)
     #[argh(option, default = "String::from(\"us\")")]
@@ -174,7 +191,12 @@ pub struct Config {
     pub hid_mouse_rel: Option<PathBuf>,
     /// `--gadget`: kv's own USB gadget, which provides the HID devices.
     pub gadget: Option<GadgetConfig>,
+    /// `--images`: the images folder.
+    pub images: Option<PathBuf>,
+    pub max_image_size: Option<u64>,
     pub layout: String,
+    /// `--jiggle`: how long without input before the mouse jiggles.
+    pub jiggle: Option<Duration>,
     pub max_connections: usize,
     pub log_level: log::LevelFilter,
     /// HTTPS on `listen` when set.
@@ -204,7 +226,7 @@ impl Config {
         }
         if !(1..=100).contains(&args.quality) {
             return Err(format!(
-                "--quality {} is out of range; use 1 to 100 (100 = no re-encoding)",
+                "--quality {} is out of range; use 1 to 100",
                 args.quality
             ));
         }
@@ -218,6 +240,19 @@ impl Config {
             )
         })?;
         let gadget = gadget_config(&args)?;
+        let jiggle = match args.jiggle {
+            Some(seconds @ 1..=86400) => Some(Duration::from_secs(seconds)),
+            Some(seconds) => {
+                return Err(format!(
+                    "--jiggle {seconds} is out of range; use 1 to 86400 seconds (e.g. 60)"
+                ))
+            }
+            None => None,
+        };
+        let max_image_size = args.max_image_size.as_deref().map(parse_size).transpose()?;
+        if max_image_size.is_some() && args.images.is_none() {
+            return Err("--max-image-size needs --images DIR".into());
+        }
         let listen = SocketAddr::new(ip, args.port);
         let tls = tls_source(&args)?;
         let http_listen = http_listen(args.http_port.as_deref(), ip, listen, tls.is_some())?;
@@ -237,7 +272,10 @@ impl Config {
             hid_mouse: args.hid_mouse,
             hid_mouse_rel: args.hid_mouse_rel,
             gadget,
+            images: args.images,
+            max_image_size,
             layout: args.layout,
+            jiggle,
             max_connections: args.max_connections,
             log_level,
             tls,
@@ -276,6 +314,7 @@ fn gadget_config(args: &Args) -> Result<Option<GadgetConfig>, String> {
     config.keyboard = !args.disable_keyboard;
     config.mouse_absolute = !args.disable_mouse;
     config.mouse_relative = !args.disable_mouse_rel;
+    config.mass_storage = args.images.is_some();
     Ok(Some(config))
 }
 
@@ -287,6 +326,27 @@ fn parse_usb_id(flag: &str, text: &str) -> Result<u16, String> {
         .unwrap_or(text);
     u16::from_str_radix(digits, 16)
         .map_err(|_| format!("{flag} {text:?} is not a 16-bit hex ID; use e.g. 0x1d6b"))
+}
+
+/// `--max-image-size`: `4000000000`, `700M`, `8G`, `1T` (powers of 1024;
+/// a trailing `B` or `iB` is fine).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("--max-image-size {text:?} is not a size; use bytes or e.g. 700M, 8G");
+    let upper = text.trim().to_ascii_uppercase();
+    let number = upper.trim_end_matches("IB").trim_end_matches('B');
+    let (digits, shift) = match number.char_indices().last() {
+        Some((i, 'K')) => (&number[..i], 10),
+        Some((i, 'M')) => (&number[..i], 20),
+        Some((i, 'G')) => (&number[..i], 30),
+        Some((i, 'T')) => (&number[..i], 40),
+        _ => (number, 0),
+    };
+    let value: u64 = digits.trim().parse().map_err(|_| bad())?;
+    let size = value.checked_mul(1u64 << shift).ok_or_else(bad)?;
+    if size == 0 {
+        return Err("--max-image-size must be more than 0".into());
+    }
+    Ok(size)
 }
 
 /// `1920x1080`, `720p`, ... into width and height.
@@ -455,7 +515,7 @@ mod tests {
         let c = Config::from_args(args(&[]), &no_env).unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:3000");
         assert_eq!(c.fps, 30);
-        assert_eq!(c.quality, 100);
+        assert_eq!(c.quality, 80);
         assert!(c.credentials.is_none());
         assert_eq!(c.resolution, None);
     }
@@ -542,6 +602,38 @@ mod tests {
         assert_eq!(g.configfs, PathBuf::from("/tmp/cfs"));
         assert!(g.keyboard && g.mouse_absolute && !g.mouse_relative);
         assert_eq!(g.serial.len(), 16);
+    }
+
+    #[test]
+    fn test_jiggle_seconds() {
+        let c = Config::from_args(args(&[]), &no_env).unwrap();
+        assert_eq!(c.jiggle, None, "off unless asked for");
+        let c = Config::from_args(args(&["--jiggle", "60"]), &no_env).unwrap();
+        assert_eq!(c.jiggle, Some(Duration::from_secs(60)));
+        let e = Config::from_args(args(&["--jiggle", "0"]), &no_env).unwrap_err();
+        assert!(e.contains("--jiggle 0") && e.contains("1 to 86400"), "{e}");
+    }
+
+    #[test]
+    fn test_image_flags() {
+        assert_eq!(parse_size("700M"), Ok(700 << 20));
+        assert_eq!(parse_size("8GiB"), Ok(8 << 30));
+        assert_eq!(parse_size("1t"), Ok(1 << 40));
+        assert_eq!(parse_size("12345"), Ok(12345));
+        for bad in ["", "G", "-1", "1.5G", "0", "99999999999T", "8X"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        let c = Config::from_args(
+            args(&["--images", "/srv/img", "--max-image-size", "1G"]),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.images.as_deref(), Some(std::path::Path::new("/srv/img")));
+        assert_eq!(c.max_image_size, Some(1 << 30));
+        let e = Config::from_args(args(&["--max-image-size", "1G"]), &no_env).unwrap_err();
+        assert!(e.contains("--images"), "{e}");
+        let c = Config::from_args(args(&["--gadget", "--images", "/srv/img"]), &no_env).unwrap();
+        assert!(c.gadget.unwrap().mass_storage);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! It owns the clock: each turn reads `now` once, hands it to whatever is
 //! ready or due, and sleeps until the earliest `poll_at` of all of them.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
@@ -28,6 +29,10 @@ const FIRST_CONN: usize = 16;
 
 /// How often status (fps, viewers, HID state) is recomputed and pushed.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// How long one turn may spend writing frames to viewers before it looks for
+/// input again: on a small board, copying a 1080p frame into 20 sockets takes
+/// tens of ms, and a keystroke must not wait behind all of it.
+const WRITE_BUDGET: Duration = Duration::from_millis(1);
 
 /// A listening socket; its clients speak TLS when `tls` is set.
 pub struct Listener {
@@ -41,6 +46,8 @@ pub struct Server {
     signals: Signals,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
+    /// Viewers holding a frame not yet written, in the order they took it.
+    writes: VecDeque<usize>,
     app: App,
     video_fds: Vec<RawFd>,
     hid_fds: Vec<RawFd>,
@@ -76,6 +83,7 @@ impl Server {
             signals,
             conns: Vec::new(),
             free: Vec::new(),
+            writes: VecDeque::new(),
             app,
             video_fds: Vec::new(),
             hid_fds: Vec::new(),
@@ -100,6 +108,9 @@ impl Server {
                 return Err(e);
             }
             let now = Instant::now();
+            // Input and requests first, video after: a frame written to every
+            // viewer must not delay a keystroke that came in the same turn.
+            let mut video_ready = false;
             for event in events.iter() {
                 match event.token() {
                     Token(t) if (FIRST_LISTENER..FIRST_CONN).contains(&t) => {
@@ -113,18 +124,26 @@ impl Server {
                             return Ok(());
                         }
                     }
-                    VIDEO => self.poll_video(now),
+                    VIDEO => video_ready = true,
                     HID => self.app.hid.poll(now),
                     Token(t) => self.conn_ready(t.wrapping_sub(FIRST_CONN), now),
                 }
             }
+            if video_ready {
+                self.poll_video(now);
+            }
             self.on_timers(now);
+            self.write_frames();
             self.update_streaming(now);
             self.sync_fds()?;
         }
     }
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {
+        if !self.writes.is_empty() {
+            // Frames still to write: look for input, then carry on at once.
+            return Some(now);
+        }
         let conns = self.conns.iter().flatten().map(Conn::poll_at);
         let sources = [
             self.app.source.poll_at(),
@@ -238,6 +257,7 @@ impl Server {
             return;
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.writes.retain(|&s| s != slot);
         log::debug!("{}: closed", conn.peer);
         if conn.kind() == Kind::WebSocket {
             // Keys never stick: whoever was typing is gone.
@@ -276,8 +296,26 @@ impl Server {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            if conn.on_frame(&shared, &mut self.app, now) == Next::Close {
-                self.close(slot, now);
+            match conn.on_frame(&shared, &mut self.app, now) {
+                Next::Close => self.close(slot, now),
+                Next::Write => self.writes.push_back(slot),
+                Next::Keep => {}
+            }
+        }
+    }
+
+    /// Writes waiting frames to viewers, in turn, for at most `WRITE_BUDGET`.
+    fn write_frames(&mut self) {
+        let start = Instant::now();
+        while let Some(slot) = self.writes.pop_front() {
+            let now = Instant::now();
+            if let Some(Some(conn)) = self.conns.get_mut(slot) {
+                if conn.write_frame(&mut self.app, now) == Next::Close {
+                    self.close(slot, now);
+                }
+            }
+            if start.elapsed() >= WRITE_BUDGET {
+                break;
             }
         }
     }

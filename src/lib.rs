@@ -11,6 +11,7 @@ pub mod gadget;
 pub mod hid;
 pub mod http;
 pub mod json;
+pub mod media;
 pub mod render;
 pub mod sys;
 pub mod tls;

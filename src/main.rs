@@ -3,7 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-use kv::{app, config, demo, event_loop, gadget, hid, http, tls, video};
+use kv::{app, config, demo, event_loop, gadget, hid, http, media, tls, video};
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -80,12 +80,8 @@ fn run(args: Args) -> Result<(), String> {
             height,
             fps: config.fps,
         };
-        let mut source = video::v4l2::V4l2Source::open(config.device.as_deref(), wanted)?;
-        if config.quality < 100 {
-            // Passing MJPEG through untouched is the default; quality applies
-            // to what kv encodes itself (raw formats).
-            source.set_quality(config.quality);
-        }
+        let source =
+            video::v4l2::V4l2Source::open(config.device.as_deref(), wanted, config.quality)?;
         let sinks = match &config.gadget {
             Some(gadget_config) => {
                 let created = gadget::Gadget::create(gadget_config)?;
@@ -106,9 +102,41 @@ fn run(args: Args) -> Result<(), String> {
             "⚠️  Set KV_USER and KV_PASSWORD (or --password-file), or bind to 127.0.0.1 with -b."
         );
     }
-    let hid = Hid::new(sinks, layout);
+    let media = match &config.images {
+        Some(dir) => {
+            // The demo's drive is simulated and says so; without a gadget
+            // images can be managed but not attached.
+            let drive: Option<Box<dyn media::Drive>> = if config.demo {
+                Some(Box::new(media::SimulatedDrive::default()))
+            } else {
+                gadget
+                    .as_ref()
+                    .and_then(gadget::Gadget::drives)
+                    .map(|drives| Box::new(drives) as Box<dyn media::Drive>)
+            };
+            let images = media::Images::open(dir, config.max_image_size, drive)?;
+            log::info!(
+                "💾 Images: {} (drive: {})",
+                images.dir().display(),
+                if config.demo {
+                    "simulated"
+                } else if config.gadget.is_some() {
+                    "USB mass storage"
+                } else {
+                    "none without --gadget"
+                }
+            );
+            Some(images)
+        }
+        None => None,
+    };
+    let mut hid = Hid::new(sinks, layout);
+    hid.set_jiggle(config.jiggle, now);
+    if let Some(gadget) = &gadget {
+        hid.watch_udc(gadget.udc_watch(now));
+    }
     let mut app = app::App::new(config, source, hid, demo, now);
-    app.udc = gadget.as_ref().map(gadget::Gadget::udc_watch);
+    app.media = media;
     let mut server = event_loop::Server::new(listeners, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));

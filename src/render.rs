@@ -176,7 +176,7 @@ fn find_segment(jpeg: &[u8], marker: u16) -> Option<usize> {
 
 /// `jpeg` split into its headers (through the SOS segment) and its entropy-coded
 /// data, without the final EOI.
-fn split_scan(jpeg: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn split_scan(jpeg: &[u8]) -> Option<(&[u8], &[u8])> {
     let sos = find_segment(jpeg, 0xFFDA)?;
     let length = u16::from_be_bytes([*jpeg.get(sos + 2)?, *jpeg.get(sos + 3)?]);
     let (headers, rest) = jpeg.split_at_checked(sos + 2 + usize::from(length))?;

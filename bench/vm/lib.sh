@@ -62,15 +62,17 @@ measure() {
   fi
 }
 
-# fanout RES : for each server and viewer count, a fresh server and one measurement.
+# fanout RES : for each viewer count and server, a fresh server and one measurement.
+# The servers alternate per count so that drifting load on a shared host hits both
+# alike and the kv/ustreamer ratios compare neighbouring minutes.
 fanout() {
   local res=$1 server n
   feed_start "$res" || return 0
-  for server in $SERVERS; do
-    for n in $VIEWERS; do
+  for n in $VIEWERS; do
+    for server in $SERVERS; do
       if ! server_start "$server" "$res"; then
         result "bench-$server-$res-start" FAIL "$(excerpt /tmp/$server.log)"
-        break
+        continue
       fi
       [ "$n" = "$(echo $VIEWERS | cut -d' ' -f1)" ] && idle_rss "$server" "$res"
       measure "bench-$server-${res}p-$n" "$STREAM_URL" "$SERVER_PID" "$MEASURE_S" "$n" \

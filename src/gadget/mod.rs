@@ -10,6 +10,7 @@
 //! attributes are plain files; the real kernel is tested in `tests/vm`.
 
 pub mod descriptor;
+pub mod storage;
 pub mod udc;
 
 use std::fs;
@@ -47,6 +48,8 @@ pub struct GadgetConfig {
     pub keyboard: bool,
     pub mouse_absolute: bool,
     pub mouse_relative: bool,
+    /// A mass-storage function with one removable LUN (`--images`).
+    pub mass_storage: bool,
 }
 
 impl GadgetConfig {
@@ -65,6 +68,7 @@ impl GadgetConfig {
             keyboard: true,
             mouse_absolute: true,
             mouse_relative: true,
+            mass_storage: false,
         }
     }
 
@@ -204,6 +208,9 @@ impl Gadget {
         for function in config.functions() {
             self.add_function(function)?;
         }
+        if config.mass_storage {
+            storage::add(self)?;
+        }
         self.write("UDC", &self.udc).map_err(|e| self.bind_error(e))
     }
 
@@ -333,9 +340,9 @@ impl Gadget {
         Ok(sinks)
     }
 
-    /// Watches the state of the UDC the gadget is bound to.
-    pub fn udc_watch(&self) -> UdcWatch {
-        UdcWatch::new(&self.config.udc_root, &self.udc)
+    /// Watches whether a host has configured the gadget, from `now` on.
+    pub fn udc_watch(&self, now: std::time::Instant) -> UdcWatch {
+        UdcWatch::new(&self.config.udc_root, &self.dir, now)
     }
 
     /// Unbinds and removes the gadget. Close its `/dev/hidgN` first.
@@ -409,6 +416,7 @@ fn teardown(dir: &Path) -> Result<(), String> {
         remove_item(&config)?;
     }
     for function in children(&dir.join("functions")) {
+        storage::remove_made_luns(&function)?;
         remove_item(&function)?;
     }
     for strings in children(&dir.join("strings")) {
@@ -493,7 +501,7 @@ pub(crate) mod tests {
     }
 
     /// A fake system: configfs with `usb_gadget/`, one UDC, /sys/dev/char, /dev.
-    fn system(tag: &str) -> (TempDir, GadgetConfig) {
+    pub(crate) fn system(tag: &str) -> (TempDir, GadgetConfig) {
         let root = TempDir::new(tag);
         let mut config = GadgetConfig::new(board_serial("0123456789abcdef"));
         config.configfs = root.path().join("config");

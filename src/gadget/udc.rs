@@ -1,6 +1,7 @@
 //! The USB device controller (UDC) kv's gadget binds to: choosing it from
-//! `/sys/class/udc`, and watching its `state` so the API can say whether the
-//! target has enumerated kv (`configured`) or not (`not attached`, `suspended`...).
+//! `/sys/class/udc`, and watching the gadget's binding and the controller's
+//! `state`, so kv knows whether the target takes its reports (`configured`)
+//! or not (`unbound`, `not attached`, `suspended`...) and the API can say so.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -51,44 +52,81 @@ pub fn choose(udc_root: &Path, wanted: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// How often the UDC state is read: a sysfs read is cheap, but status is
-/// computed for every request and push.
-const READ_EVERY: Duration = Duration::from_secs(1);
+/// How often the host side is looked at: a host that leaves or comes back is
+/// noticed within this. Two small sysfs reads cost next to nothing.
+pub const READ_EVERY: Duration = Duration::from_millis(250);
 
-/// The state of one UDC as the host sees it, read at most once a second.
+/// What `UdcWatch::state` says while the gadget is bound to no controller.
+pub const UNBOUND: &str = "unbound";
+
+/// Whether a host has configured kv's gadget: the gadget's own `UDC`
+/// attribute (which controller, if any, it is bound to) and that
+/// controller's `state`. Both are needed: a controller keeps saying
+/// `configured` after the gadget was unbound from it.
 pub struct UdcWatch {
-    path: PathBuf,
+    /// The gadget's `UDC` attribute.
+    binding: PathBuf,
+    udc_root: PathBuf,
     state: String,
-    read_at: Option<Instant>,
+    read_at: Instant,
 }
 
 impl UdcWatch {
-    pub fn new(udc_root: &Path, udc: &str) -> UdcWatch {
+    /// A watch of the gadget at `gadget_dir`, first read at `now`.
+    pub fn new(udc_root: &Path, gadget_dir: &Path, now: Instant) -> UdcWatch {
         UdcWatch {
-            path: udc_root.join(udc).join("state"),
+            binding: gadget_dir.join("UDC"),
+            udc_root: udc_root.to_path_buf(),
             state: String::new(),
-            read_at: None,
+            read_at: now,
         }
     }
 
-    /// `configured` once the host has enumerated the gadget; `unknown` when
-    /// the state file cannot be read.
-    pub fn state(&mut self, now: Instant) -> &str {
-        if self
-            .read_at
-            .is_none_or(|at| now.saturating_duration_since(at) >= READ_EVERY)
-        {
-            self.read_at = Some(now);
-            let state = match std::fs::read_to_string(&self.path) {
-                Ok(text) => text.trim().to_string(),
-                Err(_) => "unknown".to_string(),
-            };
-            if state != self.state {
-                log::info!("🔌 USB host: {state} ({})", self.path.display());
-                self.state = state;
-            }
+    /// When `poll` next reads.
+    pub fn poll_at(&self) -> Instant {
+        self.read_at
+    }
+
+    /// Reads the state if it is due; `true` when it changed.
+    pub fn poll(&mut self, now: Instant) -> bool {
+        if now < self.read_at {
+            return false;
         }
+        self.read_at = now + READ_EVERY;
+        let state = self.read();
+        if state == self.state {
+            return false;
+        }
+        log::info!("🔌 USB host: {state} ({})", self.binding.display());
+        self.state = state;
+        true
+    }
+
+    fn read(&self) -> String {
+        let udc = match std::fs::read_to_string(&self.binding) {
+            Ok(text) => text.trim().to_string(),
+            Err(_) => return "unknown".to_string(),
+        };
+        // A name that could climb out of udc_root is no controller of ours.
+        if udc.is_empty() || udc.contains('/') || udc == ".." {
+            return UNBOUND.to_string();
+        }
+        match std::fs::read_to_string(self.udc_root.join(udc).join("state")) {
+            Ok(text) => text.trim().to_string(),
+            Err(_) => "unknown".to_string(),
+        }
+    }
+
+    /// The controller's state (`configured` once the host has enumerated
+    /// the gadget, `not attached`, `suspended`...), `unbound`, or `unknown`
+    /// when it cannot be read; empty before the first read.
+    pub fn state(&self) -> &str {
         &self.state
+    }
+
+    /// A host has configured the gadget: its reports are taken.
+    pub fn configured(&self) -> bool {
+        self.state == "configured"
     }
 }
 
@@ -130,17 +168,44 @@ mod tests {
     }
 
     #[test]
-    fn test_watch_reads_at_most_once_a_second() {
+    fn test_watch_reads_bound_controller_state() {
         let root = TempDir::new("udc-watch");
-        let dir = root.path().join("dummy_udc.0");
-        std::fs::create_dir(&dir).unwrap();
+        let udc = root.path().join("udc/dummy_udc.0");
+        let gadget = root.path().join("kv");
+        std::fs::create_dir_all(&udc).unwrap();
+        std::fs::create_dir_all(&gadget).unwrap();
         let t0 = Instant::now();
-        let mut watch = UdcWatch::new(root.path(), "dummy_udc.0");
-        assert_eq!(watch.state(t0), "unknown");
-        std::fs::write(dir.join("state"), "not attached\n").unwrap();
-        assert_eq!(watch.state(t0 + Duration::from_millis(500)), "unknown");
-        assert_eq!(watch.state(t0 + READ_EVERY), "not attached");
-        std::fs::write(dir.join("state"), "configured\n").unwrap();
-        assert_eq!(watch.state(t0 + 2 * READ_EVERY), "configured");
+        let mut watch = UdcWatch::new(&root.path().join("udc"), &gadget, t0);
+        assert_eq!(watch.poll_at(), t0);
+        assert!(watch.poll(t0));
+        assert_eq!(watch.state(), "unknown", "no UDC attribute");
+        std::fs::write(gadget.join("UDC"), "dummy_udc.0\n").unwrap();
+        std::fs::write(udc.join("state"), "configured\n").unwrap();
+        assert!(!watch.poll(t0 + READ_EVERY / 2), "not due yet");
+        assert!(watch.poll(t0 + READ_EVERY));
+        assert_eq!(watch.state(), "configured");
+        assert!(watch.configured());
+        assert!(!watch.poll(t0 + 2 * READ_EVERY), "unchanged");
+        assert_eq!(watch.poll_at(), t0 + 3 * READ_EVERY);
+    }
+
+    #[test]
+    fn test_watch_unbound_though_controller_says_configured() {
+        let root = TempDir::new("udc-unbound");
+        let udc = root.path().join("udc/dummy_udc.0");
+        let gadget = root.path().join("kv");
+        std::fs::create_dir_all(&udc).unwrap();
+        std::fs::create_dir_all(&gadget).unwrap();
+        std::fs::write(udc.join("state"), "configured\n").unwrap();
+        let t0 = Instant::now();
+        let mut watch = UdcWatch::new(&root.path().join("udc"), &gadget, t0);
+        // What configfs shows after `echo "" > UDC`: a newline.
+        std::fs::write(gadget.join("UDC"), "\n").unwrap();
+        assert!(watch.poll(t0));
+        assert_eq!(watch.state(), UNBOUND);
+        assert!(!watch.configured());
+        std::fs::write(gadget.join("UDC"), "../../etc\n").unwrap();
+        watch.poll(t0 + READ_EVERY);
+        assert_eq!(watch.state(), UNBOUND);
     }
 }

@@ -20,6 +20,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use crate::gadget::udc::UdcWatch;
 use layout::Layout;
 use report::{AbsoluteMouse, KeyboardReport, RelativeMouse};
 use sink::Refusal;
@@ -66,9 +67,14 @@ pub struct HidSinks {
 }
 
 /// How long a refused report waits before the next try (sooner when the
-/// sink's fd turns writable), and how long a host may stay busy before it
-/// counts as not reading.
+/// sink's fd turns writable).
 const RETRY: Duration = Duration::from_millis(50);
+/// How long a host may leave reports untaken (EAGAIN) before it counts as not
+/// reading and the keystrokes typed meanwhile collapse to the newest state. A
+/// busy or emulated host stalls for a few hundred ms at times and must still
+/// get every keystroke; one that sleeps or ignores the device for a second
+/// must not get a replay of stale typing when it wakes.
+const BUSY_LIMIT: Duration = Duration::from_secs(1);
 /// Paste writes one report per interval: press, release, press... Slow enough
 /// for a BIOS or a busy target to keep up, ~60 characters a second.
 const PASTE_INTERVAL: Duration = Duration::from_millis(8);
@@ -76,14 +82,21 @@ const PASTE_INTERVAL: Duration = Duration::from_millis(8);
 pub const PASTE_LIMIT: usize = 65536;
 /// Most distinct untypable characters a paste names back.
 const SKIPPED_SHOWN: usize = 32;
+/// How far the absolute mouse jiggles: about a pixel on a 4K screen, so the
+/// target sees the pointer move (a smaller step may round to no movement).
+const JIGGLE_ABS: u16 = 16;
 /// Keyboard LED bit of Caps Lock in the output report.
 const LED_CAPS_LOCK: u8 = 0x02;
 
 /// What the API and UI show about the HID functions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HidStatus {
-    /// Some function is enabled and none has a host that stopped reading.
+    /// Some function is enabled, and the gadget's host has configured it
+    /// (with `--gadget`) or no function has a host that stopped reading.
     pub online: bool,
+    /// The gadget's UDC state (`configured`, `unbound`, `not attached`...),
+    /// with `--gadget`.
+    pub udc: Option<String>,
     /// The keyboard's LED output report (bit0 Num, 1 Caps, 2 Scroll).
     pub leds: u8,
     /// The layout paste uses when a message names none.
@@ -132,7 +145,7 @@ impl Channel {
                 let refusal = Refusal::of(&error);
                 let link = match (refusal, self.link) {
                     (Refusal::Busy, Link::Reading) => Link::Busy { since: now },
-                    (Refusal::Busy, Link::Busy { since }) if now < since + RETRY => self.link,
+                    (Refusal::Busy, Link::Busy { since }) if now < since + BUSY_LIMIT => self.link,
                     _ => Link::NotReading,
                 };
                 self.set_link(link, Some((refusal, &error)));
@@ -208,6 +221,13 @@ pub struct Hid {
     layout: &'static Layout,
     /// A failed LED read was logged; quiet until one succeeds.
     led_error_logged: bool,
+    /// Whether a host has configured kv's gadget, with `--gadget`.
+    udc: Option<UdcWatch>,
+    /// `--jiggle`: after this long without input the mouse moves and moves
+    /// back, so the target does not lock its screen or fall asleep.
+    jiggle: Option<Duration>,
+    /// The last input (or jiggle); the next jiggle is due `jiggle` after it.
+    idle_since: Option<Instant>,
 }
 
 impl Hid {
@@ -228,7 +248,24 @@ impl Hid {
             leds: 0,
             layout,
             led_error_logged: false,
+            udc: None,
+            jiggle: None,
+            idle_since: None,
         }
+    }
+
+    /// Jiggles the mouse after `every` without input, counted from `now`;
+    /// `None` turns it off.
+    pub fn set_jiggle(&mut self, every: Option<Duration>, now: Instant) {
+        self.jiggle = every;
+        self.idle_since = Some(now);
+    }
+
+    /// Follows the gadget's host from now on: offline while it has not
+    /// configured the gadget, and everything released when it leaves and
+    /// again when it comes back (see `host_changed`).
+    pub fn watch_udc(&mut self, watch: UdcWatch) {
+        self.udc = Some(watch);
     }
 
     /// Applies one browser message and writes what it changed.
@@ -237,6 +274,7 @@ impl Hid {
     /// (a paste skipped the characters `note` lists). `Err(message)`: rejected.
     /// Nothing typed or pasted is ever logged: it may be a password.
     pub fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
+        self.idle_since = Some(now);
         let note = self.apply(input, now);
         // A host may answer a lock key with an LED report at once; sinks
         // without a descriptor to poll (the demo target) are only read here.
@@ -349,8 +387,63 @@ impl Hid {
     /// Writes pending reports, paces the paste queue and reads the keyboard
     /// LEDs. Call when a sink's fd is readable or writable, or at `poll_at`.
     pub fn poll(&mut self, now: Instant) {
+        if let Some(watch) = &mut self.udc {
+            let was_configured = watch.configured();
+            if watch.poll(now) && watch.configured() != was_configured {
+                self.host_changed(now);
+            }
+        }
+        if self.jiggle_due().is_some_and(|due| due <= now) {
+            self.jiggle(now);
+        }
         self.read_leds();
         self.flush(now);
+    }
+
+    fn jiggle_due(&self) -> Option<Instant> {
+        Some(self.idle_since? + self.jiggle?)
+    }
+
+    /// Moves the mouse and back, as the first report after the other: the
+    /// relative mouse by one count, or else the absolute one by a pixel or
+    /// so (only once it has a position: otherwise the pointer would jump).
+    /// Never while the host has not configured the gadget: a jiggle would
+    /// wake a target that was put to sleep.
+    fn jiggle(&mut self, now: Instant) {
+        self.idle_since = Some(now);
+        if !self.udc.as_ref().is_none_or(UdcWatch::configured) {
+            return;
+        }
+        if self.mouse_rel.is_some() {
+            let buttons = self.rel.buttons();
+            self.rel.move_by(1, 0, buttons);
+            self.flush(now);
+            // Written: this is the way back. Still waiting: it cancels it.
+            self.rel.move_by(-1, 0, buttons);
+        } else if let Some((x, y, buttons)) = self.abs.position() {
+            let aside = x.checked_add(JIGGLE_ABS).filter(|&x| x <= report::ABS_MAX);
+            self.abs
+                .set(aside.unwrap_or(x.saturating_sub(JIGGLE_ABS)), y, buttons);
+            self.flush(now);
+            self.abs.set(x, y, buttons);
+        }
+        log::debug!(
+            "🖱️  jiggled the mouse after {:?} without input",
+            self.jiggle
+        );
+    }
+
+    /// The host configured the gadget or stopped having it configured
+    /// (unbound, unplugged, reset, asleep). Keys the operator held are stale
+    /// either way: a host that left dropped them, and one that comes back
+    /// (a new enumeration, or waking up) must not find a key down that kv
+    /// thinks is held, or it repeats it. So everything is released when the
+    /// host leaves (nothing old is waiting when it returns) and an all-up
+    /// report goes to every function when it is back.
+    fn host_changed(&mut self, now: Instant) {
+        // States the host never took are stale too; only the release goes.
+        self.keys_queue.clear();
+        self.release_all(now);
     }
 
     /// When `poll` has work to do without an fd event: a paste's next
@@ -373,7 +466,12 @@ impl Hid {
             .into_iter()
             .flatten()
             .filter_map(|c| c.retry_at);
-        keyboard.into_iter().chain(retries).min()
+        let udc = self.udc.as_ref().map(UdcWatch::poll_at);
+        [keyboard, udc, self.jiggle_due()]
+            .into_iter()
+            .flatten()
+            .chain(retries)
+            .min()
     }
 
     /// The sinks' descriptors, to poll for readable (LEDs) and writable (retry).
@@ -384,8 +482,16 @@ impl Hid {
     pub fn status(&self) -> HidStatus {
         let mut channels = self.channels().peekable();
         let enabled = channels.peek().is_some();
+        // The UDC says for sure; without one, a host that stopped taking
+        // reports is the only sign. (A configured host may leave one function
+        // unpolled, a mouse nothing on the target listens to: still online.)
+        let online = match &self.udc {
+            Some(watch) => watch.configured(),
+            None => channels.all(|c| c.link != Link::NotReading),
+        };
         HidStatus {
-            online: enabled && channels.all(|c| c.link != Link::NotReading),
+            online: enabled && online,
+            udc: self.udc.as_ref().map(|watch| watch.state().to_string()),
             leds: self.leds,
             layout: self.layout.name,
             paste_queued: self.paste.len(),
@@ -743,9 +849,36 @@ mod tests {
         bench.key("KeyA", true, 0);
         bench.hid.poll(bench.at(20));
         assert!(bench.hid.status().online);
-        bench.hid.poll(bench.at(50));
+        bench.hid.poll(bench.at(950));
+        assert!(bench.hid.status().online, "busy for less than BUSY_LIMIT");
+        bench.hid.poll(bench.at(1000));
         assert!(!bench.hid.status().online);
-        assert_eq!(bench.hid.poll_at(), Some(bench.at(100)));
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(1050)));
+    }
+
+    #[test]
+    fn test_busy_stall_keeps_every_keystroke() {
+        // A host that stalls for 300 ms (a busy or emulated machine) still
+        // gets each press and release typed meanwhile, in order.
+        let mut bench = Bench::new();
+        bench.keyboard.state().refuse_all = Some(Fake::WouldBlock);
+        bench.key("KeyA", true, 0);
+        bench.key("KeyA", false, 100);
+        bench.key("KeyB", true, 200);
+        bench.key("KeyB", false, 250);
+        bench.hid.poll(bench.at(280));
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(300));
+        assert_eq!(
+            bench.keyboard.take(),
+            vec![
+                keys(0, &[0x04]),
+                keys(0, &[]),
+                keys(0, &[0x05]),
+                keys(0, &[])
+            ]
+        );
+        assert!(bench.hid.status().online);
     }
 
     #[test]
@@ -1099,11 +1232,206 @@ mod tests {
         assert!(hid.fds().is_empty());
     }
 
+    /// A gadget directory and its controller, as `UdcWatch` reads them.
+    struct FakeUdc {
+        dir: crate::gadget::tests::TempDir,
+    }
+
+    impl FakeUdc {
+        fn new(tag: &str) -> FakeUdc {
+            let dir = crate::gadget::tests::TempDir::new(tag);
+            std::fs::create_dir_all(dir.path().join("udc/dummy_udc.0")).unwrap();
+            std::fs::create_dir_all(dir.path().join("kv")).unwrap();
+            let udc = FakeUdc { dir };
+            udc.set("dummy_udc.0", "configured");
+            udc
+        }
+
+        /// The gadget's binding ("" when unbound) and the controller's state.
+        fn set(&self, binding: &str, state: &str) {
+            let root = self.dir.path();
+            std::fs::write(root.join("kv/UDC"), format!("{binding}\n")).unwrap();
+            std::fs::write(root.join("udc/dummy_udc.0/state"), state).unwrap();
+        }
+
+        fn watch(&self, now: Instant) -> UdcWatch {
+            let root = self.dir.path();
+            UdcWatch::new(&root.join("udc"), &root.join("kv"), now)
+        }
+    }
+
+    /// A bench whose host has configured the gadget, with what that wrote taken.
+    fn configured_bench(udc: &FakeUdc) -> Bench {
+        let mut bench = Bench::new();
+        bench.hid.watch_udc(udc.watch(bench.t0));
+        assert!(!bench.hid.status().online, "not read yet");
+        assert_eq!(bench.hid.poll_at(), Some(bench.t0));
+        bench.hid.poll(bench.t0);
+        let status = bench.hid.status();
+        assert!(status.online);
+        assert_eq!(status.udc.as_deref(), Some("configured"));
+        let _ = (bench.keyboard.take(), bench.abs.take(), bench.rel.take());
+        bench
+    }
+
+    #[test]
+    fn test_configured_unbound_offline_and_released() {
+        let udc = FakeUdc::new("hid-unbound");
+        let mut bench = configured_bench(&udc);
+        bench.key("KeyA", true, 10);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04])]);
+        // Unbound: the controller still says configured, the gadget is on none.
+        udc.set("", "configured");
+        bench.keyboard.state().refuse_all = Some(Fake::Shutdown);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(250)));
+        bench.hid.poll(bench.at(250));
+        let status = bench.hid.status();
+        assert!(!status.online, "noticed without any input");
+        assert_eq!(status.udc.as_deref(), Some("unbound"));
+        assert_eq!(bench.rel.take(), [vec![0; 5]], "released on leaving");
+        // The client still holds KeyA; the host comes back as a new device.
+        udc.set("dummy_udc.0", "configured");
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(500));
+        assert!(bench.hid.status().online);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[])], "all up, never KeyA");
+        assert_eq!(bench.rel.take(), [vec![0; 5]]);
+        // The client's late release changes nothing; its next key is alone.
+        bench.key("KeyA", false, 600);
+        bench.key("KeyB", true, 610);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x05])]);
+    }
+
+    #[test]
+    fn test_configured_unpolled_mouse_still_online() {
+        let udc = FakeUdc::new("hid-unpolled");
+        let mut bench = configured_bench(&udc);
+        bench.rel.state().refuse_all = Some(Fake::WouldBlock);
+        let input = Input::Rel {
+            dx: 3,
+            dy: 0,
+            buttons: 0,
+        };
+        assert_eq!(bench.hid.input(input, bench.at(10)), Ok(None));
+        bench.hid.poll(bench.at(200));
+        assert!(bench.hid.status().online, "the UDC says configured");
+    }
+
+    #[test]
+    fn test_configured_suspended_key_wakes_then_released() {
+        let udc = FakeUdc::new("hid-suspended");
+        let mut bench = configured_bench(&udc);
+        udc.set("dummy_udc.0", "suspended");
+        bench.hid.poll(bench.at(250));
+        assert!(!bench.hid.status().online);
+        let _ = bench.keyboard.take();
+        // A key while the host sleeps is written (with wakeup_on_write it
+        // wakes the host) and released once the host is back.
+        bench.key("Space", true, 300);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x2C])]);
+        udc.set("dummy_udc.0", "configured");
+        bench.hid.poll(bench.at(500));
+        assert_eq!(bench.keyboard.take(), [keys(0, &[])]);
+        assert!(bench.hid.status().online);
+    }
+
+    #[test]
+    fn test_not_configured_stale_states_dropped() {
+        let udc = FakeUdc::new("hid-stale");
+        let mut bench = configured_bench(&udc);
+        udc.set("dummy_udc.0", "not attached");
+        bench.keyboard.state().refuse_all = Some(Fake::Shutdown);
+        bench.hid.poll(bench.at(250));
+        bench.key("ShiftLeft", true, 260);
+        bench.key("KeyX", true, 270);
+        udc.set("dummy_udc.0", "configured");
+        bench.keyboard.state().refuse_all = None;
+        bench.hid.poll(bench.at(500));
+        assert_eq!(bench.keyboard.take(), [keys(0, &[])], "no stale Shift+X");
+    }
+
+    #[test]
+    fn test_idle_jiggle_moves_and_back() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.hid.poll_at(), None, "off by default");
+        bench
+            .hid
+            .set_jiggle(Some(Duration::from_secs(60)), bench.t0);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(60_000)));
+        bench.hid.poll(bench.at(59_999));
+        assert!(bench.rel.take().is_empty());
+        bench.hid.poll(bench.at(60_000));
+        assert_eq!(
+            bench.rel.take(),
+            [vec![0, 1, 0, 0, 0], vec![0, 0xFF, 0, 0, 0]]
+        );
+        assert!(bench.keyboard.take().is_empty() && bench.abs.take().is_empty());
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(120_000)));
+        // Input puts it off.
+        bench.key("KeyA", true, 100_000);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(160_000)));
+    }
+
+    #[test]
+    fn test_idle_jiggle_refused_nets_zero() {
+        let mut bench = Bench::new();
+        bench.hid.set_jiggle(Some(Duration::from_secs(1)), bench.t0);
+        bench.rel.state().refuse_all = Some(Fake::WouldBlock);
+        bench.hid.poll(bench.at(1000));
+        bench.rel.state().refuse_all = None;
+        bench.hid.poll(bench.at(1050));
+        assert!(bench.rel.take().is_empty(), "nothing left to move");
+    }
+
+    #[test]
+    fn test_idle_jiggle_absolute_once_placed() {
+        let abs = FakeSink::default();
+        let sinks = HidSinks {
+            mouse_abs: abs.boxed(),
+            ..HidSinks::default()
+        };
+        let mut hid = Hid::new(sinks, &layout::US);
+        let t0 = Instant::now();
+        hid.set_jiggle(Some(Duration::from_secs(1)), t0);
+        hid.poll(t0 + Duration::from_secs(1));
+        assert!(abs.take().is_empty(), "never placed: no jump to (0, 0)");
+        let corner = Input::Abs {
+            x: 32767,
+            y: 5,
+            buttons: 0,
+        };
+        hid.input(corner, t0 + Duration::from_secs(2)).expect("abs");
+        let _ = abs.take();
+        hid.poll(t0 + Duration::from_secs(3));
+        let xs: Vec<u16> = abs
+            .take()
+            .iter()
+            .map(|r| u16::from_le_bytes([r[1], r[2]]))
+            .collect();
+        assert_eq!(xs, [32767 - JIGGLE_ABS, 32767]);
+    }
+
+    #[test]
+    fn test_not_configured_no_jiggle() {
+        let udc = FakeUdc::new("hid-jiggle");
+        let mut bench = configured_bench(&udc);
+        bench.hid.set_jiggle(Some(Duration::from_secs(1)), bench.t0);
+        udc.set("dummy_udc.0", "suspended");
+        bench.hid.poll(bench.at(500));
+        let _ = bench.rel.take();
+        bench.hid.poll(bench.at(1000));
+        assert!(
+            bench.rel.take().is_empty(),
+            "a sleeping target is not woken"
+        );
+    }
+
     #[test]
     fn test_reading_status_defaults() {
         let bench = Bench::new();
         let expected = HidStatus {
             online: true,
+            udc: None,
             leds: 0,
             layout: "us",
             paste_queued: 0,

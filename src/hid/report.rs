@@ -143,6 +143,11 @@ impl AbsoluteMouse {
         self.scroll.add(wheel, pan);
     }
 
+    /// Where the pointer is and which buttons are down, once it was placed.
+    pub fn position(&self) -> Option<(u16, u16, u8)> {
+        self.placed.then_some((self.x, self.y, self.buttons))
+    }
+
     /// Buttons up and scrolling dropped; the pointer stays where it is (an
     /// all-zero position would throw it into the corner). Worth a report once
     /// the pointer has a position.
@@ -194,6 +199,11 @@ impl RelativeMouse {
 
     pub fn scroll(&mut self, wheel: i32, pan: i32) {
         self.scroll.add(wheel, pan);
+    }
+
+    /// The buttons held now.
+    pub fn buttons(&self) -> u8 {
+        self.buttons
     }
 
     /// Buttons up, pending movement dropped; always worth a report.

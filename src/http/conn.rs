@@ -13,6 +13,7 @@ use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
 use super::Status;
 use crate::app::App;
+use crate::media::Upload;
 use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
@@ -32,6 +33,15 @@ const PING: Duration = Duration::from_secs(15);
 const WS_SILENT: Duration = Duration::from_secs(45);
 /// Responses not yet taken by the client; beyond this, pipelined requests wait.
 const OUT_HIGH: usize = 256 * 1024;
+/// An upload whose client sent nothing for this long is dropped (its
+/// partial file stays, resumable).
+const UPLOAD_STALLED: Duration = Duration::from_secs(60);
+/// Most upload bytes taken in one loop turn: beyond it the connection yields
+/// so frames and input go out between chunks, and is called again at once.
+const UPLOAD_TURN: usize = 256 * 1024;
+/// How long a refused body may keep arriving (and is thrown away) so the
+/// client reads the refusal instead of a connection reset.
+const LINGER: Duration = Duration::from_secs(5);
 
 /// What the connection is doing.
 enum State {
@@ -54,6 +64,21 @@ enum State {
         keep_alive: bool,
         until: Instant,
     },
+    /// Writing a request body into an image upload. `more`: the last turn
+    /// stopped at `UPLOAD_TURN`, bytes may still wait in the socket.
+    Upload {
+        upload: Upload,
+        keep_alive: bool,
+        more: bool,
+    },
+    /// A body was refused: the answer goes out (at `send_at`, for a wrong
+    /// password) while the rest of the body, `left` bytes, is read and
+    /// dropped; then the connection closes.
+    Lingering {
+        answer: Vec<u8>,
+        send_at: Instant,
+        left: u64,
+    },
     /// `greeted`: the first status message went out (after the 101 head).
     WebSocket {
         ws: WebSocket,
@@ -71,6 +96,8 @@ impl State {
             State::Held { .. } => "Held",
             State::Viewer(_) => "Viewer",
             State::Snapshot { .. } => "Snapshot",
+            State::Upload { .. } => "Upload",
+            State::Lingering { .. } => "Lingering",
             State::WebSocket { .. } => "WebSocket",
         }
     }
@@ -80,6 +107,8 @@ impl State {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     Keep,
+    /// A viewer has a frame to send (`write_frame`).
+    Write,
     Close,
 }
 
@@ -120,7 +149,11 @@ impl Conn {
 
     pub fn kind(&self) -> Kind {
         match self.state {
-            State::Http { .. } | State::Closing | State::Held { .. } => Kind::Http,
+            State::Http { .. }
+            | State::Closing
+            | State::Held { .. }
+            | State::Upload { .. }
+            | State::Lingering { .. } => Kind::Http,
             State::Viewer(_) => Kind::Viewer,
             State::Snapshot { .. } => Kind::Snapshot,
             State::WebSocket { .. } => Kind::WebSocket,
@@ -141,8 +174,12 @@ impl Conn {
                 request_started: None,
             }
             | State::Closing
-            | State::Held { .. } => Some(self.active),
-            State::Viewer(_) | State::Snapshot { .. } | State::WebSocket { .. } => None,
+            | State::Held { .. }
+            | State::Lingering { .. } => Some(self.active),
+            State::Viewer(_)
+            | State::Snapshot { .. }
+            | State::Upload { .. }
+            | State::WebSocket { .. } => None,
         }
     }
 
@@ -158,18 +195,24 @@ impl Conn {
 
     /// The socket is readable or writable (edge-triggered: drain both ways).
     pub fn on_ready(&mut self, app: &mut App, now: Instant) -> Next {
-        match self.drive(app, now) {
-            Ok(next) => next,
-            Err(e) => {
-                log::debug!("{}: {e}", self.peer);
-                Next::Close
-            }
-        }
+        let outcome = self.drive(app, now);
+        self.settle(outcome)
+    }
+
+    /// An I/O error closes the connection.
+    fn settle(&self, outcome: io::Result<Next>) -> Next {
+        outcome.unwrap_or_else(|e| {
+            log::debug!("{}: {e}", self.peer);
+            Next::Close
+        })
     }
 
     fn drive(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
-        if let State::WebSocket { .. } = self.state {
-            return self.drive_websocket(app, now);
+        match self.state {
+            State::WebSocket { .. } => return self.drive_websocket(app, now),
+            State::Upload { .. } => return self.drive_upload(app, now),
+            State::Lingering { .. } => return self.drive_lingering(app, now),
+            _ => {}
         }
         loop {
             let (eof, full) = self.read_input(now)?;
@@ -179,8 +222,11 @@ impl Conn {
             }
             if let State::Http { .. } = self.state {
                 self.handle_requests(app, now);
-                if let State::WebSocket { .. } = self.state {
-                    return self.drive_websocket(app, now);
+                match self.state {
+                    State::WebSocket { .. } => return self.drive_websocket(app, now),
+                    State::Upload { .. } => return self.drive_upload(app, now),
+                    State::Lingering { .. } => return self.drive_lingering(app, now),
+                    _ => {}
                 }
             }
             if self.write_out(app, now)? == Next::Close {
@@ -256,7 +302,13 @@ impl Conn {
                     return;
                 }
             };
-            let end = head_len + req.content_length;
+            if req.streams_body() {
+                self.input.drain(..head_len);
+                self.begin_streamed_body(&req, app, now);
+                return;
+            }
+            // Within max_body (request::parse refused more).
+            let end = head_len + usize::try_from(req.content_length).unwrap_or(usize::MAX);
             if self.input.len() < end {
                 return;
             }
@@ -267,10 +319,7 @@ impl Conn {
             };
             log::debug!("{}: {:?} {}", self.peer, req.method, req.path);
             let head_only = req.method == Method::Head;
-            let client = routes::Client {
-                ip: self.peer.ip(),
-                tls: self.stream.is_tls(),
-            };
+            let client = self.client();
             match routes::handle(&req, &body, client, app, now) {
                 Action::Respond(mut response) => {
                     response.head_only = head_only;
@@ -318,6 +367,12 @@ impl Conn {
                         until: now + SNAPSHOT,
                     }),
                 },
+                Action::Upload(_) => {
+                    // Only requests that stream their body start uploads.
+                    Response::error(Status::BadRequest, "an upload must stream its body")
+                        .write_to(&mut self.out, false);
+                    self.set_state(State::Closing);
+                }
                 Action::Upgrade(accept) => {
                     self.out.extend_from_slice(&open_ended_head(
                         Status::SwitchingProtocols,
@@ -340,6 +395,207 @@ impl Conn {
         }
     }
 
+    /// A request whose body goes to disk as it arrives (an image upload):
+    /// start the upload, or answer the refusal and drop the body.
+    fn begin_streamed_body(&mut self, req: &request::Request, app: &mut App, now: Instant) {
+        log::debug!(
+            "{}: {:?} {} (streamed body)",
+            self.peer,
+            req.method,
+            req.path
+        );
+        let client = self.client();
+        match routes::handle(req, &[], client, app, now) {
+            Action::Upload(upload) => {
+                if req.header_has("expect", "100-continue") {
+                    self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                self.set_state(State::Upload {
+                    upload,
+                    keep_alive: req.keep_alive,
+                    more: true,
+                });
+            }
+            Action::Respond(response) => {
+                // The body was not read: the answer ends the connection.
+                let mut answer = Vec::new();
+                response.write_to(&mut answer, false);
+                self.set_state(State::Lingering {
+                    answer,
+                    send_at: response.not_before.unwrap_or(now),
+                    left: req.content_length,
+                });
+            }
+            Action::Stream | Action::Snapshot | Action::Upgrade(_) => {
+                Response::error(Status::BadRequest, "this route takes no body")
+                    .write_to(&mut self.out, false);
+                self.set_state(State::Closing);
+            }
+        }
+    }
+
+    /// Moves body bytes from the socket to the upload, at most `UPLOAD_TURN`
+    /// per call; answers when the body is complete.
+    fn drive_upload(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+        // A `100 Continue` may be waiting.
+        if self.write_out(app, now)? == Next::Close {
+            return Ok(Next::Close);
+        }
+        let mut buf = [0u8; 64 * 1024];
+        let mut budget = UPLOAD_TURN;
+        loop {
+            let State::Upload { upload, more, .. } = &mut self.state else {
+                return Ok(Next::Keep);
+            };
+            if !self.input.is_empty() {
+                match upload.write(&self.input) {
+                    Ok(taken) => {
+                        self.input.drain(..taken);
+                    }
+                    Err(e) => return self.fail_upload(e, app, now),
+                }
+            }
+            if upload.remaining() == 0 {
+                return self.finish_upload(app, now);
+            }
+            if budget == 0 {
+                *more = true;
+                return Ok(Next::Keep);
+            }
+            let room = buf
+                .len()
+                .min(budget)
+                .min(usize::try_from(upload.remaining()).unwrap_or(usize::MAX));
+            match self.stream.read(&mut buf[..room]) {
+                Ok(0) => {
+                    log::info!(
+                        "{}: client went away during the upload of {} ({} bytes in)",
+                        self.peer,
+                        upload.name(),
+                        upload.written()
+                    );
+                    return Ok(Next::Close);
+                }
+                Ok(n) => {
+                    self.active = now;
+                    budget -= n;
+                    if let Err(e) = upload.write(&buf[..n]) {
+                        return self.fail_upload(e, app, now);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *more = false;
+                    return Ok(Next::Keep);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn finish_upload(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+        let idle = State::Http {
+            request_started: None,
+        };
+        let State::Upload {
+            upload, keep_alive, ..
+        } = std::mem::replace(&mut self.state, idle)
+        else {
+            return Ok(Next::Keep);
+        };
+        let result = match app.media.as_mut() {
+            Some(images) => images.finish(upload),
+            None => Err(crate::media::MediaError::new(
+                Status::InternalServerError,
+                "the images folder went away",
+            )),
+        };
+        let response = match result {
+            Ok(json) => Response::json(Status::Ok, json),
+            Err(e) => Response::error(e.status, &e.message),
+        };
+        response.write_to(&mut self.out, keep_alive);
+        if !keep_alive {
+            self.set_state(State::Closing);
+        }
+        self.drive(app, now)
+    }
+
+    /// Writing the image failed (disk full, I/O error): say so and drop the
+    /// rest of the body. The partial file keeps what was written.
+    fn fail_upload(
+        &mut self,
+        error: crate::media::MediaError,
+        app: &mut App,
+        now: Instant,
+    ) -> io::Result<Next> {
+        log::warn!("{}: {}", self.peer, error.message);
+        let left = match &self.state {
+            State::Upload { upload, .. } => upload.remaining(),
+            _ => 0,
+        };
+        let mut answer = Vec::new();
+        Response::error(error.status, &error.message).write_to(&mut answer, false);
+        self.input.clear();
+        self.set_state(State::Lingering {
+            answer,
+            send_at: now,
+            left,
+        });
+        self.drive_lingering(app, now)
+    }
+
+    /// Reads and drops what remains of a refused body, at most `UPLOAD_TURN`
+    /// per call, while the answer goes out; closes when both are done.
+    fn drive_lingering(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+        let State::Lingering {
+            answer,
+            send_at,
+            left,
+        } = &mut self.state
+        else {
+            return Ok(Next::Keep);
+        };
+        if now >= *send_at && !answer.is_empty() {
+            self.out.append(answer);
+        }
+        let dropped = self
+            .input
+            .len()
+            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+        *left -= dropped as u64;
+        self.input.clear();
+        let mut buf = [0u8; 64 * 1024];
+        let mut budget = UPLOAD_TURN;
+        let mut eof = false;
+        while *left > 0 && budget > 0 {
+            let room = buf.len().min(budget);
+            match self.stream.read(&mut buf[..room]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.active = now;
+                    budget -= n;
+                    *left = left.saturating_sub(n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (answered, body_done) = (answer.is_empty(), *left == 0);
+        if self.write_out(app, now)? == Next::Close {
+            return Ok(Next::Close);
+        }
+        let flushed = self.out_pos >= self.out.len();
+        if answered && flushed && (body_done || eof) {
+            return Ok(Next::Close);
+        }
+        Ok(Next::Keep)
+    }
+
     fn answer_snapshot(&mut self, frame: &SharedFrame, head_only: bool, keep_alive: bool) {
         let mut response = Response::new(Status::Ok, "image/jpeg", frame.jpeg.to_vec())
             .header("Cache-Control", "no-store")
@@ -347,6 +603,15 @@ impl Conn {
         response.head_only = head_only;
         response.write_to(&mut self.out, keep_alive);
         self.after_response(keep_alive);
+    }
+
+    /// Who is asking, for the routes: the address (login delays) and whether
+    /// over TLS (the session cookie's `Secure`).
+    fn client(&self) -> routes::Client {
+        routes::Client {
+            ip: self.peer.ip(),
+            tls: self.stream.is_tls(),
+        }
     }
 
     /// A response is out: wait for the next request, or close after it.
@@ -414,12 +679,18 @@ impl Conn {
         Ok(Next::Keep)
     }
 
-    /// A new frame was published.
+    /// A new frame was published. An idle viewer takes it and answers
+    /// `Write`: the loop sends it with `write_frame` when its turn comes, so
+    /// input that arrived meanwhile is not kept waiting behind every viewer.
     pub fn on_frame(&mut self, frame: &SharedFrame, app: &mut App, now: Instant) -> Next {
         match self.state {
             State::Viewer(ref mut viewer) if viewer.is_idle() => {
                 viewer.offer(frame, &|at| app.monotonic_us(at));
-                self.on_ready(app, now)
+                if viewer.is_idle() {
+                    Next::Keep
+                } else {
+                    Next::Write
+                }
             }
             State::Snapshot {
                 head_only,
@@ -431,6 +702,14 @@ impl Conn {
             }
             _ => Next::Keep,
         }
+    }
+
+    /// Sends what `on_frame` offered. Only writes: a viewer has nothing to
+    /// say, and reading here cost one empty recv per viewer per frame
+    /// (bench/README.md). Its hang-up still arrives as a readable event.
+    pub fn write_frame(&mut self, app: &mut App, now: Instant) -> Next {
+        let outcome = self.write_out(app, now);
+        self.settle(outcome)
     }
 
     /// When `on_timer` must run next.
@@ -446,6 +725,14 @@ impl Conn {
             State::Held { until, .. } => *until,
             State::Viewer(_) => self.active + STALLED,
             State::Snapshot { until, .. } => *until,
+            // Called again right away (on_timer) when it stopped at its budget.
+            State::Upload { more: true, .. } => self.active,
+            State::Upload { more: false, .. } => self.active + UPLOAD_STALLED,
+            State::Lingering {
+                answer, send_at, ..
+            } if !answer.is_empty() => *send_at,
+            // Bounded from the answer, however slowly the body trickles in.
+            State::Lingering { send_at, .. } => *send_at + LINGER,
             State::WebSocket { heard, pinged, .. } => (*heard + WS_SILENT).min(*pinged + PING),
         }
     }
@@ -495,6 +782,23 @@ impl Conn {
                 self.after_response(keep_alive);
                 self.on_ready(app, now)
             }
+            State::Upload { more: true, .. } => self.on_ready(app, now),
+            State::Upload {
+                upload,
+                more: false,
+                ..
+            } => {
+                log::info!(
+                    "{}: upload of {} stalled for {}s ({} bytes in), closing",
+                    self.peer,
+                    upload.name(),
+                    UPLOAD_STALLED.as_secs(),
+                    upload.written()
+                );
+                Next::Close
+            }
+            State::Lingering { answer, .. } if !answer.is_empty() => self.on_ready(app, now),
+            State::Lingering { .. } => Next::Close,
             State::WebSocket {
                 ws, heard, pinged, ..
             } => {

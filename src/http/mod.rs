@@ -23,12 +23,15 @@ pub enum Status {
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
+    Conflict,
     LengthRequired,
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyRequests,
     HeaderTooLarge,
+    InternalServerError,
     ServiceUnavailable,
+    InsufficientStorage,
 }
 
 impl Status {
@@ -44,12 +47,15 @@ impl Status {
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::RequestTimeout => 408,
+            Status::Conflict => 409,
             Status::LengthRequired => 411,
             Status::PayloadTooLarge => 413,
             Status::UnsupportedMediaType => 415,
             Status::TooManyRequests => 429,
             Status::HeaderTooLarge => 431,
+            Status::InternalServerError => 500,
             Status::ServiceUnavailable => 503,
+            Status::InsufficientStorage => 507,
         }
     }
 
@@ -65,12 +71,15 @@ impl Status {
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
+            Status::Conflict => "Conflict",
             Status::LengthRequired => "Length Required",
             Status::PayloadTooLarge => "Payload Too Large",
             Status::UnsupportedMediaType => "Unsupported Media Type",
             Status::TooManyRequests => "Too Many Requests",
             Status::HeaderTooLarge => "Request Header Fields Too Large",
+            Status::InternalServerError => "Internal Server Error",
             Status::ServiceUnavailable => "Service Unavailable",
+            Status::InsufficientStorage => "Insufficient Storage",
         }
     }
 }

@@ -43,9 +43,12 @@ pub struct Request {
     pub method: Method,
     /// The path without the query, e.g. `/api/status`.
     pub path: String,
+    /// What followed `?`, undecoded (empty without one).
+    pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
-    pub content_length: usize,
+    /// u64: an upload may exceed 4 GB on a 32-bit board.
+    pub content_length: u64,
     /// Whether the connection stays open after the response.
     pub keep_alive: bool,
 }
@@ -64,7 +67,25 @@ impl Request {
         self.header(name)
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     }
+
+    /// The value of `key` in the query (`?offset=5&overwrite=1`), undecoded.
+    pub fn query_param(&self, key: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// An image upload: its body goes to disk as it arrives, so it is not
+    /// held to `max_body` (the images folder sets its own limits).
+    pub fn streams_body(&self) -> bool {
+        self.method == Method::Put && self.path.starts_with(UPLOAD_PREFIX)
+    }
 }
+
+/// `PUT /api/images/NAME` uploads image NAME.
+pub const UPLOAD_PREFIX: &str = "/api/images/";
 
 /// A request refused before it reached a route.
 #[derive(Debug, PartialEq, Eq)]
@@ -118,7 +139,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
             "request target must be an absolute path",
         ));
     }
-    let path = target.split_once('?').map_or(target, |(path, _query)| path);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let headers: Vec<(String, String)> = req
         .headers
         .iter()
@@ -133,6 +154,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
     let mut request = Request {
         method,
         path: path.to_string(),
+        query: query.to_string(),
         headers,
         content_length: 0,
         keep_alive: false,
@@ -148,7 +170,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
             .parse()
             .map_err(|_| refuse(Status::BadRequest, "invalid Content-Length"))?;
     }
-    if request.content_length > limits.max_body {
+    if request.content_length > limits.max_body as u64 && !request.streams_body() {
         return Err(refuse(
             Status::PayloadTooLarge,
             "request body is larger than 64 KiB",
@@ -258,6 +280,17 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(r.content_length, 12);
+        let (r, _) = parse(
+            b"PUT /api/images/a.iso?offset=7&overwrite HTTP/1.1\r\nContent-Length: 5000000000\r\n\r\n",
+            &limits(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(r.streams_body());
+        assert_eq!(r.content_length, 5_000_000_000);
+        assert_eq!(r.query_param("offset"), Some("7"));
+        assert_eq!(r.query_param("overwrite"), Some(""));
+        assert_eq!(r.query_param("size"), None);
     }
 
     #[test]

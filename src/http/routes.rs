@@ -7,11 +7,12 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use super::auth::{self, Verdict, SESSION_COOKIE};
-use super::request::{Method, Request};
+use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
 use super::{assets, Status};
 use crate::app::App;
 use crate::json::Value;
+use crate::media::{self, Medium, Upload};
 use crate::video::Mode;
 use crate::ws;
 
@@ -24,6 +25,8 @@ pub enum Action {
     Snapshot,
     /// Switch to WebSocket, answering with this `Sec-WebSocket-Accept`.
     Upgrade(String),
+    /// Stream the request body into this image upload.
+    Upload(Upload),
 }
 
 /// Who sent the request, as the connection knows it.
@@ -109,6 +112,20 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
         )),
         "/api/video/mode" | "/api/hid/release" | "/api/hid/layout" => not_allowed("POST"),
         "/api/session" => not_allowed("GET, HEAD"),
+        "/api/images" if read_only => Action::Respond(with_images(app, |images| {
+            images
+                .list_json()
+                .map(|list| Response::json(Status::Ok, list))
+        })),
+        "/api/images" => not_allowed("GET, HEAD"),
+        "/api/media/attach" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, attach(body)))
+        }
+        "/api/media/eject" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, eject()))
+        }
+        "/api/media/attach" | "/api/media/eject" => not_allowed("POST"),
+        p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
         path => asset(req, path),
     }
 }
@@ -265,6 +282,14 @@ fn same_origin(req: &Request) -> bool {
 type Handler = Box<dyn FnOnce(&mut App, Instant) -> Response>;
 
 fn post(req: &Request, app: &mut App, now: Instant, run: Handler) -> Response {
+    match refuse_cross_site(req) {
+        Some(refusal) => refusal,
+        None => run(app, now),
+    }
+}
+
+/// The refusal of a state-changing request a foreign page could have sent.
+fn refuse_cross_site(req: &Request) -> Option<Response> {
     let content_type = req.header("content-type").unwrap_or("");
     let form = [
         "application/x-www-form-urlencoded",
@@ -275,19 +300,19 @@ fn post(req: &Request, app: &mut App, now: Instant, run: Handler) -> Response {
         .iter()
         .any(|f| content_type.to_ascii_lowercase().starts_with(f))
     {
-        return Response::error(
+        return Some(Response::error(
             Status::UnsupportedMediaType,
-            "send JSON (Content-Type: application/json)",
-        );
+            "send JSON (Content-Type: application/json), or image bytes as application/octet-stream",
+        ));
     }
     let from_browser = req.header("origin").is_some() || req.header("referer").is_some();
     if from_browser && !same_origin(req) {
-        return Response::error(
+        return Some(Response::error(
             Status::Forbidden,
             "cross-site request refused: Origin does not match Host",
-        );
+        ));
     }
-    run(app, now)
+    None
 }
 
 fn set_mode(body: &[u8]) -> Handler {
@@ -348,6 +373,111 @@ fn release() -> Handler {
     Box::new(|app, now| {
         app.hid.release_all(now);
         Response::ok_json()
+    })
+}
+
+/// Runs `f` on the images folder, or says there is none.
+fn with_images(
+    app: &mut App,
+    f: impl FnOnce(&mut media::Images) -> Result<Response, media::MediaError>,
+) -> Response {
+    match app.media.as_mut() {
+        Some(images) => f(images).unwrap_or_else(|e| Response::error(e.status, &e.message)),
+        None => Response::error(
+            Status::NotFound,
+            "no images folder: start kv with --images DIR to upload and attach images",
+        ),
+    }
+}
+
+/// `PUT /api/images/NAME[?offset=N][&overwrite=1]` (upload, or resume at N)
+/// and `DELETE /api/images/NAME[?partial=1]`.
+fn image_route(req: &Request, app: &mut App) -> Action {
+    if !matches!(req.method, Method::Put | Method::Delete) {
+        return not_allowed("PUT, DELETE");
+    }
+    if let Some(refusal) = refuse_cross_site(req) {
+        return Action::Respond(refusal);
+    }
+    let raw = req.path.get(UPLOAD_PREFIX.len()..).unwrap_or("");
+    let name = match media::name::parse(raw) {
+        Ok(name) => name,
+        Err(e) => return Action::Respond(Response::error(Status::BadRequest, &e)),
+    };
+    let flag = |key| req.query_param(key).is_some_and(|v| v != "0");
+    if req.method == Method::Delete {
+        let partial = flag("partial");
+        return Action::Respond(with_images(app, |images| {
+            images.delete(&name, partial).map(|()| Response::ok_json())
+        }));
+    }
+    if req.header("content-length").is_none() {
+        return Action::Respond(Response::error(
+            Status::LengthRequired,
+            "an upload needs Content-Length (the number of bytes sent)",
+        ));
+    }
+    let offset = match req.query_param("offset").map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(offset)) => offset,
+        Some(Err(_)) => {
+            return Action::Respond(Response::error(
+                Status::BadRequest,
+                "?offset= must be a byte count, e.g. ?offset=1048576",
+            ))
+        }
+    };
+    let overwrite = flag("overwrite");
+    let mut upload = None;
+    let refusal = with_images(app, |images| {
+        upload = Some(images.begin_upload(&name, offset, req.content_length, overwrite)?);
+        Ok(Response::ok_json())
+    });
+    match upload {
+        Some(upload) => Action::Upload(upload),
+        None => Action::Respond(refusal),
+    }
+}
+
+/// `POST /api/media/attach` with `{"name":"debian.iso","mode":"cdrom"}`.
+fn attach(body: &[u8]) -> Handler {
+    let fields = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| Value::parse(text).ok())
+        .and_then(|v| {
+            let name = v.get("name")?.as_str()?.to_string();
+            let mode = v.get("mode").and_then(Value::as_str).unwrap_or("flash");
+            Some((name, Medium::parse(mode)))
+        });
+    Box::new(move |app, _now| {
+        let (name, medium) = match fields {
+            Some((name, Some(medium))) => (name, medium),
+            _ => {
+                return Response::error(
+                    Status::BadRequest,
+                    &format!(
+                        "body must be JSON like {{\"name\":\"debian.iso\",\"mode\":\"cdrom\"}}; modes: {}",
+                        Medium::NAMES.join(", ")
+                    ),
+                )
+            }
+        };
+        if let Err(e) = media::name::check(&name) {
+            return Response::error(Status::BadRequest, &e);
+        }
+        with_images(app, |images| {
+            images.attach(&name, medium)?;
+            Ok(Response::json(Status::Ok, images.status_json()))
+        })
+    })
+}
+
+fn eject() -> Handler {
+    Box::new(|app, _now| {
+        with_images(app, |images| {
+            images.eject()?;
+            Ok(Response::json(Status::Ok, images.status_json()))
+        })
     })
 }
 

@@ -3,6 +3,7 @@
 #![allow(unsafe_code)]
 
 pub mod clock;
+pub mod fs;
 pub mod inotify;
 pub mod rlimit;
 pub mod signal;

@@ -164,6 +164,26 @@ pub fn dimensions(jpeg: &[u8]) -> Option<(u32, u32)> {
     (width > 0 && height > 0).then_some((width, height))
 }
 
+/// Rewrites the frame height in the frame header (SOF0/1/2): the headers of
+/// a band encoded alone become those of the whole frame. `false` when there
+/// is no frame header.
+pub fn set_height(jpeg: &mut [u8], height: u16) -> bool {
+    let Some(at) = header_segments(jpeg)
+        .find(|s| SOF_HUFFMAN.contains(&s.marker))
+        .map(|s| s.at)
+    else {
+        return false;
+    };
+    // Marker (2), length (2), precision (1), then the height.
+    match jpeg.get_mut(at + 5..at + 7) {
+        Some(field) => {
+            field.copy_from_slice(&height.to_be_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
 /// Whether the JPEG defines any Huffman table before its first scan.
 #[cfg(test)]
 pub fn has_dht(jpeg: &[u8]) -> bool {

@@ -3,7 +3,9 @@
 //! device's buffer and then shared by reference (`SharedFrame`) with every viewer;
 //! nothing on the way to a socket copies its bytes again.
 
+pub mod encode;
 pub mod fanout;
+mod frame;
 pub mod jpeg;
 pub mod modes;
 pub mod placeholder;
@@ -11,35 +13,9 @@ pub mod raw;
 pub mod v4l2;
 
 use std::os::fd::RawFd;
-use std::rc::Rc;
 use std::time::Instant;
 
-/// One whole JPEG image as captured (or rendered), never modified after creation.
-#[derive(Debug)]
-pub struct Frame {
-    /// Set by the event loop when the frame is published; increases by one per frame.
-    pub seq: u64,
-    pub width: u32,
-    pub height: u32,
-    /// When the frame left the device (dequeued) or was rendered: the start of
-    /// the latency kv adds, exported per part as `X-Timestamp-Us`.
-    pub captured: Instant,
-    pub jpeg: Box<[u8]>,
-}
-
-pub type SharedFrame = Rc<Frame>;
-
-impl Frame {
-    pub fn new(jpeg: Box<[u8]>, width: u32, height: u32, captured: Instant) -> Frame {
-        Frame {
-            seq: 0,
-            width,
-            height,
-            captured,
-            jpeg,
-        }
-    }
-}
+pub use frame::{Frame, SharedFrame};
 
 /// A capture mode: frame size and rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

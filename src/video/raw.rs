@@ -4,8 +4,9 @@
 //! is no RGB round trip and no intermediate image: one pass per row, read from
 //! the mmap'd buffer, into the encoder's row buffers.
 //!
-//! This is the expensive path of kv's loop (a full JPEG encode per frame): see
-//! `test_encode_cost_per_frame` for what it costs.
+//! A full encode is the most expensive thing kv does per frame (see
+//! `cargo bench --bench encode`), so the loop never runs one whole:
+//! `video::encode` encodes a frame one band of rows (`RawImage::band`) at a time.
 
 use jpeg_encoder::{Encoder, ImageBuffer, JpegColorType, SamplingFactor};
 
@@ -68,7 +69,11 @@ pub struct RawImage<'a> {
     format: PixelFormat,
     data: &'a [u8],
     width: u16,
+    /// Rows of the whole frame (the NV12 chroma plane starts after them).
     height: u16,
+    /// The band this image stands for: `rows` rows from `top` (all by default).
+    top: u16,
+    rows: u16,
     /// Bytes per row of the (first) plane, as the driver reports it.
     stride: usize,
     /// Video usually comes with limited-range samples (Y 16..235, C 16..240);
@@ -103,9 +108,39 @@ impl<'a> RawImage<'a> {
             data,
             width: w,
             height: h,
+            top: 0,
+            rows: h,
             stride,
             full_range,
         })
+    }
+
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        (self.width, self.height)
+    }
+
+    /// Rows of one JPEG MCU with this format's chroma subsampling: bands
+    /// start on multiples of it so each encodes exactly its own MCU rows.
+    pub fn mcu_height(&self) -> u16 {
+        match self.format {
+            PixelFormat::Nv12 => 16,
+            _ => 8,
+        }
+    }
+
+    /// Rows `top..top + rows` of the frame (clipped to it) as an image of
+    /// their own; `None` when `top` is past the last row.
+    pub fn band(&self, top: u16, rows: u16) -> Option<RawImage<'a>> {
+        let rows = rows.min(self.height.checked_sub(top)?);
+        (rows > 0).then_some(RawImage { top, rows, ..*self })
     }
 
     fn row(&self, row: usize, len: usize) -> &'a [u8] {
@@ -128,7 +163,7 @@ impl<'a> RawImage<'a> {
             cbs.push(chroma_range[usize::from(cb)]);
             crs.push(chroma_range[usize::from(cr)]);
         };
-        let y = usize::from(y);
+        let y = usize::from(self.top) + usize::from(y);
         match self.format {
             PixelFormat::Yuyv | PixelFormat::Uyvy => {
                 // A pair of pixels shares one Cb and one Cr.
@@ -172,7 +207,7 @@ impl ImageBuffer for RawImage<'_> {
     }
 
     fn height(&self) -> u16 {
-        self.height
+        self.rows
     }
 
     fn fill_buffers(&self, y: u16, buffers: &mut [Vec<u8>; 4]) {
@@ -180,10 +215,11 @@ impl ImageBuffer for RawImage<'_> {
     }
 }
 
-/// Encodes a raw frame as a baseline JPEG at `quality` (1..=100), keeping the
-/// source's chroma subsampling.
-pub fn encode(image: &RawImage, quality: u8) -> Option<Box<[u8]>> {
-    let pixels = usize::from(image.width) * usize::from(image.height);
+/// Encodes a raw frame (or band) as a baseline JPEG at `quality` (1..=100),
+/// keeping the source's chroma subsampling, with a restart marker every
+/// `restart_interval` MCUs (0: none).
+pub fn encode(image: &RawImage, quality: u8, restart_interval: u16) -> Option<Vec<u8>> {
+    let pixels = usize::from(image.width) * usize::from(image.rows);
     // Room for a typical frame at this size so the Vec rarely grows.
     let mut out = Vec::with_capacity(pixels / 4 + 1024);
     let mut encoder = Encoder::new(&mut out, quality.clamp(1, 100));
@@ -191,8 +227,9 @@ pub fn encode(image: &RawImage, quality: u8) -> Option<Box<[u8]>> {
         PixelFormat::Nv12 => SamplingFactor::R_4_2_0,
         _ => SamplingFactor::R_4_2_2,
     });
+    encoder.set_restart_interval(restart_interval);
     encoder.encode_image(*image).ok()?;
-    Some(out.into_boxed_slice())
+    Some(out)
 }
 
 const IDENTITY: [u8; 256] = range_table(0, 255);
@@ -223,8 +260,9 @@ const fn range_table(low: i32, high: i32) -> [u8; 256] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::video::jpeg;
-    use std::time::Instant;
+    // `super::super`, not `crate::video`: bench/encode.rs compiles this file
+    // outside kv's module tree.
+    use super::super::jpeg;
 
     /// A YUYV frame of `width`x`height`: a luma ramp with a colour gradient.
     fn yuyv(width: usize, height: usize) -> Vec<u8> {
@@ -312,7 +350,7 @@ mod tests {
     fn test_encode_yuyv_is_whole_jpeg_of_its_size() {
         let data = yuyv(64, 48);
         let image = RawImage::new(PixelFormat::Yuyv, &data, 64, 48, 128, false).unwrap();
-        let out = encode(&image, 80).unwrap();
+        let out = encode(&image, 80, 0).unwrap();
         assert_eq!(jpeg::whole_jpeg(&out), Some(&out[..]));
         assert_eq!(jpeg::dimensions(&out), Some((64, 48)));
         assert!(jpeg::has_dht(&out));
@@ -326,26 +364,5 @@ mod tests {
         }
         assert_eq!(PixelFormat::from_fourcc(*b"JPEG"), Some(PixelFormat::Mjpeg));
         assert_eq!(PixelFormat::from_fourcc(*b"RGB3"), None);
-    }
-
-    /// Not an assertion: prints what a raw frame costs the loop (release
-    /// builds are several times faster than the debug build `cargo test` uses).
-    #[test]
-    fn test_encode_cost_per_frame() {
-        for (w, h) in [(640, 480), (1280, 720)] {
-            let data = yuyv(w, h);
-            let image =
-                RawImage::new(PixelFormat::Yuyv, &data, w as u32, h as u32, 0, false).unwrap();
-            let frames = 5;
-            let start = Instant::now();
-            let mut bytes = 0;
-            for _ in 0..frames {
-                bytes = encode(&image, 80).map_or(0, |j| j.len());
-            }
-            eprintln!(
-                "YUYV {w}x{h} -> JPEG q80: {:.1} ms/frame, {bytes} bytes",
-                start.elapsed().as_secs_f64() * 1000.0 / f64::from(frames)
-            );
-        }
     }
 }

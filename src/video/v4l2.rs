@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
-use super::raw::{self, PixelFormat, RawImage};
+use super::encode::EncodeQueue;
+use super::raw::{PixelFormat, RawImage};
 use super::{jpeg, modes};
 use super::{Frame, FrameSource, Mode, Signal, VideoInfo};
 use crate::sys::inotify::{Change, DirWatch};
@@ -39,7 +40,7 @@ const NO_SIGNAL_AFTER: Duration = Duration::from_secs(2);
 /// besides inotify, because a new node can be unusable for a moment until
 /// udev has set its permissions.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
-/// JPEG quality for raw formats encoded on the board.
+/// JPEG quality for raw formats encoded on the board (`-q`'s default).
 pub const DEFAULT_QUALITY: u8 = 80;
 
 const DEV: &str = "/dev";
@@ -82,6 +83,10 @@ struct Device {
     path: PathBuf,
     node: Box<dyn Node>,
     card: String,
+    /// The driver (`uvcvideo`) and where the device sits (`usb-0000:01:00.0-1.2`):
+    /// logged, so the log tells which dongle on which port kv took.
+    driver: String,
+    bus: String,
     format: PixelFormat,
     pix: PixFormat,
     mode: Mode,
@@ -97,6 +102,8 @@ pub struct V4l2Source {
     /// The mode asked for (`-r`/`-f`, then `set_mode`), kept across replugs.
     wanted: Mode,
     quality: u8,
+    /// Raw frames being encoded to JPEG, a band per `poll`.
+    encoding: EncodeQueue,
     device: Option<Device>,
     /// The last device seen, for status while it is away and to recognise it
     /// when it comes back under another number.
@@ -111,27 +118,33 @@ pub struct V4l2Source {
     /// The last reason reported (scan failure, dropped frame), so a repeated
     /// one is logged once.
     last_problem: String,
+    /// The size of the last frame that was not the mode's, so it is logged once.
+    odd_size: Option<(u32, u32)>,
 }
 
 impl V4l2Source {
     /// Finds and configures a capture device: `device` if given, else the
     /// best `/dev/videoN` (MJPEG first, then one offering `wanted`'s size).
-    /// Logs the device and mode chosen.
-    pub fn open(device: Option<&Path>, wanted: Mode) -> Result<V4l2Source, String> {
-        V4l2Source::with_host(Box::new(DevHost::new()), device, wanted, Instant::now())
+    /// Logs the device and mode chosen. Raw frames are encoded at `quality`
+    /// (1..=100); MJPEG is passed through whatever it is.
+    pub fn open(device: Option<&Path>, wanted: Mode, quality: u8) -> Result<V4l2Source, String> {
+        let host = Box::new(DevHost::new());
+        V4l2Source::with_host(host, device, wanted, quality, Instant::now())
     }
 
     fn with_host(
         host: Box<dyn Host>,
         preferred: Option<&Path>,
         wanted: Mode,
+        quality: u8,
         now: Instant,
     ) -> Result<V4l2Source, String> {
         let mut source = V4l2Source {
             host,
             preferred: preferred.map(Path::to_path_buf),
             wanted,
-            quality: DEFAULT_QUALITY,
+            quality: quality.clamp(1, 100),
+            encoding: EncodeQueue::default(),
             device: None,
             last_path: PathBuf::new(),
             last_card: String::new(),
@@ -140,6 +153,7 @@ impl V4l2Source {
             last_frame: now,
             retry_at: None,
             last_problem: String::new(),
+            odd_size: None,
         };
         let candidates = match preferred {
             Some(path) => vec![path.to_path_buf()],
@@ -148,11 +162,6 @@ impl V4l2Source {
         let device = source.discover(&candidates, preferred.is_some())?;
         source.attach(device);
         Ok(source)
-    }
-
-    /// JPEG quality (1..=100) for raw formats encoded on the board.
-    pub fn set_quality(&mut self, quality: u8) {
-        self.quality = quality.clamp(1, 100);
     }
 
     fn set_signal(&mut self, signal: Signal) {
@@ -208,17 +217,26 @@ impl V4l2Source {
 
     fn attach(&mut self, device: Device) {
         info!(
-            "📹 Video device: {} ({}, {})",
+            "📹 Video device: {} ({}, {}, {}, {})",
             device.path.display(),
             device.card,
+            device.driver,
+            device.bus,
             device.format.name()
         );
         info!("📐 Resolution: {}", device.mode);
         if device.format != PixelFormat::Mjpeg {
             info!(
-                "video: {} offers no MJPEG; encoding {} to JPEG on the board (CPU heavy)",
+                "video: {} offers no MJPEG; encoding {} to JPEG at quality {} on the board (CPU heavy)",
                 device.path.display(),
-                device.format.name()
+                device.format.name(),
+                self.quality
+            );
+        } else if self.quality != DEFAULT_QUALITY {
+            info!(
+                "video: {} sends MJPEG, passed through untouched: --quality {} applies only to raw devices",
+                device.path.display(),
+                self.quality
             );
         }
         self.last_path = device.path.clone();
@@ -234,6 +252,7 @@ impl V4l2Source {
 
     /// Forgets the device (unplugged, or its node removed).
     fn lose_device(&mut self, why: &str, now: Instant) {
+        self.encoding.clear();
         if let Some(mut device) = self.device.take() {
             device.node.stop();
             warn!(
@@ -248,6 +267,7 @@ impl V4l2Source {
     /// Closes a streaming device that has delivered nothing for
     /// `NO_SIGNAL_AFTER`; the next retry opens it (or whatever replaced it) again.
     fn release_silent(&mut self, now: Instant) {
+        self.encoding.clear();
         if let Some(mut device) = self.device.take() {
             device.node.stop();
             let problem = format!(
@@ -331,6 +351,7 @@ impl V4l2Source {
     }
 
     fn stop(&mut self) {
+        self.encoding.clear();
         if let Some(device) = self.device.as_mut().filter(|d| d.streaming) {
             device.node.stop();
             device.streaming = false;
@@ -338,8 +359,50 @@ impl V4l2Source {
         }
     }
 
-    /// Drains the device, keeps the newest buffer and turns it into a frame.
+    /// Drains the device and keeps the newest buffer: a frame at once when
+    /// it is MJPEG, else queued for encoding; then runs one encoding step.
     fn capture(&mut self, now: Instant) -> Option<Frame> {
+        let captured = self.dequeue_newest(now);
+        let frame = match self.encoding.step() {
+            None => captured,
+            Some(Ok(encoded)) => Some(encoded),
+            Some(Err(why)) => {
+                let problem = format!(
+                    "video: {}: dropped a frame: {why}",
+                    self.last_path.display()
+                );
+                self.report(problem);
+                captured
+            }
+        }?;
+        self.check_size(&frame);
+        Some(frame)
+    }
+
+    /// Logs once when frames do not have the mode's size: some dongles send
+    /// the size their HDMI input has rather than the one negotiated, and the
+    /// status (which shows the mode) then disagrees with what viewers see.
+    fn check_size(&mut self, frame: &Frame) {
+        let Some(device) = &self.device else {
+            return;
+        };
+        let size = (frame.width, frame.height);
+        if size == (device.mode.width, device.mode.height) {
+            self.odd_size = None;
+        } else if self.odd_size != Some(size) {
+            self.odd_size = Some(size);
+            warn!(
+                "video: {} sends {}x{} frames in mode {} — the device chose the size; \
+                 pick one of its modes that matches the source (POST /api/video/mode)",
+                device.path.display(),
+                frame.width,
+                frame.height,
+                device.mode
+            );
+        }
+    }
+
+    fn dequeue_newest(&mut self, now: Instant) -> Option<Frame> {
         let quality = self.quality;
         let device = self.device.as_mut().filter(|d| d.streaming)?;
         let mut newest: Option<Dequeued> = None;
@@ -366,7 +429,8 @@ impl V4l2Source {
                 Err("the driver flagged it as corrupt")
             } else {
                 let bytes = device.node.bytes(&buffer);
-                build_frame(device.format, &device.pix, bytes, quality, now)
+                let encoding = &mut self.encoding;
+                build_frame(device.format, &device.pix, bytes, quality, encoding, now)
             };
             if let Err(e) = device.node.requeue(buffer.index) {
                 failure.get_or_insert(e);
@@ -386,7 +450,7 @@ impl V4l2Source {
                 self.last_frame = now;
                 self.last_problem.clear();
                 self.set_signal(Signal::Live);
-                Some(frame)
+                frame
             }
             Err(why) => {
                 self.report(format!("video: {}: dropped a frame: {why}", path.display()));
@@ -442,7 +506,9 @@ impl FrameSource for V4l2Source {
         let retry = self
             .retry_at
             .filter(|_| self.device.is_none() || (self.want_streaming && !streaming));
-        no_signal_at.into_iter().chain(retry).min()
+        // An encoding step is due at once: its frame's capture instant is past.
+        let encode = self.encoding.busy().then_some(self.last_frame);
+        no_signal_at.into_iter().chain(retry).chain(encode).min()
     }
 
     fn info(&self) -> VideoInfo {
@@ -477,6 +543,8 @@ impl FrameSource for V4l2Source {
         }
         let was_streaming = device.streaming;
         let previous = device.mode;
+        // Frames of the old size still being encoded would follow the switch.
+        self.encoding.clear();
         if was_streaming {
             device.node.stop();
             device.streaming = false;
@@ -540,6 +608,8 @@ fn examine(host: &dyn Host, path: &Path) -> Result<Device, String> {
                 path: path.to_path_buf(),
                 node,
                 card: cap.card,
+                driver: cap.driver,
+                bus: cap.bus,
                 format,
                 // Filled in by `configure`.
                 pix: PixFormat::default(),
@@ -625,19 +695,26 @@ fn configure(device: &mut Device, wanted: Mode) -> io::Result<()> {
 }
 
 /// The one copy out of the device buffer: a whole JPEG (with standard
-/// Huffman tables when it has none), or a raw frame encoded to JPEG.
+/// Huffman tables when it has none), or a raw frame queued for encoding
+/// (`None` then: the frame comes out of `encoding` some steps later).
 fn build_frame(
     format: PixelFormat,
     pix: &PixFormat,
     bytes: &[u8],
     quality: u8,
+    encoding: &mut EncodeQueue,
     now: Instant,
-) -> Result<Frame, &'static str> {
+) -> Result<Option<Frame>, &'static str> {
     match format {
         PixelFormat::Mjpeg => {
             let whole = jpeg::whole_jpeg(bytes).ok_or("not a whole JPEG")?;
             let (width, height) = jpeg::dimensions(whole).unwrap_or((pix.width, pix.height));
-            Ok(Frame::new(jpeg::copy_with_dht(whole), width, height, now))
+            Ok(Some(Frame::new(
+                jpeg::copy_with_dht(whole),
+                width,
+                height,
+                now,
+            )))
         }
         _ => {
             let image = RawImage::new(
@@ -649,8 +726,8 @@ fn build_frame(
                 pix.full_range,
             )
             .ok_or("shorter than a raw frame of its size")?;
-            let jpeg = raw::encode(&image, quality).ok_or("JPEG encoding failed")?;
-            Ok(Frame::new(jpeg, pix.width, pix.height, now))
+            encoding.push(&image, pix.bytes_per_line, pix.full_range, quality, now);
+            Ok(None)
         }
     }
 }
@@ -1112,7 +1189,7 @@ mod tests {
         let (w, h) = size.split_once('x').expect("KV_TEST_MODE is WxH@fps");
         let wanted = mode(w.parse().unwrap(), h.parse().unwrap(), fps.parse().unwrap());
         let frames = std::env::var("KV_TEST_FRAMES").map_or(10, |n| n.parse().unwrap());
-        let source = V4l2Source::open(device.as_deref(), wanted).unwrap();
+        let source = V4l2Source::open(device.as_deref(), wanted, DEFAULT_QUALITY).unwrap();
         Some((out, source, frames))
     }
 
@@ -1251,7 +1328,7 @@ mod tests {
         now: Instant,
     ) -> Result<V4l2Source, String> {
         let host = Box::new(FakeHost(world.clone()));
-        V4l2Source::with_host(host, device.map(Path::new), wanted, now)
+        V4l2Source::with_host(host, device.map(Path::new), wanted, DEFAULT_QUALITY, now)
     }
 
     /// A real JPEG of `width`x`height` from the encoder (it carries DHT).
@@ -1414,6 +1491,8 @@ mod tests {
         padded.resize(24 * 16 * 4, 0);
         capture(&w, "/dev/video0", padded);
         assert_eq!(&*source.poll(now).unwrap().jpeg, &whole[..]);
+        // Not the mode's size: noted (and logged) once.
+        assert_eq!(source.odd_size, Some((24, 16)));
         capture(&w, "/dev/video0", whole[..whole.len() - 10].to_vec());
         assert!(source.poll(now).is_none());
         capture(&w, "/dev/video0", vec![0xFF, 0xD8, 0xFF, 0xD9]);
@@ -1587,13 +1666,52 @@ mod tests {
     }
 
     #[test]
+    fn test_streaming_raw_frames_take_quality() {
+        let now = Instant::now();
+        // Detail everywhere, so the quality shows in the size.
+        let raw: Vec<u8> = (0..640 * 480 * 2).map(|i| (i * 37 % 251) as u8).collect();
+        let encoded = |quality| {
+            let w = world(vec![("/dev/video0", yuyv_camera())]);
+            let host = Box::new(FakeHost(w.clone()));
+            let mut source =
+                V4l2Source::with_host(host, None, mode(640, 480, 30), quality, now).unwrap();
+            source.set_streaming(true, now);
+            capture(&w, "/dev/video0", raw.clone());
+            (0..1000).find_map(|_| source.poll(now)).expect("a frame")
+        };
+        let (low, high) = (encoded(20), encoded(95));
+        assert!(
+            low.jpeg.len() * 2 < high.jpeg.len(),
+            "{} vs {} bytes",
+            low.jpeg.len(),
+            high.jpeg.len()
+        );
+    }
+
+    #[test]
     fn test_streaming_raw_frames_encoded_at_mode_size() {
         let now = Instant::now();
         let w = world(vec![("/dev/video0", yuyv_camera())]);
         let mut source = open(&w, None, mode(640, 480, 30), now).unwrap();
         source.set_streaming(true, now);
         capture(&w, "/dev/video0", vec![128; 640 * 480 * 2]);
-        let frame = source.poll(now).unwrap();
+        // Encoded a band per poll, each due at once, other frames re-queued
+        // meanwhile.
+        assert!(source.poll(now).is_none());
+        assert_eq!(source.poll_at(), Some(now));
+        assert_eq!(
+            device(&w, "/dev/video0").queued.len(),
+            BUFFER_COUNT as usize
+        );
+        let mut polls = 1;
+        let frame = loop {
+            polls += 1;
+            if let Some(frame) = source.poll(now) {
+                break frame;
+            }
+        };
+        assert!(polls > 2, "{polls} polls");
+        assert_eq!(source.poll_at(), Some(now + NO_SIGNAL_AFTER));
         assert_eq!((frame.width, frame.height), (640, 480));
         assert_eq!(jpeg::whole_jpeg(&frame.jpeg), Some(&frame.jpeg[..]));
         assert_eq!(jpeg::dimensions(&frame.jpeg), Some((640, 480)));

@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -24,7 +25,7 @@ const pageErrors = [];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` until it returns something truthy. */
-async function until(probe, what, timeoutMs = 5000) {
+async function until(probe, what, timeoutMs = 10000) {
   const end = Date.now() + timeoutMs;
   let last;
   for (;;) {
@@ -409,6 +410,60 @@ test('on a phone, a tap is a click where it landed', async () => {
   }
   await p.screenshot({ path: path.join(artifacts, 'kv-phone.png'), fullPage: true });
   await phone.close();
+});
+
+/** Starts an upload of `total` bytes over a raw socket, sends `sent` of them, vanishes. */
+function vanishingUpload(name, total, sent) {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), hostname, () => {
+      sock.write(`PUT /api/images/${name} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${total}\r\n\r\n`);
+      sock.write(Buffer.alloc(sent, 0x61), () => { sock.destroy(); resolve(); });
+    });
+    sock.on('error', reject);
+  });
+}
+
+test('the media panel uploads with progress, resumes, attaches, ejects and deletes', async () => {
+  const images = async () => (await get('/api/images')).json();
+  await page.waitForSelector('#media:not([hidden])');
+  const MiB = 1 << 20;
+  const bytes = Buffer.alloc(3 * MiB);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
+  bytes.fill(0x61, 0, MiB); // what the vanished upload sent
+  await vanishingUpload('ui.img', bytes.length, MiB);
+  await until(async () => (await images()).partial.some((p) => p.name === 'ui.img' && p.size === MiB && !p.uploading),
+    'the interrupted upload to be listed as partial');
+
+  const puts = [];
+  page.on('request', (r) => { if (r.method() === 'PUT') puts.push(r.url()); });
+  await page.setInputFiles('#media-file', { name: 'ui.img', mimeType: 'application/octet-stream', buffer: bytes });
+  assert.equal(await page.inputValue('#media-name'), 'ui.img');
+  await page.click('#media-upload');
+  await page.waitForFunction(() => /uploaded ui\.img/.test(document.getElementById('media-rate').textContent), null, { timeout: 20000 });
+  assert.deepEqual(puts.map((u) => new URL(u).search), [`?offset=${MiB}`], 'the upload resumed where kv stopped');
+  assert.equal(await page.evaluate(() => document.getElementById('media-progress').value), bytes.length);
+  const listed = await images();
+  assert.deepEqual(listed.images.map((i) => [i.name, i.size]), [['ui.img', bytes.length]]);
+  assert.deepEqual(listed.partial, []);
+  if (process.env.KV_IMAGES) {
+    assert.ok(fs.readFileSync(path.join(process.env.KV_IMAGES, 'ui.img')).equals(bytes), 'the stored image is the file');
+  }
+
+  const row = 'tr[data-name="ui.img"]';
+  assert.match(await page.textContent('#media-drive'), /simulated/);
+  await page.click(`${row} >> text=CD-ROM`);
+  await page.waitForSelector(`${row}.attached`);
+  assert.deepEqual((await images()).attached, { name: 'ui.img', mode: 'cdrom' });
+  await page.locator('#media').screenshot({ path: path.join(artifacts, 'kv-media.png') });
+  await page.click(`${row} >> text=Eject`);
+  await page.waitForSelector(`${row}:not(.attached)`);
+  assert.equal((await images()).attached, null);
+
+  page.once('dialog', (d) => d.accept());
+  await page.click(`${row} >> text=Delete`);
+  await page.waitForSelector(row, { state: 'detached' });
+  assert.deepEqual((await images()).images, []);
 });
 
 test('no page errors, console errors or CSP violations', () => {

@@ -23,7 +23,7 @@ WORK=$OUT.work
 # Kernel modules the scenarios may load; their dependencies come from modules.dep.
 MODULES="vivid v4l2loopback
  dummy_hcd libcomposite usb_f_hid usb_f_mass_storage usb_f_ecm usb_f_ncm usb_f_rndis
- usbhid hid_generic evdev usb_storage sd_mod cdc_ether cdc_ncm rndis_host
+ usbhid hid_generic evdev usb_storage sd_mod sr_mod cdrom cdc_ether cdc_ncm rndis_host
  loop vfat nls_cp437 nls_ascii nls_utf8"
 QEMU_RUNTIME_LIBS="libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libslirp0 libvdeplug2"
 

@@ -1,7 +1,8 @@
 # kv --gadget on dummy_hcd: kv creates its own configfs gadget (replacing a stale one of
 # its name), the same kernel's usbhid enumerates it, and what a client sends over /ws
-# arrives on the host-side evdev nodes exactly. The host's Caps Lock shows in kv's
-# status; SIGTERM removes kv's gadget and only kv's.
+# arrives on the host-side evdev nodes exactly (keys, mice, paste in US and German). The
+# host's Caps Lock shows in kv's status; the UDC unbound and rebound leaves no key down;
+# an idle mouse jiggles; SIGTERM removes kv's gadget and only kv's.
 
 CFS=/sys/kernel/config/usb_gadget
 OTHER=$CFS/kv-test-other
@@ -24,7 +25,7 @@ modprobe v4l2loopback video_nr=3 exclusive_caps=1 max_buffers=4
 spawn feed guest-tools mjpeg-feed /dev/video3 320 240 5
 waitfor 10 grep -q 'first frame written' /tmp/feed.log
 
-if ! kv_start --gadget -d /dev/video3 -p 8080; then
+if ! kv_start --gadget --jiggle 3 -d /dev/video3 -p 8080; then
   result gadget-start FAIL "kv did not start: $(excerpt /tmp/kv.log 5)"
   cleanup_other
   return 0
@@ -193,6 +194,139 @@ else
   result gadget-mouse-relative FAIL "REL_X sum $x, REL_Y sum $y: $(excerpt /tmp/rel.log 4)"
 fi
 stop rel
+
+# --- paste types in the target's layout ---------------------------------------------------
+# The same keyboard (the evdev node sees key positions, not characters): a US text with
+# shifted punctuation, then a German one with umlauts, ß, Z/Y swapped and AltGr (@ { | } € ~),
+# free of dead keys. Each character is its modifier and key down, then both up.
+guest-tools evdev-write "$KBD" EV_LED 1 0 > /tmp/led.log 2>&1 # Caps Lock off again
+waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"caps\":false'"
+WANT=""
+char() { # KEY [MODIFIER]: the evdev events of one pasted character
+  if [ -n "$2" ]; then WANT="$WANT $2:1 $1:1 $2:0 $1:0"; else WANT="$WANT $1:1 $1:0"; fi
+}
+S=42 G=100
+# "Hi, kv! 2+2=4 <a@b.c> ~{|_?}" on US
+for k in "35 $S" 23 51 57 37 47 "2 $S" 57 3 "13 $S" 3 13 5 57 "51 $S" 30 "3 $S" 48 52 46 \
+  "52 $S" 57 "41 $S" "26 $S" "43 $S" "12 $S" "53 $S" "27 $S"; do
+  # shellcheck disable=SC2086 # KEY and MODIFIER
+  char $k
+done
+WANT_US=$WANT WANT=""
+# "Zürich yz@ß? ÄÖ/ {|} €~ #<>" on German
+for k in "21 $S" 26 19 23 46 35 57 44 21 "16 $G" 12 "12 $S" 57 "40 $S" "39 $S" "8 $S" 57 \
+  "8 $G" "86 $G" "11 $G" 57 "18 $G" "27 $G" 57 43 86 "86 $S"; do
+  # shellcheck disable=SC2086
+  char $k
+done
+WANT_DE=$WANT
+seen_paste() { grep '^EV_KEY' "$1" | grep -v ' 2$' | awk '{ printf " %s:%s", $2, $3 }'; }
+paste_check() { # NAME LOG WANT
+  local n
+  n=$(echo $3 | wc -w)
+  waitfor 20 sh -c "[ \$(grep '^EV_KEY' $2 | grep -vc ' 2\$') -ge $n ]"
+  if [ "$(echo $(seen_paste "$2"))" = "$(echo $3)" ]; then
+    result "$1" PASS "$n EV_KEY events as wanted"
+  else
+    echo $3 | tr ' ' '\n' > /tmp/want.txt
+    echo $(seen_paste "$2") | tr ' ' '\n' > /tmp/seen.txt
+    result "$1" FAIL "$(diff /tmp/want.txt /tmp/seen.txt | head -n 8 | tr '\n' ' '); kv: $(excerpt /tmp/kv.log 3)"
+  fi
+}
+# The layout named in the message; the client stays until the paste is typed (closing
+# releases everything, which also stops a paste).
+spawn pus guest-tools evdev-read "$KBD" 60
+waitfor 5 grep -q listening /tmp/pus.log
+guest-tools ws-send --hold 6 "$WS_URL" \
+  '{"type":"paste","text":"Hi, kv! 2+2=4 <a@b.c> ~{|_?}","layout":"us"}' > /tmp/ws-pus.log 2>&1
+stop pus
+paste_check gadget-paste-us /tmp/pus.log "$WANT_US"
+# The layout chosen through the API, for every paste after it.
+guest-tools http POST "$KV_URL/api/hid/layout" '{"layout":"de"}' > /tmp/layout.log 2>&1
+spawn pde guest-tools evdev-read "$KBD" 60
+waitfor 5 grep -q listening /tmp/pde.log
+guest-tools ws-send --hold 6 "$WS_URL" '{"type":"paste","text":"Zürich yz@ß? ÄÖ/ {|} €~ #<>"}' \
+  > /tmp/ws-pde.log 2>&1
+stop pde
+paste_check gadget-paste-de /tmp/pde.log "$WANT_DE"
+if grep -q '"layout":"de"' /tmp/ws-pde.log && ! grep -q skipped /tmp/ws-pus.log /tmp/ws-pde.log; then
+  result gadget-paste-layout-api PASS "$(head -n 1 /tmp/layout.log); status says layout de, nothing skipped"
+else
+  result gadget-paste-layout-api FAIL "$(excerpt /tmp/layout.log 2); ws: $(grep -o '"layout":"[a-z]*"' /tmp/ws-pde.log | head -n 1) $(grep -h skipped /tmp/ws-pus.log /tmp/ws-pde.log)"
+fi
+guest-tools http POST "$KV_URL/api/hid/layout" '{"layout":"us"}' > /dev/null 2>&1
+
+# --- the UDC unbound while a key is held, then bound again --------------------------------
+# What the target sees when kv's gadget is unbound (another tool takes the port, the
+# controller resets): the device is gone, and comes back as a new one. kv keeps serving
+# (status, /stream), shows the host offline, and keys clients held across the gap are
+# not down on the new device; typing goes on there.
+UDC_NAME=$(cat "$CFS/kv/UDC")
+spawn kbdu guest-tools evdev-read "$KBD" 60
+waitfor 5 grep -q listening /tmp/kbdu.log
+# A client that presses KeyA and keeps it down, connected, through all of this.
+spawn hold guest-tools ws-send --hold 90 "$WS_URL" '{"type":"key","code":"KeyA","down":true}'
+waitfor 5 grep -q '^EV_KEY 30 1$' /tmp/kbdu.log || result gadget-udc-held FAIL "KeyA never went down: $(excerpt /tmp/kbdu.log 3)"
+spawn udcstream guest-tools stream-read "$KV_URL/stream" 30 60
+echo "" > "$CFS/kv/UDC"
+if waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":false,\"udc\":\"unbound\"'"; then
+  result gadget-udc-unbound-offline PASS "$(status | grep -o '"hid":{"online":[^,]*,"udc":[^,]*')"
+else
+  result gadget-udc-unbound-offline FAIL "$(status | grep -o '"hid":{[^}]*')"
+fi
+stop kbdu
+# A second client presses Shift while the target is away: kv cannot deliver it, and must
+# not deliver it (or the first client's KeyA) to the device that comes back either.
+spawn hold2 guest-tools ws-send --hold 90 "$WS_URL" '{"type":"key","code":"ShiftLeft","down":true}'
+waitfor 5 grep -q '^sent' /tmp/hold2.log
+echo "$UDC_NAME" > "$CFS/kv/UDC"
+if waitfor 20 evdev_with led && KBD=$(evdev_with led) &&
+  waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":true,\"udc\":\"configured\"'"; then
+  result gadget-udc-rebound-online PASS "keyboard $KBD; $(status | grep -o '"hid":{"online":[^,]*,"udc":[^,]*')"
+else
+  result gadget-udc-rebound-online FAIL "keyboard ${KBD:-none}; $(status | grep -o '"hid":{[^}]*'); kv: $(excerpt /tmp/kv.log 4)"
+fi
+# The host polls the new keyboard only while its node is open: give kv every chance to
+# (wrongly) send the old KeyA or Shift down, then type a B from a third client. The new
+# device must see that B alone and have nothing down while the clients still hold theirs.
+spawn kbdr guest-tools evdev-read "$KBD" 60
+waitfor 5 grep -q listening /tmp/kbdr.log
+sleep 1
+guest-tools ws-send "$WS_URL" '{"type":"key","code":"KeyB","down":true}' \
+  '{"type":"key","code":"KeyB","down":false}' > /tmp/ws-udc.log 2>&1
+waitfor 5 grep -q '^EV_KEY 48 0$' /tmp/kbdr.log
+held=$(guest-tools evdev-keys "$KBD" 2>&1)
+seen=$(grep '^EV_KEY' /tmp/kbdr.log | tr '\n' ' ')
+if [ "$seen" = "EV_KEY 48 1 EV_KEY 48 0 " ] && [ "$held" = "keys down: none" ] &&
+  kill -0 "$(cat /tmp/kv-vm/pids/hold)" && kill -0 "$(cat /tmp/kv-vm/pids/hold2)"; then
+  result gadget-udc-no-stale-keys PASS "new $KBD saw only $seen; $held while clients hold KeyA and ShiftLeft"
+else
+  result gadget-udc-no-stale-keys FAIL "new keyboard saw: $seen; $held; clients: $(grep -h '^sent' /tmp/hold.log /tmp/hold2.log | tr '\n' ' '); kv: $(excerpt /tmp/kv.log 4)"
+fi
+if waitfor 30 grep -q '^stream-read: 30 frames' /tmp/udcstream.log; then
+  result gadget-udc-stream-flowed PASS "$(grep '^stream-read' /tmp/udcstream.log)"
+else
+  result gadget-udc-stream-flowed FAIL "$(excerpt /tmp/udcstream.log 2)"
+fi
+stop hold
+stop hold2
+stop kbdr
+stop udcstream
+
+# --- --jiggle 3: after 3 s without input the relative mouse moves and comes back ------------
+if REL=$(evdev_with rel); then
+  spawn jiggle guest-tools evdev-read "$REL" 60
+  waitfor 5 grep -q listening /tmp/jiggle.log
+  waitfor 10 grep -q '^EV_REL 0 -1$' /tmp/jiggle.log
+  moves=$(grep '^EV_REL' /tmp/jiggle.log | head -n 4 | awk '{ printf "%s:%s ", $2, $3 }')
+  case $moves in
+    "0:1 0:-1 "*) result gadget-jiggle PASS "REL_X +1 then -1 with no input for 3 s: $moves" ;;
+    *) result gadget-jiggle FAIL "relative mouse saw: $moves; kv: $(excerpt /tmp/kv.log 3)" ;;
+  esac
+  stop jiggle
+else
+  result gadget-jiggle FAIL "no relative mouse on the host side after the rebind"
+fi
 
 # --- SIGTERM: kv's gadget leaves the host and configfs; the other gadget stays ------------
 kv_stop

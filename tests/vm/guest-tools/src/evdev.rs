@@ -85,3 +85,59 @@ pub fn read(dev: &str, seconds: u64) -> Outcome {
     std::thread::sleep(Duration::from_secs(seconds));
     Ok(())
 }
+
+/// KEY_MAX + 1 bits: the key state bitmap EVIOCGKEY fills.
+const KEY_BITMAP_BYTES: usize = 0x300 / 8;
+
+/// Prints the keys DEV reports down right now (`EVIOCGKEY`), as event codes:
+/// `keys down: 30 42`, or `keys down: none`.
+pub fn keys_down(dev: &str) -> Outcome {
+    use std::os::fd::AsRawFd;
+    let input = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
+    let mut bitmap = [0u8; KEY_BITMAP_BYTES];
+    // EVIOCGKEY(len) = _IOC(_IOC_READ, 'E', 0x18, len)
+    let request = (2 << 30) | ((KEY_BITMAP_BYTES as u32) << 16) | (u32::from(b'E') << 8) | 0x18;
+    // SAFETY: the kernel writes at most `len` (the bitmap's size) bytes into it.
+    let got = unsafe { libc::ioctl(input.as_raw_fd(), request as _, bitmap.as_mut_ptr()) };
+    if got < 0 {
+        return Err(format!(
+            "{dev}: EVIOCGKEY: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let down = codes_set(&bitmap);
+    if down.is_empty() {
+        println!("keys down: none");
+    } else {
+        let codes: Vec<String> = down.iter().map(u16::to_string).collect();
+        println!("keys down: {}", codes.join(" "));
+    }
+    Ok(())
+}
+
+/// The bit numbers set in a little-endian bitmap, lowest first.
+fn codes_set(bitmap: &[u8]) -> Vec<u16> {
+    (0..bitmap.len() * 8)
+        .filter(|&bit| {
+            bitmap
+                .get(bit / 8)
+                .is_some_and(|b| b & (1 << (bit % 8)) != 0)
+        })
+        .filter_map(|bit| u16::try_from(bit).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_codes_set_lowest_first() {
+        let mut bitmap = [0u8; KEY_BITMAP_BYTES];
+        bitmap[3] = 0x40; // 30, KEY_A
+        bitmap[5] = 0x04; // 42, KEY_LEFTSHIFT
+        bitmap[0x110 / 8] = 0x01; // BTN_LEFT
+        assert_eq!(codes_set(&bitmap), [30, 42, 0x110]);
+        assert!(codes_set(&[0; 4]).is_empty());
+    }
+}

@@ -17,10 +17,13 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
   port-open HOST:PORT                    exit 0 if a TCP connect succeeds within 1 s
   http METHOD URL [BODY]                 one request; print the response head and body
   stream-read URL N [SECONDS]            read N parts of a multipart MJPEG stream, check each JPEG
-  ws-send [--wait S] [--gap MS] [--origin O|none] URL JSON...
+  ws-send [--wait S | --hold S] [--gap MS] [--origin O|none] URL JSON...
                                          send text messages on a WebSocket, print the replies
+                                         until quiet for S s (--wait) or for S s (--hold)
   evdev-read DEV SECONDS                 print input events (EV_KEY/REL/ABS/LED) for SECONDS
   evdev-write DEV TYPE CODE VALUE        write one input event (e.g. EV_LED 1 1: Caps Lock on)
+  evdev-keys DEV                         print the keys DEV has down now ('keys down: 30 42'
+                                         or 'keys down: none')
   mjpeg-feed DEV WIDTH HEIGHT FPS [COUNT]
                                          write test-pattern JPEGs into a v4l2loopback device
   mjpeg-feed-bare DEV WIDTH HEIGHT FPS [COUNT]
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         ["ws-send", rest @ ..] => ws_send(rest),
         ["evdev-read", dev, secs] => number(secs).and_then(|s| evdev::read(dev, s)),
         ["evdev-write", dev, kind, code, value] => evdev::write(dev, kind, code, value),
+        ["evdev-keys", dev] => evdev::keys_down(dev),
         ["mjpeg-feed", dev, w, h, fps] => feed_args(dev, w, h, fps, "0"),
         ["mjpeg-feed", dev, w, h, fps, count] => feed_args(dev, w, h, fps, count),
         ["mjpeg-feed-bare", dev, w, h, fps] => feed_bare_args(dev, w, h, fps, "0"),
@@ -141,13 +145,17 @@ fn stream_watch(url: &str, secs: &str, mut args: &[&str]) -> Outcome {
 }
 
 fn ws_send(mut args: &[&str]) -> Outcome {
-    let mut wait = Duration::from_secs(1);
+    let mut listen = ws::Listen::UntilQuiet(Duration::from_secs(1));
     let mut origin = ws::Origin::SameAsHost;
     let mut gap = Duration::ZERO;
     loop {
         match args {
             ["--wait", secs, rest @ ..] => {
-                wait = Duration::from_secs(number(secs)?);
+                listen = ws::Listen::UntilQuiet(Duration::from_secs(number(secs)?));
+                args = rest;
+            }
+            ["--hold", secs, rest @ ..] => {
+                listen = ws::Listen::Hold(Duration::from_secs(number(secs)?));
                 args = rest;
             }
             ["--gap", ms, rest @ ..] => {
@@ -162,7 +170,7 @@ fn ws_send(mut args: &[&str]) -> Outcome {
                 origin = ws::Origin::Given((*value).to_owned());
                 args = rest;
             }
-            [url, messages @ ..] => return ws::send(url, &origin, wait, gap, messages),
+            [url, messages @ ..] => return ws::send(url, &origin, listen, gap, messages),
             [] => return Err(format!("ws-send needs a URL\n{USAGE}")),
         }
     }

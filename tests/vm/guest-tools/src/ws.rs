@@ -18,13 +18,23 @@ pub enum Origin {
     Missing,
 }
 
+/// When to stop listening after the last message was sent.
+#[derive(Clone, Copy)]
+pub enum Listen {
+    /// Once the server has sent nothing for this long.
+    UntilQuiet(Duration),
+    /// After exactly this long, however chatty or quiet the server is: the
+    /// connection (and whatever keys it holds down) stays open that long.
+    Hold(Duration),
+}
+
 /// Sends `messages` (with `gap` between them: a HID host takes one report per
 /// poll interval, and kv keeps only the newest state of a host still busy) and
-/// prints the replies until the server has been quiet for `quiet`.
+/// prints the replies until `listen` says to stop.
 pub fn send(
     url: &str,
     origin: &Origin,
-    quiet: Duration,
+    listen: Listen,
     gap: Duration,
     messages: &[&str],
 ) -> Outcome {
@@ -68,11 +78,15 @@ pub fn send(
             .map_err(|e| format!("{url}: sending {message}: {e}"))?;
         println!("sent {message}");
     }
+    let (quiet, give_up) = match listen {
+        Listen::UntilQuiet(quiet) => (quiet, Instant::now() + MAX_LISTEN),
+        // Woken every 100 ms to look at the clock; quiet spells do not end it.
+        Listen::Hold(hold) => (Duration::from_millis(100), Instant::now() + hold),
+    };
     socket
         .get_ref()
         .set_read_timeout(Some(quiet.max(Duration::from_millis(1))))
         .map_err(|e| e.to_string())?;
-    let give_up = Instant::now() + MAX_LISTEN;
     while Instant::now() < give_up {
         match socket.read() {
             Ok(Message::Text(text)) => println!("recv {}", text.as_str()),
@@ -88,7 +102,9 @@ pub fn send(
             Err(Error::Io(e))
                 if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
             {
-                break
+                if let Listen::UntilQuiet(_) = listen {
+                    break;
+                }
             }
             Err(e) => return Err(format!("{url}: {e}")),
         }
@@ -137,7 +153,7 @@ mod tests {
     #[test]
     fn test_send_with_matching_origin() {
         let (url, received) = serve();
-        let quiet = Duration::from_millis(200);
+        let quiet = Listen::UntilQuiet(Duration::from_millis(200));
         assert_eq!(
             send(
                 &url,
@@ -157,11 +173,25 @@ mod tests {
         let err = send(
             &url,
             &Origin::Missing,
-            Duration::from_millis(200),
+            Listen::UntilQuiet(Duration::from_millis(200)),
             Duration::ZERO,
             &[],
         )
         .unwrap_err();
         assert!(err.contains("403"), "{err}");
+    }
+
+    #[test]
+    fn test_send_hold_stays_connected_that_long() {
+        let (url, received) = serve();
+        let started = Instant::now();
+        let hold = Listen::Hold(Duration::from_millis(400));
+        let key = r#"{"type":"key","code":"KeyA","down":true}"#;
+        assert_eq!(
+            send(&url, &Origin::SameAsHost, hold, Duration::ZERO, &[key]),
+            Ok(())
+        );
+        assert!(started.elapsed() >= Duration::from_millis(400));
+        assert_eq!(received.recv().unwrap(), key);
     }
 }

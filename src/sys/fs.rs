@@ -1,0 +1,32 @@
+//! File-system facts std does not expose: the space left for an upload.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Bytes an unprivileged writer may still put on the file system holding
+/// `path` (`f_bavail * f_frsize`: root's reserved blocks do not count).
+pub fn free_space(path: &Path) -> io::Result<u64> {
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: an all-zero statvfs is a valid value of this plain C struct.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c_path is NUL-terminated and outlives the call; statvfs writes
+    // one struct we own.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_free_space_of_tmp_and_missing() {
+        assert!(free_space(Path::new("/tmp")).unwrap() > 0);
+        assert!(free_space(Path::new("/no/such/dir")).is_err());
+    }
+}

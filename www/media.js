@@ -1,0 +1,223 @@
+// Virtual media panel: upload disk images to kv's images folder (PUT /api/images/NAME,
+// resumable with ?offset=N), list them, put one in the target's USB drive as a flash
+// drive or CD-ROM (POST /api/media/attach), eject it, delete it. Shown only when kv runs
+// with --images. Uploads go as the file's bytes (never a form), with a progress bar,
+// speed and time left; an interrupted upload resumes from what kv already holds.
+'use strict';
+
+(() => {
+  const byId = (id) => document.getElementById(id);
+  const panel = byId('media');
+  const form = byId('media-form');
+  const fileInput = byId('media-file');
+  const nameInput = byId('media-name');
+  const progress = byId('media-progress');
+  const rate = byId('media-rate');
+  const MODES = [['flash', 'Drive'], ['flash-ro', 'Drive (read-only)'], ['cdrom', 'CD-ROM']];
+  // Speed is averaged over this window so the time left does not jump around.
+  const RATE_WINDOW_MS = 3000;
+
+  let state = null; // the last GET /api/images
+  let xhr = null; // the running upload
+  let pending = null; // {file, name, overwrite} of an interrupted upload
+
+  const say = (text) => (typeof notice === 'function' ? notice(text) : console.warn(text));
+  const url = (name) => '/api/images/' + encodeURIComponent(name);
+
+  function human(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let n = bytes;
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+    return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+  }
+
+  function duration(seconds) {
+    if (!isFinite(seconds)) return '…';
+    const s = Math.round(seconds);
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+    return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  }
+
+  /** A file name made acceptable to kv: letters, digits, space and . - _ + ( ). */
+  function safeName(name) {
+    return name.replace(/[^A-Za-z0-9 ._+()-]/g, '_').replace(/^[.]+/, '').replace(/[ .]+$/, '').slice(0, 128);
+  }
+
+  async function errorText(r) {
+    try { return (await r.json()).error || `HTTP ${r.status}`; } catch { return `HTTP ${r.status}`; }
+  }
+
+  async function refresh() {
+    const r = await fetch('/api/images', { cache: 'no-store' });
+    if (r.status === 404) { panel.hidden = true; return; }
+    if (!r.ok) { say(`images: ${await errorText(r)}`); return; }
+    state = await r.json();
+    panel.hidden = false;
+    render();
+  }
+
+  function button(text, onClick, disabled = false) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = text;
+    b.disabled = disabled;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  function cell(row, text) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    row.append(td);
+    return td;
+  }
+
+  function render() {
+    const drive = state.drive;
+    byId('media-drive').textContent = drive === 'usb'
+      ? 'The target sees one USB drive; put an image in it as a flash drive or a CD-ROM.'
+      : drive === 'simulated'
+        ? 'Demo: the drive is simulated — attaching is recorded, but no computer sees it.'
+        : 'No USB drive: kv runs without --gadget, so images can be uploaded but not attached.';
+    const rows = [];
+    for (const image of state.images) {
+      const row = document.createElement('tr');
+      row.dataset.name = image.name;
+      if (image.attached) row.className = 'attached';
+      cell(row, image.name);
+      cell(row, human(image.size));
+      cell(row, new Date(image.modified * 1000).toLocaleString());
+      cell(row, image.attached ? MODES.find(([m]) => m === image.attached)?.[1] || image.attached : '');
+      const actions = cell(row, '');
+      if (image.attached) {
+        actions.append(button('Eject', () => eject()));
+      } else {
+        for (const [mode, label] of MODES) {
+          actions.append(button(label, () => attach(image.name, mode), !drive));
+        }
+        actions.append(button('Delete', () => remove(image.name, false)));
+      }
+      rows.push(row);
+    }
+    for (const part of state.partial) {
+      const row = document.createElement('tr');
+      row.className = 'partial';
+      row.dataset.partial = part.name;
+      cell(row, `${part.name} (partial upload)`);
+      cell(row, human(part.size));
+      cell(row, new Date(part.modified * 1000).toLocaleString());
+      cell(row, part.uploading ? 'uploading' : 'interrupted');
+      const actions = cell(row, '');
+      if (!part.uploading) {
+        actions.append(button('Discard', () => remove(part.name, true)));
+      }
+      rows.push(row);
+    }
+    byId('media-images').replaceChildren(...rows);
+    const limit = state.max_image_size ? `, images up to ${human(state.max_image_size)}` : '';
+    byId('media-free').textContent = `${human(state.free)} free${limit}`;
+  }
+
+  async function post(route, body) {
+    const r = await fetch(route, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) say(`${route}: ${await errorText(r)}`);
+    await refresh();
+  }
+
+  const attach = (name, mode) => post('/api/media/attach', { name, mode });
+  const eject = () => post('/api/media/eject', {});
+
+  async function remove(name, partial) {
+    const what = partial ? `the partial upload of ${name}` : name;
+    if (!window.confirm(`Delete ${what}?`)) return;
+    const r = await fetch(url(name) + (partial ? '?partial=1' : ''), { method: 'DELETE' });
+    if (!r.ok) say(`delete ${name}: ${await errorText(r)}`);
+    await refresh();
+  }
+
+  function setBusy(busy) {
+    byId('media-upload').disabled = busy;
+    byId('media-cancel').hidden = !busy;
+    byId('media-resume').hidden = busy || !pending;
+    progress.hidden = !busy && !pending;
+  }
+
+  /** Uploads `file` as `name`, from what kv already holds of it when it is a resume. */
+  async function upload(file, name, overwrite) {
+    await refresh();
+    const part = state && state.partial.find((p) => p.name === name);
+    const offset = part && !part.uploading && part.size < file.size ? part.size : 0;
+    const query = new URLSearchParams();
+    if (offset) query.set('offset', String(offset));
+    if (overwrite) query.set('overwrite', '1');
+    pending = { file, name, overwrite };
+    setBusy(true);
+    progress.max = file.size;
+    progress.value = offset;
+    const samples = [[performance.now(), offset]];
+    rate.textContent = offset ? `resuming at ${human(offset)}…` : 'starting…';
+    const request = new XMLHttpRequest();
+    xhr = request;
+    request.open('PUT', url(name) + (query.toString() ? `?${query}` : ''));
+    request.setRequestHeader('Content-Type', 'application/octet-stream');
+    request.upload.addEventListener('progress', (e) => {
+      const done = offset + e.loaded;
+      const now = performance.now();
+      samples.push([now, done]);
+      while (samples.length > 2 && now - samples[0][0] > RATE_WINDOW_MS) samples.shift();
+      const [t0, b0] = samples[0];
+      const speed = now > t0 ? ((done - b0) * 1000) / (now - t0) : 0;
+      progress.value = done;
+      rate.textContent = `${human(done)} of ${human(file.size)} · ${human(speed)}/s · ${duration((file.size - done) / speed)} left`;
+    });
+    const finished = new Promise((resolve) => {
+      request.addEventListener('loadend', resolve);
+    });
+    request.send(file.slice(offset));
+    await finished;
+    xhr = null;
+    if (request.status === 200) {
+      pending = null;
+      rate.textContent = `uploaded ${name} (${human(file.size)})`;
+      fileInput.value = '';
+    } else if (request.status === 0) {
+      rate.textContent = `upload of ${name} interrupted at ${human(progress.value)}; Resume continues from there`;
+    } else {
+      let reason = `HTTP ${request.status}`;
+      try { reason = JSON.parse(request.responseText).error || reason; } catch { /* not JSON */ }
+      rate.textContent = `upload refused: ${reason}`;
+      if (request.status !== 409 && request.status < 500) pending = null;
+    }
+    setBusy(false);
+    await refresh();
+  }
+
+  fileInput.addEventListener('change', () => {
+    const file = fileInput.files[0];
+    if (file) nameInput.value = safeName(file.name);
+  });
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const file = fileInput.files[0];
+    const name = nameInput.value.trim();
+    if (!file || !name) { say('choose an image file (and a name) to upload'); return; }
+    upload(file, name, byId('media-overwrite').checked);
+  });
+  byId('media-cancel').addEventListener('click', () => { if (xhr) xhr.abort(); });
+  byId('media-resume').addEventListener('click', () => {
+    if (pending) upload(pending.file, pending.name, pending.overwrite);
+  });
+
+  refresh();
+  // The target may eject the medium itself, other operators upload or delete.
+  setInterval(() => {
+    if (document.visibilityState === 'visible' && !panel.hidden && !xhr) refresh();
+  }, 5000);
+})();
