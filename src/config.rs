@@ -11,6 +11,7 @@ use crate::gadget::ethernet::{Ethernet, NetFunction};
 use crate::gadget::GadgetConfig;
 use crate::http::auth::{Credentials, Secret};
 use crate::net::{Subnet, UsbNetConfig, DEFAULT_SUBNET};
+use crate::tls::TlsSource;
 
 /// kv: a remote KVM. Serves the target's screen (V4L2 capture) to browsers and
 /// acts as its USB keyboard and mouse. Credentials come from the environment
@@ -166,6 +167,34 @@ pub struct Args {
     /// --password-hash or KV_PASSWORD_HASH, then exit
     #[argh(switch)]
     pub hash_password: bool,
+
+    /// serve HTTPS on --port with this PEM certificate (or chain); needs --tls-key
+    #[argh(option)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert; keep it readable by root only
+    #[argh(option)]
+    pub tls_key: Option<PathBuf>,
+
+    /// serve HTTPS on --port with a certificate kv makes on first start and
+    /// keeps in --state-dir (tls-cert.pem, tls-key.pem)
+    #[argh(switch)]
+    pub tls_self_signed: bool,
+
+    /// a DNS name or IP address the self-signed certificate is for; repeat
+    /// for more (default: the host name, host name.local, localhost, 127.0.0.1, ::1)
+    #[argh(option)]
+    pub tls_name: Vec<String>,
+
+    /// where kv keeps what it makes for itself, such as the self-signed
+    /// certificate (default /var/lib/kv)
+    #[argh(option, default = "PathBuf::from(\"/var/lib/kv\")")]
+    pub state_dir: PathBuf,
+
+    /// with TLS, also serve plain HTTP on this port, or ADDRESS:PORT such as
+    /// 127.0.0.1:8080 to keep it local (default: no plain HTTP)
+    #[argh(option)]
+    pub http_port: Option<String>,
     // --- end security ---
 }
 
@@ -195,6 +224,10 @@ pub struct Config {
     pub jiggle: Option<Duration>,
     pub max_connections: usize,
     pub log_level: log::LevelFilter,
+    /// HTTPS on `listen` when set.
+    pub tls: Option<TlsSource>,
+    /// Plain HTTP beside HTTPS (`--http-port`).
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -246,8 +279,11 @@ impl Config {
         if max_image_size.is_some() && args.images.is_none() {
             return Err("--max-image-size needs --images DIR".into());
         }
+        let listen = SocketAddr::new(ip, args.port);
+        let tls = tls_source(&args)?;
+        let http_listen = http_listen(args.http_port.as_deref(), ip, listen, tls.is_some())?;
         Ok(Config {
-            listen: SocketAddr::new(ip, args.port),
+            listen,
             device: args.device,
             resolution,
             fps: args.fps,
@@ -269,6 +305,8 @@ impl Config {
             jiggle,
             max_connections: args.max_connections,
             log_level,
+            tls,
+            http_listen,
         })
     }
 }
@@ -464,6 +502,65 @@ fn credentials(
             secret: Secret::Plain(password),
         })),
     }
+}
+
+/// `--tls-cert`/`--tls-key` or `--tls-self-signed` into where the certificate
+/// comes from.
+fn tls_source(args: &Args) -> Result<Option<TlsSource>, String> {
+    if !args.tls_name.is_empty() && !args.tls_self_signed {
+        return Err("--tls-name names what --tls-self-signed makes a certificate for; add --tls-self-signed".into());
+    }
+    match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (None, None, false) => Ok(None),
+        (Some(_), _, true) | (_, Some(_), true) => Err(
+            "--tls-self-signed and --tls-cert/--tls-key exclude each other; use your certificate or kv's own"
+                .into(),
+        ),
+        (Some(cert), Some(key), false) => Ok(Some(TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        })),
+        (Some(_), None, false) => Err("--tls-cert needs --tls-key, the certificate's private key".into()),
+        (None, Some(_), false) => Err("--tls-key needs --tls-cert, the key's certificate".into()),
+        (None, None, true) => Ok(Some(TlsSource::SelfSigned {
+            dir: args.state_dir.clone(),
+            names: if args.tls_name.is_empty() {
+                crate::tls::default_names()
+            } else {
+                args.tls_name.clone()
+            },
+        })),
+    }
+}
+
+/// `--http-port PORT` (on --bind's address) or `ADDRESS:PORT`.
+fn http_listen(
+    text: Option<&str>,
+    bind: IpAddr,
+    listen: SocketAddr,
+    tls: bool,
+) -> Result<Option<SocketAddr>, String> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    if !tls {
+        return Err("--http-port adds plain HTTP beside HTTPS; without --tls-cert or --tls-self-signed, --port already serves plain HTTP".into());
+    }
+    let addr = match text.parse::<u16>() {
+        Ok(port) => SocketAddr::new(bind, port),
+        Err(_) => text.parse().map_err(|_| {
+            format!("--http-port {text:?} is neither a port nor ADDRESS:PORT; use e.g. 8080 or 127.0.0.1:8080")
+        })?,
+    };
+    let same_ip =
+        addr.ip() == listen.ip() || addr.ip().is_unspecified() || listen.ip().is_unspecified();
+    // Port 0 asks the system for a free port each time, so two never clash.
+    if addr.port() == listen.port() && addr.port() != 0 && same_ip {
+        return Err(format!(
+            "--http-port {text} is the HTTPS port; pick another for plain HTTP"
+        ));
+    }
+    Ok(Some(addr))
 }
 // --- end security ---
 
@@ -713,5 +810,66 @@ mod tests {
             .unwrap();
         std::fs::remove_file(&path).unwrap();
         assert!(c.verify("alice", "pw"));
+    }
+
+    #[test]
+    fn test_tls_flags() {
+        let c = Config::from_args(
+            args(&[
+                "--tls-cert",
+                "/c.pem",
+                "--tls-key",
+                "/k.pem",
+                "--http-port",
+                "127.0.0.1:8080",
+            ]),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsSource::Files {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        assert_eq!(c.http_listen.unwrap().to_string(), "127.0.0.1:8080");
+        let c = Config::from_args(
+            args(&[
+                "--tls-self-signed",
+                "--state-dir",
+                "/s",
+                "--tls-name",
+                "kv.lan",
+                "--http-port",
+                "80",
+            ]),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsSource::SelfSigned {
+                dir: "/s".into(),
+                names: vec!["kv.lan".into()]
+            })
+        );
+        assert_eq!(c.http_listen.unwrap().to_string(), "0.0.0.0:80");
+        assert!(Config::from_args(args(&[]), &no_env).unwrap().tls.is_none());
+    }
+
+    #[test]
+    fn test_tls_refusals_name_the_flag() {
+        let refuse = |list: &[&str], want: &str| {
+            let e = Config::from_args(args(list), &no_env).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        refuse(&["--tls-cert", "/c.pem"], "--tls-key");
+        refuse(&["--tls-key", "/k.pem"], "--tls-cert");
+        refuse(&["--tls-self-signed", "--tls-cert", "/c.pem"], "exclude");
+        refuse(&["--tls-name", "kv.lan"], "--tls-self-signed");
+        refuse(&["--http-port", "8080"], "plain HTTP");
+        refuse(&["--tls-self-signed", "--http-port", "3000"], "HTTPS port");
+        refuse(&["--tls-self-signed", "--http-port", "x"], "--http-port");
     }
 }

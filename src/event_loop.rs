@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -16,12 +17,14 @@ use mio::{Events, Interest, Poll, Token};
 use crate::app::App;
 use crate::http::conn::{self, Conn, Kind, Next};
 use crate::sys::signal::Signals;
+use crate::tls::Socket;
 use crate::video::{Frame, Signal};
 
-const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const VIDEO: Token = Token(2);
 const HID: Token = Token(3);
+/// Listener `i` is `Token(FIRST_LISTENER + i)`.
+const FIRST_LISTENER: usize = 4;
 /// Connection slot `i` is `Token(FIRST_CONN + i)`.
 const FIRST_CONN: usize = 16;
 
@@ -32,9 +35,15 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// tens of ms, and a keystroke must not wait behind all of it.
 const WRITE_BUDGET: Duration = Duration::from_millis(1);
 
+/// A listening socket; its clients speak TLS when `tls` is set.
+pub struct Listener {
+    pub socket: TcpListener,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 pub struct Server {
     poll: Poll,
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     signals: Signals,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
@@ -50,11 +59,19 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(mut listener: TcpListener, app: App) -> io::Result<Server> {
+    pub fn new(mut listeners: Vec<Listener>, app: App) -> io::Result<Server> {
         let poll = Poll::new()?;
         let signals = Signals::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        if FIRST_LISTENER + listeners.len() > FIRST_CONN {
+            return Err(io::Error::other("too many listening sockets"));
+        }
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry().register(
+                &mut listener.socket,
+                Token(FIRST_LISTENER + i),
+                Interest::READABLE,
+            )?;
+        }
         poll.registry().register(
             &mut SourceFd(&signals.as_raw_fd()),
             SIGNALS,
@@ -63,7 +80,7 @@ impl Server {
         let now = Instant::now();
         let mut server = Server {
             poll,
-            listener,
+            listeners,
             signals,
             conns: Vec::new(),
             free: Vec::new(),
@@ -97,7 +114,9 @@ impl Server {
             let mut video_ready = false;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now),
+                    Token(t) if (FIRST_LISTENER..FIRST_CONN).contains(&t) => {
+                        self.accept(t - FIRST_LISTENER, now)
+                    }
                     SIGNALS => {
                         let signals = self.signals.read();
                         if signals.contains(&libc::SIGCHLD) {
@@ -149,9 +168,12 @@ impl Server {
             .map(|t| t.max(now))
     }
 
-    fn accept(&mut self, now: Instant) {
+    fn accept(&mut self, listener: usize, now: Instant) {
+        let Some(tls) = self.listeners.get(listener).map(|l| l.tls.clone()) else {
+            return;
+        };
         loop {
-            let (mut stream, peer) = match self.listener.accept() {
+            let (mut stream, peer) = match self.listeners[listener].socket.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -165,12 +187,27 @@ impl Server {
             let open = self.conns.len() - self.free.len();
             if open >= self.app.config.max_connections && !self.shed_idlest(now) {
                 log::warn!("{peer}: refused, {open} connections already open and none idle (--max-connections)");
+                if tls.is_some() {
+                    // A TLS client could not read a plain answer.
+                    continue;
+                }
                 let _ = stream.write_all(
                     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 60\r\nConnection: close\r\n\r\n\
 {\"error\":\"too many connections; close other tabs and retry\"}",
                 );
                 continue;
             }
+            let _ = stream.set_nodelay(true);
+            let mut socket = match &tls {
+                Some(config) => match Socket::tls(stream, config) {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        log::warn!("{peer}: cannot start TLS: {e}");
+                        continue;
+                    }
+                },
+                None => Socket::plain(stream),
+            };
             let slot = self.free.pop().unwrap_or_else(|| {
                 self.conns.push(None);
                 self.conns.len() - 1
@@ -179,15 +216,14 @@ impl Server {
             if let Err(e) =
                 self.poll
                     .registry()
-                    .register(&mut stream, Token(FIRST_CONN + slot), interest)
+                    .register(&mut socket, Token(FIRST_CONN + slot), interest)
             {
                 log::warn!("{peer}: cannot register connection: {e}");
                 self.free.push(slot);
                 continue;
             }
-            let _ = stream.set_nodelay(true);
             log::debug!("{peer}: connected");
-            self.conns[slot] = Some(Conn::new(stream, peer, now));
+            self.conns[slot] = Some(Conn::new(socket, peer, now));
         }
     }
 

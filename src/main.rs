@@ -3,20 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-mod app;
-mod config;
-mod demo;
-mod event_loop;
-mod gadget;
-mod hid;
-mod http;
-mod json;
-mod media;
-mod net;
-mod render;
-mod sys;
-mod video;
-mod ws;
+use kv::{app, config, demo, event_loop, gadget, hid, http, media, net, tls, video};
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -107,14 +94,8 @@ fn run(args: Args) -> Result<(), String> {
         (Box::new(source) as Box<dyn video::FrameSource>, sinks, None)
     };
 
-    let listener = mio::net::TcpListener::bind(config.listen).map_err(|e| {
-        format!(
-            "cannot listen on {}: {e}; is another kv running? Pick another port with -p",
-            config.listen
-        )
-    })?;
-    let local = listener.local_addr().unwrap_or(config.listen);
-    log::info!("🌐 Listening on http://{local}");
+    let listeners = listeners(&config)?;
+    raise_open_files(config.max_connections);
     if config.credentials.is_none() && !config.listen.ip().is_loopback() {
         log::warn!("⚠️  NO PASSWORD SET and listening on {}: anyone who can reach this port controls the target.", config.listen.ip());
         log::warn!(
@@ -157,7 +138,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut app = app::App::new(config, source, hid, demo, now);
     app.media = media;
     app.net = usb_net(&app.config, gadget.as_ref(), now);
-    let mut server = event_loop::Server::new(listener, app)
+    let mut server = event_loop::Server::new(listeners, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));
     drop(server);
@@ -206,6 +187,40 @@ fn hash_password() -> ExitCode {
             eprintln!("kv: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The listening sockets: --port (HTTPS under TLS, else plain HTTP) and,
+/// with TLS, plain HTTP on --http-port.
+fn listeners(config: &Config) -> Result<Vec<event_loop::Listener>, String> {
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let mut listeners = Vec::new();
+    for (addr, tls) in [(Some(config.listen), tls), (config.http_listen, None)] {
+        let Some(addr) = addr else { continue };
+        let socket = mio::net::TcpListener::bind(addr).map_err(|e| {
+            format!("cannot listen on {addr}: {e}; is another kv running? Pick another port with -p or --http-port")
+        })?;
+        let local = socket.local_addr().unwrap_or(addr);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        log::info!("🌐 Listening on {scheme}://{local}");
+        listeners.push(event_loop::Listener { socket, tls });
+    }
+    Ok(listeners)
+}
+
+/// Makes room for --max-connections descriptors, plus kv's own (listeners,
+/// capture, HID, signals): many systems start services with only 1024.
+fn raise_open_files(max_connections: usize) {
+    let wanted = max_connections as u64 + 64;
+    match kv::sys::rlimit::raise_open_files(wanted) {
+        Ok((_, now)) if now < wanted => log::warn!(
+            "⚠️  open files limit is {now} (hard limit), below the {wanted} that --max-connections {max_connections} needs; raise it (ulimit -Hn, LimitNOFILE=) or lower --max-connections"
+        ),
+        Ok((before, now)) if now > before => {
+            log::info!("📂 Open files limit raised from {before} to {now} for --max-connections {max_connections}")
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot read the open files limit: {e}"),
     }
 }
 

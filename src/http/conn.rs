@@ -8,14 +8,13 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
 use super::request::{self, Method};
 use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
 use super::Status;
 use crate::app::App;
 use crate::media::Upload;
+use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
 use crate::ws::{self, WebSocket};
@@ -122,7 +121,8 @@ pub enum Kind {
 }
 
 pub struct Conn {
-    pub stream: TcpStream,
+    /// Plain TCP or TLS; reads and writes plaintext either way.
+    pub stream: Socket,
     pub peer: SocketAddr,
     input: Vec<u8>,
     out: Vec<u8>,
@@ -133,7 +133,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Conn {
+    pub fn new(stream: Socket, peer: SocketAddr, now: Instant) -> Conn {
         Conn {
             stream,
             peer,
@@ -319,10 +319,7 @@ impl Conn {
             };
             log::debug!("{}: {:?} {}", self.peer, req.method, req.path);
             let head_only = req.method == Method::Head;
-            let client = routes::Client {
-                ip: self.peer.ip(),
-                tls: false,
-            };
+            let client = self.client();
             match routes::handle(&req, &body, client, app, now) {
                 Action::Respond(mut response) => {
                     response.head_only = head_only;
@@ -407,10 +404,7 @@ impl Conn {
             req.method,
             req.path
         );
-        let client = routes::Client {
-            ip: self.peer.ip(),
-            tls: false,
-        };
+        let client = self.client();
         match routes::handle(req, &[], client, app, now) {
             Action::Upload(upload) => {
                 if req.header_has("expect", "100-continue") {
@@ -608,6 +602,20 @@ impl Conn {
             .header("X-Frame-Seq", frame.seq.to_string());
         response.head_only = head_only;
         response.write_to(&mut self.out, keep_alive);
+        self.after_response(keep_alive);
+    }
+
+    /// Who is asking, for the routes: the address (login delays) and whether
+    /// over TLS (the session cookie's `Secure`).
+    fn client(&self) -> routes::Client {
+        routes::Client {
+            ip: self.peer.ip(),
+            tls: self.stream.is_tls(),
+        }
+    }
+
+    /// A response is out: wait for the next request, or close after it.
+    fn after_response(&mut self, keep_alive: bool) {
         self.set_state(if keep_alive {
             State::Http {
                 request_started: None,
@@ -617,9 +625,9 @@ impl Conn {
         });
     }
 
-    /// Writes pending responses, then the viewer's parts. Close when a
-    /// `Closing` connection has written everything.
-    fn write_out(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+    /// Writes `out` and, under TLS, the records still in rustls. False: the
+    /// socket is full, the rest goes when it drains (the loop calls back).
+    fn flush_out(&mut self, now: Instant) -> io::Result<bool> {
         while self.out_pos < self.out.len() {
             match self.stream.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -627,15 +635,36 @@ impl Conn {
                     self.out_pos += n;
                     self.active = now;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Next::Keep),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
         self.out.clear();
         self.out_pos = 0;
+        match self.stream.flush() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes pending responses, then the viewer's parts. Close when a
+    /// `Closing` connection has written everything (under TLS, up to its
+    /// close_notify).
+    fn write_out(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+        if !self.flush_out(now)? {
+            return Ok(Next::Keep);
+        }
         match &mut self.state {
-            State::Closing => return Ok(Next::Close),
+            State::Closing => {
+                self.stream.close_notify();
+                return Ok(if self.flush_out(now)? {
+                    Next::Close
+                } else {
+                    Next::Keep
+                });
+            }
             State::Viewer(viewer) => {
                 let before = viewer.frames_sent;
                 viewer.write_to(&mut self.stream, app.latest.as_ref(), &|at| {
@@ -735,13 +764,7 @@ impl Conn {
                 let keep_alive = *keep_alive;
                 let response = std::mem::take(response);
                 self.out.extend_from_slice(&response);
-                self.set_state(if keep_alive {
-                    State::Http {
-                        request_started: None,
-                    }
-                } else {
-                    State::Closing
-                });
+                self.after_response(keep_alive);
                 self.on_ready(app, now)
             }
             State::Snapshot {
@@ -756,13 +779,7 @@ impl Conn {
                 );
                 r.head_only = head_only;
                 r.write_to(&mut self.out, keep_alive);
-                self.set_state(if keep_alive {
-                    State::Http {
-                        request_started: None,
-                    }
-                } else {
-                    State::Closing
-                });
+                self.after_response(keep_alive);
                 self.on_ready(app, now)
             }
             State::Upload { more: true, .. } => self.on_ready(app, now),
@@ -809,16 +826,9 @@ impl Conn {
 
     fn drive_websocket(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
         // The upgrade response may still be partly unwritten.
-        while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Next::Keep),
-                Err(e) => return Err(e),
-            }
+        if !self.flush_out(now)? {
+            return Ok(Next::Keep);
         }
-        self.out.clear();
-        self.out_pos = 0;
         if let State::WebSocket {
             greeted: greeted @ false,
             ..

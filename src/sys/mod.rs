@@ -7,5 +7,6 @@ pub mod fs;
 pub mod inotify;
 pub mod netlink;
 pub mod process;
+pub mod rlimit;
 pub mod signal;
 pub mod v4l2;

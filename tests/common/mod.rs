@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 pub struct Kv {
     child: Child,
     pub addr: String,
+    /// The HTTPS address, when kv serves TLS (plain HTTP is then `addr`,
+    /// from --http-port).
+    pub tls_addr: Option<String>,
     /// kv's log lines, as they arrive.
     pub log: mpsc::Receiver<String>,
 }
@@ -43,15 +46,20 @@ impl Kv {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut tls_addr = None;
         loop {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("kv did not log its listening address within 10 s");
+            if let Some(rest) = line.split("Listening on https://").nth(1) {
+                tls_addr = Some(rest.trim().to_string());
+            }
             if let Some(rest) = line.split("Listening on http://").nth(1) {
                 let addr = rest.trim().to_string();
                 return Kv {
                     child,
                     addr,
+                    tls_addr,
                     log: rx,
                 };
             }
@@ -162,19 +170,25 @@ impl Stream {
 
     /// The next part: (part headers, JPEG bytes).
     pub fn next_part(&mut self) -> (String, Vec<u8>) {
-        let head = read_head(&mut self.sock);
-        assert_eq!(header(&head, "content-type"), Some("image/jpeg"), "{head}");
-        let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
-        let mut jpeg = vec![0; len + 13];
-        self.sock.read_exact(&mut jpeg).unwrap();
-        assert_eq!(
-            &jpeg[len..],
-            b"\r\n--kvframe\r\n",
-            "boundary right after the frame"
-        );
-        jpeg.truncate(len);
-        (head, jpeg)
+        read_part(&mut self.sock)
     }
+}
+
+/// The next part of a `/stream` body over any transport (TCP, TLS), read
+/// from just after a boundary line: (part headers, JPEG bytes).
+pub fn read_part(sock: &mut impl Read) -> (String, Vec<u8>) {
+    let head = read_head(sock);
+    assert_eq!(header(&head, "content-type"), Some("image/jpeg"), "{head}");
+    let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
+    let mut jpeg = vec![0; len + 13];
+    sock.read_exact(&mut jpeg).unwrap();
+    assert_eq!(
+        &jpeg[len..],
+        b"\r\n--kvframe\r\n",
+        "boundary right after the frame"
+    );
+    jpeg.truncate(len);
+    (head, jpeg)
 }
 
 /// Decodes a JPEG fully; returns its size.

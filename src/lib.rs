@@ -1,0 +1,20 @@
+//! kv's modules as a library, so the fuzz targets in `fuzz/` can drive the
+//! parsers (HTTP heads, WebSocket messages, JPEG checks) directly; the `kv`
+//! binary (main.rs) is the command line over it.
+#![deny(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod event_loop;
+pub mod gadget;
+pub mod hid;
+pub mod http;
+pub mod json;
+pub mod media;
+pub mod net;
+pub mod render;
+pub mod sys;
+pub mod tls;
+pub mod video;
+pub mod ws;
