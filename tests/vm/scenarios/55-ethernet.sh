@@ -59,13 +59,28 @@ case $macs in
   *) result ethernet-macs FAIL "$macs" ;;
 esac
 
-if ! waitfor 20 host_if cdc_ether; then
+# settled_if DRIVER : host_if DRIVER once it has stayed the same interface for 3 s. An
+# emulated host now and then resets the device just after enumerating it (kv logs
+# "USB host: default" then "configured" again); the reset makes a new interface, and
+# one moved into the namespace before it would be gone.
+settled_if() {
+  local try name before after
+  for try in 1 2 3 4 5 6; do
+    name=$(host_if "$1") || { sleep 1; continue; }
+    before=$(cat "/sys/class/net/$name/ifindex" 2>/dev/null)
+    sleep 3
+    after=$(cat "/sys/class/net/$name/ifindex" 2>/dev/null)
+    [ -n "$before" ] && [ "$before" = "$after" ] && { echo "$name"; return 0; }
+  done
+  return 1
+}
+
+if ! waitfor 20 host_if cdc_ether || ! HOSTIF=$(settled_if cdc_ether); then
   result ethernet-host-interface FAIL "no cdc_ether interface: $(ls /sys/class/net | tr '\n' ' ')"
   kv_stop
   stop feed
   return 0
 fi
-HOSTIF=$(host_if cdc_ether)
 result ethernet-host-interface PASS "$HOSTIF (cdc_ether), MAC $(cat /sys/class/net/$HOSTIF/address)"
 
 ip.iproute2 netns add $NS
@@ -87,7 +102,7 @@ if waitfor 40 grep -q '^bound' /tmp/udhcpc-events.log; then
   fi
   check ethernet-ping-board $NSX ping -c 2 -W 5 $BOARD
 else
-  result ethernet-dhcp-lease FAIL "udhcpc: $(excerpt /tmp/udhcpc.log 4); kv: $(excerpt /tmp/kv.log 4)"
+  result ethernet-dhcp-lease FAIL "udhcpc: $(excerpt /tmp/udhcpc.log 4); in $NS: $($NSX ip -o link | cut -d' ' -f2 | tr '\n' ' '); kv: $(grep 'USB host' /tmp/kv.log | tr '\n' ' ') $(excerpt /tmp/kv.log 4); dmesg: $(dmesg | grep -iE 'usb|cdc|reset' | tail -n 5 | tr '\n' ' ')"
 fi
 check ethernet-status sh -c "guest-tools http GET $KV_URL/api/status | tail -n 1 | grep -o '\"network\":{.*\"restarts\":0}}'"
 
