@@ -282,7 +282,8 @@ test('relative mouse locks the pointer and sends deltas', async () => {
   // What Esc does for a person (synthetic key events do not reach the browser's own Esc).
   await page.evaluate(() => document.exitPointerLock());
   await page.waitForFunction(() => document.pointerLockElement === null);
-  assert.match(await page.textContent('#hint'), /lock the pointer/);
+  // The hint follows the pointerlockchange event, which may come a moment later.
+  await until(async () => /lock the pointer/.test(await page.textContent('#hint')), 'the lock-the-pointer hint');
   await page.click('#mouse-mode');
   assert.equal(await page.getAttribute('#mouse-mode', 'aria-pressed'), 'false');
 });
@@ -294,7 +295,9 @@ test('fullscreen shows the screen alone', async () => {
   assert.deepEqual(img.slice(0, 2), img.slice(2), 'the image fills the window');
   await page.evaluate(() => document.exitFullscreen()); // what Esc does for a person
   await page.waitForFunction(() => document.fullscreenElement === null);
-  assert.equal(await page.textContent('#fullscreen'), 'Fullscreen');
+  // The label follows the fullscreenchange event, which may come a moment later.
+  await until(async () => (await page.textContent('#fullscreen')) === 'Fullscreen',
+    'the button to read "Fullscreen" again');
 });
 
 test('the shortcut buttons send whole chords', async () => {
