@@ -7,7 +7,7 @@
 
 use crate::http::Url;
 use crate::{feed, jpeg, Outcome};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -39,12 +39,7 @@ pub fn feed_files(dev: &str, fps: u64, paths: &[&str]) -> Outcome {
         .ok_or("bench-feed needs at least one JPEG file")?;
     let info = jpeg::inspect(first).map_err(|e| format!("{}: {e}", paths[0]))?;
     let max_frame = frames.iter().map(Vec::len).max().unwrap_or(0);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dev)
-        .map_err(|e| format!("{dev}: {e}"))?;
-    feed::set_output_format(dev, &file, info.width, info.height, max_frame)?;
+    let mut file = feed::open_output(dev, info.width, info.height, max_frame)?;
     println!(
         "bench-feed: {dev} MJPG {}x{} at {fps} fps, {} files, average {} bytes",
         info.width,

@@ -30,7 +30,19 @@ impl V4l2Format {
     }
 }
 
-pub(crate) fn set_output_format(
+/// Opens a v4l2loopback device for writing MJPEG frames of `width`x`height`, each at
+/// most `max_frame` bytes.
+pub fn open_output(dev: &str, width: u16, height: u16, max_frame: usize) -> Result<File, String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dev)
+        .map_err(|e| format!("{dev}: {e}"))?;
+    set_output_format(dev, &file, width, height, max_frame)?;
+    Ok(file)
+}
+
+fn set_output_format(
     dev: &str,
     file: &File,
     width: u16,
@@ -105,12 +117,7 @@ pub(crate) fn play(
     frames: &[Vec<u8>],
 ) -> Outcome {
     let max_frame = frames.iter().map(Vec::len).max().unwrap_or(0);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dev)
-        .map_err(|e| format!("{dev}: {e}"))?;
-    set_output_format(dev, &file, width, height, max_frame)?;
+    let mut file = open_output(dev, width, height, max_frame)?;
     println!(
         "mjpeg-feed: {dev} MJPG {width}x{height} at {fps} fps, frames up to {max_frame} bytes"
     );
