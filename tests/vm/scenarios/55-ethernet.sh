@@ -102,7 +102,7 @@ if waitfor 40 grep -q '^bound' /tmp/udhcpc-events.log; then
   fi
   check ethernet-ping-board $NSX ping -c 2 -W 5 $BOARD
 else
-  result ethernet-dhcp-lease FAIL "udhcpc: $(excerpt /tmp/udhcpc.log 4); in $NS: $($NSX ip -o link | cut -d' ' -f2 | tr '\n' ' '); kv: $(grep 'USB host' /tmp/kv.log | tr '\n' ' ') $(excerpt /tmp/kv.log 4); dmesg: $(dmesg | grep -iE 'usb|cdc|reset' | tail -n 5 | tr '\n' ' ')"
+  result ethernet-dhcp-lease FAIL "udhcpc: $(excerpt /tmp/udhcpc.log 4); in $NS: $($NSX ip -o -s link show "$HOSTIF" | tr '\n' ' '); board: $(ip.iproute2 -o -s link show usb0 | tr '\n' ' ') $(ip.iproute2 -o addr show usb0 | tr '\n' ' '); kv: $(grep 'USB host' /tmp/kv.log | tr '\n' ' ') $(excerpt /tmp/kv.log 4); dmesg: $(dmesg | grep -iE 'usb|cdc|reset' | tail -n 5 | tr '\n' ' ')"
 fi
 check ethernet-status sh -c "guest-tools http GET $KV_URL/api/status | tail -n 1 | grep -o '\"network\":{.*\"restarts\":0}}'"
 
