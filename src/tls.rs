@@ -66,6 +66,7 @@ pub fn server_config(source: &TlsSource) -> Result<Arc<ServerConfig>, String> {
             key_path.display()
         )
     })?;
+    let cert_fingerprint = fingerprint(&certs[0]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -81,8 +82,22 @@ pub fn server_config(source: &TlsSource) -> Result<Arc<ServerConfig>, String> {
         })?;
     // kv speaks HTTP/1.1 only; saying so stops clients from trying h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    log::info!("🔒 TLS certificate: {}", cert_path.display());
+    // A browser shows this fingerprint for a certificate it is asked to
+    // trust; comparing it with the log is how a self-signed one is checked.
+    log::info!(
+        "🔒 TLS certificate: {} (SHA-256 fingerprint {})",
+        cert_path.display(),
+        cert_fingerprint
+    );
     Ok(Arc::new(config))
+}
+
+/// A certificate's SHA-256 fingerprint as browsers and `openssl x509
+/// -fingerprint -sha256` show it: upper-case hex bytes joined by colons.
+fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
 }
 
 /// The names a self-signed certificate covers unless told otherwise: this
@@ -419,6 +434,16 @@ mod tests {
         let e = server_config(&source).unwrap_err();
         assert!(e.contains("missing.pem") && e.contains("--tls-cert"), "{e}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_fingerprint_is_sha256_in_colon_hex() {
+        // SHA-256 of the empty string, a published test vector.
+        assert_eq!(
+            fingerprint(b""),
+            "E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:\
+             27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55"
+        );
     }
 
     #[test]

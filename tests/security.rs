@@ -772,6 +772,20 @@ fn test_attack_tls_real_curl_handshake_works_and_tls_1_1_is_refused() {
         kv.get("/api/status").0 == 401,
         "plain HTTP still serves beside TLS"
     );
+
+    // The fingerprint kv logs is the one openssl (and a browser) shows.
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in", cacert])
+        .output()
+        .expect("run openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let openssl = text.trim().rsplit('=').next().unwrap().to_string();
+    assert_eq!(openssl.len(), 95, "{text}");
+    let log = kv.startup.join("\n");
+    assert!(
+        log.contains(&format!("(SHA-256 fingerprint {openssl})")),
+        "openssl says {openssl}; kv logged: {log}"
+    );
 }
 
 #[test]

@@ -14,7 +14,9 @@ pub struct Kv {
     /// The HTTPS address, when kv serves TLS (plain HTTP is then `addr`,
     /// from --http-port).
     pub tls_addr: Option<String>,
-    /// kv's log lines, as they arrive.
+    /// kv's log lines up to and including the listening address.
+    pub startup: Vec<String>,
+    /// kv's log lines after those, as they arrive.
     pub log: mpsc::Receiver<String>,
 }
 
@@ -47,10 +49,12 @@ impl Kv {
         });
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut tls_addr = None;
+        let mut startup = Vec::new();
         loop {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("kv did not log its listening address within 10 s");
+            startup.push(line.clone());
             if let Some(rest) = line.split("Listening on https://").nth(1) {
                 tls_addr = Some(rest.trim().to_string());
             }
@@ -60,6 +64,7 @@ impl Kv {
                     child,
                     addr,
                     tls_addr,
+                    startup,
                     log: rx,
                 };
             }
