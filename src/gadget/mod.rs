@@ -10,8 +10,8 @@
 //! attributes are plain files; the real kernel is tested in `tests/vm`.
 
 pub mod descriptor;
-pub mod storage;
 pub mod ethernet;
+pub mod storage;
 pub mod udc;
 
 use std::fs;
