@@ -20,6 +20,10 @@ fuzz_target!(|data: &[u8]| {
     if copy.len() > frame.len() {
         assert_eq!(jpeg::whole_jpeg(&copy).map(<[u8]>::len), Some(copy.len()));
         // The copy now has tables: copying it again adds nothing.
-        assert_eq!(jpeg::copy_with_dht(&copy).len(), copy.len(), "tables inserted once");
+        assert_eq!(
+            jpeg::copy_with_dht(&copy).len(),
+            copy.len(),
+            "tables inserted once"
+        );
     }
 });
