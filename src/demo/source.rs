@@ -105,9 +105,13 @@ impl FrameSource for DemoSource {
         } else {
             now + self.interval()
         });
+        // Stamped once rendered, as a V4L2 frame is when dequeued: drawing the
+        // screen is the simulated target's time, not latency kv adds.
+        let rendering = Instant::now();
         let jpeg = self.jpeg(now);
         let mode = self.screen.borrow().mode();
-        Some(Frame::new(jpeg, mode.width, mode.height, now))
+        let captured = now + rendering.elapsed();
+        Some(Frame::new(jpeg, mode.width, mode.height, captured))
     }
 
     fn poll_at(&self) -> Option<Instant> {
