@@ -42,15 +42,15 @@ def fanout(rows):
     for res in sorted({k[1] for k in by}, key=int):
         print(f"\n### Fan-out, {res}p, desktop frames fed at 30 fps\n")
         print("| viewers | fps/viewer kv (min) | fps/viewer ustr (min) | CPU s/1k frames kv | ustr | **kv/ustr** "
-              "| peak RSS MiB kv (own) | ustr (own) | lat p50/p99 ms kv | ustr | guest CPU busy % kv / ustr |")
+              "| RSS MiB kv (own) | ustr (own) | lat p50/p99 ms kv | ustr | guest CPU busy % kv / ustr |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in sorted({k[2] for k in by if k[1] == res}):
             kv, us = by.get(("kv", res, n), {}), by.get(("ustreamer", res, n), {})
             cell = lambda r, k, d=1: fmt(num(r, k), d)
             def mib(r):
-                if num(r, "hwm_kb") is None:
+                if num(r, "rss_kb") is None:
                     return "-"
-                return f"{num(r, 'hwm_kb') / 1024:.1f} ({num(r, 'rss_anon_kb') / 1024:.1f})"
+                return f"{num(r, 'rss_kb') / 1024:.1f} ({num(r, 'rss_anon_kb') / 1024:.1f})"
             print(f"| {n} | {cell(kv, 'fps_mean')} ({cell(kv, 'fps_min')}) | {cell(us, 'fps_mean')} ({cell(us, 'fps_min')}) "
                   f"| {cell(kv, 'cpu_s_per_1k', 3)} | {cell(us, 'cpu_s_per_1k', 3)} "
                   f"| **{ratio(num(kv, 'cpu_s_per_1k'), num(us, 'cpu_s_per_1k'))}** "
@@ -84,8 +84,8 @@ def idle(rows):
         print("| server | res | RSS MiB | own (anon) | file + shared maps |")
         print("|---|---:|---:|---:|---:|")
         for r in found:
-            own = num(r, "rssanon_kb") or 0
-            maps = (num(r, "rssfile_kb") or 0) + (num(r, "rssshmem_kb") or 0)
+            own = num(r, "rss_anon_kb") or 0
+            maps = num(r, "rss_file_kb") or 0
             print(f"| {r['server']} | {r['res']}p | {num(r, 'rss_kb') / 1024:.1f} | {own / 1024:.1f} | {maps / 1024:.1f} |")
 
 
@@ -93,11 +93,11 @@ def slow(rows):
     found = [r for r in rows if r["kind"] == "slow"]
     if found:
         print("\n### 20 fast viewers beside 1 stalled and 1 throttled to 50 KB/s (1080p)\n")
-        print("| server | fast fps/viewer mean | fast min | stalled, throttled fps | CPU s/1k frames | peak RSS MiB (own) | lat p99 ms |")
+        print("| server | fast fps/viewer mean | fast min | stalled, throttled fps | CPU s/1k frames | RSS MiB (own) | lat p99 ms |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for r in found:
             print(f"| {r['server']} | {fmt(num(r, 'fps_mean'))} | {fmt(num(r, 'fps_min'))} | {r.get('slow_fps', '-')} "
-                  f"| {fmt(num(r, 'cpu_s_per_1k'), 3)} | {num(r, 'hwm_kb') / 1024:.1f} ({num(r, 'rss_anon_kb') / 1024:.1f}) "
+                  f"| {fmt(num(r, 'cpu_s_per_1k'), 3)} | {num(r, 'rss_kb') / 1024:.1f} ({num(r, 'rss_anon_kb') / 1024:.1f}) "
                   f"| {fmt(num(r, 'lat_p99_ms'))} |")
 
 

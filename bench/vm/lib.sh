@@ -43,11 +43,18 @@ server_start() {
 
 server_stop() { stop "$1"; }
 
+# rss_fields PID : "rss_kb=… rss_anon_kb=… rss_file_kb=…" from smaps_rollup, which walks
+# the page tables: this kernel (6.1) keeps RSS counters per thread and folds them into
+# /proc/PID/status only every 64 page faults, so an idle process shows there as a few KiB.
+rss_fields() {
+  awk '/^Rss:/ { rss = $2 } /^Anonymous:/ { anon = $2 }
+    END { print "rss_kb=" rss " rss_anon_kb=" anon " rss_file_kb=" (rss - anon) }' "/proc/$1/smaps_rollup"
+}
+
 # idle_rss SERVER RES : the server's memory after a second with no viewer.
 idle_rss() {
   sleep 1
-  echo "BENCH idle server=$1 res=$2 $(awk '/^(VmHWM|VmRSS|RssAnon|RssFile|RssShmem):/ {
-    sub(":", ""); k = $1; sub("Vm", "", k); print tolower(k) "_kb=" $2 }' /proc/$SERVER_PID/status | tr '\n' ' ')"
+  echo "BENCH idle server=$1 res=$2 $(rss_fields "$SERVER_PID")"
 }
 
 # measure NAME ARGS... : guest-tools bench-viewers ARGS, recorded as one RESULT.

@@ -24,7 +24,7 @@ for load in 0 20; do
   fi
   if waitfor $((INPUT_COUNT / 20 + 40)) grep -q '^BENCH' /tmp/input.log; then
     grep '^BENCH' /tmp/input.log
-    echo "BENCH input-rss viewers=$load rss_kb=$(awk '/VmRSS/ { print $2 }' /proc/$SERVER_PID/status)"
+    echo "BENCH input-rss viewers=$load $(rss_fields "$SERVER_PID")"
     result "bench-input-$load" PASS "$(grep '^BENCH' /tmp/input.log)"
   else
     result "bench-input-$load" FAIL "$(excerpt /tmp/input.log)"
