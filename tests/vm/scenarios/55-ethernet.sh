@@ -1,7 +1,8 @@
 # kv --gadget --ethernet on dummy_hcd: the same kernel's usbnet driver is the target's
 # network card. Moved into its own network namespace (the target), it gets a DHCP lease
 # from kv's dnsmasq with busybox udhcpc — no default route, no DNS server — and pings the
-# board. A killed dnsmasq comes back and renews the lease; stopping kv leaves no dnsmasq.
+# board. A killed dnsmasq comes back and renews the lease; a target that drops and
+# re-enumerates the device (a reboot) gets its lease again; stopping kv leaves no dnsmasq.
 # NCM and RNDIS (with its Microsoft OS descriptors) enumerate on the host side too.
 
 CFS=/sys/kernel/config/usb_gadget
@@ -75,20 +76,59 @@ settled_if() {
   return 1
 }
 
-if ! waitfor 20 host_if cdc_ether || ! HOSTIF=$(settled_if cdc_ether); then
+# lease_in_target : moves the settled cdc_ether interface ($HOSTIF) into the target's
+# namespace and runs udhcpc there; returns 1 unless a lease comes within 40 s.
+lease_in_target() {
+  HOSTIF=$(settled_if cdc_ether) || return 1
+  ip.iproute2 link set "$HOSTIF" netns $NS
+  $NSX ip.iproute2 link set lo up
+  $NSX ip.iproute2 link set "$HOSTIF" up
+  rm -f /tmp/udhcpc-events.log
+  spawn udhcpc $NSX udhcpc -f -i "$HOSTIF" -s /tmp/udhcpc.sh -t 20 -T 1 -A 1
+  waitfor 40 grep -q '^bound' /tmp/udhcpc-events.log
+}
+
+# reenumerate : the target drops kv's device and enumerates it again, as a rebooting
+# computer does (dummy_hcd has one port: 1-1). The interface comes back under a new index
+# in the root namespace.
+reenumerate() {
+  stop udhcpc
+  $NSX ip.iproute2 link set "$HOSTIF" netns 1 2>/dev/null
+  echo 0 > /sys/bus/usb/devices/1-1/authorized
+  sleep 1
+  echo 1 > /sys/bus/usb/devices/1-1/authorized
+  waitfor 20 host_if cdc_ether
+}
+
+lease_failure() {
+  echo "udhcpc: $(excerpt /tmp/udhcpc.log 4); in $NS: $($NSX ip.iproute2 -o -s link show | tr '\n' ' ')" \
+    "board: $(ip.iproute2 -o -s link show usb0 | tr '\n' ' ') $(ip.iproute2 -o addr show usb0 | tr '\n' ' ');" \
+    "kv: $(grep 'USB host' /tmp/kv.log | tr '\n' ' ') $(excerpt /tmp/kv.log 4);" \
+    "dmesg: $(dmesg | grep -iE 'usb|cdc|reset' | tail -n 5 | tr '\n' ' ')"
+}
+
+if ! waitfor 20 host_if cdc_ether || ! settled_if cdc_ether >/dev/null; then
   result ethernet-host-interface FAIL "no cdc_ether interface: $(ls /sys/class/net | tr '\n' ' ')"
   kv_stop
   stop feed
   return 0
 fi
+HOSTIF=$(host_if cdc_ether)
 result ethernet-host-interface PASS "$HOSTIF (cdc_ether), MAC $(cat /sys/class/net/$HOSTIF/address)"
 
 ip.iproute2 netns add $NS
-ip.iproute2 link set "$HOSTIF" netns $NS
-$NSX ip link set lo up
-$NSX ip link set "$HOSTIF" up
-spawn udhcpc $NSX udhcpc -f -i "$HOSTIF" -s /tmp/udhcpc.sh -t 20 -T 1 -A 1
-if waitfor 40 grep -q '^bound' /tmp/udhcpc-events.log; then
+got_lease=0
+lease_in_target && got_lease=1
+# In 3 of ~15 CI-like runs the emulated host reset the device during its first
+# enumeration (kv logged "USB host: default", then "configured") and afterwards not one
+# frame reached the board's usb0, while the link said carrier up on both ends. Every
+# re-enumeration tried since (below, and 5 in a row by hand) gave a working link, so the
+# scenario re-enumerates once in that case and says so; the cause is not known.
+if [ "$got_lease" = 0 ] && [ "$(cat /sys/class/net/usb0/statistics/rx_packets)" = 0 ]; then
+  echo "NOTE ethernet: no frame reached the board's usb0; re-enumerating once. $(lease_failure)"
+  reenumerate && lease_in_target && got_lease=1
+fi
+if [ "$got_lease" = 1 ]; then
   lease=$(grep -m1 '^bound' /tmp/udhcpc-events.log)
   result ethernet-dhcp-lease PASS "$lease"
   case $lease in
@@ -102,7 +142,7 @@ if waitfor 40 grep -q '^bound' /tmp/udhcpc-events.log; then
   fi
   check ethernet-ping-board $NSX ping -c 2 -W 5 $BOARD
 else
-  result ethernet-dhcp-lease FAIL "udhcpc: $(excerpt /tmp/udhcpc.log 4); in $NS: $($NSX ip -o -s link show "$HOSTIF" | tr '\n' ' '); board: $(ip.iproute2 -o -s link show usb0 | tr '\n' ' ') $(ip.iproute2 -o addr show usb0 | tr '\n' ' '); kv: $(grep 'USB host' /tmp/kv.log | tr '\n' ' ') $(excerpt /tmp/kv.log 4); dmesg: $(dmesg | grep -iE 'usb|cdc|reset' | tail -n 5 | tr '\n' ' ')"
+  result ethernet-dhcp-lease FAIL "$(lease_failure)"
 fi
 check ethernet-status sh -c "guest-tools http GET $KV_URL/api/status | tail -n 1 | grep -o '\"network\":{.*\"restarts\":0}}'"
 
@@ -120,6 +160,15 @@ if waitfor 20 sh -c "[ \$(grep -c '^renew' /tmp/udhcpc-events.log) -gt $renewed_
   result ethernet-lease-renewed PASS "$(grep '^renew' /tmp/udhcpc-events.log | tail -n 1)"
 else
   result ethernet-lease-renewed FAIL "udhcpc: $(excerpt /tmp/udhcpc.log 4); events: $(excerpt /tmp/udhcpc-events.log 3)"
+fi
+
+# The target reboots: it drops the device and enumerates it again. kv carries on, and
+# the new interface gets its lease again.
+old_if=$HOSTIF
+if reenumerate && lease_in_target; then
+  result ethernet-reenumerated PASS "lease again on the re-enumerated interface: $(grep -m1 '^bound' /tmp/udhcpc-events.log)"
+else
+  result ethernet-reenumerated FAIL "was $old_if; $(lease_failure)"
 fi
 stop udhcpc
 
