@@ -76,12 +76,10 @@ settled_if() {
   return 1
 }
 
-# lease_in_target : moves the settled cdc_ether interface ($HOSTIF) into the target's
+# lease_in_target : moves the settled cdc_ether interface $HOSTIF into the target's
 # namespace and runs udhcpc there; returns 1 unless a lease comes within 40 s.
 lease_in_target() {
-  HOSTIF=$(settled_if cdc_ether) || return 1
   ip.iproute2 link set "$HOSTIF" netns $NS
-  $NSX ip.iproute2 link set lo up
   $NSX ip.iproute2 link set "$HOSTIF" up
   rm -f /tmp/udhcpc-events.log
   spawn udhcpc $NSX udhcpc -f -i "$HOSTIF" -s /tmp/udhcpc.sh -t 20 -T 1 -A 1
@@ -90,14 +88,14 @@ lease_in_target() {
 
 # reenumerate : the target drops kv's device and enumerates it again, as a rebooting
 # computer does (dummy_hcd has one port: 1-1). The interface comes back under a new index
-# in the root namespace.
+# in the root namespace; HOSTIF names it once it has settled.
 reenumerate() {
   stop udhcpc
   $NSX ip.iproute2 link set "$HOSTIF" netns 1 2>/dev/null
   echo 0 > /sys/bus/usb/devices/1-1/authorized
   sleep 1
   echo 1 > /sys/bus/usb/devices/1-1/authorized
-  waitfor 20 host_if cdc_ether
+  waitfor 20 host_if cdc_ether && HOSTIF=$(settled_if cdc_ether)
 }
 
 lease_failure() {
@@ -107,16 +105,16 @@ lease_failure() {
     "dmesg: $(dmesg | grep -iE 'usb|cdc|reset' | tail -n 5 | tr '\n' ' ')"
 }
 
-if ! waitfor 20 host_if cdc_ether || ! settled_if cdc_ether >/dev/null; then
+if ! waitfor 20 host_if cdc_ether || ! HOSTIF=$(settled_if cdc_ether); then
   result ethernet-host-interface FAIL "no cdc_ether interface: $(ls /sys/class/net | tr '\n' ' ')"
   kv_stop
   stop feed
   return 0
 fi
-HOSTIF=$(host_if cdc_ether)
 result ethernet-host-interface PASS "$HOSTIF (cdc_ether), MAC $(cat /sys/class/net/$HOSTIF/address)"
 
 ip.iproute2 netns add $NS
+$NSX ip.iproute2 link set lo up
 got_lease=0
 lease_in_target && got_lease=1
 # In 3 of ~15 CI-like runs the emulated host reset the device during its first
