@@ -141,6 +141,7 @@ pub struct Args {
     /// NAT on the board are up to you; DNS is never offered)
     #[argh(switch)]
     pub usb_gateway: bool,
+
     /// keyboard layout of the target for paste: us, uk, de, fr, es, it (default us)
     #[argh(option, default = "String::from(\"us\")")]
     pub layout: String,
@@ -157,7 +158,6 @@ pub struct Args {
     #[argh(switch)]
     pub version: bool,
 
-    // --- security: stored password hash ---
     /// argon2 hash of the password (from `kv --hash-password`); the user is
     /// KV_USER or "admin". Also read from KV_PASSWORD_HASH
     #[argh(option)]
@@ -195,7 +195,6 @@ pub struct Args {
     /// 127.0.0.1:8080 to keep it local (default: no plain HTTP)
     #[argh(option)]
     pub http_port: Option<String>,
-    // --- end security ---
 }
 
 /// What kv runs with, every value checked.
@@ -350,7 +349,6 @@ fn machine_id() -> String {
         .unwrap_or_default()
 }
 
-// --- net: USB ethernet ---
 /// `--ethernet` and its flags: the function added to `gadget`, and the link.
 fn usb_net_config(
     args: &Args,
@@ -382,7 +380,6 @@ fn usb_net_config(
         state_dir: PathBuf::from("/run/kv"),
     }))
 }
-// --- end net ---
 
 /// `0x1d6b` or `1d6b` into a USB vendor/product ID.
 fn parse_usb_id(flag: &str, text: &str) -> Result<u16, String> {
@@ -442,7 +439,6 @@ pub fn parse_resolution(text: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
-// --- security: where the credentials come from ---
 /// The one user kv knows: from --password-file, --password-hash /
 /// KV_PASSWORD_HASH, or KV_USER/KV_PASSWORD, in that order. A password file
 /// may hold an argon2 hash in place of the password.
@@ -562,7 +558,6 @@ fn http_listen(
     }
     Ok(Some(addr))
 }
-// --- end security ---
 
 #[cfg(test)]
 mod tests {
