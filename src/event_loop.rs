@@ -51,7 +51,7 @@ pub struct Server {
     writes: VecDeque<usize>,
     app: App,
     video_fds: Vec<RawFd>,
-    hid_fds: Vec<RawFd>,
+    hid_fds: (Vec<RawFd>, u64),
     /// The status last pushed to WebSockets, to push only changes.
     last_status: String,
     next_status: Instant,
@@ -87,7 +87,7 @@ impl Server {
             writes: VecDeque::new(),
             app,
             video_fds: Vec::new(),
-            hid_fds: Vec::new(),
+            hid_fds: (Vec::new(), 0),
             last_status: String::new(),
             next_status: now,
             last_signal: Signal::Live,
@@ -429,7 +429,8 @@ impl Server {
     }
 
     /// Registers the video and HID descriptors anew when their set changed
-    /// (a capture device opened, closed or replugged).
+    /// (a capture device opened, closed or replugged; a HID device closed
+    /// while its gadget is unbound, or reopened).
     fn sync_fds(&mut self) -> io::Result<()> {
         let registry = self.poll.registry();
         let video = self.app.source.fds();
@@ -437,12 +438,12 @@ impl Server {
             reregister(registry, &self.video_fds, &video, VIDEO, Interest::READABLE)?;
             self.video_fds = video;
         }
-        let hid = self.app.hid.fds();
+        let hid = (self.app.hid.fds(), self.app.hid.fd_epoch());
         if hid != self.hid_fds {
             reregister(
                 registry,
-                &self.hid_fds,
-                &hid,
+                &self.hid_fds.0,
+                &hid.0,
                 HID,
                 Interest::READABLE | Interest::WRITABLE,
             )?;

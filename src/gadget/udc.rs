@@ -58,6 +58,9 @@ pub const READ_EVERY: Duration = Duration::from_millis(250);
 
 /// What `UdcWatch::state` says while the gadget is bound to no controller.
 pub const UNBOUND: &str = "unbound";
+/// What it says when the binding or the controller cannot be read (the
+/// controller went away).
+const UNKNOWN: &str = "unknown";
 
 /// Whether a host has configured kv's gadget: the gadget's own `UDC`
 /// attribute (which controller, if any, it is bound to) and that
@@ -105,7 +108,7 @@ impl UdcWatch {
     fn read(&self) -> String {
         let udc = match std::fs::read_to_string(&self.binding) {
             Ok(text) => text.trim().to_string(),
-            Err(_) => return "unknown".to_string(),
+            Err(_) => return UNKNOWN.to_string(),
         };
         // A name that could climb out of udc_root is no controller of ours.
         if udc.is_empty() || udc.contains('/') || udc == ".." {
@@ -113,7 +116,7 @@ impl UdcWatch {
         }
         match std::fs::read_to_string(self.udc_root.join(udc).join("state")) {
             Ok(text) => text.trim().to_string(),
-            Err(_) => "unknown".to_string(),
+            Err(_) => UNKNOWN.to_string(),
         }
     }
 
@@ -122,6 +125,12 @@ impl UdcWatch {
     /// when it cannot be read; empty before the first read.
     pub fn state(&self) -> &str {
         &self.state
+    }
+
+    /// The gadget is bound to a controller that is there: neither `unbound`
+    /// nor `unknown` (the controller gone), nor unread yet.
+    pub fn bound(&self) -> bool {
+        !matches!(self.state.as_str(), UNBOUND | UNKNOWN | "")
     }
 
     /// A host has configured the gadget: its reports are taken.

@@ -10,20 +10,24 @@
 //! - relative mouse, 5 bytes: buttons, dX i8, dY i8, wheel i8, horizontal wheel i8
 //!   (boot protocol reads the first three); moves beyond ±127 are split into several reports.
 
+mod channel;
 pub mod keymap;
 pub mod layout;
+mod nodes;
 pub mod report;
 pub mod sink;
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::gadget::udc::UdcWatch;
+use channel::{Channel, Link};
 use layout::Layout;
+use nodes::NodeWatch;
 use report::{AbsoluteMouse, KeyboardReport, RelativeMouse};
-use sink::Refusal;
 
 /// One input message from a browser, already parsed from JSON.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,6 +60,17 @@ pub trait HidSink {
     fn read_output(&mut self) -> io::Result<Option<u8>>;
     /// The descriptor to poll (readable: output report; writable: retry), if any.
     fn fd(&self) -> Option<RawFd>;
+    /// The device node behind the sink, if it has one (`/dev/hidg0`).
+    fn node(&self) -> Option<&Path> {
+        None
+    }
+    /// Lets go of the device: its gadget left the controller. Writes then
+    /// fail as ESHUTDOWN (the host is not reading) until `reopen`.
+    fn close(&mut self) {}
+    /// Takes the device again after `close` (a no-op while open).
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The sinks of the three HID functions; a `None` function is disabled.
@@ -66,15 +81,6 @@ pub struct HidSinks {
     pub mouse_rel: Option<Box<dyn HidSink>>,
 }
 
-/// How long a refused report waits before the next try (sooner when the
-/// sink's fd turns writable).
-const RETRY: Duration = Duration::from_millis(50);
-/// How long a host may leave reports untaken (EAGAIN) before it counts as not
-/// reading and the keystrokes typed meanwhile collapse to the newest state. A
-/// busy or emulated host stalls for a few hundred ms at times and must still
-/// get every keystroke; one that sleeps or ignores the device for a second
-/// must not get a replay of stale typing when it wakes.
-const BUSY_LIMIT: Duration = Duration::from_secs(1);
 /// Paste writes one report per interval: press, release, press... Slow enough
 /// for a BIOS or a busy target to keep up, ~60 characters a second.
 const PASTE_INTERVAL: Duration = Duration::from_millis(8);
@@ -103,73 +109,6 @@ pub struct HidStatus {
     pub layout: &'static str,
     /// Keystrokes of paste still to type.
     pub paste_queued: usize,
-}
-
-/// Whether the host takes the reports of one function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Link {
-    Reading,
-    /// The last write found the previous report still untaken (EAGAIN).
-    Busy {
-        since: Instant,
-    },
-    NotReading,
-}
-
-/// One HID function: its sink and whether its host is reading.
-struct Channel {
-    sink: Box<dyn HidSink>,
-    link: Link,
-    /// Set while a refused report waits for its retry.
-    retry_at: Option<Instant>,
-}
-
-impl Channel {
-    fn new(sink: Box<dyn HidSink>) -> Channel {
-        Channel {
-            sink,
-            link: Link::Reading,
-            retry_at: None,
-        }
-    }
-
-    /// Writes `report`; `false` when it must be tried again later.
-    fn write(&mut self, report: &[u8], now: Instant) -> bool {
-        match self.sink.write(report) {
-            Ok(()) => {
-                self.set_link(Link::Reading, None);
-                self.retry_at = None;
-                true
-            }
-            Err(error) => {
-                let refusal = Refusal::of(&error);
-                let link = match (refusal, self.link) {
-                    (Refusal::Busy, Link::Reading) => Link::Busy { since: now },
-                    (Refusal::Busy, Link::Busy { since }) if now < since + BUSY_LIMIT => self.link,
-                    _ => Link::NotReading,
-                };
-                self.set_link(link, Some((refusal, &error)));
-                self.retry_at = Some(now + RETRY);
-                false
-            }
-        }
-    }
-
-    fn set_link(&mut self, link: Link, refused: Option<(Refusal, &io::Error)>) {
-        let was_reading = self.link != Link::NotReading;
-        let name = self.sink.name();
-        match (was_reading, link, refused) {
-            (false, Link::Reading, _) => log::info!("{name}: host reading again"),
-            (true, Link::NotReading, Some((refusal, _))) if refusal.host_not_reading() => {
-                log::info!("{name}: host not reading; keeping the newest state and retrying")
-            }
-            (true, Link::NotReading, Some((_, error))) => {
-                log::warn!("{error}; retrying every {} ms", RETRY.as_millis())
-            }
-            _ => {}
-        }
-        self.link = link;
-    }
 }
 
 /// Which mouse the operator used last: the wheel goes to it.
@@ -223,6 +162,11 @@ pub struct Hid {
     led_error_logged: bool,
     /// Whether a host has configured kv's gadget, with `--gadget`.
     udc: Option<UdcWatch>,
+    /// The sinks' device nodes: one that vanishes is closed at once.
+    nodes: NodeWatch,
+    /// Counts devices closed and reopened: a reopened device may get the
+    /// descriptor number of the closed one, and must be polled anew.
+    fd_epoch: u64,
     /// `--jiggle`: after this long without input the mouse moves and moves
     /// back, so the target does not lock its screen or fall asleep.
     jiggle: Option<Duration>,
@@ -232,6 +176,8 @@ pub struct Hid {
 
 impl Hid {
     pub fn new(sinks: HidSinks, layout: &'static Layout) -> Hid {
+        let all = [&sinks.keyboard, &sinks.mouse_abs, &sinks.mouse_rel];
+        let nodes = NodeWatch::new(all.into_iter().flatten().filter_map(|sink| sink.node()));
         Hid {
             keyboard: sinks.keyboard.map(Channel::new),
             mouse_abs: sinks.mouse_abs.map(Channel::new),
@@ -249,6 +195,8 @@ impl Hid {
             layout,
             led_error_logged: false,
             udc: None,
+            nodes,
+            fd_epoch: 0,
             jiggle: None,
             idle_since: None,
         }
@@ -297,10 +245,16 @@ impl Hid {
             }
             Input::Abs { x, y, buttons } => {
                 self.abs.set(x, y, buttons);
+                if not_reading(&self.mouse_abs) {
+                    self.abs.forget_clicks();
+                }
                 self.pointer = Pointer::Absolute;
             }
             Input::Rel { dx, dy, buttons } => {
                 self.rel.move_by(dx, dy, buttons);
+                if not_reading(&self.mouse_rel) {
+                    self.rel.forget_clicks();
+                }
                 self.pointer = Pointer::Relative;
             }
             Input::Wheel { dx, dy } => {
@@ -387,17 +341,57 @@ impl Hid {
     /// Writes pending reports, paces the paste queue and reads the keyboard
     /// LEDs. Call when a sink's fd is readable or writable, or at `poll_at`.
     pub fn poll(&mut self, now: Instant) {
-        if let Some(watch) = &mut self.udc {
-            let was_configured = watch.configured();
-            if watch.poll(now) && watch.configured() != was_configured {
-                self.host_changed(now);
-            }
+        if self.follow_devices(now) {
+            self.host_changed(now);
         }
         if self.jiggle_due().is_some_and(|due| due <= now) {
             self.jiggle(now);
         }
         self.read_leds();
         self.flush(now);
+    }
+
+    /// Closes the devices whose gadget left its controller (a node vanished,
+    /// or the UDC says unbound or gone) and reopens them once the host has
+    /// configured the gadget again (or, without `--gadget`, once their node
+    /// is back). `true` when the host changed: it came, left, or is a new one.
+    fn follow_devices(&mut self, now: Instant) -> bool {
+        let mut changed = false;
+        let vanished = self
+            .nodes
+            .vanished(self.channels().filter_map(|c| c.sink.node()));
+        for channel in self.channels_mut() {
+            if channel
+                .sink
+                .node()
+                .is_some_and(|n| vanished.iter().any(|v| v == n))
+            {
+                changed |= channel.close("its device node went away: gadget unbound");
+            }
+        }
+        if let Some(watch) = &mut self.udc {
+            let was_configured = watch.configured();
+            if watch.poll(now) {
+                changed |= watch.configured() != was_configured;
+                if !watch.bound() {
+                    let why = format!("USB gadget {}", watch.state());
+                    for channel in self.channels_mut() {
+                        changed |= channel.close(&why);
+                    }
+                }
+            }
+        }
+        let host_there = self.udc.as_ref().is_none_or(UdcWatch::configured);
+        for channel in self.channels_mut() {
+            let back = channel.sink.node().is_none_or(Path::exists);
+            if !channel.is_open() && host_there && back && channel.reopen() {
+                changed = true;
+            }
+        }
+        if changed {
+            self.fd_epoch += 1;
+        }
+        changed
     }
 
     fn jiggle_due(&self) -> Option<Instant> {
@@ -443,6 +437,8 @@ impl Hid {
     fn host_changed(&mut self, now: Instant) {
         // States the host never took are stale too; only the release goes.
         self.keys_queue.clear();
+        self.abs.forget_clicks();
+        self.rel.forget_clicks();
         self.release_all(now);
     }
 
@@ -474,9 +470,17 @@ impl Hid {
             .min()
     }
 
-    /// The sinks' descriptors, to poll for readable (LEDs) and writable (retry).
+    /// The descriptors to poll for readable (LEDs, a node gone) and writable
+    /// (retry): they change when a device is closed or reopened.
     pub fn fds(&self) -> Vec<RawFd> {
-        self.channels().filter_map(|c| c.sink.fd()).collect()
+        let sinks = self.channels().filter_map(|c| c.sink.fd());
+        sinks.chain(self.nodes.fds()).collect()
+    }
+
+    /// Changes whenever a device was closed or reopened: the loop registers
+    /// `fds` anew then, even when the numbers look the same.
+    pub fn fd_epoch(&self) -> u64 {
+        self.fd_epoch
     }
 
     pub fn status(&self) -> HidStatus {
@@ -506,6 +510,12 @@ impl Hid {
 
     fn channels(&self) -> impl Iterator<Item = &Channel> {
         [&self.keyboard, &self.mouse_abs, &self.mouse_rel]
+            .into_iter()
+            .flatten()
+    }
+
+    fn channels_mut(&mut self) -> impl Iterator<Item = &mut Channel> {
+        [&mut self.keyboard, &mut self.mouse_abs, &mut self.mouse_rel]
             .into_iter()
             .flatten()
     }
@@ -561,11 +571,7 @@ impl Hid {
         }
         // A host that is not reading (asleep, unplugged) gets the newest
         // state when it is back, never a replay of stale keystrokes.
-        let away = self
-            .keyboard
-            .as_ref()
-            .is_some_and(|c| c.link == Link::NotReading);
-        if away || self.keys_queue.len() >= KEY_BACKLOG {
+        if not_reading(&self.keyboard) || self.keys_queue.len() >= KEY_BACKLOG {
             self.keys_queue.clear();
         }
         self.keys_queue.push_back(bytes);
@@ -605,6 +611,12 @@ impl Hid {
             self.keys_queue.pop_front();
         }
     }
+}
+
+/// A host that is not reading (asleep, unplugged) gets the newest state
+/// when it is back, never a replay of stale keystrokes or clicks.
+fn not_reading(channel: &Option<Channel>) -> bool {
+    channel.as_ref().is_some_and(|c| c.link == Link::NotReading)
 }
 
 /// Writes a mouse's reports until it has nothing more or the host refuses one
@@ -1288,18 +1300,109 @@ mod tests {
         let status = bench.hid.status();
         assert!(!status.online, "noticed without any input");
         assert_eq!(status.udc.as_deref(), Some("unbound"));
-        assert_eq!(bench.rel.take(), [vec![0; 5]], "released on leaving");
+        // Every device let go of before anyone can bind the gadget again: a
+        // file held across the rebind crashes Linux 6.1 when it is closed.
+        for sink in [&bench.keyboard, &bench.abs, &bench.rel] {
+            assert!(sink.state().closed);
+        }
+        assert_eq!(
+            bench.rel.take(),
+            Vec::<Vec<u8>>::new(),
+            "closed: not written"
+        );
+        let epoch = bench.hid.fd_epoch();
+        // Bound again, not configured yet: still closed.
+        udc.set("dummy_udc.0", "not attached");
+        bench.hid.poll(bench.at(500));
+        assert!(bench.keyboard.state().closed);
         // The client still holds KeyA; the host comes back as a new device.
         udc.set("dummy_udc.0", "configured");
         bench.keyboard.state().refuse_all = None;
-        bench.hid.poll(bench.at(500));
+        bench.hid.poll(bench.at(750));
         assert!(bench.hid.status().online);
+        assert_eq!(bench.keyboard.state().reopened, 1);
+        assert_ne!(
+            bench.hid.fd_epoch(),
+            epoch,
+            "the loop registers the new fds"
+        );
         assert_eq!(bench.keyboard.take(), [keys(0, &[])], "all up, never KeyA");
         assert_eq!(bench.rel.take(), [vec![0; 5]]);
         // The client's late release changes nothing; its next key is alone.
-        bench.key("KeyA", false, 600);
-        bench.key("KeyB", true, 610);
+        bench.key("KeyA", false, 800);
+        bench.key("KeyB", true, 810);
         assert_eq!(bench.keyboard.take(), [keys(0, &[0x05])]);
+    }
+
+    #[test]
+    fn test_configured_node_vanished_closed_at_once_reopened_when_back() {
+        let dir = crate::gadget::tests::TempDir::new("hid-node-gone");
+        let node = dir.path().join("hidg0");
+        std::fs::write(&node, b"").unwrap();
+        let keyboard = FakeSink::at_node(&node);
+        let mut bench = Bench::with(keyboard, FakeSink::default(), FakeSink::default());
+        assert!(
+            !bench.hid.fds().is_empty(),
+            "the node's directory is watched"
+        );
+        bench.key("KeyA", true, 0);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04])]);
+        // Unbound and bound again faster than any UDC read: the node went
+        // and came back, and the file kv holds belongs to the old device.
+        std::fs::remove_file(&node).unwrap();
+        std::fs::write(&node, b"").unwrap();
+        bench.keyboard.state().refuse_open = true;
+        bench.hid.poll(bench.at(1));
+        assert!(bench.keyboard.state().closed, "closed before anything else");
+        assert!(!bench.abs.state().closed, "another function's node stayed");
+        bench.keyboard.state().refuse_open = false;
+        bench.hid.poll(bench.at(2));
+        assert_eq!(bench.keyboard.state().reopened, 1);
+        // A new device: nothing held from before reaches it.
+        assert_eq!(bench.keyboard.take(), [keys(0, &[])]);
+        bench.key("KeyB", true, 3);
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x05])]);
+    }
+
+    #[test]
+    fn test_busy_double_click_both_arrive() {
+        let mut bench = Bench::new();
+        let click = |bench: &mut Bench, buttons, ms| {
+            let input = Input::Abs {
+                x: 500,
+                y: 600,
+                buttons,
+            };
+            assert_eq!(bench.hid.input(input, bench.at(ms)), Ok(None));
+        };
+        click(&mut bench, 0, 0);
+        // The target stops polling for half a second: a double click meanwhile.
+        bench.abs.state().refuse_all = Some(Fake::WouldBlock);
+        for (i, buttons) in [1, 0, 1, 0].into_iter().enumerate() {
+            click(&mut bench, buttons, 100 + 80 * i as u64);
+        }
+        bench.abs.state().refuse_all = None;
+        bench.hid.poll(bench.at(600));
+        let buttons: Vec<u8> = bench.abs.take().iter().map(|r| r[0]).collect();
+        assert_eq!(buttons, [0, 1, 0, 1, 0], "both presses, in order");
+    }
+
+    #[test]
+    fn test_not_reading_clicks_not_replayed() {
+        let mut bench = Bench::new();
+        bench.abs.state().refuse_all = Some(Fake::Shutdown);
+        for (i, buttons) in [1, 0, 1, 0, 1].into_iter().enumerate() {
+            let input = Input::Abs {
+                x: 9,
+                y: 9,
+                buttons,
+            };
+            assert_eq!(bench.hid.input(input, bench.at(i as u64)), Ok(None));
+        }
+        bench.abs.state().refuse_all = None;
+        bench.hid.poll(bench.at(100));
+        let buttons: Vec<u8> = bench.abs.take().iter().map(|r| r[0]).collect();
+        assert_eq!(buttons, [1], "the newest state only, when the host is back");
     }
 
     #[test]

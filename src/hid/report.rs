@@ -16,6 +16,10 @@ const STEP: i32 = 127;
 /// Most movement or scrolling kept waiting per axis: 256 reports, farther than
 /// across any screen. Bounds the reports one flush writes, whatever a client sends.
 pub const BACKLOG: i32 = 256 * STEP;
+/// Most reports a mouse keeps for button changes the host has not taken (see
+/// `Clicks`): far more than anyone clicks between two host polls, and room
+/// for a whole `BACKLOG` move of the relative mouse between two clicks.
+const CLICK_BACKLOG: usize = 1024;
 
 /// The boot keyboard input report: modifier bits plus six key slots.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -113,10 +117,29 @@ fn step(remaining: i32) -> i8 {
     remaining.clamp(-STEP, STEP) as i8
 }
 
+/// Reports a mouse writes before its current state: each is the state as it
+/// was when the buttons changed before the host took it. Moves may merge
+/// while the host is slow, clicks may not: a double click while the target
+/// stops polling for half a second must still arrive as two.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Clicks<const N: usize>(std::collections::VecDeque<[u8; N]>);
+
+impl<const N: usize> Clicks<N> {
+    /// Queues `reports`; past `CLICK_BACKLOG` the host is not reading, and
+    /// what it never took is dropped for the newest state.
+    fn push(&mut self, reports: impl ExactSizeIterator<Item = [u8; N]>) {
+        if self.0.len() + reports.len() > CLICK_BACKLOG {
+            self.0.clear();
+        }
+        self.0.extend(reports.take(CLICK_BACKLOG));
+    }
+}
+
 /// The absolute mouse: buttons, a position in 0..=32767 on each axis, and
 /// wheel notches still to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AbsoluteMouse {
+    clicks: Clicks<7>,
     buttons: u8,
     x: u16,
     y: u16,
@@ -134,6 +157,7 @@ pub const ABS_MAX: u16 = 32767;
 impl AbsoluteMouse {
     pub fn set(&mut self, x: u16, y: u16, buttons: u8) {
         let (x, y) = (x.min(ABS_MAX), y.min(ABS_MAX));
+        self.keep_unsent_click(buttons);
         self.moved |= !self.placed || (x, y, buttons) != (self.x, self.y, self.buttons);
         (self.x, self.y, self.buttons) = (x, y, buttons);
         self.placed = true;
@@ -152,24 +176,47 @@ impl AbsoluteMouse {
     /// all-zero position would throw it into the corner). Worth a report once
     /// the pointer has a position.
     pub fn release(&mut self) {
+        self.keep_unsent_click(0);
         self.buttons = 0;
         self.scroll = Scroll::default();
         self.moved = self.placed;
     }
 
+    /// Drops the clicks the host never took: it left, or it is not reading.
+    pub fn forget_clicks(&mut self) {
+        self.clicks.0.clear();
+    }
+
+    /// Before the buttons change to `buttons`: a state the host has not
+    /// taken yet is a click of its own, queued to go first.
+    fn keep_unsent_click(&mut self, buttons: u8) {
+        if buttons != self.buttons && self.placed && self.moved {
+            self.clicks.push(std::iter::once(self.report((0, 0))));
+        }
+    }
+
+    fn report(&self, (wheel, pan): (i8, i8)) -> [u8; 7] {
+        let [xl, xh] = self.x.to_le_bytes();
+        let [yl, yh] = self.y.to_le_bytes();
+        [self.buttons, xl, xh, yl, yh, wheel as u8, pan as u8]
+    }
+
     /// The next report to write, or `None` when the host is up to date.
     pub fn next_report(&self) -> Option<[u8; 7]> {
+        if let Some(&click) = self.clicks.0.front() {
+            return Some(click);
+        }
         if !self.placed || (!self.moved && self.scroll.is_empty()) {
             return None;
         }
-        let (wheel, pan) = self.scroll.step();
-        let [xl, xh] = self.x.to_le_bytes();
-        let [yl, yh] = self.y.to_le_bytes();
-        Some([self.buttons, xl, xh, yl, yh, wheel as u8, pan as u8])
+        Some(self.report(self.scroll.step()))
     }
 
     /// The report from `next_report` was written.
     pub fn sent(&mut self) {
+        if self.clicks.0.pop_front().is_some() {
+            return;
+        }
         let step = self.scroll.step();
         self.scroll.sent(step);
         self.moved = false;
@@ -181,6 +228,7 @@ impl AbsoluteMouse {
 /// reading, movement accumulates so none is lost.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RelativeMouse {
+    clicks: Clicks<5>,
     buttons: u8,
     dx: i32,
     dy: i32,
@@ -191,6 +239,7 @@ pub struct RelativeMouse {
 
 impl RelativeMouse {
     pub fn move_by(&mut self, dx: i32, dy: i32, buttons: u8) {
+        self.keep_unsent_click(buttons);
         self.dx = accumulate(self.dx, dx);
         self.dy = accumulate(self.dy, dy);
         self.clicked |= buttons != self.buttons;
@@ -206,16 +255,49 @@ impl RelativeMouse {
         self.buttons
     }
 
-    /// Buttons up, pending movement dropped; always worth a report.
+    /// Buttons up, pending movement dropped (clicks the host has not taken
+    /// still go first); always worth a report.
     pub fn release(&mut self) {
+        self.keep_unsent_click(0);
         *self = RelativeMouse {
+            clicks: std::mem::take(&mut self.clicks),
             clicked: true,
             ..RelativeMouse::default()
         };
     }
 
+    /// Drops the clicks the host never took (it left, or it is not
+    /// reading); their movement stays, so the pointer still ends up where
+    /// the operator moved it.
+    pub fn forget_clicks(&mut self) {
+        for report in std::mem::take(&mut self.clicks.0) {
+            self.dx = accumulate(self.dx, i32::from(report[1] as i8));
+            self.dy = accumulate(self.dy, i32::from(report[2] as i8));
+        }
+    }
+
+    /// Before the buttons change to `buttons`: the state the host has not
+    /// taken yet (its click and its movement, in steps) is queued to go first.
+    fn keep_unsent_click(&mut self, buttons: u8) {
+        if buttons == self.buttons || !(self.clicked || self.dx != 0 || self.dy != 0) {
+            return;
+        }
+        let mut reports = Vec::new();
+        while self.clicked || self.dx != 0 || self.dy != 0 {
+            let (dx, dy) = (step(self.dx), step(self.dy));
+            reports.push([self.buttons, dx as u8, dy as u8, 0, 0]);
+            self.dx -= i32::from(dx);
+            self.dy -= i32::from(dy);
+            self.clicked = false;
+        }
+        self.clicks.push(reports.into_iter());
+    }
+
     /// The next report to write, or `None` when the host is up to date.
     pub fn next_report(&self) -> Option<[u8; 5]> {
+        if let Some(&click) = self.clicks.0.front() {
+            return Some(click);
+        }
         if !self.clicked && self.dx == 0 && self.dy == 0 && self.scroll.is_empty() {
             return None;
         }
@@ -231,6 +313,9 @@ impl RelativeMouse {
 
     /// The report from `next_report` was written: its share of the movement is done.
     pub fn sent(&mut self) {
+        if self.clicks.0.pop_front().is_some() {
+            return;
+        }
         self.dx -= i32::from(step(self.dx));
         self.dy -= i32::from(step(self.dy));
         let step = self.scroll.step();
@@ -326,7 +411,7 @@ mod tests {
         while let Some(report) = next(mouse) {
             reports.push(report);
             sent(mouse);
-            assert!(reports.len() <= 256, "never settles");
+            assert!(reports.len() <= 2 * CLICK_BACKLOG, "never settles");
         }
         reports
     }
@@ -431,9 +516,89 @@ mod tests {
     #[test]
     fn test_relative_unsent_moves_accumulate() {
         let mut mouse = RelativeMouse::default();
-        mouse.move_by(100, 0, 0);
+        mouse.move_by(100, 0, 1);
         mouse.move_by(100, 7, 1);
         assert_eq!(drain_rel(&mut mouse), [[1, 127, 7, 0, 0], [1, 73, 0, 0, 0]]);
+    }
+
+    #[test]
+    fn test_relative_unsent_click_queued_before_buttons_change() {
+        let mut mouse = RelativeMouse::default();
+        mouse.move_by(200, 0, 0);
+        // A double click, none of it taken by the host yet; the drag
+        // between press and release merges, the clicks do not.
+        mouse.move_by(0, 0, 1);
+        mouse.move_by(3, 0, 1);
+        mouse.move_by(4, 0, 1);
+        mouse.move_by(0, 0, 0);
+        mouse.move_by(0, 0, 1);
+        mouse.move_by(0, 0, 0);
+        let reports = drain_rel(&mut mouse);
+        assert_eq!(
+            reports,
+            [
+                [0, 127, 0, 0, 0],
+                [0, 73, 0, 0, 0],
+                [1, 7, 0, 0, 0],
+                [0, 0, 0, 0, 0],
+                [1, 0, 0, 0, 0],
+                [0, 0, 0, 0, 0],
+            ]
+        );
+        assert_eq!(mouse.next_report(), None);
+    }
+
+    #[test]
+    fn test_relative_forget_clicks_keeps_movement() {
+        let mut mouse = RelativeMouse::default();
+        mouse.move_by(-50, 9, 1);
+        mouse.move_by(0, 0, 0);
+        mouse.move_by(10, 0, 0);
+        mouse.forget_clicks();
+        assert_eq!(drain_rel(&mut mouse), [[0, 0xD8, 9, 0, 0]]);
+    }
+
+    #[test]
+    fn test_relative_release_keeps_unsent_click() {
+        let mut mouse = RelativeMouse::default();
+        mouse.move_by(0, 0, 1);
+        mouse.release();
+        assert_eq!(drain_rel(&mut mouse), [[1, 0, 0, 0, 0], [0, 0, 0, 0, 0]]);
+    }
+
+    #[test]
+    fn test_absolute_unsent_clicks_all_written() {
+        let mut mouse = AbsoluteMouse::default();
+        mouse.set(100, 200, 0);
+        mouse.set(110, 200, 0);
+        mouse.set(110, 200, 1);
+        mouse.set(110, 200, 0);
+        mouse.set(110, 200, 1);
+        mouse.set(120, 200, 1);
+        mouse.set(120, 200, 0);
+        let at = |x: u8, buttons| [buttons, x, 0, 200, 0, 0, 0];
+        assert_eq!(
+            drain_abs(&mut mouse),
+            [at(110, 0), at(110, 1), at(110, 0), at(120, 1), at(120, 0)]
+        );
+        // Taken as it happens, nothing is queued twice.
+        mouse.set(120, 200, 1);
+        assert_eq!(drain_abs(&mut mouse), [at(120, 1)]);
+        mouse.set(120, 200, 0);
+        assert_eq!(drain_abs(&mut mouse), [at(120, 0)]);
+    }
+
+    #[test]
+    fn test_absolute_clicks_bounded_and_forgotten() {
+        let mut mouse = AbsoluteMouse::default();
+        for i in 0..3000u16 {
+            mouse.set(i, 0, (i % 2) as u8);
+        }
+        assert!(drain_abs(&mut mouse).len() <= CLICK_BACKLOG + 1);
+        mouse.set(1, 1, 1);
+        mouse.set(1, 1, 0);
+        mouse.forget_clicks();
+        assert_eq!(drain_abs(&mut mouse), [[0, 1, 0, 1, 0, 0, 0]]);
     }
 
     #[test]
@@ -450,8 +615,15 @@ mod tests {
     #[test]
     fn test_relative_release() {
         let mut mouse = RelativeMouse::default();
-        mouse.move_by(1000, 0, 1);
+        mouse.move_by(300, 0, 1);
+        mouse.sent();
+        mouse.scroll(3, 0);
         mouse.release();
-        assert_eq!(drain_rel(&mut mouse), [[0; 5]]);
+        // The drag the host has not taken yet ends where the operator let go;
+        // scrolling is dropped.
+        assert_eq!(
+            drain_rel(&mut mouse),
+            [[1, 127, 0, 0, 0], [1, 46, 0, 0, 0], [0; 5]]
+        );
     }
 }

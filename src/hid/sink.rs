@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::HidSink;
 
@@ -45,21 +45,32 @@ impl Refusal {
 /// A gadget HID function's character device, e.g. `/dev/hidg0`.
 pub struct HidgFile {
     name: String,
-    file: File,
+    path: PathBuf,
+    /// `None` while closed: the gadget left its controller, and a file held
+    /// across its rebind can crash the kernel (see `hid::nodes`).
+    file: Option<File>,
 }
 
 impl HidgFile {
     /// Opens `path` read-write and non-blocking: a write never waits for a host.
     pub fn open(path: &Path) -> io::Result<HidgFile> {
         let name = path.display().to_string();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|e| open_error(&name, e))?;
-        Ok(HidgFile { name, file })
+        let file = open_node(path, &name)?;
+        Ok(HidgFile {
+            name,
+            path: path.to_path_buf(),
+            file: Some(file),
+        })
     }
+}
+
+fn open_node(path: &Path, name: &str) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| open_error(name, e))
 }
 
 fn open_error(name: &str, error: io::Error) -> io::Error {
@@ -100,8 +111,12 @@ impl HidSink for HidgFile {
     }
 
     fn write(&mut self, report: &[u8]) -> io::Result<()> {
+        // Closed: the gadget is on no controller, so no host is reading.
+        let Some(file) = &mut self.file else {
+            return Err(io::Error::from_raw_os_error(libc::ESHUTDOWN));
+        };
         loop {
-            match self.file.write(report) {
+            match file.write(report) {
                 Ok(written) => return whole_report(&self.name, written, report),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -114,8 +129,11 @@ impl HidSink for HidgFile {
         // the newest matters. Edge-triggered polling needs the drain anyway.
         let mut newest = None;
         let mut buf = [0u8; 64];
+        let Some(file) = &mut self.file else {
+            return Ok(None);
+        };
         loop {
-            match self.file.read(&mut buf) {
+            match file.read(&mut buf) {
                 Ok(0) => return Ok(newest),
                 // hidg returns one 1-byte report per read; a FIFO (tests, demo)
                 // may return several at once: the last byte is the newest.
@@ -128,7 +146,22 @@ impl HidSink for HidgFile {
     }
 
     fn fd(&self) -> Option<RawFd> {
-        Some(self.file.as_raw_fd())
+        self.file.as_ref().map(File::as_raw_fd)
+    }
+
+    fn node(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn close(&mut self) {
+        self.file = None;
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(open_node(&self.path, &self.name)?);
+        }
+        Ok(())
     }
 }
 
@@ -141,6 +174,7 @@ mod fake {
     use std::collections::VecDeque;
     use std::io;
     use std::os::fd::RawFd;
+    use std::path::{Path, PathBuf};
     use std::rc::Rc;
 
     use super::whole_report;
@@ -166,13 +200,24 @@ mod fake {
         pub refuse_all: Option<Fake>,
         /// LED output reports the host sent, oldest first.
         pub leds: VecDeque<u8>,
+        /// Closed by `close`, until `reopen`.
+        pub closed: bool,
+        /// How many times `reopen` opened it again.
+        pub reopened: usize,
+        /// `reopen` fails while set (the node is not back yet).
+        pub refuse_open: bool,
     }
 
-    /// A sink whose host the test controls through the shared `State`.
+    /// A sink whose host the test controls through the shared `State`, with
+    /// a device node when the test watches one.
     #[derive(Clone, Default)]
-    pub struct FakeSink(pub Rc<RefCell<State>>);
+    pub struct FakeSink(pub Rc<RefCell<State>>, pub Option<PathBuf>);
 
     impl FakeSink {
+        pub fn at_node(node: &Path) -> FakeSink {
+            FakeSink(Rc::default(), Some(node.to_path_buf()))
+        }
+
         pub fn boxed(&self) -> Option<Box<dyn HidSink>> {
             Some(Box::new(self.clone()))
         }
@@ -194,6 +239,9 @@ mod fake {
 
         fn write(&mut self, report: &[u8]) -> io::Result<()> {
             let mut state = self.state();
+            if state.closed {
+                return Err(io::Error::from_raw_os_error(libc::ESHUTDOWN));
+            }
             let fault = state.next.pop_front().or(state.refuse_all);
             match fault {
                 None => {
@@ -216,6 +264,26 @@ mod fake {
 
         fn fd(&self) -> Option<RawFd> {
             None
+        }
+
+        fn node(&self) -> Option<&Path> {
+            self.1.as_deref()
+        }
+
+        fn close(&mut self) {
+            self.state().closed = true;
+        }
+
+        fn reopen(&mut self) -> io::Result<()> {
+            let mut state = self.state();
+            if state.closed {
+                if state.refuse_open {
+                    return Err(io::ErrorKind::NotFound.into());
+                }
+                state.closed = false;
+                state.reopened += 1;
+            }
+            Ok(())
         }
     }
 }

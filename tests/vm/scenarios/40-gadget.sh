@@ -1,8 +1,8 @@
 # kv --gadget on dummy_hcd: kv creates its own configfs gadget (replacing a stale one of
 # its name), the same kernel's usbhid enumerates it, and what a client sends over /ws
 # arrives on the host-side evdev nodes exactly (keys, mice, paste in US and German). The
-# host's Caps Lock shows in kv's status; the UDC unbound and rebound leaves no key down;
-# an idle mouse jiggles; SIGTERM removes kv's gadget and only kv's.
+# host's Caps Lock shows in kv's status; the UDC unbound and rebound leaves no key down,
+# and ten quick rebinds crash nothing; an idle mouse jiggles; SIGTERM removes kv's gadget and only kv's.
 
 CFS=/sys/kernel/config/usb_gadget
 OTHER=$CFS/kv-test-other
@@ -312,6 +312,40 @@ stop hold
 stop hold2
 stop kbdr
 stop udcstream
+
+# --- unbound and bound again quickly, ten times -------------------------------------------
+# Linux 6.1's f_hid initialises its character device anew on every bind: a /dev/hidgN
+# file held open across an unbind and closed after the rebind corrupts a kernel list
+# (list_del corruption in cd_forget, then soft lockups). kv closes its files the moment
+# the nodes vanish and reopens them once the host has configured the gadget again; the
+# keyboard still types after ten quick cycles and the kernel log stays clean.
+cycles=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  echo "" > "$CFS/kv/UDC"
+  usleep 300000
+  echo "$UDC_NAME" > "$CFS/kv/UDC"
+  waitfor 20 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":true,\"udc\":\"configured\"'" || break
+  cycles=$i
+done
+closed=$(grep -c 'hidg[0-9]*: closed' /tmp/kv.log)
+reopened=$(grep -c 'hidg[0-9]*: open again' /tmp/kv.log)
+if waitfor 20 evdev_with led && KBD=$(evdev_with led); then
+  spawn kbdq guest-tools evdev-read "$KBD" 30
+  waitfor 5 grep -q listening /tmp/kbdq.log
+  guest-tools ws-send "$WS_URL" '{"type":"key","code":"KeyC","down":true}' \
+    '{"type":"key","code":"KeyC","down":false}' > /tmp/ws-cycles.log 2>&1
+  waitfor 5 grep -q '^EV_KEY 46 0$' /tmp/kbdq.log
+  stop kbdq
+fi
+oops=$(dmesg | grep -E -m1 'BUG|Oops|corruption|soft lockup|WARNING' || true)
+[ -z "$oops" ] || dmesg | grep -E -A40 -m1 'BUG|Oops|corruption|soft lockup|WARNING'
+grep -E 'closed|open again|USB host' /tmp/kv.log | head -n 30
+if [ "$cycles" = 10 ] && [ -z "$oops" ] && grep -q '^EV_KEY 46 1$' /tmp/kbdq.log &&
+  [ "$closed" -ge 30 ] && [ "$reopened" -ge 30 ]; then
+  result gadget-udc-quick-rebind PASS "10 cycles (0.3 s unbound); kv closed its hidg files $closed times, reopened them $reopened times; KeyC typed after; no oops"
+else
+  result gadget-udc-quick-rebind FAIL "cycles $cycles/10, closed $closed, reopened $reopened; oops: ${oops:-none}; keyboard: $(excerpt /tmp/kbdq.log 3); kv: $(excerpt /tmp/kv.log 6)"
+fi
 
 # --- --jiggle 3: after 3 s without input the relative mouse moves and comes back ------------
 if REL=$(evdev_with rel); then
