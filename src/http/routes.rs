@@ -13,7 +13,7 @@ use super::{assets, Status};
 use crate::app::App;
 use crate::json::Value;
 use crate::media::{self, Medium, Upload};
-use crate::video::Mode;
+use crate::video::{modes, Mode};
 use crate::ws;
 
 /// What the connection does next.
@@ -326,12 +326,17 @@ fn set_mode(body: &[u8]) -> Handler {
                 .filter(|n| (1..=8192).contains(n))
         };
         let mode = parsed.ok().and_then(|v| {
-            let (w, h) = (field(&v, "width")?, field(&v, "height")?);
-            let fps = field(&v, "fps").unwrap_or(app.source.info().mode.fps as i64);
-            Some(Mode {
-                width: w as u32,
-                height: h as u32,
-                fps: fps as u32,
+            let (width, height) = (field(&v, "width")? as u32, field(&v, "height")? as u32);
+            Some(match field(&v, "fps") {
+                Some(fps) => Mode {
+                    width,
+                    height,
+                    fps: fps as u32,
+                },
+                None => {
+                    let info = app.source.info();
+                    modes::with_closest_rate(&info.modes, width, height, info.mode.fps)
+                }
             })
         });
         let Some(mode) = mode else {

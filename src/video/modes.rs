@@ -106,9 +106,41 @@ pub fn closest(modes: &[Mode], wanted: Mode) -> Option<Mode> {
         .copied()
 }
 
+/// A request's size with no rate: the rate offered at that size closest to
+/// `current` (the faster on a tie), or `current` when the size is not offered
+/// at all (the switch then fails and says which modes are).
+pub fn with_closest_rate(modes: &[Mode], width: u32, height: u32, current: u32) -> Mode {
+    let fps = modes
+        .iter()
+        .filter(|m| (m.width, m.height) == (width, height))
+        .min_by_key(|m| (m.fps.abs_diff(current), std::cmp::Reverse(m.fps)))
+        .map_or(current, |m| m.fps);
+    Mode { width, height, fps }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_with_closest_rate_takes_offered_rate_at_size() {
+        let modes = [
+            mode(1920, 1080, 5),
+            mode(1920, 1080, 10),
+            mode(640, 480, 30),
+        ];
+        assert_eq!(
+            with_closest_rate(&modes, 1920, 1080, 30),
+            mode(1920, 1080, 10)
+        );
+        assert_eq!(with_closest_rate(&modes, 640, 480, 10), mode(640, 480, 30));
+        let both = [mode(800, 600, 20), mode(800, 600, 40)];
+        assert_eq!(with_closest_rate(&both, 800, 600, 30), mode(800, 600, 40));
+        assert_eq!(
+            with_closest_rate(&modes, 1024, 768, 30),
+            mode(1024, 768, 30)
+        );
+    }
 
     fn mode(width: u32, height: u32, fps: u32) -> Mode {
         Mode { width, height, fps }

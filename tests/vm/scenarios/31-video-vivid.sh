@@ -72,4 +72,28 @@ if status_json | grep -q '"width":1280,"height":720' &&
 else
   result vivid-mode-status-and-snapshot FAIL "$(status_json | cut -c1-160) $(excerpt /tmp/snap.txt 1)"
 fi
+
+# --- a size asked for without fps, at which the current rate is not offered -------------
+# docs/API.md: fps is optional; kv takes the rate offered there closest to the current one.
+# From 640x480 at its fastest rate (vivid offers 1 fps at every size, not 25).
+status_json | grep -o '{"width":[0-9]*,"height":[0-9]*,"fps":[0-9]*}' | tr -dc '0-9,\n' > /tmp/modes.txt
+now_fps=$(awk -F, '$1 == 640 && $2 == 480 && $3 > m { m = $3 } END { print m + 0 }' /tmp/modes.txt)
+guest-tools http POST "$URL/api/video/mode" "{\"width\":640,\"height\":480,\"fps\":$now_fps}" >/dev/null 2>&1
+pick=$(awk -F, -v cur="$now_fps" '
+  { size = $1 "x" $2; rates[size] = rates[size] " " $3; if ($3 == cur) has[size] = 1 }
+  END { for (size in rates) if (!has[size]) { print size, rates[size]; exit } }' /tmp/modes.txt)
+if [ -z "$pick" ]; then
+  result vivid-mode-without-fps FAIL "every size vivid offers has ${now_fps} fps; modes: $(tr '\n' ' ' < /tmp/modes.txt | cut -c1-200)"
+else
+  size=${pick%% *} rates=${pick#* }
+  want=$(echo $rates | tr ' ' '\n' | awk -v cur="$now_fps" '
+    { d = $1 - cur; if (d < 0) d = -d; if (best == "" || d < bd || (d == bd && $1 > best)) { best = $1; bd = d } }
+    END { print best }')
+  guest-tools http POST "$URL/api/video/mode" "{\"width\":${size%x*},\"height\":${size#*x}}" >/tmp/mode2.txt 2>&1
+  if head -n 1 /tmp/mode2.txt | grep -q ' 200' && status_json | grep -q "\"width\":${size%x*},\"height\":${size#*x},\"fps\":$want,"; then
+    result vivid-mode-without-fps PASS "at ${now_fps} fps, asked $size (offers$rates fps): now ${size}@$want"
+  else
+    result vivid-mode-without-fps FAIL "at ${now_fps} fps, asked $size (offers$rates, want $want): $(excerpt /tmp/mode2.txt 2); $(status_json | cut -c1-160)"
+  fi
+fi
 kv_stop
