@@ -386,6 +386,10 @@ pub struct Dequeued {
     pub bytes_used: u32,
     /// The driver flagged the frame as corrupt (V4L2_BUF_FLAG_ERROR).
     pub error: bool,
+    /// When the driver captured it, on CLOCK_MONOTONIC, if it may be that:
+    /// a timestamp flagged MONOTONIC, or UNKNOWN (v4l2loopback 0.12 stamps
+    /// CLOCK_MONOTONIC and flags nothing), never COPY (the writer's clock).
+    pub captured: Option<std::time::Duration>,
 }
 
 /// DQBUF without waiting: `None` when no frame is ready (EAGAIN).
@@ -396,10 +400,25 @@ pub fn dequeue_buffer(fd: BorrowedFd) -> io::Result<Option<Dequeued>> {
             index: b.index,
             bytes_used: b.bytesused,
             error: b.flags & V4L2_BUF_FLAG_ERROR != 0,
+            captured: monotonic_timestamp(&b),
         })),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+fn monotonic_timestamp(b: &v4l2_buffer) -> Option<std::time::Duration> {
+    let kind = b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK;
+    let monotonic =
+        kind == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC || kind == V4L2_BUF_FLAG_TIMESTAMP_UNKNOWN;
+    // time_t and suseconds_t are 32 or 64 bits by target: widen, then check.
+    let (sec, usec) = (
+        i64::from(b.timestamp.tv_sec),
+        i64::from(b.timestamp.tv_usec),
+    );
+    let set = sec > 0 || usec > 0;
+    (monotonic && set && sec >= 0 && (0..1_000_000).contains(&usec))
+        .then(|| std::time::Duration::new(sec as u64, usec as u32 * 1000))
 }
 
 pub fn stream_on(fd: BorrowedFd) -> io::Result<()> {

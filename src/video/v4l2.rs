@@ -64,6 +64,12 @@ trait Node {
     fn stop(&mut self);
     /// The next filled buffer, `None` when none is ready.
     fn dequeue(&mut self) -> io::Result<Option<Dequeued>>;
+    /// The buffer was filled before the last STREAMON: a driver that keeps
+    /// its last frame (v4l2loopback does) hands it to a reader that opens the
+    /// device again, but it is not live. Only the first buffers after a
+    /// start can be: a driver whose clock is not what it seems must never
+    /// lose every frame to this.
+    fn captured_before_start(&mut self, buffer: &Dequeued) -> bool;
     /// The frame bytes of a dequeued buffer.
     fn bytes(&self, buffer: &Dequeued) -> &[u8];
     fn requeue(&mut self, index: u32) -> io::Result<()>;
@@ -409,6 +415,13 @@ impl V4l2Source {
         let mut failure = None;
         loop {
             match device.node.dequeue() {
+                Ok(Some(buffer)) if device.node.captured_before_start(&buffer) => {
+                    debug!("video: skipped a frame captured before this stream started");
+                    if let Err(e) = device.node.requeue(buffer.index) {
+                        failure = Some(e);
+                        break;
+                    }
+                }
                 Ok(Some(buffer)) => {
                     if let Some(older) = newest.replace(buffer) {
                         if let Err(e) = device.node.requeue(older.index) {
@@ -813,6 +826,8 @@ impl Host for DevHost {
         Ok(Box::new(KernelNode {
             fd: sys::open(path)?,
             buffers: Vec::new(),
+            started: None,
+            may_be_old: 0,
         }))
     }
 
@@ -836,6 +851,11 @@ impl Host for DevHost {
 struct KernelNode {
     fd: OwnedFd,
     buffers: Vec<MappedBuffer>,
+    /// CLOCK_MONOTONIC at the last STREAMON.
+    started: Option<Duration>,
+    /// How many more buffers may still be found older than `started`: as
+    /// many as were queued at STREAMON, none once a newer one came.
+    may_be_old: u32,
 }
 
 impl KernelNode {
@@ -854,6 +874,8 @@ impl KernelNode {
         for index in 0..allocated {
             sys::queue_buffer(fd, index)?;
         }
+        self.started = crate::sys::clock::monotonic().ok();
+        self.may_be_old = allocated;
         sys::stream_on(fd)
     }
 }
@@ -922,6 +944,16 @@ impl Node for KernelNode {
         sys::dequeue_buffer(self.fd.as_fd())
     }
 
+    fn captured_before_start(&mut self, buffer: &Dequeued) -> bool {
+        let old = self.may_be_old > 0
+            && buffer
+                .captured
+                .zip(self.started)
+                .is_some_and(|(captured, started)| captured < started);
+        self.may_be_old = if old { self.may_be_old - 1 } else { 0 };
+        old
+    }
+
     fn bytes(&self, buffer: &Dequeued) -> &[u8] {
         self.buffers
             .get(buffer.index as usize)
@@ -953,6 +985,9 @@ mod tests {
         unplugged: bool,
         /// Frames captured by the "hardware", handed out as buffers allow.
         pending: VecDeque<Vec<u8>>,
+        /// How many of `pending`, from the front, were captured before the
+        /// stream started (a driver that keeps its last frame).
+        stale: usize,
         format: PixFormat,
         streaming: bool,
         /// Buffer indexes queued on the driver side, in order.
@@ -1145,17 +1180,27 @@ mod tests {
                 if d.pending.is_empty() || d.queued.is_empty() {
                     return Ok(None);
                 }
-                Ok(d.queued.pop_front().zip(d.pending.pop_front()))
+                let stale = d.stale > 0;
+                d.stale = d.stale.saturating_sub(1);
+                Ok(d.queued
+                    .pop_front()
+                    .zip(d.pending.pop_front())
+                    .map(|t| (t, stale)))
             })?;
-            Ok(taken.map(|(index, bytes)| {
+            Ok(taken.map(|((index, bytes), stale)| {
                 let bytes_used = bytes.len() as u32;
                 self.buffers[index as usize] = bytes;
                 Dequeued {
                     index,
                     bytes_used,
                     error: false,
+                    captured: stale.then_some(Duration::ZERO),
                 }
             }))
+        }
+
+        fn captured_before_start(&mut self, buffer: &Dequeued) -> bool {
+            buffer.captured == Some(Duration::ZERO)
         }
 
         fn bytes(&self, buffer: &Dequeued) -> &[u8] {
@@ -1528,6 +1573,15 @@ mod tests {
         assert_eq!(source.info().signal, Signal::NoSignal);
         assert_eq!(source.poll_at(), Some(reopened + NO_SIGNAL_AFTER));
 
+        // The frame the driver kept from before the reopen is not live.
+        capture(&w, "/dev/video0", jpeg(16, 16));
+        w.borrow_mut()
+            .devices
+            .get_mut(Path::new("/dev/video0"))
+            .unwrap()
+            .stale = 1;
+        assert!(source.poll(reopened + Duration::from_millis(500)).is_none());
+        assert_eq!(source.info().signal, Signal::NoSignal);
         capture(&w, "/dev/video0", jpeg(16, 16));
         let later = reopened + Duration::from_secs(1);
         assert!(source.poll(later).is_some());

@@ -139,7 +139,10 @@ pub(crate) fn play(
         if i == 0 {
             println!("first frame written");
         }
-        next += period;
+        // A dongle that stalled (a writer stopped with SIGSTOP) goes on from now,
+        // never with a burst to catch up: v4l2loopback's readers share the
+        // writer's buffers, and a burst overwrites the one a reader is copying.
+        next = (next + period).max(Instant::now());
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     Ok(())
