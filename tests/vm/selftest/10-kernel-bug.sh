@@ -6,6 +6,6 @@ if ! modprobe kv_vm_crash 2>/tmp/modprobe.err; then
   result selftest-crash-module FAIL "modprobe kv_vm_crash: $(cat /tmp/modprobe.err)"
   return 0
 fi
-echo "--- selftest: writing list_del to kv_vm_crash now"
+echo "=== selftest: writing list_del to kv_vm_crash now"
 echo list_del > /sys/module/kv_vm_crash/parameters/crash
 result selftest-kernel-bug FAIL "the kernel went on after the list corruption: $(dmesg | tail -n 5 | tr '\n' ' ')"

@@ -8,7 +8,7 @@ if ! modprobe kv_vm_crash 2>/tmp/modprobe.err; then
   return 0
 fi
 echo 0 > /proc/sys/kernel/softlockup_panic
-echo "--- selftest: writing softlockup to kv_vm_crash now"
+echo "=== selftest: writing softlockup to kv_vm_crash now"
 # The writer never returns (its CPU spins); run it in the background so this scenario
 # goes on to the bounded wait below, as a scenario whose kv hangs in the kernel would.
 spawn crash sh -c 'echo softlockup > /sys/module/kv_vm_crash/parameters/crash'

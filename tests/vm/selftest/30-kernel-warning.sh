@@ -5,6 +5,6 @@ if ! modprobe kv_vm_crash 2>/tmp/modprobe.err; then
   result selftest-crash-module FAIL "modprobe kv_vm_crash: $(cat /tmp/modprobe.err)"
   return 0
 fi
-echo "--- selftest: writing warn to kv_vm_crash now"
+echo "=== selftest: writing warn to kv_vm_crash now"
 echo warn > /sys/module/kv_vm_crash/parameters/crash
 result selftest-kernel-warning FAIL "the kernel went on after WARN(): $(dmesg | tail -n 5 | tr '\n' ' ')"
