@@ -7,5 +7,8 @@ if ! modprobe kv_vm_crash 2>/tmp/modprobe.err; then
   return 0
 fi
 echo "=== selftest: writing list_del to kv_vm_crash now"
+# Let the serial port send that line first: the panic that follows stops the tty, and
+# check measures from this line (seen lost once without the pause).
+sleep 1
 echo list_del > /sys/module/kv_vm_crash/parameters/crash
 result selftest-kernel-bug FAIL "the kernel went on after the list corruption: $(dmesg | tail -n 5 | tr '\n' ' ')"
