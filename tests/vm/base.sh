@@ -7,8 +7,9 @@
 #                      no in-guest decompression, ~3 s faster under TCG)
 #   OUT/busybox        static busybox, also used on the host to pack the per-run cpio
 #   OUT/base.cpio.gz   busybox, the kernel modules the scenarios use (with their
-#                      modules.dep closure), v4l2-ctl, ip, dnsmasq, and the patched
-#                      v4l2loopback.ko
+#                      modules.dep closure), v4l2-ctl, ip, dnsmasq, the patched
+#                      v4l2loopback.ko and kv_vm_crash.ko (crash-module/: kernel
+#                      failures on request for the harness's self-test)
 #
 # Usage: base.sh KERNEL_ABI OUT      (called by tests/vm/run; KERNEL_ABI e.g. 6.1.0-56-amd64)
 # Only QEMU's shared libraries and dnsmasq-base (the binary alone, no service; it is
@@ -26,7 +27,8 @@ WORK=$OUT.work
 MODULES="vivid v4l2loopback
  dummy_hcd libcomposite usb_f_hid usb_f_mass_storage usb_f_ecm usb_f_ncm usb_f_rndis
  usbhid hid_generic evdev usb_storage sd_mod sr_mod cdrom cdc_ether cdc_ncm rndis_host
- loop vfat nls_cp437 nls_ascii nls_utf8"
+ loop vfat nls_cp437 nls_ascii nls_utf8
+ kv_vm_crash"
 QEMU_RUNTIME_LIBS="libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libslirp0 libvdeplug2"
 HOST_PROGRAMS="dnsmasq-base"
 
@@ -103,6 +105,10 @@ make -s -C "$KHDR" M="$SRC" modules 2>&1 | grep -v 'Skipping BTF generation' >&2
 MODTREE=$WORK/kernel/lib/modules/$KVER
 mkdir -p "$MODTREE/extra"
 cp "$SRC/v4l2loopback.ko" "$MODTREE/extra/"
+# The self-test's crash module (Debian builds no lkdtm), built the same way.
+cp -r "$HERE/crash-module" "$WORK/crash-module"
+make -s -C "$KHDR" M="$WORK/crash-module" modules 2>&1 | grep -v 'Skipping BTF generation' >&2 || true
+cp "$WORK/crash-module/kv_vm_crash.ko" "$MODTREE/extra/"
 "$BB" depmod -b "$WORK/kernel" "$KVER"
 
 step "guest root: busybox, modules, tools"

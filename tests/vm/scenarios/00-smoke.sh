@@ -15,7 +15,7 @@ udc=$(ls /sys/class/udc 2>/dev/null | head -n 1)
 if [ -n "$udc" ]; then
   result smoke-udc PASS "$udc"
 else
-  result smoke-udc FAIL "dummy_hcd gave no UDC in /sys/class/udc"
+  result smoke-udc FAIL "dummy_hcd gave no UDC in /sys/class/udc; dmesg: $(dmesg | tail -n 4 | tr '\n' ' ')"
 fi
 
 # Video drivers: each scenario loads them itself; here just prove they load and unload.
@@ -28,13 +28,13 @@ modprobe -r vivid
 if modprobe v4l2loopback video_nr=9 exclusive_caps=1 max_buffers=4 2>/tmp/err && waitfor 5 test -e /dev/video9; then
   result smoke-v4l2loopback PASS "$(cat /sys/class/video4linux/video9/name) at /dev/video9"
 else
-  result smoke-v4l2loopback FAIL "$(cat /tmp/err)"
+  result smoke-v4l2loopback FAIL "modprobe: $(cat /tmp/err); nodes: $(ls /dev/video* 2>&1); dmesg: $(dmesg | tail -n 4 | tr '\n' ' ')"
 fi
-modprobe -r v4l2loopback
+modprobe -r v4l2loopback 2>/tmp/err
 if waitfor 5 sh -c '! ls /dev/video* >/dev/null 2>&1'; then
   result smoke-video-unload PASS "no /dev/video* left"
 else
-  result smoke-video-unload FAIL "still there: $(ls /dev/video*)"
+  result smoke-video-unload FAIL "still there: $(ls /dev/video*); modprobe -r: $(cat /tmp/err); loaded: $(lsmod | grep -E '^(vivid|v4l2loopback) ' | tr '\n' ' ')"
 fi
 
 # kv itself: a static musl binary, so it runs with nothing but the kernel.

@@ -2,9 +2,9 @@
 # v4l2loopback, and the node then captures MJPEG like a real dongle. Video scenarios
 # build on this (see tests/vm/README.md).
 
-modprobe v4l2loopback video_nr=3 card_label=kv-test-dongle exclusive_caps=1 max_buffers=4
+modprobe v4l2loopback video_nr=3 card_label=kv-test-dongle exclusive_caps=1 max_buffers=4 2>/tmp/modprobe.err
 if ! waitfor 5 test -e /dev/video3; then
-  result loopback-node FAIL "/dev/video3 did not appear"
+  result loopback-node FAIL "/dev/video3 did not appear; modprobe: $(cat /tmp/modprobe.err); nodes: $(ls /dev/video* 2>&1); dmesg: $(dmesg | tail -n 4 | tr '\n' ' ')"
   return 0
 fi
 [ -z "$(capture_nodes)" ] && result loopback-no-capture-before-feed PASS "no capture node until a writer sets the format" ||
@@ -30,7 +30,7 @@ if v4l2-ctl -d /dev/video3 --stream-mmap --stream-count=10 --stream-to=/tmp/loop
   if [ "$head" = ffd8ff ] && [ "$size" -gt 10000 ]; then
     result loopback-capture PASS "10 buffers via mmap, $size bytes, starts with a JPEG marker"
   else
-    result loopback-capture FAIL "head=$head size=$size"
+    result loopback-capture FAIL "head=$head size=$size; v4l2-ctl: $(excerpt /tmp/capture.log 2)"
   fi
 else
   result loopback-capture FAIL "$(excerpt /tmp/capture.log)"

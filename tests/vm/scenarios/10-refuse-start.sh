@@ -28,7 +28,7 @@ fi
 modprobe v4l2loopback video_nr=5 exclusive_caps=1
 modprobe vivid n_devs=1 node_types=0x100
 if ! waitfor 5 test -e /dev/video5; then
-  result refuse-output-only-nodes FAIL "precondition: /dev/video5 did not appear"
+  result refuse-output-only-nodes FAIL "precondition: /dev/video5 did not appear; nodes: $(ls /dev/video* 2>&1); dmesg: $(dmesg | tail -n 4 | tr '\n' ' ')"
 elif [ -n "$(capture_nodes)" ]; then
   result refuse-output-only-nodes FAIL "precondition: capture nodes exist: $(capture_nodes | tr '\n' ' ')"
 else

@@ -8,13 +8,13 @@ CFS=/sys/kernel/config/usb_gadget
 OTHER=$CFS/kv-test-other
 
 # Another gadget on the board (unbound: dummy_hcd has one controller) that must survive.
-mkdir "$OTHER" && mkdir "$OTHER/strings/0x409" "$OTHER/configs/c.1" "$OTHER/functions/hid.other" &&
-  echo 0x1234 > "$OTHER/idVendor" && ln -s "$OTHER/functions/hid.other" "$OTHER/configs/c.1/" ||
-  result gadget-other-setup FAIL "cannot create $OTHER"
+{ mkdir "$OTHER" && mkdir "$OTHER/strings/0x409" "$OTHER/configs/c.1" "$OTHER/functions/hid.other" &&
+  echo 0x1234 > "$OTHER/idVendor" && ln -s "$OTHER/functions/hid.other" "$OTHER/configs/c.1/"; } 2>/tmp/setup.err ||
+  result gadget-other-setup FAIL "cannot create $OTHER: $(cat /tmp/setup.err); gadgets: $(ls $CFS | tr '\n' ' ')"
 # What a killed kv leaves behind: a gadget of kv's name with a function kv no longer makes.
-mkdir "$CFS/kv" && mkdir "$CFS/kv/configs/c.1" "$CFS/kv/functions/hid.stale" &&
-  ln -s "$CFS/kv/functions/hid.stale" "$CFS/kv/configs/c.1/" ||
-  result gadget-stale-setup FAIL "cannot create a stale $CFS/kv"
+{ mkdir "$CFS/kv" && mkdir "$CFS/kv/configs/c.1" "$CFS/kv/functions/hid.stale" &&
+  ln -s "$CFS/kv/functions/hid.stale" "$CFS/kv/configs/c.1/"; } 2>/tmp/setup.err ||
+  result gadget-stale-setup FAIL "cannot create a stale $CFS/kv: $(cat /tmp/setup.err); gadgets: $(ls $CFS | tr '\n' ' ')"
 
 cleanup_other() {
   rm -f "$OTHER/configs/c.1/hid.other"
@@ -79,7 +79,7 @@ status() { guest-tools http GET "$KV_URL/api/status" 2>&1 | tail -n 1; }
 if waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"udc\":\"configured\"'"; then
   result gadget-udc-configured PASS "$(status | grep -o '"hid":{[^}]*')"
 else
-  result gadget-udc-configured FAIL "$(status)"
+  result gadget-udc-configured FAIL "$(status); kv: $(excerpt /tmp/kv.log 3)"
 fi
 
 # --- keyboard: every message's press/release, in order ------------------------------
@@ -164,19 +164,19 @@ seen_abs=$(grep '^EV_ABS' /tmp/abs.log | awk '{ printf " %s:%s", $2, $3 }')
 if [ "$seen_abs" = "$want_abs" ]; then
   result gadget-mouse-absolute PASS "ABS_X/ABS_Y:$seen_abs"
 else
-  result gadget-mouse-absolute FAIL "wanted$want_abs, saw$seen_abs"
+  result gadget-mouse-absolute FAIL "wanted$want_abs, saw$seen_abs; ws: $(excerpt /tmp/ws-abs.log 2); kv: $(excerpt /tmp/kv.log 3)"
 fi
 seen_buttons=$(grep '^EV_KEY' /tmp/abs.log | awk '{ printf " %s:%s", $2, $3 }')
 if [ "$seen_buttons" = " 272:1 272:0 273:1 273:0" ]; then
   result gadget-mouse-buttons PASS "BTN_LEFT, BTN_RIGHT:$seen_buttons"
 else
-  result gadget-mouse-buttons FAIL "saw$seen_buttons"
+  result gadget-mouse-buttons FAIL "wanted 272:1 272:0 273:1 273:0, saw$seen_buttons; ws: $(excerpt /tmp/ws-abs.log 2)"
 fi
 # REL_WHEEL 8, REL_HWHEEL 6 (hi-res twins 11 and 12 may come too)
 if grep -q '^EV_REL 8 1$' /tmp/abs.log && grep -q '^EV_REL 6 1$' /tmp/abs.log; then
   result gadget-mouse-wheel PASS "$(grep '^EV_REL' /tmp/abs.log | tr '\n' ' ')"
 else
-  result gadget-mouse-wheel FAIL "saw: $(grep '^EV_REL' /tmp/abs.log | tr '\n' ' ')"
+  result gadget-mouse-wheel FAIL "wanted EV_REL 8 1 and 6 1, saw: $(grep '^EV_REL' /tmp/abs.log | tr '\n' ' '); ws: $(excerpt /tmp/ws-abs.log 2)"
 fi
 stop abs
 
@@ -191,7 +191,7 @@ x=$(sum_rel 0) y=$(sum_rel 1) steps=$(grep -c '^EV_REL 0 ' /tmp/rel.log)
 if [ "$x" = 1000 ] && [ "$y" = -300 ]; then
   result gadget-mouse-relative PASS "REL_X sums to $x in $steps events, REL_Y to $y"
 else
-  result gadget-mouse-relative FAIL "REL_X sum $x, REL_Y sum $y: $(excerpt /tmp/rel.log 4)"
+  result gadget-mouse-relative FAIL "REL_X sum $x, REL_Y sum $y: $(excerpt /tmp/rel.log 4); ws: $(excerpt /tmp/ws-rel.log 2)"
 fi
 stop rel
 
@@ -272,7 +272,7 @@ echo "" > "$CFS/kv/UDC"
 if waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":false,\"udc\":\"unbound\"'"; then
   result gadget-udc-unbound-offline PASS "$(status | grep -o '"hid":{"online":[^,]*,"udc":[^,]*')"
 else
-  result gadget-udc-unbound-offline FAIL "$(status | grep -o '"hid":{[^}]*')"
+  result gadget-udc-unbound-offline FAIL "$(status | grep -o '"hid":{[^}]*'); kv: $(excerpt /tmp/kv.log 3)"
 fi
 stop kbdu
 # A second client presses Shift while the target is away: kv cannot deliver it, and must
@@ -389,7 +389,7 @@ if REL=$(evdev_with rel); then
   esac
   stop jiggle
 else
-  result gadget-jiggle FAIL "no relative mouse on the host side after the rebind"
+  result gadget-jiggle FAIL "no relative mouse on the host side after the rebind: $(grep -E 'N: Name|P: Phys' /proc/bus/input/devices | tr '\n' ' ')"
 fi
 
 # --- SIGTERM: kv's gadget leaves the host and configfs; the other gadget stays ------------

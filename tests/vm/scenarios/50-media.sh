@@ -73,7 +73,7 @@ dd if=/tmp/sector of="$SD" bs=512 seek=7 count=1 conv=fsync 2>/dev/null
 if dd if="$IMAGES/disk.img" bs=512 skip=7 count=1 2>/dev/null | cmp - /tmp/sector; then
   result media-flash-writable PASS "a sector written on $SD is in $IMAGES/disk.img"
 else
-  result media-flash-writable FAIL "sector 7 of the image differs from what the host wrote"
+  result media-flash-writable FAIL "sector 7 of the image differs from what the host wrote to $SD; kv: $(excerpt /tmp/kv.log 3); dmesg: $(dmesg | tail -n 3 | tr '\n' ' ')"
 fi
 check media-delete-attached sh -c "guest-tools http DELETE $KV_URL/api/images/disk.img | grep -E '409|eject'"
 
@@ -95,14 +95,14 @@ no_medium() { ! dd if="$1" of=/dev/null bs=2048 count=1 2>/dev/null; }
 if waitfor 20 no_medium "$SD"; then
   result media-swap-ejects-flash PASS "$SD has no medium while the CD-ROM holds the ISO"
 else
-  result media-swap-ejects-flash FAIL "$SD still readable"
+  result media-swap-ejects-flash FAIL "$SD still readable after attaching the CD-ROM ($line); kv: $(excerpt /tmp/kv.log 3)"
 fi
 
 line=$(api POST "$KV_URL/api/media/eject")
 if waitfor 20 no_medium "$SR" && no_medium "$SD"; then
   result media-eject PASS "$line; $(dd if="$SR" of=/dev/null bs=2048 count=1 2>&1 | head -n 1)"
 else
-  result media-eject FAIL "$line; $SR or $SD still readable"
+  result media-eject FAIL "$line; $SR or $SD still readable; kv: $(excerpt /tmp/kv.log 3)"
 fi
 
 KBD_AFTER=$(keyboard)
