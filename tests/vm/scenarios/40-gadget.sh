@@ -368,8 +368,6 @@ if waitfor 20 evdev_with led && KBD=$(evdev_with led); then
   stop kbdq
 fi
 oops=$(dmesg | grep -E -m1 'BUG|Oops|corruption|soft lockup|WARNING' || true)
-[ -z "$oops" ] || dmesg | grep -E -A40 -m1 'BUG|Oops|corruption|soft lockup|WARNING'
-grep -E 'closed|open again|USB host' /tmp/kv.log | head -n 30
 if [ "$cycles" = 10 ] && [ -z "$oops" ] && grep -q '^EV_KEY 46 1$' /tmp/kbdq.log &&
   [ "$closed" -ge 30 ] && [ "$reopened" -ge 30 ]; then
   result gadget-udc-quick-rebind PASS "10 cycles (0.3 s unbound); kv closed its hidg files $closed times, reopened them $reopened times; KeyC typed after; no oops"
