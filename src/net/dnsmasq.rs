@@ -57,6 +57,15 @@ impl Dhcp {
         self.state_file("pid")
     }
 
+    /// Every file dnsmasq writes in the state folder: removed when kv stops
+    /// it for good, so a clean exit leaves nothing behind.
+    pub fn state_files(&self) -> Vec<PathBuf> {
+        ["pid", "leases"]
+            .into_iter()
+            .filter_map(|suffix| self.state_file(suffix))
+            .collect()
+    }
+
     /// dnsmasq's arguments. Every default that could reach beyond the link
     /// is switched off: no config file, no DNS (`--port=0`), no resolv.conf
     /// or hosts file, only this interface; logs go to stderr.
@@ -358,6 +367,21 @@ mod tests {
             .iter()
             .any(|a| a == "-d" || a == "--no-daemon" || a == "--log-dhcp"));
         assert_eq!(dhcp().describe(), "offering 10.55.0.2 (no router, no DNS)");
+    }
+
+    #[test]
+    fn test_state_files_pid_and_leases_or_none() {
+        let mut d = dhcp();
+        d.state_dir = Some("/run/kv".into());
+        assert_eq!(
+            d.state_files(),
+            [
+                PathBuf::from("/run/kv/dnsmasq-usb0.pid"),
+                PathBuf::from("/run/kv/dnsmasq-usb0.leases")
+            ]
+        );
+        d.state_dir = None;
+        assert!(d.state_files().is_empty());
     }
 
     #[test]

@@ -97,6 +97,30 @@ pub struct UsbNet {
     /// Set once the interface has the address.
     address: Option<Subnet>,
     dnsmasq: Option<Supervised>,
+    /// dnsmasq's pid and lease files, and the folder that holds them.
+    state_files: Vec<PathBuf>,
+    state_dir: Option<PathBuf>,
+}
+
+impl Drop for UsbNet {
+    /// Stops dnsmasq, then removes its files and their folder when nothing
+    /// else is in it: a clean exit leaves no trace in /run.
+    fn drop(&mut self) {
+        if let Some(mut dnsmasq) = self.dnsmasq.take() {
+            dnsmasq.stop();
+        }
+        for file in &self.state_files {
+            match std::fs::remove_file(file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    log::warn!("📡 {}: cannot remove it: {e}", file.display())
+                }
+                _ => {}
+            }
+        }
+        if let Some(dir) = &self.state_dir {
+            let _ = std::fs::remove_dir(dir); // fails, rightly, when not empty
+        }
+    }
 }
 
 impl UsbNet {
@@ -113,6 +137,8 @@ impl UsbNet {
             interface,
             address: None,
             dnsmasq: None,
+            state_files: Vec::new(),
+            state_dir: None,
         };
         let Some(program) = dnsmasq::find(std::env::var_os("PATH").as_deref()) else {
             log::warn!(
@@ -161,6 +187,8 @@ impl UsbNet {
             dhcp.describe()
         );
         net.dnsmasq = Some(Supervised::start(program, dhcp.argv(), now));
+        net.state_files = dhcp.state_files();
+        net.state_dir = dhcp.state_dir;
         net
     }
 
@@ -275,6 +303,8 @@ mod tests {
             interface: "usb0".into(),
             address: None,
             dnsmasq: None,
+            state_files: Vec::new(),
+            state_dir: None,
         };
         assert_eq!(
             net.status_json(),

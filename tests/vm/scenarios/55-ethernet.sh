@@ -172,11 +172,12 @@ stop udhcpc
 
 kv_stop
 # dnsmasq must have obeyed SIGTERM (it inherits kv's blocked signals unless kv clears them).
+# Nothing left in /run: dnsmasq's pid and lease files go, and their folder with them.
 if [ "$STOP_STATUS" = 0 ] && waitfor 5 sh -c '! pidof dnsmasq' && [ ! -e $CFS/kv ] &&
-  grep -q 'dnsmasq stopped' /tmp/kv.log && ! grep -q 'ignored SIGTERM' /tmp/kv.log; then
-  result ethernet-stop-no-dnsmasq PASS "exit 0, dnsmasq stopped by SIGTERM, gadget removed"
+  grep -q 'dnsmasq stopped' /tmp/kv.log && ! grep -q 'ignored SIGTERM' /tmp/kv.log && [ ! -e /run/kv ]; then
+  result ethernet-stop-no-dnsmasq PASS "exit 0, dnsmasq stopped by SIGTERM, gadget removed, /run/kv gone"
 else
-  result ethernet-stop-no-dnsmasq FAIL "exit $STOP_STATUS; dnsmasq: $(pidof dnsmasq); $(excerpt /tmp/kv.log 3)"
+  result ethernet-stop-no-dnsmasq FAIL "exit $STOP_STATUS; dnsmasq: $(pidof dnsmasq); /run/kv: $(ls /run/kv 2>&1 | tr '\n' ' '); $(excerpt /tmp/kv.log 3)"
 fi
 ip.iproute2 netns del $NS
 echo "--- kv's log, ECM run"
