@@ -861,11 +861,12 @@ mod tests {
         bench.key("KeyA", true, 0);
         bench.hid.poll(bench.at(20));
         assert!(bench.hid.status().online);
-        bench.hid.poll(bench.at(950));
+        let limit = channel::BUSY_LIMIT.as_millis() as u64;
+        bench.hid.poll(bench.at(limit - 50));
         assert!(bench.hid.status().online, "busy for less than BUSY_LIMIT");
-        bench.hid.poll(bench.at(1000));
+        bench.hid.poll(bench.at(limit));
         assert!(!bench.hid.status().online);
-        assert_eq!(bench.hid.poll_at(), Some(bench.at(1050)));
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(limit + 50)));
     }
 
     #[test]

@@ -100,3 +100,18 @@ capture_nodes() {
     v4l2-ctl -d "$node" --info 2>/dev/null | sed -n '/Device Caps/,$p' | grep -q 'Video Capture$' && echo "$node"
   done
 }
+
+# provoke KIND : the harness self-test's deliberate kernel failure (tests/vm/selftest):
+# loads kv_vm_crash, says so on the console, and writes KIND (list_del, warn, softlockup,
+# ...) to it. Returns 1 with a FAIL recorded when the module will not load.
+provoke() {
+  if ! modprobe kv_vm_crash 2>/tmp/modprobe.err; then
+    result selftest-crash-module FAIL "modprobe kv_vm_crash: $(cat /tmp/modprobe.err)"
+    return 1
+  fi
+  echo "=== selftest: writing $1 to kv_vm_crash now"
+  # Let the serial port send that line first: a panic that follows stops the tty, and
+  # check measures from this line (seen lost once without the pause).
+  sleep 1
+  echo "$1" > /sys/module/kv_vm_crash/parameters/crash
+}
