@@ -59,17 +59,22 @@ fi
 KPKG=$(kernel_image_pkg "$KVER")
 KDEBV=$(vm_apt apt-cache show "$KPKG:$DEB_ARCH" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
 [ -n "$KDEBV" ] || die "the private apt knows no $KPKG:$DEB_ARCH; its lists ($VM_APT) may be stale"
-HEADER_PKGS="linux-headers-$KVER $(vm_apt apt-cache depends "linux-headers-$KVER:$DEB_ARCH=$KDEBV" |
-  awk '$1 == "Depends:" && $2 ~ /^linux-(headers|kbuild)-/ { sub(/:.*/, "", $2); print $2 }')"
+# Guest packages are asked for as PKG:DEB_ARCH; -common (arch: all) and linux-kbuild
+# (its programs run on the host while the module builds) stay the host's.
+HEADER_DEPS=$(vm_apt apt-cache depends "linux-headers-$KVER:$DEB_ARCH=$KDEBV" |
+  awk '$1 == "Depends:" && $2 ~ /^linux-(headers|kbuild)-/ { sub(/:.*/, "", $2); print $2 }')
+HEADER_PKGS="linux-headers-$KVER $HEADER_DEPS"
 LOOPBACK_PKG=$(in_suite v4l2loopback-dkms "$LOOPBACK_SUITE")
-PACKAGES="$QEMU_PACKAGES $KPKG=$KDEBV"
-for p in $HEADER_PKGS; do PACKAGES="$PACKAGES $p=$KDEBV"; done
-PACKAGES="$PACKAGES busybox-static v4l-utils libv4l-0 libv4lconvert0 $LOOPBACK_PKG"
+GUEST_PROGRAMS="busybox-static v4l-utils libv4l-0 libv4lconvert0"
+PACKAGES="$QEMU_PACKAGES $KPKG:$DEB_ARCH=$KDEBV linux-headers-$KVER:$DEB_ARCH=$KDEBV"
+for p in $HEADER_DEPS; do PACKAGES="$PACKAGES $p=$KDEBV"; done
+for p in $GUEST_PROGRAMS; do PACKAGES="$PACKAGES $p:$DEB_ARCH"; done
+PACKAGES="$PACKAGES $LOOPBACK_PKG"
 
 mkdir -p "$DEBS"
 want=""
 for p in $PACKAGES; do
-  ls "$DEBS/${p%%[=/]*}_"*.deb >/dev/null 2>&1 || want="$want $p"
+  ls "$DEBS/${p%%[:=/]*}_"*.deb >/dev/null 2>&1 || want="$want $p"
 done
 if [ -n "$want" ]; then
   step "apt-get download:$want"
