@@ -169,6 +169,11 @@ for m in $MODULES; do
   done
 done
 cp "$MODTREE"/modules.builtin* "$MODTREE/modules.order" "$ROOT/lib/modules/$KVER/"
+# Debian ships modules xz-compressed. busybox's modprobe hands the file to finit_module()
+# as it is, and only when the kernel refuses it loads the decompressed copy; 6.12 logs
+# "Invalid ELF header magic" on the console for every refusal. Stored uncompressed (the
+# cpio is gzipped anyway), every load is one call and the console stays quiet.
+find "$ROOT/lib/modules" -name '*.ko.xz' -exec "$BB" unxz {} +
 "$BB" depmod -b "$ROOT" "$KVER"
 
 # Dynamically linked tools, with the shared libraries ldd resolves for them. The host's
