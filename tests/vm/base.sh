@@ -5,8 +5,8 @@
 #   OUT/qemu/          the host's QEMU and its firmware, extracted (never installed)
 #   OUT/kernel         the kernel QEMU boots (x86_64: the ELF vmlinux, booted through its
 #                      PVH entry: no BIOS real mode, no in-guest decompression, ~3 s
-#                      faster under TCG)
-#   OUT/busybox        static busybox, also used on the host to pack the per-run cpio
+#                      faster under TCG; ARM: Debian's Image/zImage as it is)
+#   OUT/busybox        the host's static busybox, to pack the per-run cpio
 #   OUT/base.cpio.gz   busybox, the kernel modules the scenarios use (with their
 #                      modules.dep closure), v4l2-ctl, ip, dnsmasq, and v4l2loopback.ko
 #                      built from the Debian source that suits this kernel
@@ -15,9 +15,10 @@
 # Usage: KV_VM_ARCH=.. KV_VM_KERNEL=.. base.sh KERNEL_ABI OUT
 # (called by tests/vm/run, which has resolved KERNEL_ABI, e.g. 6.1.0-57-amd64, through
 # the private apt of platform.sh and refreshed its lists). Packages come from that
-# private apt with `apt-get download`; only QEMU's shared libraries and dnsmasq-base (the
-# binary alone, no service; it is copied into the guest with the libraries ldd finds)
-# are installed system-wide, through the machine's own apt.
+# private apt with `apt-get download`; only QEMU's shared libraries, dnsmasq-base (the
+# binary alone, no service; it is copied into an x86_64 guest with its libraries) and,
+# for an ARM guest, the cross gcc that builds v4l2loopback are installed system-wide,
+# through the machine's own apt.
 set -euo pipefail
 
 KVER=$1
@@ -39,8 +40,9 @@ MODULES="vivid v4l2loopback
 
 step() { echo "[vm-base $(date +%T)] $*" >&2; }
 
+HOST_ARCH=$(dpkg --print-architecture)
 missing_libs=""
-for p in $QEMU_RUNTIME_LIBS $HOST_PROGRAMS; do
+for p in $QEMU_RUNTIME_LIBS $HOST_PROGRAMS $CROSS_GCC_PKG; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing_libs="$missing_libs $p"
 done
 if [ -n "$missing_libs" ]; then
@@ -60,41 +62,52 @@ KPKG=$(kernel_image_pkg "$KVER")
 KDEBV=$(vm_apt apt-cache show "$KPKG:$DEB_ARCH" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
 [ -n "$KDEBV" ] || die "the private apt knows no $KPKG:$DEB_ARCH; its lists ($VM_APT) may be stale"
 # Guest packages are asked for as PKG:DEB_ARCH; -common (arch: all) and linux-kbuild
-# (its programs run on the host while the module builds) stay the host's.
+# (its programs run on the host while the module builds) stay the host's. For a foreign
+# architecture apt-cache names them <virtual:arch>: hence the brackets stripped.
 HEADER_DEPS=$(vm_apt apt-cache depends "linux-headers-$KVER:$DEB_ARCH=$KDEBV" |
-  awk '$1 == "Depends:" && $2 ~ /^linux-(headers|kbuild)-/ { sub(/:.*/, "", $2); print $2 }')
+  awk '$1 == "Depends:" { gsub(/[<>]/, "", $2) }
+       $1 == "Depends:" && $2 ~ /^linux-(headers|kbuild)-/ { sub(/:.*/, "", $2); print $2 }')
 HEADER_PKGS="linux-headers-$KVER $HEADER_DEPS"
 LOOPBACK_PKG=$(in_suite v4l2loopback-dkms "$LOOPBACK_SUITE")
-GUEST_PROGRAMS="busybox-static v4l-utils libv4l-0 libv4lconvert0"
+# The guest's v4l2-ctl brings its own C and C++ libraries, whatever the host has.
+GUEST_LIBS="libc6 libgcc-s1 libstdc++6 libudev1 libjpeg62-turbo"
+GUEST_PROGRAMS="busybox-static v4l-utils libv4l-0 libv4lconvert0 $GUEST_LIBS"
 PACKAGES="$QEMU_PACKAGES $KPKG:$DEB_ARCH=$KDEBV linux-headers-$KVER:$DEB_ARCH=$KDEBV"
 for p in $HEADER_DEPS; do PACKAGES="$PACKAGES $p=$KDEBV"; done
 for p in $GUEST_PROGRAMS; do PACKAGES="$PACKAGES $p:$DEB_ARCH"; done
+# The host's own busybox runs depmod, unxz and cpio here, whatever the guest's architecture.
+[ "$HOST_ARCH" = "$DEB_ARCH" ] || PACKAGES="$PACKAGES busybox-static:$HOST_ARCH"
 PACKAGES="$PACKAGES $LOOPBACK_PKG"
 
+# deb NAME [ARCH]: the downloaded .deb (files are NAME_VERSION_ARCH.deb).
+deb() {
+  ls "$DEBS/$1"_*_${2:-*}.deb 2>/dev/null | head -1 | grep . ||
+    die "$DEBS has no ${2:+$2 }$1 package: apt-get download failed (see above)"
+}
 mkdir -p "$DEBS"
 want=""
 for p in $PACKAGES; do
-  ls "$DEBS/${p%%[:=/]*}_"*.deb >/dev/null 2>&1 || want="$want $p"
+  name=${p%%[:=/]*}
+  arch=""
+  case $p in *:*) arch=${p#*:}; arch=${arch%%[=/]*} ;; esac
+  (deb "$name" "$arch") >/dev/null 2>&1 || want="$want $p"
 done
 if [ -n "$want" ]; then
   step "apt-get download:$want"
   (cd "$DEBS" && vm_apt apt-get download -q $want 2>&1 | tail -1) >&2
 fi
-deb() {
-  ls "$DEBS/$1"_*.deb 2>/dev/null | head -1 | grep . ||
-    die "$DEBS has no $1 package: apt-get download failed (see above)"
-}
-
 step "extract packages"
 rm -rf "$WORK" "$OUT"
-mkdir -p "$WORK"/{kernel,headers,busybox,v4l,v4l2loopback} "$OUT/qemu"
+mkdir -p "$WORK"/{kernel,headers,busybox,host-busybox,v4l,v4l2loopback} "$OUT/qemu"
 for p in $QEMU_PACKAGES; do dpkg -x "$(deb "$p")" "$OUT/qemu"; done
 dpkg -x "$(deb "$KPKG")" "$WORK/kernel"
 for p in $HEADER_PKGS; do dpkg -x "$(deb "$p")" "$WORK/headers"; done
-dpkg -x "$(deb busybox-static)" "$WORK/busybox"
-for p in v4l-utils libv4l-0 libv4lconvert0; do dpkg -x "$(deb "$p")" "$WORK/v4l"; done
+dpkg -x "$(deb busybox-static "$DEB_ARCH")" "$WORK/busybox"
+dpkg -x "$(deb busybox-static "$HOST_ARCH")" "$WORK/host-busybox"
+for p in v4l-utils libv4l-0 libv4lconvert0 $GUEST_LIBS; do dpkg -x "$(deb "$p" "$DEB_ARCH")" "$WORK/v4l"; done
 dpkg -x "$(deb v4l2loopback-dkms)" "$WORK/v4l2loopback"
-BB=$WORK/busybox/bin/busybox
+BB=$WORK/host-busybox/bin/busybox       # runs here
+GUEST_BB=$WORK/busybox/bin/busybox      # runs in the guest
 KHDR=$WORK/headers/usr/src/linux-headers-$KVER
 # The arch headers' Makefile includes the common tree by its absolute /usr/src path.
 sed -i "s#/usr/src/#$WORK/headers/usr/src/#" "$KHDR/Makefile"
@@ -127,6 +140,10 @@ if elf[:4] != b"\x7fELF":
 open(out, "wb").write(elf)
 EOF
     ;;
+  image)
+    # ARM: QEMU's -kernel takes Debian's arm64 Image and armhf zImage as they are.
+    cp "$WORK/kernel/boot/vmlinuz-$KVER" "$OUT/kernel"
+    ;;
   *) die "KERNEL_BOOT=$KERNEL_BOOT (platform.sh, $VM_ARCH) is not a way base.sh knows" ;;
 esac
 
@@ -142,7 +159,10 @@ for p in "$HERE/patches/v4l2loopback-$LOOPBACK_VERSION"/*.patch; do
 done
 step "build v4l2loopback $LOOPBACK_VERSION ($patched) against $KVER headers"
 # No BTF for the module: 6.12's kbuild would run pahole (dwarves), which nothing here needs.
-if ! log=$(make -s -C "$KHDR" M="$SRC" CONFIG_DEBUG_INFO_BTF_MODULES= modules 2>&1) ||
+# For ARM the headers' scripts/ are the host's (linux-kbuild is the host's package) and
+# the module itself comes from the cross gcc.
+if ! log=$(make -s -C "$KHDR" M="$SRC" ARCH="$KBUILD_ARCH" CROSS_COMPILE="$CROSS_COMPILE" \
+    CONFIG_DEBUG_INFO_BTF_MODULES= modules 2>&1) ||
     [ ! -e "$SRC/v4l2loopback.ko" ]; then
   echo "$log" >&2
   die "v4l2loopback $LOOPBACK_VERSION does not build against $KVER; platform.sh's LOOPBACK_SUITE for $VM_KERNEL may need a newer source"
@@ -156,7 +176,7 @@ cp "$SRC/v4l2loopback.ko" "$MODTREE/extra/"
 step "guest root: busybox, modules, tools"
 ROOT=$WORK/root
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,mnt,run,etc,lib64,lib/modules/$KVER}
-cp "$BB" "$ROOT/bin/busybox"
+cp "$GUEST_BB" "$ROOT/bin/busybox"
 cp "$BB" "$OUT/busybox"
 for m in $MODULES; do
   # modules.dep lines: "kernel/path/name.ko.xz: dep.ko.xz ..."; names match with - and _ alike.
@@ -176,25 +196,60 @@ cp "$MODTREE"/modules.builtin* "$MODTREE/modules.order" "$ROOT/lib/modules/$KVER
 find "$ROOT/lib/modules" -name '*.ko.xz' -exec "$BB" unxz {} +
 "$BB" depmod -b "$ROOT" "$KVER"
 
-# Dynamically linked tools, with the shared libraries ldd resolves for them. The host's
-# ldd runs the program, so this only works for a guest of the host's architecture (ip and
-# dnsmasq are even the host's own binaries); another architecture needs its own packages
-# and libraries here.
-copy_program() { # SOURCE DEST [LD_LIBRARY_PATH]
-  cp "$1" "$ROOT/$2"
-  LD_LIBRARY_PATH=${3:-} ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/lib64\// { print $1 }' |
-    while read -r lib; do
-      dest=/usr/lib/$MULTIARCH/$(basename "$lib")
-      case $lib in /lib64/*) dest=$lib ;; esac
-      [ -e "$ROOT$dest" ] || { mkdir -p "$ROOT$(dirname "$dest")"; cp -L "$lib" "$ROOT$dest"; }
-    done
+# Dynamically linked tools with the shared libraries they need: their DT_NEEDED names,
+# recursively, looked up in the multiarch library folders under LIBROOT, and their ELF
+# interpreter. readelf reads any architecture's ELF, where ldd would have to run it.
+needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
+# LIBROOT/PATH with symlinks followed inside LIBROOT: an extracted package's absolute
+# links (libc6:amd64's /lib64/ld-linux-x86-64.so.2) must not lead to the host's files.
+inside() { # LIBROOT PATH
+  local path=$2 link hops=0
+  while [ -L "$1$path" ] && [ $((hops += 1)) -lt 20 ]; do
+    link=$(readlink "$1$path")
+    case $link in /*) path=$link ;; *) path=$(dirname "$path")/$link ;; esac
+  done
+  echo "$1$path"
 }
-copy_program "$WORK/v4l/usr/bin/v4l2-ctl" /usr/bin/v4l2-ctl "$WORK/v4l/usr/lib/$MULTIARCH"
-# iproute2 for network namespaces (busybox's ip has no netns), when the host has it.
-if [ -x /usr/sbin/ip ]; then copy_program /usr/sbin/ip /usr/bin/ip.iproute2; fi
-# dnsmasq for kv --ethernet's DHCP. It drops root for the user nobody (and Debian's build
-# for the group dip), so the guest needs them in /etc/passwd and /etc/group.
-copy_program /usr/sbin/dnsmasq /usr/sbin/dnsmasq
+copy_program() { # SOURCE DEST LIBROOT
+  local src=$1 dest=$2 libroot=$3 interp todo lib found dir
+  mkdir -p "$ROOT$(dirname "$dest")"
+  cp "$src" "$ROOT$dest"
+  interp=$(readelf -l "$src" | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p')
+  if [ -n "$interp" ] && [ ! -e "$ROOT$interp" ]; then
+    found=$(inside "$libroot" "$interp")
+    [ -f "$found" ] || die "$src: its interpreter $interp is not under $libroot"
+    mkdir -p "$ROOT$(dirname "$interp")"
+    cp "$found" "$ROOT$interp"
+  fi
+  todo=$(needed "$src")
+  while [ -n "$todo" ]; do
+    set -- $todo
+    lib=$1
+    shift
+    todo=$*
+    [ -e "$ROOT/usr/lib/$MULTIARCH/$lib" ] && continue
+    found=""
+    for dir in /lib/$MULTIARCH /usr/lib/$MULTIARCH; do
+      found=$(inside "$libroot" "$dir/$lib")
+      [ -f "$found" ] && break
+      found=""
+    done
+    [ -n "$found" ] || die "$src needs $lib, which is not under $libroot/{,usr/}lib/$MULTIARCH"
+    mkdir -p "$ROOT/usr/lib/$MULTIARCH"
+    cp "$found" "$ROOT/usr/lib/$MULTIARCH/$lib"
+    todo=$(echo $todo $(needed "$found"))
+  done
+}
+copy_program "$WORK/v4l/usr/bin/v4l2-ctl" /usr/bin/v4l2-ctl "$WORK/v4l"
+if [ "$HOST_ARCH" = "$DEB_ARCH" ]; then
+  # iproute2 for network namespaces (busybox's ip has no netns), when the host has it.
+  if [ -x /usr/sbin/ip ]; then copy_program /usr/sbin/ip /usr/bin/ip.iproute2 /; fi
+  # dnsmasq for kv --ethernet's DHCP. It drops root for the user nobody (and Debian's build
+  # for the group dip), so the guest needs them in /etc/passwd and /etc/group.
+  copy_program /usr/sbin/dnsmasq /usr/sbin/dnsmasq /
+fi
+# An ARM guest has neither: they are the host's programs. Scenarios that need them say
+# `# vm-archs: x86_64`.
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$ROOT/etc/passwd"
 printf 'root:x:0:\ndip:x:30:\nnogroup:x:65534:\n' > "$ROOT/etc/group"
 
@@ -205,7 +260,11 @@ printf 'root:x:0:\ndip:x:30:\nnogroup:x:65534:\n' > "$ROOT/etc/group"
   echo "qemu $(dpkg-deb -f "$(deb "${QEMU_PACKAGES%% *}")" Version)"
   echo "v4l2loopback $(dpkg-deb -f "$(deb v4l2loopback-dkms)" Version) ($patched)"
   echo "modules $(find "$ROOT/lib/modules" -name '*.ko*' | wc -l)"
-  echo "dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base)"
+  if [ -e "$ROOT/usr/sbin/dnsmasq" ]; then
+    echo "dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base)"
+  else
+    echo "no ip.iproute2 or dnsmasq (host programs)"
+  fi
 } > "$OUT/versions"
 rm -rf "$WORK"
 step "base ready: $OUT ($(du -sh "$OUT" | cut -f1))"

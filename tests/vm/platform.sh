@@ -12,6 +12,9 @@ VM_KERNEL=${KV_VM_KERNEL:-6.1}
 # The kernels the whole suite runs on: Debian 12's (the oldest in wide use) and the
 # series Raspberry Pi OS and Armbian ship.
 VM_KERNELS="6.1 6.12"
+# Every architecture a release binary is built for (scripts/release). tests/all runs the
+# non-x86 ones on the first kernel of VM_KERNELS only: TCG on two cores is the budget.
+VM_ARCHS="x86_64 aarch64 armv7"
 
 # --- architecture ------------------------------------------------------------------
 # DEB_ARCH          Debian architecture of the guest's kernel and programs
@@ -22,6 +25,12 @@ VM_KERNELS="6.1 6.12"
 # RUST_TARGET       target kv and guest-tools are built for (static, musl)
 # QEMU_PACKAGES     Debian packages with the host's emulator and its firmware
 # QEMU_BIN, QEMU_MACHINE_ARGS, GUEST_CONSOLE   the emulator and how it is told the board
+# KBUILD_ARCH       the kernel's ARCH= for out-of-tree modules
+# CROSS_COMPILE     prefix of the host's cross gcc for those modules ("" = the host's gcc),
+#                   CROSS_GCC_PKG the Debian package that has it
+# KV_BUILD          how kv is built: "cargo" (cargo build for RUST_TARGET with musl-gcc;
+#                   KV_VM_PROFILE applies) or "release" (scripts/release: the very binary
+#                   that is shipped, smoke-tested under qemu-user first)
 case $VM_ARCH in
   x86_64)
     DEB_ARCH=amd64
@@ -34,8 +43,49 @@ case $VM_ARCH in
     QEMU_BIN=qemu-system-x86_64
     QEMU_MACHINE_ARGS="-machine q35 -cpu max"
     GUEST_CONSOLE=ttyS0
+    KBUILD_ARCH=x86
+    CROSS_COMPILE=""
+    CROSS_GCC_PKG=""
+    KV_BUILD=cargo
     ;;
-  *) die "KV_VM_ARCH=$VM_ARCH is not supported yet (supported: x86_64); see tests/vm/README.md" ;;
+  aarch64)
+    # Radxa Zero, Raspberry Pi Zero 2W / 3 / 4 (64-bit OS): Cortex-A53 class cores on
+    # QEMU's generic "virt" board. -kernel boots Debian's arm64 Image directly (no firmware).
+    DEB_ARCH=arm64
+    KERNEL_FLAVOUR=arm64
+    kernel_image_pkg() { echo "linux-image-$1-unsigned"; }
+    KERNEL_BOOT=image
+    MULTIARCH=aarch64-linux-gnu
+    RUST_TARGET=aarch64-unknown-linux-musl
+    QEMU_PACKAGES="qemu-system-arm qemu-system-common qemu-system-data"
+    QEMU_BIN=qemu-system-aarch64
+    QEMU_MACHINE_ARGS="-machine virt -cpu cortex-a53"
+    GUEST_CONSOLE=ttyAMA0
+    KBUILD_ARCH=arm64
+    CROSS_COMPILE=aarch64-linux-gnu-
+    CROSS_GCC_PKG=gcc-aarch64-linux-gnu
+    KV_BUILD=release
+    ;;
+  armv7)
+    # Raspberry Pi OS 32-bit: Debian's armmp (multiplatform ARMv7) kernel on "virt" with a
+    # Cortex-A15. That kernel has no LPAE, so the board's PCI windows stay below 4 GiB
+    # (highmem=off). The armhf image is not signed, so its package has no -unsigned twin.
+    DEB_ARCH=armhf
+    KERNEL_FLAVOUR=armmp
+    kernel_image_pkg() { echo "linux-image-$1"; }
+    KERNEL_BOOT=image
+    MULTIARCH=arm-linux-gnueabihf
+    RUST_TARGET=armv7-unknown-linux-musleabihf
+    QEMU_PACKAGES="qemu-system-arm qemu-system-common qemu-system-data"
+    QEMU_BIN=qemu-system-arm
+    QEMU_MACHINE_ARGS="-machine virt,highmem=off -cpu cortex-a15"
+    GUEST_CONSOLE=ttyAMA0
+    KBUILD_ARCH=arm
+    CROSS_COMPILE=arm-linux-gnueabihf-
+    CROSS_GCC_PKG=gcc-arm-linux-gnueabihf
+    KV_BUILD=release
+    ;;
+  *) die "KV_VM_ARCH=$VM_ARCH is not an architecture the tests know (known: $VM_ARCHS); see tests/vm/README.md" ;;
 esac
 
 # --- kernel series -----------------------------------------------------------------
