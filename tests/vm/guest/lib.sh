@@ -52,7 +52,11 @@ excerpt() { tail -n "${2:-3}" "$1" 2>/dev/null | tr '\n' ' '; }
 spawn() {
   local name=$1
   shift
-  "$@" > "/tmp/$name.log" 2>&1 &
+  # Emptied here, not by the background shell's redirection: that can run after the
+  # caller's first `grep /tmp/NAME.log`, which then reads an earlier scenario's log of the
+  # same name (seen on aarch64: 40-gadget started kv before its feeder had set a format).
+  : > "/tmp/$name.log"
+  "$@" >> "/tmp/$name.log" 2>&1 &
   echo $! > "/tmp/kv-vm/pids/$name"
 }
 

@@ -4,6 +4,9 @@
 # board. A killed dnsmasq comes back and renews the lease; a target that drops and
 # re-enumerates the device (a reboot) gets its lease again; stopping kv leaves no dnsmasq.
 # NCM and RNDIS (with its Microsoft OS descriptors) enumerate on the host side too.
+# Needs iproute2 (netns) and dnsmasq, which only the x86_64 base has (the host's own
+# programs, copied in).
+# vm-archs: x86_64
 
 CFS=/sys/kernel/config/usb_gadget
 NS=target

@@ -6,8 +6,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-/// struct input_event on 64-bit Linux: struct timeval (16 bytes), type u16, code u16, value i32.
-const EVENT_SIZE: usize = 24;
+/// struct input_event: the time as two `unsigned long`s (seconds, microseconds; 16 bytes
+/// on 64-bit Linux, 8 on 32-bit ARM whatever the C library's time_t), then type u16,
+/// code u16, value i32: 24 bytes on 64-bit, 16 on 32-bit.
+const TIME_SIZE: usize = 2 * std::mem::size_of::<usize>();
+const EVENT_SIZE: usize = TIME_SIZE + 8;
 
 fn type_name(kind: u16) -> String {
     match kind {
@@ -44,9 +47,9 @@ pub fn write(dev: &str, kind: &str, code: &str, value: &str) -> Outcome {
         .map_err(|_| format!("{value:?} is not a value"))?;
     let event = |kind: u16, code: u16, value: i32| {
         let mut raw = [0u8; EVENT_SIZE];
-        raw[16..18].copy_from_slice(&kind.to_le_bytes());
-        raw[18..20].copy_from_slice(&code.to_le_bytes());
-        raw[20..24].copy_from_slice(&value.to_le_bytes());
+        raw[TIME_SIZE..TIME_SIZE + 2].copy_from_slice(&kind.to_le_bytes());
+        raw[TIME_SIZE + 2..TIME_SIZE + 4].copy_from_slice(&code.to_le_bytes());
+        raw[TIME_SIZE + 4..].copy_from_slice(&value.to_le_bytes());
         raw
     };
     let mut output = std::fs::OpenOptions::new()

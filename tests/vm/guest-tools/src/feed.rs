@@ -11,14 +11,20 @@ use std::time::{Duration, Instant};
 /// Distinct frames in the loop; each has its colour bars shifted so consecutive frames differ.
 const PATTERN_FRAMES: u16 = 8;
 
-/// _IOWR('V', 5, struct v4l2_format); the struct is 208 bytes on 64-bit Linux.
-const VIDIOC_S_FMT: u32 = 0xc0d0_5605;
+/// struct v4l2_format is `__u32 type` and a 200-byte union aligned like the pointers in
+/// it: the union starts at 8 on 64-bit Linux (208 bytes in all) and at 4 on 32-bit ARM
+/// (204), and the size is part of the ioctl number.
+const FMT_UNION: usize = std::mem::size_of::<usize>();
+const FMT_SIZE: usize = FMT_UNION + 200;
+/// _IOWR('V', 5, struct v4l2_format): 0xc0d05605 on 64-bit, 0xc0cc5605 on 32-bit.
+const VIDIOC_S_FMT: u32 = (3 << 30) | ((FMT_SIZE as u32) << 16) | ((b'V' as u32) << 8) | 5;
 const V4L2_BUF_TYPE_VIDEO_OUTPUT: u32 = 2;
 const V4L2_PIX_FMT_MJPEG: u32 = u32::from_le_bytes(*b"MJPG");
 const V4L2_FIELD_NONE: u32 = 1;
 const V4L2_COLORSPACE_JPEG: u32 = 7;
 
-/// struct v4l2_format as raw bytes: type at 0, the format union (8-byte aligned) at 8.
+/// struct v4l2_format as raw bytes: type at 0, the format union at FMT_UNION (the buffer
+/// is sized and aligned for 64-bit; the ioctl reads FMT_SIZE bytes of it).
 #[repr(C, align(8))]
 struct V4l2Format([u8; 208]);
 
@@ -52,13 +58,14 @@ fn set_output_format(
     let mut fmt = V4l2Format([0; 208]);
     fmt.put(0, V4L2_BUF_TYPE_VIDEO_OUTPUT);
     // struct v4l2_pix_format: width, height, pixelformat, field, bytesperline, sizeimage, colorspace
-    fmt.put(8, u32::from(width));
-    fmt.put(12, u32::from(height));
-    fmt.put(16, V4L2_PIX_FMT_MJPEG);
-    fmt.put(20, V4L2_FIELD_NONE);
-    fmt.put(28, u32::try_from(max_frame).unwrap_or(u32::MAX));
-    fmt.put(32, V4L2_COLORSPACE_JPEG);
-    // SAFETY: fmt is a live, 8-byte aligned buffer of the size VIDIOC_S_FMT encodes.
+    let pix = FMT_UNION;
+    fmt.put(pix, u32::from(width));
+    fmt.put(pix + 4, u32::from(height));
+    fmt.put(pix + 8, V4L2_PIX_FMT_MJPEG);
+    fmt.put(pix + 12, V4L2_FIELD_NONE);
+    fmt.put(pix + 20, u32::try_from(max_frame).unwrap_or(u32::MAX));
+    fmt.put(pix + 24, V4L2_COLORSPACE_JPEG);
+    // SAFETY: fmt is a live, 8-byte aligned buffer of at least the size VIDIOC_S_FMT encodes.
     let r = unsafe { libc::ioctl(file.as_raw_fd(), VIDIOC_S_FMT as _, fmt.0.as_mut_ptr()) };
     if r < 0 {
         return Err(format!(
@@ -146,4 +153,16 @@ pub(crate) fn play(
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_s_fmt_request_matches_the_kernel_headers() {
+        // videodev2.h's VIDIOC_S_FMT as the C compiler computes it for each word size.
+        let want = if cfg!(target_pointer_width = "64") { 0xc0d0_5605 } else { 0xc0cc_5605 };
+        assert_eq!(VIDIOC_S_FMT, want);
+    }
 }
