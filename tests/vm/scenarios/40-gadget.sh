@@ -313,32 +313,6 @@ stop hold2
 stop kbdr
 stop udcstream
 
-# --- a double click while the host polls only every 500 ms ------------------------------
-# A busy or emulated target stalls: kv's first report waits in the endpoint and its next
-# writes are refused (EAGAIN) until the host polls again. usbhid's mousepoll (read when
-# a device is enumerated, hence the rebind) makes that stall real and repeatable. Both
-# clicks must arrive, in order; moves in between may merge, clicks may not.
-echo 500 > /sys/module/usbhid/parameters/mousepoll
-echo "" > "$CFS/kv/UDC"
-waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"udc\":\"unbound\"'"
-echo "$UDC_NAME" > "$CFS/kv/UDC"
-if waitfor 20 evdev_with abs && ABS=$(evdev_with abs) &&
-  waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":true,\"udc\":\"configured\"'"; then
-  spawn abs2 guest-tools evdev-read "$ABS" 30
-  waitfor 5 grep -q listening /tmp/abs2.log
-  guest-tools ws-send --gap 30 --hold 4 "$WS_URL" "$(abs 16384 16384 1)" "$(abs 16384 16384 0)" \
-    "$(abs 16384 16384 1)" "$(abs 16384 16384 0)" > /tmp/clicks.log 2>&1
-  waitfor 5 sh -c '[ "$(grep -c "^EV_KEY 272 0" /tmp/abs2.log)" -ge 2 ]'
-  stop abs2
-fi
-echo 0 > /sys/module/usbhid/parameters/mousepoll
-seen_clicks=$(grep '^EV_KEY' /tmp/abs2.log 2>/dev/null | awk '{ printf " %s:%s", $2, $3 }')
-if [ "$seen_clicks" = " 272:1 272:0 272:1 272:0" ]; then
-  result gadget-mouse-double-click-stalled PASS "host polling every 500 ms, clicks 30 ms apart; BTN_LEFT:$seen_clicks"
-else
-  result gadget-mouse-double-click-stalled FAIL "wanted 272:1 272:0 272:1 272:0, saw${seen_clicks:- nothing}: $(excerpt /tmp/abs2.log 6); ws: $(excerpt /tmp/clicks.log 4); kv: $(excerpt /tmp/kv.log 4)"
-fi
-
 # --- unbound and bound again quickly, ten times -------------------------------------------
 # Linux 6.1's f_hid initialises its character device anew on every bind: a /dev/hidgN
 # file held open across an unbind and closed after the rebind corrupts a kernel list
