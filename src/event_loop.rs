@@ -16,6 +16,8 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::app::App;
 use crate::http::conn::{self, Conn, Kind, Next};
+use crate::http::response::Response;
+use crate::http::Status;
 use crate::sys::signal::Signals;
 use crate::tls::Socket;
 use crate::video::{Frame, Signal};
@@ -191,10 +193,15 @@ impl Server {
                     // A TLS client could not read a plain answer.
                     continue;
                 }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 60\r\nConnection: close\r\n\r\n\
-{\"error\":\"too many connections; close other tabs and retry\"}",
-                );
+                // One try on a fresh socket (its buffer is empty), with the
+                // same headers as every other answer.
+                let mut answer = Vec::new();
+                Response::error(
+                    Status::ServiceUnavailable,
+                    "too many connections; close other tabs and retry",
+                )
+                .write_to(&mut answer, false);
+                let _ = stream.write_all(&answer);
                 continue;
             }
             let _ = stream.set_nodelay(true);

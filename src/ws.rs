@@ -12,6 +12,7 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Error, Message};
 
+use crate::hid::report::ABS_MAX;
 use crate::hid::Input;
 use crate::json::Value;
 
@@ -74,8 +75,8 @@ pub fn parse_input(text: &str) -> Result<Input, String> {
             })
         }
         "abs" => Ok(Input::Abs {
-            x: int("x", 0, 32767)? as u16,
-            y: int("y", 0, 32767)? as u16,
+            x: int("x", 0, ABS_MAX.into())? as u16,
+            y: int("y", 0, ABS_MAX.into())? as u16,
             buttons: buttons()?,
         }),
         "rel" => Ok(Input::Rel {

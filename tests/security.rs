@@ -580,6 +580,29 @@ fn test_attack_connection_cap_sheds_idle_connections_first() {
 }
 
 #[test]
+fn test_attack_connection_cap_of_viewers_answers_503_with_security_headers() {
+    let kv = Kv::demo(&["-r", "320x240", "-f", "10", "--max-connections", "4"]);
+    let mut viewers: Vec<common::Stream> = (0..4).map(|_| common::Stream::open(&kv)).collect();
+    for viewer in &mut viewers {
+        viewer.next_part();
+    }
+    // Four viewers, none idle: nobody can be shed for a fifth connection.
+    let mut third = kv.connect();
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = third.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("X-Content-Type-Options: nosniff"),
+        "{answer}"
+    );
+    assert!(answer.contains("too many connections"), "{answer}");
+    viewers[0].next_part();
+}
+
+#[test]
 fn test_attack_passwords_and_typed_text_never_reach_the_log() {
     let kv = Kv::start(
         &["--demo", "--log-level", "trace"],
