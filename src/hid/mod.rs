@@ -356,7 +356,9 @@ impl Hid {
     /// configured the gadget again (or, without `--gadget`, once their node
     /// is back). `true` when the host changed: it came, left, or is a new one.
     fn follow_devices(&mut self, now: Instant) -> bool {
-        let mut changed = false;
+        // A device closed or reopened: its host changed, and its fd too.
+        let mut devices = false;
+        let mut host = false;
         let vanished = self
             .nodes
             .vanished(self.channels().filter_map(|c| c.sink.node()));
@@ -366,17 +368,17 @@ impl Hid {
                 .node()
                 .is_some_and(|n| vanished.iter().any(|v| v == n))
             {
-                changed |= channel.close("its device node went away: gadget unbound");
+                devices |= channel.close("its device node went away: gadget unbound");
             }
         }
         if let Some(watch) = &mut self.udc {
             let was_configured = watch.configured();
             if watch.poll(now) {
-                changed |= watch.configured() != was_configured;
+                host = watch.configured() != was_configured;
                 if !watch.bound() {
                     let why = format!("USB gadget {}", watch.state());
                     for channel in self.channels_mut() {
-                        changed |= channel.close(&why);
+                        devices |= channel.close(&why);
                     }
                 }
             }
@@ -385,13 +387,13 @@ impl Hid {
         for channel in self.channels_mut() {
             let back = channel.sink.node().is_none_or(Path::exists);
             if !channel.is_open() && host_there && back && channel.reopen() {
-                changed = true;
+                devices = true;
             }
         }
-        if changed {
+        if devices {
             self.fd_epoch += 1;
         }
-        changed
+        devices || host
     }
 
     fn jiggle_due(&self) -> Option<Instant> {
