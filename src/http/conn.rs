@@ -506,13 +506,13 @@ impl Conn {
         let result = match app.media.as_mut() {
             Some(images) => images.finish(upload),
             None => Err(crate::media::MediaError::new(
-                Status::InternalServerError,
+                crate::media::Refusal::Io,
                 "the images folder went away",
             )),
         };
         let response = match result {
             Ok(json) => Response::json(Status::Ok, json),
-            Err(e) => Response::error(e.status, &e.message),
+            Err(e) => routes::media_error(&e),
         };
         response.write_to(&mut self.out, keep_alive);
         if !keep_alive {
@@ -535,7 +535,7 @@ impl Conn {
             _ => 0,
         };
         let mut answer = Vec::new();
-        Response::error(error.status, &error.message).write_to(&mut answer, false);
+        routes::media_error(&error).write_to(&mut answer, false);
         self.input.clear();
         self.set_state(State::Lingering {
             answer,
