@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::auth::{Credentials, Secret};
 use crate::gadget::ethernet::{Ethernet, NetFunction};
 use crate::gadget::GadgetConfig;
-use crate::http::auth::{Credentials, Secret};
 use crate::net::{Subnet, UsbNetConfig, DEFAULT_SUBNET};
 use crate::tls::TlsSource;
 
@@ -774,7 +774,7 @@ mod tests {
     #[test]
     fn test_password_hash_from_flag_env_and_file() {
         // Made by `kv --hash-password` for "pw".
-        let phc = crate::http::auth::hash_password("pw").unwrap();
+        let phc = crate::auth::hash_password("pw").unwrap();
         let c = Config::from_args(args(&["--password-hash", &phc]), &no_env)
             .unwrap()
             .credentials

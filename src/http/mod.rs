@@ -4,7 +4,6 @@
 //! event loop drives.
 
 pub mod assets;
-pub mod auth;
 pub mod conn;
 pub mod request;
 pub mod response;

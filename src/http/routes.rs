@@ -6,11 +6,11 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::auth::{self, Verdict, SESSION_COOKIE};
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
 use super::{assets, Status};
 use crate::app::App;
+use crate::auth::Verdict;
 use crate::json::{self, Value};
 use crate::media::{self, Medium, Upload};
 use crate::video::{modes, Mode};
@@ -181,11 +181,11 @@ fn wants_page(req: &Request) -> bool {
             .is_some_and(|a| a.contains("text/html"))
 }
 
+/// The cookie that carries a browser session.
+pub const SESSION_COOKIE: &str = "kv_session";
+
 fn session_cookie(req: &Request) -> Option<&str> {
-    req.headers
-        .iter()
-        .filter(|(k, _)| k == "cookie")
-        .find_map(|(_, v)| auth::cookie(v, SESSION_COOKIE))
+    req.cookie(SESSION_COOKIE)
 }
 
 /// `POST /api/login` with `{"user":"...","password":"..."}`.
