@@ -268,7 +268,8 @@ impl Gadget {
     }
 
     /// The `/dev/hidgN` node of each enabled function, found from the
-    /// device number the function reports in its `dev` attribute.
+    /// device number the function reports in its `dev` attribute. The
+    /// gadget only makes the devices: whoever drives them opens these.
     pub fn nodes(&self) -> Result<Vec<(Function, PathBuf)>, String> {
         self.config
             .functions()

@@ -152,11 +152,11 @@ impl HostFollower {
 mod tests {
     use std::time::Duration;
 
-    use super::super::bench::{keys, Bench};
-    use super::super::sink::Fake;
-    use super::super::sink::FakeSink;
-    use super::super::Input;
     use super::*;
+    use crate::hid::bench::{keys, Bench};
+    use crate::hid::sink::Fake;
+    use crate::hid::sink::FakeSink;
+    use crate::hid::Input;
     use crate::testutil::TempDir;
 
     /// A bench whose host has configured the gadget, with what that wrote taken.

@@ -15,6 +15,7 @@ use super::report::KeyboardReport;
 /// far more than a person types between two host polls, 8 KiB at most.
 pub const KEY_BACKLOG: usize = 1024;
 
+/// The keyboard function: its channel and everything typed on it.
 pub struct Keyboard {
     pub channel: Channel,
     /// Keys the operator holds.
@@ -147,11 +148,11 @@ impl Keyboard {
 
 #[cfg(test)]
 mod tests {
-    use super::super::bench::{keys, Bench};
-    use super::super::channel;
-    use super::super::sink::Fake;
-    use super::super::Input;
     use super::*;
+    use crate::hid::bench::{keys, Bench};
+    use crate::hid::channel;
+    use crate::hid::sink::Fake;
+    use crate::hid::Input;
 
     #[test]
     fn test_reading_key_down_written_at_once() {

@@ -9,6 +9,11 @@
 //!   X u16 LE 0..32767, Y u16 LE 0..32767, wheel i8, horizontal wheel (AC Pan) i8.
 //! - relative mouse, 5 bytes: buttons, dX i8, dY i8, wheel i8, horizontal wheel i8
 //!   (boot protocol reads the first three); moves beyond ±127 are split into several reports.
+//!
+//! `Hid` is the one the rest of kv talks to; behind it `keyboard` (with
+//! `paste`) and `pointer` turn input into reports on their `channel`s, and
+//! `host` follows the target: the state its owner feeds in (`on_host_state`)
+//! and the device nodes (`nodes`).
 
 #[cfg(test)]
 mod bench;
@@ -33,7 +38,6 @@ use channel::Channel;
 use host::HostFollower;
 use keyboard::Keyboard;
 use layout::Layout;
-pub use paste::PASTE_LIMIT;
 use pointer::Pointers;
 use sink::HidgFile;
 

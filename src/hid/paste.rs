@@ -160,9 +160,9 @@ fn newlines_as_enter(text: &str) -> impl Iterator<Item = char> + '_ {
 
 #[cfg(test)]
 mod tests {
-    use super::super::bench::{keys, typed, Bench};
-    use super::super::sink::Fake;
     use super::*;
+    use crate::hid::bench::{keys, typed, Bench};
+    use crate::hid::sink::Fake;
 
     #[test]
     fn test_reading_paste_paced_press_release() {

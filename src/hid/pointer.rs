@@ -178,12 +178,12 @@ impl Pointers {
 mod tests {
     use std::time::Duration;
 
-    use super::super::bench::Bench;
-    use super::super::sink::Fake;
-    use super::super::sink::FakeSink;
-    use super::super::Input;
-    use super::super::{layout, Hid, HidSinks};
     use super::*;
+    use crate::hid::bench::Bench;
+    use crate::hid::sink::Fake;
+    use crate::hid::sink::FakeSink;
+    use crate::hid::Input;
+    use crate::hid::{layout, Hid, HidSinks};
 
     #[test]
     fn test_reading_abs_move_written() {
