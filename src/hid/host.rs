@@ -50,15 +50,13 @@ impl HostFollower {
         state: HostState,
         channels: impl Iterator<Item = &'a mut Channel>,
     ) -> bool {
-        let configured = |host: &Host| host == &Host::Told(HostState::Configured);
-        let was_configured = configured(&self.host);
-        let why = format!("USB gadget {}", state.as_str());
-        let bound = state.bound();
+        let was_configured = self.configured();
+        let gone = (!state.bound()).then(|| format!("USB gadget {}", state.as_str()));
         self.host = Host::Told(state);
-        let host = configured(&self.host) != was_configured;
+        let host = self.configured() != was_configured;
         let mut devices = false;
         let mut channels: Vec<&mut Channel> = channels.collect();
-        if !bound {
+        if let Some(why) = gone {
             for channel in channels.iter_mut() {
                 devices |= channel.close(&why);
             }
@@ -110,12 +108,14 @@ impl HostFollower {
         devices || host
     }
 
+    /// The controller says a host configured the gadget.
+    fn configured(&self) -> bool {
+        self.host == Host::Told(HostState::Configured)
+    }
+
     /// A host may be there: it configured the gadget, or nothing says.
     pub fn there(&self) -> bool {
-        match &self.host {
-            Host::Untold => true,
-            Host::Told(state) => *state == HostState::Configured,
-        }
+        self.host == Host::Untold || self.configured()
     }
 
     /// The controller says for sure; without one, a host that stopped
@@ -125,7 +125,7 @@ impl HostFollower {
     pub fn online<'a>(&self, mut channels: impl Iterator<Item = &'a Channel>) -> bool {
         match &self.host {
             Host::Untold => channels.all(|c| c.link != Link::NotReading),
-            Host::Told(state) => *state == HostState::Configured,
+            Host::Told(_) => self.configured(),
         }
     }
 
