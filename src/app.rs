@@ -26,6 +26,9 @@ pub struct App {
     pub latest: Option<SharedFrame>,
     next_seq: u64,
     pub hid: Hid,
+    /// Whether a host has configured kv's gadget, with `--gadget`: the loop
+    /// reads it and feeds it to `hid`.
+    pub udc: Option<crate::gadget::udc::UdcWatch>,
     /// The USB network link, with `--ethernet`.
     pub net: Option<crate::net::UsbNet>,
     pub demo: Option<DemoTarget>,
@@ -62,6 +65,7 @@ impl App {
             latest: None,
             next_seq: 1,
             hid,
+            udc: None,
             net: None,
             demo,
             media: None,

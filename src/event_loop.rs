@@ -158,6 +158,10 @@ impl Server {
             self.app.source.poll_at(),
             self.app.placeholder.poll_at(),
             self.app.hid.poll_at(),
+            self.app
+                .udc
+                .as_ref()
+                .map(crate::gadget::udc::UdcWatch::poll_at),
             self.app.net.as_ref().and_then(crate::net::UsbNet::poll_at),
         ];
         sources
@@ -348,6 +352,9 @@ impl Server {
             {
                 self.publish(frame, now);
             }
+        }
+        if let Some(state) = self.app.udc.as_mut().and_then(|udc| udc.poll(now)) {
+            self.app.hid.on_host_state(state, now);
         }
         if self.app.hid.poll_at().is_some_and(|t| t <= now) {
             self.app.hid.poll(now);

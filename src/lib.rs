@@ -16,6 +16,9 @@ pub mod media;
 pub mod net;
 pub mod render;
 pub mod sys;
+#[cfg(test)]
+mod testutil;
 pub mod tls;
+pub mod usb;
 pub mod video;
 pub mod ws;

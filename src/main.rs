@@ -5,13 +5,12 @@
 
 use kv::{app, auth, config, demo, event_loop, gadget, hid, media, net, tls, video};
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use config::{Args, Config};
-use hid::sink::HidgFile;
-use hid::{layout, Hid, HidSink, HidSinks};
+use gadget::Function;
+use hid::{layout, Hid, HidSinks};
 use video::Mode;
 
 fn main() -> ExitCode {
@@ -85,11 +84,15 @@ fn run(args: Args) -> Result<(), String> {
         let sinks = match &config.gadget {
             Some(gadget_config) => {
                 let created = gadget::Gadget::create(gadget_config)?;
-                let sinks = created.open_sinks()?;
+                let sinks = gadget_sinks(&created)?;
                 gadget = Some(created);
                 sinks
             }
-            None => hidg_sinks(&config)?,
+            None => HidSinks::open(
+                config.hid_keyboard.as_deref(),
+                config.hid_mouse.as_deref(),
+                config.hid_mouse_rel.as_deref(),
+            )?,
         };
         (Box::new(source) as Box<dyn video::FrameSource>, sinks, None)
     };
@@ -132,11 +135,9 @@ fn run(args: Args) -> Result<(), String> {
     };
     let mut hid = Hid::new(sinks, layout);
     hid.set_jiggle(config.jiggle, now);
-    if let Some(gadget) = &gadget {
-        hid.watch_udc(gadget.udc_watch(now));
-    }
     let mut app = app::App::new(config, source, hid, demo, now);
     app.media = media;
+    app.udc = gadget.as_ref().map(|gadget| gadget.udc_watch(now));
     app.net = usb_net(&app.config, gadget.as_ref(), now);
     let mut server = event_loop::Server::new(listeners, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
@@ -224,21 +225,16 @@ fn raise_open_files(max_connections: usize) {
     }
 }
 
-/// The HID gadget devices named on the command line.
-fn hidg_sinks(config: &Config) -> Result<HidSinks, String> {
-    let open = |path: &Option<std::path::PathBuf>,
-                what: &str|
-     -> Result<Option<Box<dyn HidSink>>, String> {
-        let Some(path) = path.as_deref() else {
-            return Ok(None);
-        };
-        let sink = HidgFile::open(Path::new(path)).map_err(|e| e.to_string())?;
-        log::info!("⌨️  {what}: {}", path.display());
-        Ok(Some(Box::new(sink)))
+/// The sinks of the HID functions the gadget created, on the nodes it found.
+fn gadget_sinks(gadget: &gadget::Gadget) -> Result<HidSinks, String> {
+    let nodes = gadget.nodes()?;
+    let node = |function| {
+        let found = nodes.iter().find(|(f, _)| *f == function);
+        found.map(|(_, path)| path.as_path())
     };
-    Ok(HidSinks {
-        keyboard: open(&config.hid_keyboard, "Keyboard")?,
-        mouse_abs: open(&config.hid_mouse, "Mouse (absolute)")?,
-        mouse_rel: open(&config.hid_mouse_rel, "Mouse (relative)")?,
-    })
+    HidSinks::open(
+        node(Function::Keyboard),
+        node(Function::MouseAbsolute),
+        node(Function::MouseRelative),
+    )
 }

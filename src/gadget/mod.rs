@@ -19,8 +19,6 @@ use std::io::{self, ErrorKind};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::hid::sink::HidgFile;
-use crate::hid::{HidSink, HidSinks};
 use udc::UdcWatch;
 
 /// "Multifunction Composite Gadget" of the Linux Foundation's vendor ID: the
@@ -123,14 +121,6 @@ impl Function {
             Function::Keyboard => (1, 1, 8, descriptor::KEYBOARD),
             Function::MouseAbsolute => (0, 0, 7, descriptor::MOUSE_ABSOLUTE),
             Function::MouseRelative => (2, 1, 5, descriptor::MOUSE_RELATIVE),
-        }
-    }
-
-    fn what(self) -> &'static str {
-        match self {
-            Function::Keyboard => "Keyboard",
-            Function::MouseAbsolute => "Mouse (absolute)",
-            Function::MouseRelative => "Mouse (relative)",
         }
     }
 }
@@ -278,7 +268,8 @@ impl Gadget {
     }
 
     /// The `/dev/hidgN` node of each enabled function, found from the
-    /// device number the function reports in its `dev` attribute.
+    /// device number the function reports in its `dev` attribute. The
+    /// gadget only makes the devices: whoever drives them opens these.
     pub fn nodes(&self) -> Result<Vec<(Function, PathBuf)>, String> {
         self.config
             .functions()
@@ -328,23 +319,6 @@ impl Gadget {
                 self.config.dev.display()
             )
         })
-    }
-
-    /// Opens every enabled function's node as a non-blocking HID sink.
-    pub fn open_sinks(&self) -> Result<HidSinks, String> {
-        let mut sinks = HidSinks::default();
-        for (function, path) in self.nodes()? {
-            let sink: Box<dyn HidSink> =
-                Box::new(HidgFile::open(&path).map_err(|e| e.to_string())?);
-            log::info!("⌨️  {}: {}", function.what(), path.display());
-            let slot = match function {
-                Function::Keyboard => &mut sinks.keyboard,
-                Function::MouseAbsolute => &mut sinks.mouse_abs,
-                Function::MouseRelative => &mut sinks.mouse_rel,
-            };
-            *slot = Some(sink);
-        }
-        Ok(sinks)
     }
 
     /// Watches whether a host has configured the gadget, from `now` on.
@@ -485,28 +459,7 @@ fn configfs_error(path: &Path, error: io::Error) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    /// A directory under the system temp dir, removed when dropped.
-    pub struct TempDir(PathBuf);
-
-    impl TempDir {
-        pub fn new(tag: &str) -> TempDir {
-            let path = std::env::temp_dir().join(format!("kv-gadget-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).expect("temp dir");
-            TempDir(path)
-        }
-
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir;
 
     /// A fake system: configfs with `usb_gadget/`, one UDC, /sys/dev/char, /dev.
     pub(crate) fn system(tag: &str) -> (TempDir, GadgetConfig) {
@@ -666,11 +619,6 @@ pub(crate) mod tests {
                 (Function::MouseAbsolute, config.dev.join("hidg0")),
                 (Function::MouseRelative, config.dev.join("hidg1")),
             ]
-        );
-        let sinks = gadget.open_sinks().expect("opened");
-        assert_eq!(
-            sinks.keyboard.expect("keyboard").name(),
-            config.dev.join("hidg2").display().to_string()
         );
     }
 

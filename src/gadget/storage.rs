@@ -172,7 +172,8 @@ impl Lun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadget::tests::{system, TempDir};
+    use crate::gadget::tests::system;
+    use crate::testutil::TempDir;
 
     fn read(path: &Path) -> String {
         fs::read_to_string(path).unwrap()

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::usb::HostState;
+
 /// The controllers present under `udc_root`, sorted by name.
 pub fn list(udc_root: &Path) -> Result<Vec<String>, String> {
     let entries = std::fs::read_dir(udc_root).map_err(|e| {
@@ -56,12 +58,6 @@ pub fn choose(udc_root: &Path, wanted: Option<&str>) -> Result<String, String> {
 /// noticed within this. Two small sysfs reads cost next to nothing.
 pub const READ_EVERY: Duration = Duration::from_millis(250);
 
-/// What `UdcWatch::state` says while the gadget is bound to no controller.
-pub const UNBOUND: &str = "unbound";
-/// What it says when the binding or the controller cannot be read (the
-/// controller went away).
-const UNKNOWN: &str = "unknown";
-
 /// Whether a host has configured kv's gadget: the gadget's own `UDC`
 /// attribute (which controller, if any, it is bound to) and that
 /// controller's `state`. Both are needed: a controller keeps saying
@@ -70,7 +66,7 @@ pub struct UdcWatch {
     /// The gadget's `UDC` attribute.
     binding: PathBuf,
     udc_root: PathBuf,
-    state: String,
+    state: HostState,
     read_at: Instant,
 }
 
@@ -80,7 +76,7 @@ impl UdcWatch {
         UdcWatch {
             binding: gadget_dir.join("UDC"),
             udc_root: udc_root.to_path_buf(),
-            state: String::new(),
+            state: HostState::Unread,
             read_at: now,
         }
     }
@@ -90,59 +86,46 @@ impl UdcWatch {
         self.read_at
     }
 
-    /// Reads the state if it is due; `true` when it changed.
-    pub fn poll(&mut self, now: Instant) -> bool {
+    /// Reads the state if it is due, and says what it is, changed or not:
+    /// whoever follows it may retry then what failed at the last read (a
+    /// device that would not open while the host was there).
+    pub fn poll(&mut self, now: Instant) -> Option<HostState> {
         if now < self.read_at {
-            return false;
+            return None;
         }
         self.read_at = now + READ_EVERY;
         let state = self.read();
-        if state == self.state {
-            return false;
+        if state != self.state {
+            log::info!(
+                "🔌 USB host: {} ({})",
+                state.as_str(),
+                self.binding.display()
+            );
+            self.state = state;
         }
-        log::info!("🔌 USB host: {state} ({})", self.binding.display());
-        self.state = state;
-        true
+        Some(self.state.clone())
     }
 
-    fn read(&self) -> String {
+    fn read(&self) -> HostState {
         let udc = match std::fs::read_to_string(&self.binding) {
             Ok(text) => text.trim().to_string(),
-            Err(_) => return UNKNOWN.to_string(),
+            Err(_) => return HostState::Unknown,
         };
         // A name that could climb out of udc_root is no controller of ours.
         if udc.is_empty() || udc.contains('/') || udc == ".." {
-            return UNBOUND.to_string();
+            return HostState::Unbound;
         }
         match std::fs::read_to_string(self.udc_root.join(udc).join("state")) {
-            Ok(text) => text.trim().to_string(),
-            Err(_) => UNKNOWN.to_string(),
+            Ok(text) => HostState::of_controller(&text),
+            Err(_) => HostState::Unknown,
         }
-    }
-
-    /// The controller's state (`configured` once the host has enumerated
-    /// the gadget, `not attached`, `suspended`...), `unbound`, or `unknown`
-    /// when it cannot be read; empty before the first read.
-    pub fn state(&self) -> &str {
-        &self.state
-    }
-
-    /// The gadget is bound to a controller that is there: neither `unbound`
-    /// nor `unknown` (the controller gone), nor unread yet.
-    pub fn bound(&self) -> bool {
-        !matches!(self.state.as_str(), UNBOUND | UNKNOWN | "")
-    }
-
-    /// A host has configured the gadget: its reports are taken.
-    pub fn configured(&self) -> bool {
-        self.state == "configured"
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadget::tests::TempDir;
+    use crate::testutil::TempDir;
 
     #[test]
     fn test_choose_only_one() {
@@ -186,15 +169,13 @@ mod tests {
         let t0 = Instant::now();
         let mut watch = UdcWatch::new(&root.path().join("udc"), &gadget, t0);
         assert_eq!(watch.poll_at(), t0);
-        assert!(watch.poll(t0));
-        assert_eq!(watch.state(), "unknown", "no UDC attribute");
+        assert_eq!(watch.poll(t0), Some(HostState::Unknown), "no UDC attribute");
         std::fs::write(gadget.join("UDC"), "dummy_udc.0\n").unwrap();
         std::fs::write(udc.join("state"), "configured\n").unwrap();
-        assert!(!watch.poll(t0 + READ_EVERY / 2), "not due yet");
-        assert!(watch.poll(t0 + READ_EVERY));
-        assert_eq!(watch.state(), "configured");
-        assert!(watch.configured());
-        assert!(!watch.poll(t0 + 2 * READ_EVERY), "unchanged");
+        assert_eq!(watch.poll(t0 + READ_EVERY / 2), None, "not due yet");
+        assert_eq!(watch.poll(t0 + READ_EVERY), Some(HostState::Configured));
+        let again = watch.poll(t0 + 2 * READ_EVERY);
+        assert_eq!(again, Some(HostState::Configured), "unchanged, said again");
         assert_eq!(watch.poll_at(), t0 + 3 * READ_EVERY);
     }
 
@@ -210,11 +191,8 @@ mod tests {
         let mut watch = UdcWatch::new(&root.path().join("udc"), &gadget, t0);
         // What configfs shows after `echo "" > UDC`: a newline.
         std::fs::write(gadget.join("UDC"), "\n").unwrap();
-        assert!(watch.poll(t0));
-        assert_eq!(watch.state(), UNBOUND);
-        assert!(!watch.configured());
+        assert_eq!(watch.poll(t0), Some(HostState::Unbound));
         std::fs::write(gadget.join("UDC"), "../../etc\n").unwrap();
-        watch.poll(t0 + READ_EVERY);
-        assert_eq!(watch.state(), UNBOUND);
+        assert_eq!(watch.poll(t0 + READ_EVERY), Some(HostState::Unbound));
     }
 }

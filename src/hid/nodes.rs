@@ -84,7 +84,7 @@ impl NodeWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadget::tests::TempDir;
+    use crate::testutil::TempDir;
 
     #[test]
     fn test_vanished_names_only_watched_nodes_that_went() {

@@ -135,6 +135,22 @@ impl<const N: usize> Clicks<N> {
     }
 }
 
+/// A mouse's reports as the writer (`hid::pointer`) takes them: the next
+/// one until the host is up to date, and what happens to the state when
+/// the operator lets go or the host leaves.
+pub trait MouseReports {
+    /// One report's bytes.
+    type Report: AsRef<[u8]> + Copy;
+    /// The next report to write, or `None` when the host is up to date.
+    fn next_report(&self) -> Option<Self::Report>;
+    /// The report from `next_report` was written.
+    fn sent(&mut self);
+    /// Everything up (see each mouse).
+    fn release(&mut self);
+    /// Drops the clicks the host never took: it left, or it is not reading.
+    fn forget_clicks(&mut self);
+}
+
 /// The absolute mouse: buttons, a position in 0..=32767 on each axis, and
 /// wheel notches still to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -172,21 +188,6 @@ impl AbsoluteMouse {
         self.placed.then_some((self.x, self.y, self.buttons))
     }
 
-    /// Buttons up and scrolling dropped; the pointer stays where it is (an
-    /// all-zero position would throw it into the corner). Worth a report once
-    /// the pointer has a position.
-    pub fn release(&mut self) {
-        self.keep_unsent_click(0);
-        self.buttons = 0;
-        self.scroll = Scroll::default();
-        self.moved = self.placed;
-    }
-
-    /// Drops the clicks the host never took: it left, or it is not reading.
-    pub fn forget_clicks(&mut self) {
-        self.clicks.0.clear();
-    }
-
     /// Before the buttons change to `buttons`: a state the host has not
     /// taken yet is a click of its own, queued to go first.
     fn keep_unsent_click(&mut self, buttons: u8) {
@@ -200,9 +201,26 @@ impl AbsoluteMouse {
         let [yl, yh] = self.y.to_le_bytes();
         [self.buttons, xl, xh, yl, yh, wheel as u8, pan as u8]
     }
+}
 
-    /// The next report to write, or `None` when the host is up to date.
-    pub fn next_report(&self) -> Option<[u8; 7]> {
+impl MouseReports for AbsoluteMouse {
+    type Report = [u8; 7];
+
+    /// Buttons up and scrolling dropped; the pointer stays where it is (an
+    /// all-zero position would throw it into the corner). Worth a report once
+    /// the pointer has a position.
+    fn release(&mut self) {
+        self.keep_unsent_click(0);
+        self.buttons = 0;
+        self.scroll = Scroll::default();
+        self.moved = self.placed;
+    }
+
+    fn forget_clicks(&mut self) {
+        self.clicks.0.clear();
+    }
+
+    fn next_report(&self) -> Option<Self::Report> {
         if let Some(&click) = self.clicks.0.front() {
             return Some(click);
         }
@@ -212,8 +230,7 @@ impl AbsoluteMouse {
         Some(self.report(self.scroll.step()))
     }
 
-    /// The report from `next_report` was written.
-    pub fn sent(&mut self) {
+    fn sent(&mut self) {
         if self.clicks.0.pop_front().is_some() {
             return;
         }
@@ -255,27 +272,6 @@ impl RelativeMouse {
         self.buttons
     }
 
-    /// Buttons up, pending movement dropped (clicks the host has not taken
-    /// still go first); always worth a report.
-    pub fn release(&mut self) {
-        self.keep_unsent_click(0);
-        *self = RelativeMouse {
-            clicks: std::mem::take(&mut self.clicks),
-            clicked: true,
-            ..RelativeMouse::default()
-        };
-    }
-
-    /// Drops the clicks the host never took (it left, or it is not
-    /// reading); their movement stays, so the pointer still ends up where
-    /// the operator moved it.
-    pub fn forget_clicks(&mut self) {
-        for report in std::mem::take(&mut self.clicks.0) {
-            self.dx = accumulate(self.dx, i32::from(report[1] as i8));
-            self.dy = accumulate(self.dy, i32::from(report[2] as i8));
-        }
-    }
-
     /// Before the buttons change to `buttons`: the state the host has not
     /// taken yet (its click and its movement, in steps) is queued to go first.
     fn keep_unsent_click(&mut self, buttons: u8) {
@@ -292,9 +288,33 @@ impl RelativeMouse {
         }
         self.clicks.push(reports.into_iter());
     }
+}
 
-    /// The next report to write, or `None` when the host is up to date.
-    pub fn next_report(&self) -> Option<[u8; 5]> {
+impl MouseReports for RelativeMouse {
+    type Report = [u8; 5];
+
+    /// Buttons up, pending movement dropped (clicks the host has not taken
+    /// still go first); always worth a report.
+    fn release(&mut self) {
+        self.keep_unsent_click(0);
+        *self = RelativeMouse {
+            clicks: std::mem::take(&mut self.clicks),
+            clicked: true,
+            ..RelativeMouse::default()
+        };
+    }
+
+    /// Drops the clicks the host never took (it left, or it is not
+    /// reading); their movement stays, so the pointer still ends up where
+    /// the operator moved it.
+    fn forget_clicks(&mut self) {
+        for report in std::mem::take(&mut self.clicks.0) {
+            self.dx = accumulate(self.dx, i32::from(report[1] as i8));
+            self.dy = accumulate(self.dy, i32::from(report[2] as i8));
+        }
+    }
+
+    fn next_report(&self) -> Option<Self::Report> {
         if let Some(&click) = self.clicks.0.front() {
             return Some(click);
         }
@@ -311,8 +331,8 @@ impl RelativeMouse {
         ])
     }
 
-    /// The report from `next_report` was written: its share of the movement is done.
-    pub fn sent(&mut self) {
+    /// Its share of the movement is done.
+    fn sent(&mut self) {
         if self.clicks.0.pop_front().is_some() {
             return;
         }

@@ -487,7 +487,7 @@ fn io_error(path: &Path, what: &str, error: io::Error) -> MediaError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadget::tests::TempDir;
+    use crate::testutil::TempDir;
 
     fn folder(tag: &str, max: Option<u64>) -> (TempDir, Images) {
         let tmp = TempDir::new(tag);
