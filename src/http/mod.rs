@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod auth;
 pub mod conn;
+pub mod io;
 pub mod request;
 pub mod response;
 pub mod routes;
