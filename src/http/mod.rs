@@ -7,9 +7,12 @@ pub mod assets;
 pub mod auth;
 pub mod conn;
 pub mod io;
+pub mod linger;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod upload;
+pub mod websocket;
 
 /// The statuses kv answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
