@@ -657,3 +657,6 @@ fn input_cap() -> usize {
     let limits = request::Limits::default();
     limits.max_head + limits.max_body + 1
 }
+
+#[cfg(test)]
+mod tests;
