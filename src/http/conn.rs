@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::io::{Got, Stream, Wire};
+use super::io::{Filled, Stream, Wire};
 use super::linger::{Drain, Linger};
 use super::request::{self, Method};
 use super::response::{open_ended_head, Response};
@@ -19,7 +19,6 @@ use super::upload::{self, UploadBody};
 use super::websocket::{Link, Session};
 use super::Status;
 use crate::app::App;
-use crate::media::MediaError;
 use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
@@ -117,16 +116,6 @@ pub enum Kind {
     WebSocket,
 }
 
-/// How reading into the input buffer ended.
-enum Filled {
-    /// The socket had nothing more.
-    Drained,
-    /// The buffer holds the most a request may be.
-    Full,
-    /// The peer closed its side.
-    Closed,
-}
-
 /// `S`: plain TCP or TLS (or the tests' fake stream).
 pub struct Conn<S = Socket> {
     wire: Wire<S>,
@@ -217,7 +206,7 @@ impl<S: Stream> Conn<S> {
             if let Some(outcome) = self.drive_handed_off(app, now) {
                 return outcome;
             }
-            let filled = self.read_input(now)?;
+            let filled = self.wire.read_into(&mut self.input, input_cap(), now)?;
             match self.state {
                 // A viewer has nothing to say; whatever it sends is dropped.
                 State::Viewer(_) => self.input.clear(),
@@ -257,24 +246,6 @@ impl<S: Stream> Conn<S> {
                 Some(step.and_then(|step| self.upload_step(step, app, now)))
             }
             _ => None,
-        }
-    }
-
-    /// Reads until EAGAIN or until the input buffer holds the most a request
-    /// may be.
-    fn read_input(&mut self, now: Instant) -> io::Result<Filled> {
-        let cap = input_cap();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            if self.input.len() >= cap {
-                return Ok(Filled::Full);
-            }
-            let room = (cap - self.input.len()).min(buf.len());
-            match self.wire.read(&mut buf[..room], now)? {
-                Got::Data(n) => self.input.extend_from_slice(&buf[..n]),
-                Got::Blocked => return Ok(Filled::Drained),
-                Got::Closed => return Ok(Filled::Closed),
-            }
         }
     }
 
@@ -405,15 +376,8 @@ impl<S: Stream> Conn<S> {
                 self.set_state(State::Upload(UploadBody::new(upload, req.keep_alive)));
             }
             Action::Respond(response) => {
-                // The body was not read: the answer ends the connection.
-                let mut answer = Vec::new();
-                response.write_to(&mut answer, false);
-                let send_at = response.not_before.unwrap_or(now);
-                self.set_state(State::Lingering(Linger::new(
-                    answer,
-                    send_at,
-                    req.content_length,
-                )));
+                let linger = Linger::new(&response, now, req.content_length);
+                self.set_state(State::Lingering(linger));
             }
             Action::Stream | Action::Snapshot | Action::Upgrade(_) => self.close_with(
                 Response::error(Status::BadRequest, "this route takes no body"),
@@ -427,7 +391,12 @@ impl<S: Stream> Conn<S> {
             upload::Step::Pending => Ok(Next::Keep),
             upload::Step::Closed => Ok(Next::Close),
             upload::Step::Complete => self.finish_upload(app, now),
-            upload::Step::Failed { error, left } => self.fail_upload(error, left, app, now),
+            upload::Step::Failed { answer, left } => {
+                // The rest of the body is dropped.
+                self.input.clear();
+                self.set_state(State::Lingering(Linger::new(&answer, now, left)));
+                self.drive(app, now)
+            }
         }
     }
 
@@ -435,36 +404,8 @@ impl<S: Stream> Conn<S> {
         let State::Upload(body) = self.take_state(State::Idle) else {
             return Ok(Next::Keep);
         };
-        let (upload, keep_alive) = body.into_parts();
-        let result = match app.media.as_mut() {
-            Some(images) => images.finish(upload),
-            None => Err(MediaError::new(
-                Status::InternalServerError,
-                "the images folder went away",
-            )),
-        };
-        let response = match result {
-            Ok(json) => Response::json(Status::Ok, json),
-            Err(e) => Response::error(e.status, &e.message),
-        };
+        let (response, keep_alive) = body.finish(app.media.as_mut());
         self.respond(&response, keep_alive);
-        self.drive(app, now)
-    }
-
-    /// Writing the image failed (disk full, I/O error): say so and drop the
-    /// rest of the body. The partial file keeps what was written.
-    fn fail_upload(
-        &mut self,
-        error: MediaError,
-        left: u64,
-        app: &mut App,
-        now: Instant,
-    ) -> io::Result<Next> {
-        log::warn!("{}: {}", self.wire.peer, error.message);
-        let mut answer = Vec::new();
-        Response::error(error.status, &error.message).write_to(&mut answer, false);
-        self.input.clear();
-        self.set_state(State::Lingering(Linger::new(answer, now, left)));
         self.drive(app, now)
     }
 

@@ -41,6 +41,17 @@ pub enum Got {
     Closed,
 }
 
+/// How reading into a buffer ended (`Wire::read_into`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Filled {
+    /// The socket had nothing more.
+    Drained,
+    /// The buffer holds `cap` bytes.
+    Full,
+    /// The peer closed its side.
+    Closed,
+}
+
 /// The client's stream, what waits to be written to it, and when the peer
 /// last sent or took bytes.
 pub struct Wire<S> {
@@ -93,6 +104,27 @@ impl<S: Stream> Wire<S> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Got::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads until EAGAIN, the peer's end, or until `input` holds `cap` bytes.
+    pub fn read_into(
+        &mut self,
+        input: &mut Vec<u8>,
+        cap: usize,
+        now: Instant,
+    ) -> io::Result<Filled> {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if input.len() >= cap {
+                return Ok(Filled::Full);
+            }
+            let room = (cap - input.len()).min(buf.len());
+            match self.read(&mut buf[..room], now)? {
+                Got::Data(n) => input.extend_from_slice(&buf[..n]),
+                Got::Blocked => return Ok(Filled::Drained),
+                Got::Closed => return Ok(Filled::Closed),
             }
         }
     }
@@ -289,6 +321,20 @@ mod tests {
         fake.push(Step::Reset);
         let e = wire.read(&mut buf, later).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET));
+    }
+
+    #[test]
+    fn test_read_into_stops_at_cap() {
+        let (fake, mut wire, t0) = wire();
+        fake.send(b"0123456789");
+        let mut input = b"ab".to_vec();
+        assert_eq!(wire.read_into(&mut input, 6, t0).unwrap(), Filled::Full);
+        assert_eq!(input, b"ab0123");
+        input.clear();
+        assert_eq!(wire.read_into(&mut input, 16, t0).unwrap(), Filled::Drained);
+        assert_eq!(input, b"456789");
+        fake.push(Step::Eof);
+        assert_eq!(wire.read_into(&mut input, 16, t0).unwrap(), Filled::Closed);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::io::{Got, Stream, Wire};
+use super::response::Response;
 
 /// How long a refused body may keep arriving after its answer.
 const LINGER: Duration = Duration::from_secs(5);
@@ -38,11 +39,15 @@ pub struct Linger {
 }
 
 impl Linger {
-    /// `answer`: the whole serialised refusal; `left`: the body's length.
-    pub fn new(answer: Vec<u8>, send_at: Instant, left: u64) -> Linger {
+    /// The refusal `answer` goes out at its `not_before`, or now; `left`:
+    /// the body bytes still to come.
+    pub fn new(answer: &Response, now: Instant, left: u64) -> Linger {
+        // The body was not read: the answer ends the connection.
+        let mut bytes = Vec::new();
+        answer.write_to(&mut bytes, false);
         Linger {
-            answer: Answer::Held(answer),
-            send_at,
+            answer: Answer::Held(bytes),
+            send_at: answer.not_before.unwrap_or(now),
             left,
         }
     }
@@ -113,7 +118,16 @@ impl Linger {
 #[cfg(test)]
 mod tests {
     use super::super::io::fake::{self, FakeStream, Step};
+    use super::super::Status;
     use super::*;
+
+    fn too_large() -> Response {
+        Response::error(Status::PayloadTooLarge, "too large")
+    }
+
+    fn is_413(text: &str) -> bool {
+        text.starts_with("HTTP/1.1 413 ") && text.ends_with("{\"error\":\"too large\"}")
+    }
 
     struct Bench {
         fake: FakeStream,
@@ -148,14 +162,16 @@ mod tests {
     fn test_lingering_body_drained_then_closed() {
         let mut bench = Bench::new();
         bench.input = b"abc".to_vec();
-        let mut linger = Linger::new(b"HTTP/1.1 413 x\r\n\r\n".to_vec(), bench.t0, 10);
+        let mut linger = Linger::new(&too_large(), bench.t0, 10);
         bench.fake.send(b"defg");
         assert_eq!(
             bench.drive(&mut linger, 0),
             Drain::Lingering,
             "3 bytes to come"
         );
-        assert_eq!(bench.fake.take_text(), "HTTP/1.1 413 x\r\n\r\n");
+        let text = bench.fake.take_text();
+        assert!(is_413(&text), "{text}");
+        assert!(text.contains("Connection: close\r\n"), "{text}");
         assert!(bench.input.is_empty());
         bench.fake.push(Step::Blocked);
         bench.fake.send(b"hij");
@@ -172,20 +188,21 @@ mod tests {
     fn test_lingering_answer_waits_for_its_time() {
         let mut bench = Bench::new();
         let send_at = bench.at(2);
-        let mut linger = Linger::new(b"401".to_vec(), send_at, 0);
+        let refused = Response::error(Status::Unauthorized, "wrong").not_before(send_at);
+        let mut linger = Linger::new(&refused, bench.t0, 0);
         assert_eq!(linger.poll_at(), send_at);
         assert_eq!(bench.drive(&mut linger, 0), Drain::Lingering);
         assert_eq!(bench.fake.take_text(), "");
         let now = bench.at(2);
         let done = linger.on_timer(&mut bench.wire, &mut bench.input, now);
         assert_eq!(done.unwrap(), Drain::Done);
-        assert_eq!(bench.fake.take_text(), "401");
+        assert!(bench.fake.take_text().starts_with("HTTP/1.1 401 "));
     }
 
     #[test]
     fn test_lingering_ends_after_its_limit_however_slow_the_body() {
         let mut bench = Bench::new();
-        let mut linger = Linger::new(b"413".to_vec(), bench.t0, 1 << 30);
+        let mut linger = Linger::new(&too_large(), bench.t0, 1 << 30);
         bench.fake.send(b"trickle");
         assert_eq!(bench.drive(&mut linger, 0), Drain::Lingering);
         assert_eq!(linger.poll_at(), bench.t0 + LINGER);
@@ -197,7 +214,7 @@ mod tests {
     #[test]
     fn test_lingering_peer_hangs_up_after_the_answer() {
         let mut bench = Bench::new();
-        let mut linger = Linger::new(b"413".to_vec(), bench.t0, 1000);
+        let mut linger = Linger::new(&too_large(), bench.t0, 1000);
         bench.fake.push(Step::Eof);
         assert_eq!(bench.drive(&mut linger, 0), Drain::Done);
     }
@@ -206,10 +223,11 @@ mod tests {
     fn test_lingering_answer_blocked_keeps_connection() {
         let mut bench = Bench::new();
         bench.fake.script().room = Some(2);
-        let mut linger = Linger::new(b"413".to_vec(), bench.t0, 0);
+        let mut linger = Linger::new(&too_large(), bench.t0, 0);
         assert_eq!(bench.drive(&mut linger, 0), Drain::Lingering);
         bench.fake.script().room = None;
         assert_eq!(bench.drive(&mut linger, 0), Drain::Done);
-        assert_eq!(bench.fake.take_text(), "413");
+        let text = bench.fake.take_text();
+        assert!(is_413(&text), "{text}");
     }
 }

@@ -8,7 +8,9 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::io::{Got, Stream, Wire};
-use crate::media::{MediaError, Upload};
+use super::response::Response;
+use super::Status;
+use crate::media::{Images, MediaError, Upload};
 
 /// An upload whose client sent nothing for this long is dropped.
 const STALLED: Duration = Duration::from_secs(60);
@@ -26,7 +28,6 @@ enum Pace {
 }
 
 /// What the connection does after a turn.
-#[derive(Debug)]
 pub enum Step {
     /// More body to come.
     Pending,
@@ -34,8 +35,10 @@ pub enum Step {
     Complete,
     /// The client went away or stalled (logged): close.
     Closed,
-    /// Writing the image failed: answer this, then drop the `left` body bytes.
-    Failed { error: MediaError, left: u64 },
+    /// Writing the image failed (disk full, I/O error; logged): answer
+    /// this, then drop the `left` body bytes. The partial file keeps what
+    /// was written.
+    Failed { answer: Response, left: u64 },
 }
 
 pub struct UploadBody {
@@ -54,9 +57,21 @@ impl UploadBody {
         }
     }
 
-    /// The upload, for `Images::finish`, and whether the connection stays open.
-    pub fn into_parts(self) -> (Upload, bool) {
-        (self.upload, self.keep_alive)
+    /// Turns the complete upload into an image: the answer, and whether the
+    /// connection stays open after it.
+    pub fn finish(self, images: Option<&mut Images>) -> (Response, bool) {
+        let result = match images {
+            Some(images) => images.finish(self.upload),
+            None => Err(MediaError::new(
+                Status::InternalServerError,
+                "the images folder went away",
+            )),
+        };
+        let response = match result {
+            Ok(json) => Response::json(Status::Ok, json),
+            Err(e) => Response::error(e.status, &e.message),
+        };
+        (response, self.keep_alive)
     }
 
     /// Moves body bytes from `input` (what came with the head), then from
@@ -74,7 +89,7 @@ impl UploadBody {
                 Ok(taken) => {
                     input.drain(..taken);
                 }
-                Err(error) => return Ok(self.failed(error)),
+                Err(error) => return Ok(self.failed(wire, error)),
             }
         }
         let mut buf = [0u8; 64 * 1024];
@@ -92,7 +107,7 @@ impl UploadBody {
                 Got::Data(n) => {
                     budget -= n;
                     if let Err(error) = self.upload.write(&buf[..n]) {
-                        return Ok(self.failed(error));
+                        return Ok(self.failed(wire, error));
                     }
                 }
                 Got::Blocked => {
@@ -113,9 +128,10 @@ impl UploadBody {
         Ok(Step::Complete)
     }
 
-    fn failed(&self, error: MediaError) -> Step {
+    fn failed<S>(&self, wire: &Wire<S>, error: MediaError) -> Step {
+        log::warn!("{}: {}", wire.peer, error.message);
         Step::Failed {
-            error,
+            answer: Response::error(error.status, &error.message),
             left: self.upload.remaining(),
         }
     }
@@ -212,9 +228,10 @@ mod tests {
         bench.fake.send(b"6789extra");
         assert!(matches!(bench.drive(&mut body), Ok(Step::Complete)));
         assert!(bench.input.is_empty());
-        let (upload, keep_alive) = body.into_parts();
+        let (response, keep_alive) = body.finish(Some(&mut bench.images));
         assert!(keep_alive);
-        let json = bench.images.finish(upload).unwrap();
+        assert_eq!(response.status, Status::Ok);
+        let json = String::from_utf8_lossy(&response.body).into_owned();
         assert!(json.contains("\"size\":10"), "{json}");
         let image = std::fs::read(bench.images.dir().join("a.img")).unwrap();
         assert_eq!(image, b"0123456789");
