@@ -39,7 +39,7 @@ pub struct App {
     pub placeholder: Placeholder,
     fps: FpsMeter,
     /// Credentials, sessions and failed-login delays (http::auth).
-    pub auth: crate::http::auth::Gate,
+    pub auth: crate::auth::Gate,
 }
 
 impl App {
@@ -54,7 +54,7 @@ impl App {
         // devices were opened, and pairing it with this later monotonic reading
         // stamped every X-Timestamp-Us that much late (hiding latency).
         App {
-            auth: crate::http::auth::Gate::new(config.credentials.clone()),
+            auth: crate::auth::Gate::new(config.credentials.clone()),
             config,
             epoch: Instant::now(),
             epoch_monotonic: crate::sys::clock::monotonic().unwrap_or_default(),

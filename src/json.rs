@@ -1,6 +1,7 @@
-//! A small JSON reader and writer for the API's messages: flat objects of
-//! strings, numbers and booleans. Reading is a checked walk over the bytes that
-//! never panics and bounds nesting; writing escapes strings for embedding.
+//! A small JSON reader and writer for the API's messages. Reading is a checked
+//! walk over the bytes that never panics and bounds nesting; writing goes
+//! through [`Object`] and [`array`], so every message kv sends is built one
+//! way, with its strings escaped.
 
 use std::fmt::Write;
 
@@ -248,6 +249,100 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// A JSON object written field by field, in the order the fields are added.
+///
+/// ```
+/// let o = kv::json::Object::new().str("name", "a\"b").num("size", 5).bool("ok", true);
+/// assert_eq!(o.finish(), r#"{"name":"a\"b","size":5,"ok":true}"#);
+/// ```
+#[must_use]
+pub struct Object {
+    out: String,
+}
+
+impl Default for Object {
+    fn default() -> Object {
+        Object::new()
+    }
+}
+
+impl Object {
+    pub fn new() -> Object {
+        Object {
+            out: String::from("{"),
+        }
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.out.len() > 1 {
+            self.out.push(',');
+        }
+        self.out.push_str(&quote(key));
+        self.out.push(':');
+    }
+
+    /// `value`, already JSON (a nested object or array, or a literal).
+    pub fn raw(mut self, key: &str, value: &str) -> Object {
+        self.key(key);
+        self.out.push_str(value);
+        self
+    }
+
+    pub fn str(self, key: &str, value: &str) -> Object {
+        self.raw(key, &quote(value))
+    }
+
+    /// The string, or `null` when there is none.
+    pub fn opt_str(self, key: &str, value: Option<&str>) -> Object {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self.raw(key, "null"),
+        }
+    }
+
+    /// An integer (or anything whose `Display` is a JSON number).
+    pub fn num(mut self, key: &str, value: impl std::fmt::Display) -> Object {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    /// A measured value, with one decimal.
+    pub fn decimal(mut self, key: &str, value: f64) -> Object {
+        self.key(key);
+        // JSON has no NaN or infinity: a meter that divides by zero reads 0.
+        let value = if value.is_finite() { value } else { 0.0 };
+        let _ = write!(self.out, "{value:.1}");
+        self
+    }
+
+    pub fn bool(self, key: &str, value: bool) -> Object {
+        self.raw(key, if value { "true" } else { "false" })
+    }
+
+    pub fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
+/// A JSON array of values that are already JSON.
+pub fn array<I>(items: I) -> String
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let mut out = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item.as_ref());
+    }
+    out.push(']');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +395,27 @@ mod tests {
     fn test_integers_only_for_as_i64() {
         assert_eq!(Value::parse("1.5").unwrap().as_i64(), None);
         assert_eq!(Value::parse("32767").unwrap().as_i64(), Some(32767));
+    }
+
+    #[test]
+    fn test_object_writer_parses_back() {
+        let inner = Object::new().num("w", 1280).finish();
+        let text = Object::new()
+            .str("name", "x\"y\n")
+            .opt_str("none", None)
+            .decimal("fps", 29.96)
+            .decimal("nan", f64::NAN)
+            .raw("mode", &inner)
+            .raw("list", &array(["1", "\"a\""]))
+            .bool("ok", false)
+            .finish();
+        assert_eq!(
+            text,
+            r#"{"name":"x\"y\n","none":null,"fps":30.0,"nan":0.0,"mode":{"w":1280},"list":[1,"a"],"ok":false}"#
+        );
+        let v = Value::parse(&text).unwrap();
+        assert_eq!(v.get("name").and_then(Value::as_str), Some("x\"y\n"));
+        assert_eq!(Object::new().finish(), "{}");
+        assert_eq!(array(Vec::<String>::new()), "[]");
     }
 }

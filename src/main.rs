@@ -3,7 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-use kv::{app, config, demo, event_loop, gadget, hid, http, media, net, tls, video};
+use kv::{app, auth, config, demo, event_loop, gadget, hid, media, net, tls, video};
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -178,7 +178,7 @@ fn hash_password() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    match http::auth::hash_password(password) {
+    match auth::hash_password(password) {
         Ok(hash) => {
             println!("{hash}");
             ExitCode::SUCCESS

@@ -4,47 +4,13 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{decode_jpeg, header, read_response, Kv, Stream};
-use tungstenite::client::IntoClientRequest;
+use common::{decode_jpeg, header, read_response, Kv, Stream, Ws};
 use tungstenite::Message;
-
-type Ws = tungstenite::WebSocket<TcpStream>;
-
-fn ws_connect(kv: &Kv, origin: &str, auth: Option<&str>) -> Result<Ws, tungstenite::Error> {
-    let mut req = format!("ws://{}/ws", kv.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("Origin", origin.parse().unwrap());
-    if let Some(a) = auth {
-        req.headers_mut()
-            .insert("Authorization", a.parse().unwrap());
-    }
-    let (ws, _) = tungstenite::client(req, kv.connect()).map_err(|e| match e {
-        tungstenite::HandshakeError::Failure(e) => e,
-        tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
-    })?;
-    Ok(ws)
-}
 
 fn send(ws: &mut Ws, json: &str) {
     ws.send(Message::text(json)).unwrap();
-}
-
-/// Waits for `/api/demo/screen` to contain `want`.
-fn wait_screen(kv: &Kv, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (status, _, body) = kv.get("/api/demo/screen");
-        assert_eq!(status, 200);
-        let text = String::from_utf8(body).unwrap();
-        if text.contains(want) || Instant::now() > deadline {
-            return text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -98,7 +64,9 @@ fn test_twenty_viewers_keep_full_rate_beside_a_stalled_one() {
 #[test]
 fn test_typing_hello_world_over_websocket_reaches_the_target() {
     let kv = Kv::demo(&[]);
-    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    let mut ws = kv
+        .ws(Some(&format!("http://{}", kv.addr)), &[])
+        .expect("upgrade");
     let first = ws.read().unwrap();
     assert!(
         first.to_text().unwrap().starts_with("{\"type\":\"status\""),
@@ -128,14 +96,16 @@ fn test_typing_hello_world_over_websocket_reaches_the_target() {
             send(&mut ws, r#"{"type":"key","code":"ShiftLeft","down":false}"#);
         }
     }
-    let screen = wait_screen(&kv, "Hello, World!");
+    let screen = kv.wait_screen("", "Hello, World!");
     assert!(screen.contains("Hello, World!"), "screen: {screen:?}");
 }
 
 #[test]
 fn test_paste_types_text_and_reports_what_it_cannot() {
     let kv = Kv::demo(&[]);
-    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    let mut ws = kv
+        .ws(Some(&format!("http://{}", kv.addr)), &[])
+        .expect("upgrade");
     ws.read().unwrap(); // status
     send(&mut ws, r#"{"type":"paste","text":"echo ok; déjà"}"#);
     let reply = ws.read().unwrap();
@@ -144,14 +114,16 @@ fn test_paste_types_text_and_reports_what_it_cannot() {
         reply.contains("\"type\":\"paste\"") && reply.contains('é') && reply.contains('à'),
         "{reply}"
     );
-    let screen = wait_screen(&kv, "echo ok; dj");
+    let screen = kv.wait_screen("", "echo ok; dj");
     assert!(screen.contains("echo ok; dj"), "screen: {screen:?}");
 }
 
 #[test]
 fn test_bad_websocket_messages_get_errors_and_kv_keeps_serving() {
     let kv = Kv::demo(&[]);
-    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    let mut ws = kv
+        .ws(Some(&format!("http://{}", kv.addr)), &[])
+        .expect("upgrade");
     ws.read().unwrap(); // status
     for bad in [
         "nope",
@@ -176,10 +148,7 @@ fn test_bad_websocket_messages_get_errors_and_kv_keeps_serving() {
 #[test]
 fn test_foreign_origin_upgrade_is_refused() {
     let kv = Kv::demo(&[]);
-    match ws_connect(&kv, "http://evil.example", None) {
-        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
-        other => panic!("expected 403, got {:?}", other.map(|_| "an open socket")),
-    }
+    assert_eq!(kv.ws(Some("http://evil.example"), &[]).err(), Some(403));
 }
 
 #[test]
@@ -210,8 +179,10 @@ fn test_every_route_needs_credentials_when_set() {
     let bad = kv.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic b3A6cHg=\r\nConnection: close\r\n\r\n");
     assert_eq!(bad.0, 401);
     let origin = format!("http://{}", kv.addr);
-    assert!(ws_connect(&kv, &origin, None).is_err());
-    let mut ws = ws_connect(&kv, &origin, Some("Basic b3A6cHc=")).expect("authorised upgrade");
+    assert!(kv.ws(Some(&origin), &[]).is_err());
+    let mut ws = kv
+        .ws(Some(&origin), &[("Authorization", "Basic b3A6cHc=")])
+        .expect("authorised upgrade");
     assert!(ws.read().unwrap().to_text().unwrap().contains("status"));
 }
 
@@ -313,18 +284,22 @@ fn test_layout_switch_changes_the_keys_paste_sends() {
     assert!(String::from_utf8(status)
         .unwrap()
         .contains("\"layout\":\"de\""));
-    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    let mut ws = kv
+        .ws(Some(&format!("http://{}", kv.addr)), &[])
+        .expect("upgrade");
     ws.read().unwrap(); // status
                         // On a German keyboard "z" sits where a US host sees "y".
     send(&mut ws, r#"{"type":"paste","text":"zyz"}"#);
-    let screen = wait_screen(&kv, "yzy");
+    let screen = kv.wait_screen("", "yzy");
     assert!(screen.contains("yzy"), "screen: {screen:?}");
 }
 
 #[test]
 fn test_caps_lock_led_comes_back_from_the_target() {
     let kv = Kv::demo(&[]);
-    let mut ws = ws_connect(&kv, &format!("http://{}", kv.addr), None).expect("upgrade");
+    let mut ws = kv
+        .ws(Some(&format!("http://{}", kv.addr)), &[])
+        .expect("upgrade");
     ws.read().unwrap(); // status
     send(&mut ws, r#"{"type":"key","code":"CapsLock","down":true}"#);
     send(&mut ws, r#"{"type":"key","code":"CapsLock","down":false}"#);

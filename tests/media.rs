@@ -65,10 +65,7 @@ fn put(kv: &Kv, target: &str, body: &[u8]) -> (u16, String) {
 }
 
 fn send(kv: &Kv, method: &str, path: &str, body: &str) -> (u16, String) {
-    let (status, _, body) = kv.request(&format!(
-        "{method} {path} HTTP/1.1\r\nHost: {{addr}}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    ));
+    let (status, _, body) = kv.send_json(method, path, body, "");
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 

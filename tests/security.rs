@@ -15,8 +15,6 @@ use common::{header, read_head, read_response, Kv};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
-type Ws = tungstenite::WebSocket<TcpStream>;
-
 /// The 2,000-connection floods measure a frame rate: one at a time, so that
 /// they measure kv rather than each other on a two-core machine.
 static FLOOD: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -30,56 +28,9 @@ fn with_password() -> Kv {
     Kv::start(&["--demo"], &[("KV_USER", "op"), ("KV_PASSWORD", "pw")])
 }
 
-fn ws_connect(kv: &Kv, origin: Option<&str>, extra: &[(&'static str, &str)]) -> Result<Ws, u16> {
-    let mut req = format!("ws://{}/ws", kv.addr)
-        .into_client_request()
-        .unwrap();
-    if let Some(origin) = origin {
-        req.headers_mut().insert("Origin", origin.parse().unwrap());
-    }
-    for (name, value) in extra {
-        req.headers_mut().insert(*name, value.parse().unwrap());
-    }
-    match tungstenite::client(req, kv.connect()) {
-        Ok((ws, _)) => Ok(ws),
-        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
-            Err(r.status().as_u16())
-        }
-        Err(e) => panic!("handshake: {e}"),
-    }
-}
-
-/// A POST with a JSON body; `extra` are whole header lines.
-fn post(kv: &Kv, path: &str, body: &str, extra: &str) -> (u16, String, Vec<u8>) {
-    kv.request(&format!(
-        "POST {path} HTTP/1.1\r\nHost: {{addr}}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
-        body.len()
-    ))
-}
-
-fn get_with(kv: &Kv, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
-    kv.request(&format!(
-        "GET {path} HTTP/1.1\r\nHost: {{addr}}\r\n{extra}Connection: close\r\n\r\n"
-    ))
-}
-
 /// Every log line kv printed so far.
 fn drain_log(kv: &Kv) -> Vec<String> {
     std::iter::from_fn(|| kv.log.recv_timeout(Duration::from_millis(200)).ok()).collect()
-}
-
-/// The typed text on the demo target, waiting up to 10 s for `want`.
-fn wait_screen(kv: &Kv, auth: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, _, body) = get_with(kv, "/api/demo/screen", auth);
-        assert_eq!(status, 200);
-        let text = String::from_utf8(body).unwrap();
-        if text.contains(want) || Instant::now() > deadline {
-            return text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn type_word<S: Read + Write>(ws: &mut tungstenite::WebSocket<S>, word: &str) {
@@ -122,10 +73,10 @@ fn test_attack_every_route_without_credentials_is_401() {
         assert!(header(&head, "access-control-allow-origin").is_none());
     }
     for path in ["/api/video/mode", "/api/hid/release", "/api/hid/layout"] {
-        assert_eq!(post(&kv, path, "{}", "").0, 401, "POST {path}");
+        assert_eq!(kv.send_json("POST", path, "{}", "").0, 401, "POST {path}");
     }
     // A browser opening the UI is sent to the login page, which alone is open.
-    let (status, head, _) = get_with(&kv, "/", "Accept: text/html,*/*\r\n");
+    let (status, head, _) = kv.get_with("/", "Accept: text/html,*/*\r\n");
     assert_eq!(status, 303);
     assert_eq!(header(&head, "location"), Some("/login.html"));
     for path in ["/login.html", "/login.js", "/login.css"] {
@@ -140,7 +91,7 @@ fn test_attack_every_route_without_credentials_is_401() {
     // The right Basic credentials open every route.
     let auth = format!("Authorization: {OP_PW}\r\n");
     for path in ["/", "/app.js", "/api/status", "/api/demo/screen"] {
-        assert_eq!(get_with(&kv, path, &auth).0, 200, "{path}");
+        assert_eq!(kv.get_with(path, &auth).0, 200, "{path}");
     }
 }
 
@@ -151,7 +102,7 @@ fn test_attack_password_guessing_gets_growing_delays_and_429() {
     let mut took = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
-        let (status, _, _) = get_with(&kv, "/api/status", &wrong);
+        let (status, _, _) = kv.get_with("/api/status", &wrong);
         took.push(start.elapsed());
         assert_eq!(status, 401);
     }
@@ -170,7 +121,7 @@ fn test_attack_password_guessing_gets_growing_delays_and_429() {
     .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let start = Instant::now();
-    let (status, head, _) = get_with(&kv, "/api/status", &format!("Authorization: {OP_PW}\r\n"));
+    let (status, head, _) = kv.get_with("/api/status", &format!("Authorization: {OP_PW}\r\n"));
     assert_eq!(status, 429);
     let retry: u64 = header(&head, "retry-after").unwrap().parse().unwrap();
     assert!((1..=4).contains(&retry), "Retry-After {retry}");
@@ -178,12 +129,13 @@ fn test_attack_password_guessing_gets_growing_delays_and_429() {
         start.elapsed() < Duration::from_millis(300),
         "429 is at once"
     );
-    let (status, _, _) = post(&kv, "/api/login", r#"{"user":"op","password":"pw"}"#, "");
+    let (status, _, _) = kv.send_json("POST", "/api/login", r#"{"user":"op","password":"pw"}"#, "");
     assert_eq!(status, 429, "login is locked out too");
     assert_eq!(read_response(&mut slow).0, 401);
     // Served out: the right password works again.
     assert_eq!(
-        get_with(&kv, "/api/status", &format!("Authorization: {OP_PW}\r\n")).0,
+        kv.get_with("/api/status", &format!("Authorization: {OP_PW}\r\n"))
+            .0,
         200
     );
     let log = drain_log(&kv).join("\n");
@@ -199,8 +151,8 @@ fn test_attack_session_login_logout_and_cross_site_login() {
         "POST /api/login HTTP/1.1\r\nHost: {{addr}}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\nConnection: close\r\n\r\nuser=op&password=pw"
     ));
     assert_eq!(form.0, 415);
-    let foreign = post(
-        &kv,
+    let foreign = kv.send_json(
+        "POST",
         "/api/login",
         r#"{"user":"op","password":"pw"}"#,
         "Origin: http://evil.example\r\n",
@@ -208,8 +160,8 @@ fn test_attack_session_login_logout_and_cross_site_login() {
     assert_eq!(foreign.0, 403);
     assert!(header(&foreign.1, "set-cookie").is_none());
 
-    let (status, head, _) = post(
-        &kv,
+    let (status, head, _) = kv.send_json(
+        "POST",
         "/api/login",
         r#"{"user":"op","password":"pw"}"#,
         &origin,
@@ -226,38 +178,47 @@ fn test_attack_session_login_logout_and_cross_site_login() {
     assert!(!attributes.contains("Secure"), "no Secure over plain HTTP");
 
     let with_cookie = format!("Cookie: theme=dark; {pair}\r\n");
-    assert_eq!(get_with(&kv, "/", &with_cookie).0, 200);
-    let (status, _, body) = get_with(&kv, "/api/session", &with_cookie);
+    assert_eq!(kv.get_with("/", &with_cookie).0, 200);
+    let (status, _, body) = kv.get_with("/api/session", &with_cookie);
     assert_eq!(
         (status, &body[..]),
         (200, &br#"{"auth":true,"session":true}"#[..])
     );
     let origin_url = format!("http://{}", kv.addr);
-    let mut ws = ws_connect(&kv, Some(&origin_url), &[("Cookie", pair)]).expect("upgrade");
+    let mut ws = kv
+        .ws(Some(&origin_url), &[("Cookie", pair)])
+        .expect("upgrade");
     assert!(ws.read().unwrap().to_text().unwrap().contains("status"));
     // A cookie is not a way around the Origin check.
     assert_eq!(
-        ws_connect(&kv, Some("http://evil.example"), &[("Cookie", pair)]).err(),
+        kv.ws(Some("http://evil.example"), &[("Cookie", pair)])
+            .err(),
         Some(403)
     );
 
     // Logging out forgets the session on kv, whatever the browser keeps.
-    let (status, head, _) = post(&kv, "/api/logout", "{}", &format!("{origin}{with_cookie}"));
+    let (status, head, _) = kv.send_json(
+        "POST",
+        "/api/logout",
+        "{}",
+        &format!("{origin}{with_cookie}"),
+    );
     assert_eq!(status, 200);
     assert!(header(&head, "set-cookie").unwrap().contains("Max-Age=0"));
-    let (status, head, _) = get_with(&kv, "/api/status", &with_cookie);
+    let (status, head, _) = kv.get_with("/api/status", &with_cookie);
     assert_eq!(status, 401);
     assert!(
         header(&head, "www-authenticate").is_none(),
         "an ended session gets no Basic prompt"
     );
     assert_eq!(
-        ws_connect(&kv, Some(&origin_url), &[("Cookie", pair)]).err(),
+        kv.ws(Some(&origin_url), &[("Cookie", pair)]).err(),
         Some(401)
     );
     // Basic auth keeps working beside sessions.
     assert_eq!(
-        get_with(&kv, "/api/status", &format!("Authorization: {OP_PW}\r\n")).0,
+        kv.get_with("/api/status", &format!("Authorization: {OP_PW}\r\n"))
+            .0,
         200
     );
 }
@@ -281,11 +242,12 @@ fn test_attack_stored_hash_instead_of_password() {
         &[("KV_USER", "op"), ("KV_PASSWORD_HASH", &hash)],
     );
     for _ in 0..2 {
-        let ok = get_with(&kv, "/api/status", &format!("Authorization: {OP_PW}\r\n"));
+        let ok = kv.get_with("/api/status", &format!("Authorization: {OP_PW}\r\n"));
         assert_eq!(ok.0, 200);
     }
     assert_eq!(
-        get_with(&kv, "/api/status", &format!("Authorization: {OP_PX}\r\n")).0,
+        kv.get_with("/api/status", &format!("Authorization: {OP_PX}\r\n"))
+            .0,
         401
     );
     // A hash that is not one is refused at start, naming the fix.
@@ -302,15 +264,12 @@ fn test_attack_stored_hash_instead_of_password() {
 fn test_attack_foreign_or_missing_origin_websocket_is_403() {
     let kv = with_password();
     let auth = [("Authorization", OP_PW)];
-    assert_eq!(
-        ws_connect(&kv, Some("http://evil.example"), &auth).err(),
-        Some(403)
-    );
-    assert_eq!(ws_connect(&kv, None, &auth).err(), Some(403));
+    assert_eq!(kv.ws(Some("http://evil.example"), &auth).err(), Some(403));
+    assert_eq!(kv.ws(None, &auth).err(), Some(403));
     let lookalike = format!("http://{}.evil.example", kv.addr);
-    assert_eq!(ws_connect(&kv, Some(&lookalike), &auth).err(), Some(403));
-    assert_eq!(ws_connect(&kv, Some("null"), &auth).err(), Some(403));
-    assert!(ws_connect(&kv, Some(&format!("http://{}", kv.addr)), &auth).is_ok());
+    assert_eq!(kv.ws(Some(&lookalike), &auth).err(), Some(403));
+    assert_eq!(kv.ws(Some("null"), &auth).err(), Some(403));
+    assert!(kv.ws(Some(&format!("http://{}", kv.addr)), &auth).is_ok());
 }
 
 #[test]
@@ -327,15 +286,15 @@ fn test_attack_cross_site_form_post_is_refused() {
         assert_eq!(status, 415, "{content_type}");
     }
     // A foreign page's script may send JSON; its Origin (or Referer) gives it away.
-    let foreign = post(
-        &kv,
+    let foreign = kv.send_json(
+        "POST",
         "/api/video/mode",
         r#"{"width":640,"height":480}"#,
         "Origin: http://evil.example\r\n",
     );
     assert_eq!(foreign.0, 403);
-    let referer = post(
-        &kv,
+    let referer = kv.send_json(
+        "POST",
         "/api/hid/layout",
         r#"{"layout":"de"}"#,
         "Referer: http://evil.example/page\r\n",
@@ -349,8 +308,8 @@ fn test_attack_cross_site_form_post_is_refused() {
         .unwrap()
         .contains("\"layout\":\"us\""));
     // kv's own page may.
-    let own = post(
-        &kv,
+    let own = kv.send_json(
+        "POST",
         "/api/hid/layout",
         r#"{"layout":"de"}"#,
         &format!("Origin: http://{}\r\n", kv.addr),
@@ -407,7 +366,7 @@ fn test_attack_oversized_head_body_and_websocket_message() {
     assert_eq!(read_response(&mut s).0, 431);
 
     let origin = format!("http://{}", kv.addr);
-    let mut ws = ws_connect(&kv, Some(&origin), &[]).expect("upgrade");
+    let mut ws = kv.ws(Some(&origin), &[]).expect("upgrade");
     ws.read().unwrap(); // status
     let _ = ws.send(Message::text("x".repeat(300 * 1024)));
     let closed = loop {
@@ -419,7 +378,7 @@ fn test_attack_oversized_head_body_and_websocket_message() {
     };
     assert_eq!(closed, Some(1009), "message too big");
     // A big paste just under the limit is taken (and bounded in the HID queue).
-    let mut ws = ws_connect(&kv, Some(&origin), &[]).expect("upgrade");
+    let mut ws = kv.ws(Some(&origin), &[]).expect("upgrade");
     ws.read().unwrap();
     let text = "a".repeat(200 * 1024);
     ws.send(Message::text(format!(
@@ -480,11 +439,13 @@ fn test_attack_2000_idle_and_trickling_connections_leave_video_and_input_alone()
     let fps = flood(&kv.addr, b"GET / HTTP/1.1\r\nX-Slow: ", b"a", "abc", || {
         let viewer = open_stream(kv.connect(), &kv.addr);
         let origin = format!("http://{}", kv.addr);
-        let ws = ws_connect(&kv, Some(&origin), &[("Authorization", OP_PW)]).expect("upgrade");
+        let ws = kv
+            .ws(Some(&origin), &[("Authorization", OP_PW)])
+            .expect("upgrade");
         (viewer, ws)
     });
     assert!(fps >= 16.0, "viewer fell below 80% of 20 fps: {fps:.1}");
-    let screen = wait_screen(&kv, &format!("Authorization: {OP_PW}\r\n"), "abcabcabc");
+    let screen = kv.wait_screen(&format!("Authorization: {OP_PW}\r\n"), "abcabcabc");
     assert!(screen.contains("abcabcabc"), "screen: {screen:?}");
 }
 
@@ -555,7 +516,7 @@ fn test_attack_connection_cap_sheds_idle_connections_first() {
     let kv = Kv::demo(&["-r", "320x240", "-f", "10", "--max-connections", "8"]);
     let mut viewer = common::Stream::open(&kv);
     let origin = format!("http://{}", kv.addr);
-    let mut ws = ws_connect(&kv, Some(&origin), &[]).expect("upgrade");
+    let mut ws = kv.ws(Some(&origin), &[]).expect("upgrade");
     ws.read().unwrap();
     // Twenty idle sockets: the cap of 8 is reached and the oldest idle ones go.
     let mut idle: Vec<TcpStream> = (0..20)
@@ -575,7 +536,7 @@ fn test_attack_connection_cap_sheds_idle_connections_first() {
         viewer.next_part();
     }
     type_word(&mut ws, "zz");
-    let screen = wait_screen(&kv, "", "zz");
+    let screen = kv.wait_screen("", "zz");
     assert!(screen.contains("zz"), "{screen:?}");
 }
 
@@ -610,10 +571,10 @@ fn test_attack_passwords_and_typed_text_never_reach_the_log() {
     );
     // "op:Zebra-Secret-42"
     let guess = "Authorization: Basic b3A6WmVicmEtU2VjcmV0LTQy\r\n";
-    assert_eq!(get_with(&kv, "/api/status", guess).0, 401);
+    assert_eq!(kv.get_with("/api/status", guess).0, 401);
     assert_eq!(
-        post(
-            &kv,
+        kv.send_json(
+            "POST",
             "/api/login",
             r#"{"user":"op","password":"Quokka-Login-77"}"#,
             ""
@@ -623,14 +584,16 @@ fn test_attack_passwords_and_typed_text_never_reach_the_log() {
     );
     std::thread::sleep(Duration::from_millis(1100));
     let origin = format!("http://{}", kv.addr);
-    let mut ws = ws_connect(&kv, Some(&origin), &[("Authorization", OP_PW)]).expect("upgrade");
+    let mut ws = kv
+        .ws(Some(&origin), &[("Authorization", OP_PW)])
+        .expect("upgrade");
     ws.read().unwrap();
     ws.send(Message::text(
         r#"{"type":"paste","text":"walrus pasted words"}"#,
     ))
     .unwrap();
     type_word(&mut ws, "narwhal");
-    wait_screen(&kv, &format!("Authorization: {OP_PW}\r\n"), "narwhal");
+    kv.wait_screen(&format!("Authorization: {OP_PW}\r\n"), "narwhal");
     let log = drain_log(&kv).join("\n");
     assert!(log.contains("failed login"), "failures are logged");
     for secret in [
@@ -860,7 +823,7 @@ fn test_attack_tls_stream_and_websocket_work_over_tls() {
     let status = ws.read().unwrap();
     assert!(status.to_text().unwrap().contains("\"type\":\"status\""));
     type_word(&mut ws, "secure");
-    let screen = wait_screen(&kv, &format!("Authorization: {OP_PW}\r\n"), "secure");
+    let screen = kv.wait_screen(&format!("Authorization: {OP_PW}\r\n"), "secure");
     assert!(screen.contains("secure"), "{screen:?}");
     let fps = measure.join().unwrap();
     eprintln!("viewer over TLS: {fps:.1} fps");
@@ -887,6 +850,6 @@ fn test_attack_2000_stalled_tls_handshakes_leave_video_and_input_alone() {
         (viewer, wss_connect(&kv, &cert))
     });
     assert!(fps >= 16.0, "viewer fell below 80% of 20 fps: {fps:.1}");
-    let screen = wait_screen(&kv, &format!("Authorization: {OP_PW}\r\n"), "tlstlstls");
+    let screen = kv.wait_screen(&format!("Authorization: {OP_PW}\r\n"), "tlstlstls");
     assert!(screen.contains("tlstlstls"), "screen: {screen:?}");
 }

@@ -1,12 +1,11 @@
 //! HTTP/1.1 for kv's browser UI and API: request heads (`request`), responses
-//! (`response`), credentials, sessions and login delays (`auth`), the
-//! embedded UI (`assets`), and the per-connection state machine (`conn`) the
-//! event loop drives. A connection hands its socket (`io`) to an upload body
+//! (`response`), which request gets what (`routes`, asking `crate::auth`),
+//! the embedded UI (`assets`), and the per-connection state machine (`conn`)
+//! the event loop drives. A connection hands its socket (`io`) to an upload body
 //! (`upload`), a refused body being drained (`linger`) or a WebSocket
 //! session (`websocket`) while one of those runs.
 
 pub mod assets;
-pub mod auth;
 pub mod conn;
 pub mod io;
 pub mod linger;

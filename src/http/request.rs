@@ -68,6 +68,17 @@ impl Request {
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     }
 
+    /// The value of cookie `name`, from any `Cookie` header.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "cookie")
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim())
+    }
+
     /// The value of `key` in the query (`?offset=5&overwrite=1`), undecoded.
     pub fn query_param(&self, key: &str) -> Option<&str> {
         self.query
@@ -207,6 +218,16 @@ mod tests {
         assert_eq!(req.path, "/api/status");
         assert_eq!(req.header("host"), Some("kv"));
         assert!(req.keep_alive);
+    }
+
+    #[test]
+    fn test_cookie_lookup() {
+        let head =
+            b"GET / HTTP/1.1\r\nCookie: a=1\r\nCookie: b=2; kv_session=abc ; kv_sessionx=3\r\n\r\n";
+        let (req, _) = parse(head, &limits()).unwrap().unwrap();
+        assert_eq!(req.cookie("kv_session"), Some("abc"));
+        assert_eq!(req.cookie("a"), Some("1"));
+        assert_eq!(req.cookie("x"), None);
     }
 
     #[test]

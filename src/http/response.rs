@@ -40,12 +40,12 @@ impl Response {
     }
 
     pub fn ok_json() -> Response {
-        Response::json(Status::Ok, "{\"ok\":true}".into())
+        Response::json(Status::Ok, json::Object::new().bool("ok", true).finish())
     }
 
     /// An error: `{"error":"<reason>"}`.
     pub fn error(status: Status, reason: &str) -> Response {
-        Response::json(status, format!("{{\"error\":{}}}", json::quote(reason)))
+        Response::json(status, json::Object::new().str("error", reason).finish())
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {

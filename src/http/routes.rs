@@ -6,12 +6,12 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::auth::{self, Verdict, SESSION_COOKIE};
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
 use super::{assets, Status};
 use crate::app::App;
-use crate::json::Value;
+use crate::auth::Verdict;
+use crate::json::{self, Value};
 use crate::media::{self, Medium, Upload};
 use crate::video::{modes, Mode};
 use crate::ws;
@@ -104,11 +104,10 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
         "/ws" => not_allowed("GET"),
         "/api/session" if read_only => Action::Respond(Response::json(
             Status::Ok,
-            format!(
-                "{{\"auth\":{},\"session\":{}}}",
-                app.auth.enabled(),
-                session.is_some() && app.auth.enabled()
-            ),
+            json::Object::new()
+                .bool("auth", app.auth.enabled())
+                .bool("session", session.is_some() && app.auth.enabled())
+                .finish(),
         )),
         "/api/video/mode" | "/api/hid/release" | "/api/hid/layout" => not_allowed("POST"),
         "/api/session" => not_allowed("GET, HEAD"),
@@ -182,11 +181,11 @@ fn wants_page(req: &Request) -> bool {
             .is_some_and(|a| a.contains("text/html"))
 }
 
+/// The cookie that carries a browser session.
+pub const SESSION_COOKIE: &str = "kv_session";
+
 fn session_cookie(req: &Request) -> Option<&str> {
-    req.headers
-        .iter()
-        .filter(|(k, _)| k == "cookie")
-        .find_map(|(_, v)| auth::cookie(v, SESSION_COOKIE))
+    req.cookie(SESSION_COOKIE)
 }
 
 /// `POST /api/login` with `{"user":"...","password":"..."}`.
@@ -381,13 +380,28 @@ fn release() -> Handler {
     })
 }
 
+/// A media refusal as an HTTP answer: its kind picks the status.
+pub fn media_error(e: &media::MediaError) -> Response {
+    use media::Refusal;
+    let status = match e.kind {
+        Refusal::Invalid => Status::BadRequest,
+        Refusal::Missing => Status::NotFound,
+        Refusal::Conflict => Status::Conflict,
+        Refusal::TooLarge => Status::PayloadTooLarge,
+        Refusal::NoSpace => Status::InsufficientStorage,
+        Refusal::NoDrive => Status::ServiceUnavailable,
+        Refusal::Io => Status::InternalServerError,
+    };
+    Response::error(status, &e.message)
+}
+
 /// Runs `f` on the images folder, or says there is none.
 fn with_images(
     app: &mut App,
     f: impl FnOnce(&mut media::Images) -> Result<Response, media::MediaError>,
 ) -> Response {
     match app.media.as_mut() {
-        Some(images) => f(images).unwrap_or_else(|e| Response::error(e.status, &e.message)),
+        Some(images) => f(images).unwrap_or_else(|e| media_error(&e)),
         None => Response::error(
             Status::NotFound,
             "no images folder: start kv with --images DIR to upload and attach images",

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::io::{Got, Stream, Wire};
 use super::response::Response;
-use super::Status;
-use crate::media::{Images, MediaError, Upload};
+use super::{routes, Status};
+use crate::media::{Images, MediaError, Refusal, Upload};
 
 /// An upload whose client sent nothing for this long is dropped.
 const STALLED: Duration = Duration::from_secs(60);
@@ -62,14 +62,11 @@ impl UploadBody {
     pub fn finish(self, images: Option<&mut Images>) -> (Response, bool) {
         let result = match images {
             Some(images) => images.finish(self.upload),
-            None => Err(MediaError::new(
-                Status::InternalServerError,
-                "the images folder went away",
-            )),
+            None => Err(MediaError::new(Refusal::Io, "the images folder went away")),
         };
         let response = match result {
             Ok(json) => Response::json(Status::Ok, json),
-            Err(e) => Response::error(e.status, &e.message),
+            Err(e) => routes::media_error(&e),
         };
         (response, self.keep_alive)
     }
@@ -131,7 +128,7 @@ impl UploadBody {
     fn failed<S>(&self, wire: &Wire<S>, error: MediaError) -> Step {
         log::warn!("{}: {}", wire.peer, error.message);
         Step::Failed {
-            answer: Response::error(error.status, &error.message),
+            answer: routes::media_error(&error),
             left: self.upload.remaining(),
         }
     }

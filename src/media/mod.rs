@@ -9,30 +9,48 @@
 pub mod name;
 pub mod upload;
 
-use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use crate::http::Status;
 use crate::json;
 pub use upload::Upload;
 
 /// Partial uploads, hidden from the list (image names never start with '.').
 const PARTIAL_DIR: &str = ".partial";
 
-/// A refusal or failure, with the HTTP status it is answered with.
+/// What kind of refusal or failure a `MediaError` is: the caller branches on
+/// it (the HTTP layer picks a status), the message says what to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request itself is wrong (an empty image, an unfinished upload).
+    Invalid,
+    /// No such image or partial upload.
+    Missing,
+    /// The folder's rules forbid it now (attached, uploading, would overwrite).
+    Conflict,
+    /// Over `--max-image-size`.
+    TooLarge,
+    /// The images folder's file system is full.
+    NoSpace,
+    /// The drive is not there or refused the image.
+    NoDrive,
+    /// Reading or writing the folder failed.
+    Io,
+}
+
+/// A refusal or failure, with what to do about it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct MediaError {
-    pub status: Status,
+    pub kind: Refusal,
     pub message: String,
 }
 
 impl MediaError {
-    pub fn new(status: Status, message: impl Into<String>) -> MediaError {
+    pub fn new(kind: Refusal, message: impl Into<String>) -> MediaError {
         MediaError {
-            status,
+            kind,
             message: message.into(),
         }
     }
@@ -193,46 +211,45 @@ impl Images {
             found.sort();
             Ok(found)
         };
-        let mut images = String::new();
-        for (i, (name, size, modified)) in entries(&self.dir)?.iter().enumerate() {
-            let attached = match &self.attached {
-                Some(a) if a.name == *name => json::quote(a.medium.as_str()),
-                _ => "null".into(),
-            };
-            let _ = write!(
-                images,
-                "{}{{\"name\":{},\"size\":{size},\"modified\":{modified},\"attached\":{attached}}}",
-                if i == 0 { "" } else { "," },
-                json::quote(name)
-            );
-        }
-        let mut partial = String::new();
-        for (i, (name, size, modified)) in entries(&self.partial_dir)?.iter().enumerate() {
-            let _ = write!(
-                partial,
-                "{}{{\"name\":{},\"size\":{size},\"modified\":{modified},\"uploading\":{}}}",
-                if i == 0 { "" } else { "," },
-                json::quote(name),
-                self.active.borrow().contains(name)
-            );
-        }
-        let attached = match &self.attached {
-            Some(a) => format!(
-                "{{\"name\":{},\"mode\":{}}}",
-                json::quote(&a.name),
-                json::quote(a.medium.as_str())
-            ),
-            None => "null".into(),
+        let image = |(name, size, modified): &(String, u64, u64)| {
+            let attached = self.attached.as_ref().filter(|a| a.name == *name);
+            json::Object::new()
+                .str("name", name)
+                .num("size", size)
+                .num("modified", modified)
+                .opt_str("attached", attached.map(|a| a.medium.as_str()))
+                .finish()
         };
-        let drive = self
-            .drive
-            .as_ref()
-            .map_or("null".into(), |d| json::quote(d.kind()));
+        let partial = |(name, size, modified): &(String, u64, u64)| {
+            json::Object::new()
+                .str("name", name)
+                .num("size", size)
+                .num("modified", modified)
+                .bool("uploading", self.active.borrow().contains(name))
+                .finish()
+        };
+        let images = json::array(entries(&self.dir)?.iter().map(image));
+        let partial = json::array(entries(&self.partial_dir)?.iter().map(partial));
         let free = crate::sys::fs::free_space(&self.dir).unwrap_or(0);
         let max = self.max_image_size.map_or("null".into(), |m| m.to_string());
-        Ok(format!(
-            "{{\"images\":[{images}],\"partial\":[{partial}],\"attached\":{attached},\"drive\":{drive},\"free\":{free},\"max_image_size\":{max}}}"
-        ))
+        Ok(json::Object::new()
+            .raw("images", &images)
+            .raw("partial", &partial)
+            .raw("attached", &self.attached_json())
+            .opt_str("drive", self.drive.as_ref().map(|d| d.kind()))
+            .num("free", free)
+            .raw("max_image_size", &max)
+            .finish())
+    }
+
+    /// The attached image and how the target sees it, or `null`.
+    fn attached_json(&self) -> String {
+        self.attached.as_ref().map_or("null".into(), |a| {
+            json::Object::new()
+                .str("name", &a.name)
+                .str("mode", a.medium.as_str())
+                .finish()
+        })
     }
 
     /// Starts (offset 0) or resumes (offset = the partial's length) the
@@ -245,7 +262,7 @@ impl Images {
         length: u64,
         overwrite: bool,
     ) -> Result<Upload, MediaError> {
-        let conflict = |m: String| Err(MediaError::new(Status::Conflict, m));
+        let conflict = |m: String| Err(MediaError::new(Refusal::Conflict, m));
         if self.active.borrow().contains(name) {
             return conflict(format!(
                 "{name}: another upload of this name is running; wait for it or pick another name"
@@ -273,13 +290,13 @@ impl Images {
         let total = offset.checked_add(length).unwrap_or(u64::MAX);
         if total == 0 {
             return Err(MediaError::new(
-                Status::BadRequest,
+                Refusal::Invalid,
                 format!("{name}: an empty image is no use; send its bytes with Content-Length"),
             ));
         }
         if let Some(max) = self.max_image_size.filter(|max| total > *max) {
             return Err(MediaError::new(
-                Status::PayloadTooLarge,
+                Refusal::TooLarge,
                 format!("{name} would be {total} bytes; this kv takes images up to {max} bytes (--max-image-size)"),
             ));
         }
@@ -303,7 +320,7 @@ impl Images {
             .saturating_add(reclaimed);
         if length > free {
             return Err(MediaError::new(
-                Status::InsufficientStorage,
+                Refusal::NoSpace,
                 format!(
                     "{name} needs {length} bytes but {} has only {free} free; delete images or pick a bigger disk",
                     self.dir.display()
@@ -335,21 +352,21 @@ impl Images {
         let name = upload.name().to_string();
         if upload.remaining() > 0 {
             return Err(MediaError::new(
-                Status::BadRequest,
+                Refusal::Invalid,
                 format!("{name}: upload is not complete"),
             ));
         }
         // Checked again: the world may have changed while the bytes came.
         if self.is_attached(&name) {
             return Err(MediaError::new(
-                Status::Conflict,
+                Refusal::Conflict,
                 format!("{name} was attached during the upload; the upload stays partial — eject it and resume"),
             ));
         }
         let dest = self.dir.join(&name);
         if !upload.overwrite && fs::symlink_metadata(&dest).is_ok() {
             return Err(MediaError::new(
-                Status::Conflict,
+                Refusal::Conflict,
                 format!("{name} appeared during the upload; add ?overwrite=1 to replace it"),
             ));
         }
@@ -357,11 +374,11 @@ impl Images {
         // the target reads the image through the same page cache.
         fs::rename(&upload.part, &dest).map_err(|e| io_error(&dest, "cannot rename to", e))?;
         log::info!("💾 Uploaded {name} ({} bytes)", upload.written());
-        Ok(format!(
-            "{{\"ok\":true,\"name\":{},\"size\":{}}}",
-            json::quote(&name),
-            upload.written()
-        ))
+        Ok(json::Object::new()
+            .bool("ok", true)
+            .str("name", &name)
+            .num("size", upload.written())
+            .finish())
     }
 
     /// Deletes image `name`, or with `partial` its partial upload.
@@ -369,7 +386,7 @@ impl Images {
         let path = if partial {
             if self.active.borrow().contains(name) {
                 return Err(MediaError::new(
-                    Status::Conflict,
+                    Refusal::Conflict,
                     format!("{name}: its upload is running; stop it first"),
                 ));
             }
@@ -377,7 +394,7 @@ impl Images {
         } else {
             if self.is_attached(name) {
                 return Err(MediaError::new(
-                    Status::Conflict,
+                    Refusal::Conflict,
                     format!("{name} is attached to the target; eject it first"),
                 ));
             }
@@ -387,7 +404,7 @@ impl Images {
             Ok(meta) if meta.file_type().is_file() => {}
             _ => {
                 return Err(MediaError::new(
-                    Status::NotFound,
+                    Refusal::Missing,
                     format!(
                         "no {}{name} in {}",
                         if partial { "partial upload " } else { "image " },
@@ -406,13 +423,13 @@ impl Images {
         let path = self.dir.join(name);
         if !fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
             return Err(MediaError::new(
-                Status::NotFound,
+                Refusal::Missing,
                 format!("no image {name} in {}", self.dir.display()),
             ));
         }
         if self.active.borrow().contains(name) {
             return Err(MediaError::new(
-                Status::Conflict,
+                Refusal::Conflict,
                 format!("{name} is being replaced by an upload; wait for it to finish"),
             ));
         }
@@ -421,7 +438,7 @@ impl Images {
         self.attached = None;
         drive
             .insert(&path, medium)
-            .map_err(|e| MediaError::new(Status::ServiceUnavailable, e))?;
+            .map_err(|e| MediaError::new(Refusal::NoDrive, e))?;
         log::info!(
             "💿 Attached {name} as {} ({})",
             medium.as_str(),
@@ -439,7 +456,7 @@ impl Images {
         let drive = self.drive.as_mut().ok_or_else(no_drive)?;
         drive
             .eject()
-            .map_err(|e| MediaError::new(Status::ServiceUnavailable, e))?;
+            .map_err(|e| MediaError::new(Refusal::NoDrive, e))?;
         if let Some(a) = self.attached.take() {
             log::info!("⏏️  Ejected {}", a.name);
         }
@@ -449,33 +466,22 @@ impl Images {
     /// What the drive holds, as kv's status shows it.
     pub fn status_json(&mut self) -> String {
         self.sync_drive();
-        let drive = self
-            .drive
-            .as_ref()
-            .map_or("null".into(), |d| json::quote(d.kind()));
-        match &self.attached {
-            Some(a) => format!(
-                "{{\"drive\":{drive},\"attached\":{{\"name\":{},\"mode\":{}}}}}",
-                json::quote(&a.name),
-                json::quote(a.medium.as_str())
-            ),
-            None => format!("{{\"drive\":{drive},\"attached\":null}}"),
-        }
+        json::Object::new()
+            .opt_str("drive", self.drive.as_ref().map(|d| d.kind()))
+            .raw("attached", &self.attached_json())
+            .finish()
     }
 }
 
 fn no_drive() -> MediaError {
     MediaError::new(
-        Status::ServiceUnavailable,
+        Refusal::NoDrive,
         "no USB drive: start kv with --gadget (and --images) to attach images to the target",
     )
 }
 
 fn io_error(path: &Path, what: &str, error: io::Error) -> MediaError {
-    MediaError::new(
-        Status::InternalServerError,
-        format!("{what} {}: {error}", path.display()),
-    )
+    MediaError::new(Refusal::Io, format!("{what} {}: {error}", path.display()))
 }
 
 #[cfg(test)]
@@ -544,7 +550,7 @@ mod tests {
         );
         assert!(list.contains("\"images\":[]"), "{list}");
         let wrong = images.begin_upload("b.iso", 3, 7, false).unwrap_err();
-        assert_eq!(wrong.status, Status::Conflict);
+        assert_eq!(wrong.kind, Refusal::Conflict);
         assert!(wrong.message.contains("?offset=4"), "{}", wrong.message);
         let mut up = images.begin_upload("b.iso", 4, 6, false).unwrap();
         up.write(b"456789").unwrap();
@@ -557,36 +563,36 @@ mod tests {
     fn test_upload_refusals() {
         let (_tmp, mut images) = folder("media-refuse", Some(100));
         upload(&mut images, "a.img", b"x");
-        let status = |r: Result<Upload, MediaError>| r.err().map(|e| e.status);
+        let status = |r: Result<Upload, MediaError>| r.err().map(|e| e.kind);
         assert_eq!(
             status(images.begin_upload("a.img", 0, 5, false)),
-            Some(Status::Conflict)
+            Some(Refusal::Conflict)
         );
         assert_eq!(
             status(images.begin_upload("b.img", 0, 101, false)),
-            Some(Status::PayloadTooLarge)
+            Some(Refusal::TooLarge)
         );
         assert_eq!(
             status(images.begin_upload("b.img", 0, 0, false)),
-            Some(Status::BadRequest)
+            Some(Refusal::Invalid)
         );
         assert_eq!(
             status(images.begin_upload("c.img", 5, 5, false)),
-            Some(Status::Conflict)
+            Some(Refusal::Conflict)
         );
         let (_tmp2, mut unlimited) = folder("media-refuse-free", None);
         assert_eq!(
             status(unlimited.begin_upload("huge.img", 0, u64::MAX / 2, false)),
-            Some(Status::InsufficientStorage)
+            Some(Refusal::NoSpace)
         );
         let _running = images.begin_upload("d.img", 0, 5, false).unwrap();
         assert_eq!(
             status(images.begin_upload("d.img", 0, 5, false)),
-            Some(Status::Conflict)
+            Some(Refusal::Conflict)
         );
         assert_eq!(
-            images.delete("d.img", true).unwrap_err().status,
-            Status::Conflict
+            images.delete("d.img", true).unwrap_err().kind,
+            Refusal::Conflict
         );
     }
 
@@ -610,12 +616,12 @@ mod tests {
             .unwrap()
             .contains("\"attached\":\"cdrom\""));
         assert_eq!(
-            images.delete("a.iso", false).unwrap_err().status,
-            Status::Conflict
+            images.delete("a.iso", false).unwrap_err().kind,
+            Refusal::Conflict
         );
         assert_eq!(
-            images.begin_upload("a.iso", 0, 3, true).unwrap_err().status,
-            Status::Conflict
+            images.begin_upload("a.iso", 0, 3, true).unwrap_err().kind,
+            Refusal::Conflict
         );
         images.eject().unwrap();
         images.delete("a.iso", false).unwrap();
@@ -626,13 +632,13 @@ mod tests {
     fn test_attach_missing_and_without_drive() {
         let (tmp, mut images) = folder("media-nodrive", None);
         assert_eq!(
-            images.attach("nope.img", Medium::Flash).unwrap_err().status,
-            Status::NotFound
+            images.attach("nope.img", Medium::Flash).unwrap_err().kind,
+            Refusal::Missing
         );
         let mut bare = Images::open(&tmp.path().join("bare"), None, None).unwrap();
         upload(&mut bare, "a.img", b"x");
         let e = bare.attach("a.img", Medium::Flash).unwrap_err();
-        assert_eq!(e.status, Status::ServiceUnavailable);
+        assert_eq!(e.kind, Refusal::NoDrive);
         assert!(e.message.contains("--gadget"), "{}", e.message);
     }
 
@@ -661,8 +667,8 @@ mod tests {
             assert!(!list.contains(absent), "{absent} in {list}");
         }
         assert_eq!(
-            images.delete("link.img", false).unwrap_err().status,
-            Status::NotFound
+            images.delete("link.img", false).unwrap_err().kind,
+            Refusal::Missing
         );
         assert!(fs::symlink_metadata(images.dir().join("link.img")).is_ok());
     }

@@ -13,8 +13,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use super::MediaError;
-use crate::http::Status;
+use super::{MediaError, Refusal};
 
 /// Names with an upload running; an upload takes its name out when dropped.
 pub type Active = Rc<RefCell<BTreeSet<String>>>;
@@ -61,13 +60,13 @@ impl Upload {
     }
 
     fn write_error(&self, error: io::Error) -> MediaError {
-        let status = if error.raw_os_error() == Some(libc::ENOSPC) {
-            Status::InsufficientStorage
+        let kind = if error.raw_os_error() == Some(libc::ENOSPC) {
+            Refusal::NoSpace
         } else {
-            Status::InternalServerError
+            Refusal::Io
         };
         MediaError::new(
-            status,
+            kind,
             format!(
                 "{}: {error} after {} bytes; free some space and resume with ?offset={}",
                 self.part.display(),

@@ -211,23 +211,18 @@ impl UsbNet {
 
     /// The `network` object of the status.
     pub fn status_json(&self) -> String {
-        let address = match self.address {
-            Some(subnet) => json::quote(&subnet.to_string()),
-            None => "null".into(),
-        };
-        let dnsmasq = match &self.dnsmasq {
-            Some(d) => format!(
-                "{{\"running\":{},\"restarts\":{}}}",
-                d.pid().is_some(),
-                d.restarts()
-            ),
-            None => "null".into(),
-        };
-        format!(
-            "{{\"function\":{},\"interface\":{},\"address\":{address},\"dnsmasq\":{dnsmasq}}}",
-            json::quote(self.function.as_str()),
-            json::quote(&self.interface),
-        )
+        let dnsmasq = self.dnsmasq.as_ref().map_or("null".into(), |d| {
+            json::Object::new()
+                .bool("running", d.pid().is_some())
+                .num("restarts", d.restarts())
+                .finish()
+        });
+        json::Object::new()
+            .str("function", self.function.as_str())
+            .str("interface", &self.interface)
+            .opt_str("address", self.address.map(|a| a.to_string()).as_deref())
+            .raw("dnsmasq", &dnsmasq)
+            .finish()
     }
 }
 

@@ -8,6 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use tungstenite::client::IntoClientRequest;
+
+/// A WebSocket to kv over plain TCP.
+pub type Ws = tungstenite::WebSocket<TcpStream>;
+
 pub struct Kv {
     child: Child,
     pub addr: String,
@@ -86,9 +91,64 @@ impl Kv {
     }
 
     pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        self.get_with(path, "")
+    }
+
+    /// A GET with `extra` header lines (each ending in CRLF).
+    pub fn get_with(&self, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
         self.request(&format!(
-            "GET {path} HTTP/1.1\r\nHost: {{addr}}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {{addr}}\r\n{extra}Connection: close\r\n\r\n"
         ))
+    }
+
+    /// A request with a JSON body, plus `extra` header lines.
+    pub fn send_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        extra: &str,
+    ) -> (u16, String, Vec<u8>) {
+        self.request(&format!(
+            "{method} {path} HTTP/1.1\r\nHost: {{addr}}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    /// Opens `/ws` with `Origin` (when given) and `headers`; a refused
+    /// upgrade gives its HTTP status.
+    pub fn ws(&self, origin: Option<&str>, headers: &[(&'static str, &str)]) -> Result<Ws, u16> {
+        let mut req = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        if let Some(origin) = origin {
+            req.headers_mut().insert("Origin", origin.parse().unwrap());
+        }
+        for (name, value) in headers {
+            req.headers_mut().insert(*name, value.parse().unwrap());
+        }
+        match tungstenite::client(req, self.connect()) {
+            Ok((ws, _)) => Ok(ws),
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
+                Err(r.status().as_u16())
+            }
+            Err(e) => panic!("handshake: {e}"),
+        }
+    }
+
+    /// The typed text on the demo target, waiting up to 10 s for `want`;
+    /// `extra` header lines authenticate when kv has a password.
+    pub fn wait_screen(&self, extra: &str, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, _, body) = self.get_with("/api/demo/screen", extra);
+            assert_eq!(status, 200);
+            let text = String::from_utf8(body).unwrap();
+            if text.contains(want) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -1,4 +1,8 @@
-//! Who may use kv. One user, whose password kv holds either as given
+//! Who may use kv: the credentials, the sessions, and the delays that make
+//! guessing slow. The HTTP layer (`http::routes`) hands it header values and
+//! turns its `Verdict` into an answer.
+//!
+//! One user, whose password kv holds either as given
 //! (`KV_PASSWORD`, `--password-file`) or as an argon2 hash (`--password-hash`,
 //! made by `kv --hash-password`). A client proves itself with HTTP Basic auth
 //! on every request (scripts) or once through `POST /api/login`, which gives
@@ -41,9 +45,6 @@ const SESSION_LIFE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// so the slow hash is computed once per client, not once per request.
 const MAX_VERIFIED: usize = 8;
 const VERIFIED_IDLE: Duration = Duration::from_secs(3600);
-
-/// The cookie that carries a browser session.
-pub const SESSION_COOKIE: &str = "kv_session";
 
 /// How kv knows the password.
 #[derive(Clone)]
@@ -396,15 +397,6 @@ fn basic_pair(authorization: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-/// The value of cookie `name` in a `Cookie` header.
-pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-}
-
 /// Compares every byte whatever the first difference; only the lengths leak.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
@@ -619,13 +611,6 @@ mod tests {
         assert!(!format!("{:?}", gate.credentials).contains("argon2id$"));
         assert!(Secret::hash("$2b$10$abcdefghijklmnopqrstuv").is_err());
         assert!(Secret::hash("hunter2").is_err());
-    }
-
-    #[test]
-    fn test_cookie_lookup() {
-        let h = "a=1; kv_session=abc ; kv_sessionx=2";
-        assert_eq!(cookie(h, SESSION_COOKIE), Some("abc"));
-        assert_eq!(cookie("x", SESSION_COOKIE), None);
     }
 
     #[test]
