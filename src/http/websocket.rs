@@ -37,19 +37,16 @@ impl Controls for App {
     }
 }
 
-/// A message to the browser: `{"type":<kind>,<field>:<value>}`, `value`
-/// already JSON.
-fn message(kind: &str, field: &str, value: &str) -> String {
-    format!(
-        "{{\"type\":{},{}:{value}}}",
-        json::quote(kind),
-        json::quote(field)
-    )
+/// A message to the browser: `{"type":<kind>,...}`.
+fn message(kind: &str) -> json::Object {
+    json::Object::new().str("type", kind)
 }
 
 /// The `status` message, greeting a session and pushed when the status changes.
 pub fn status_message(controls: &mut impl Controls, now: Instant) -> String {
-    message("status", "status", &controls.status_json(now))
+    message("status")
+        .raw("status", &controls.status_json(now))
+        .finish()
 }
 
 /// Whether the session goes on.
@@ -113,9 +110,9 @@ impl Session {
                     match ws::parse_input(&text).and_then(|input| controls.input(input, now)) {
                         Ok(None) => {}
                         Ok(Some(skipped)) => {
-                            replies.push(message("paste", "skipped", &json::quote(&skipped)))
+                            replies.push(message("paste").str("skipped", &skipped).finish())
                         }
-                        Err(e) => replies.push(message("error", "message", &json::quote(&e))),
+                        Err(e) => replies.push(message("error").str("message", &e).finish()),
                     }
                 }
                 ws::Event::Control => {}
