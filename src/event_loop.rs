@@ -15,8 +15,9 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::app::App;
-use crate::http::conn::{self, Conn, Kind, Next};
+use crate::http::conn::{Conn, Kind, Next};
 use crate::http::response::Response;
+use crate::http::websocket;
 use crate::http::Status;
 use crate::sys::signal::Signals;
 use crate::tls::Socket;
@@ -254,7 +255,7 @@ impl Server {
         if let Some(conn) = &self.conns[slot] {
             log::debug!(
                 "{}: shed, idle for {:.1} s, to make room (--max-connections)",
-                conn.peer,
+                conn.peer(),
                 now.saturating_duration_since(since).as_secs_f64()
             );
         }
@@ -275,9 +276,9 @@ impl Server {
         let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let _ = self.poll.registry().deregister(conn.stream_mut());
         self.writes.retain(|&s| s != slot);
-        log::debug!("{}: closed", conn.peer);
+        log::debug!("{}: closed", conn.peer());
         if conn.kind() == Kind::WebSocket {
             // Keys never stick: whoever was typing is gone.
             self.app.hid.release_all(now);
@@ -380,7 +381,7 @@ impl Server {
 
     /// Sends the status to every WebSocket when it changed.
     fn push_status(&mut self, now: Instant) {
-        let status = conn::status_message(&mut self.app, now);
+        let status = websocket::status_message(&mut self.app, now);
         if status == self.last_status {
             return;
         }

@@ -1,23 +1,27 @@
 //! One client connection as a state machine: it reads requests (split or
 //! pipelined), answers them, and may turn into an MJPEG viewer, a snapshot
-//! waiting for a frame, or a WebSocket. The event loop calls it when its
-//! socket is ready, when a frame is published, and when its deadline passes;
-//! it never blocks and returns whether the connection lives on.
+//! waiting for a frame, an upload body (`upload`), a refused body being
+//! drained (`linger`) or a WebSocket session (`websocket`); those own the
+//! socket while they run. The event loop calls it when its socket is ready,
+//! when a frame is published, and when its deadline passes; it never blocks
+//! and returns whether the connection lives on.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::io::{Filled, Stream, Wire};
+use super::linger::{Drain, Linger};
 use super::request::{self, Method};
 use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
+use super::upload::{self, UploadBody};
+use super::websocket::{Link, Session};
 use super::Status;
 use crate::app::App;
-use crate::media::Upload;
 use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
-use crate::ws::{self, WebSocket};
 
 /// A keep-alive connection with nothing to do is closed after this.
 const IDLE: Duration = Duration::from_secs(60);
@@ -27,27 +31,16 @@ const REQUEST: Duration = Duration::from_secs(15);
 const SNAPSHOT: Duration = Duration::from_secs(5);
 /// A viewer whose socket took nothing for this long is dropped.
 const STALLED: Duration = Duration::from_secs(60);
-/// A WebSocket is pinged when quiet this long...
-const PING: Duration = Duration::from_secs(15);
-/// ...and closed (releasing every key) when nothing came back for this long.
-const WS_SILENT: Duration = Duration::from_secs(45);
 /// Responses not yet taken by the client; beyond this, pipelined requests wait.
 const OUT_HIGH: usize = 256 * 1024;
-/// An upload whose client sent nothing for this long is dropped (its
-/// partial file stays, resumable).
-const UPLOAD_STALLED: Duration = Duration::from_secs(60);
-/// Most upload bytes taken in one loop turn: beyond it the connection yields
-/// so frames and input go out between chunks, and is called again at once.
-const UPLOAD_TURN: usize = 256 * 1024;
-/// How long a refused body may keep arriving (and is thrown away) so the
-/// client reads the refusal instead of a connection reset.
-const LINGER: Duration = Duration::from_secs(5);
 
 /// What the connection is doing.
 enum State {
-    /// Reading requests and writing responses.
-    Http {
-        request_started: Option<Instant>,
+    /// Waiting for the next request (kept alive).
+    Idle,
+    /// A request has been arriving since `since`.
+    Receiving {
+        since: Instant,
     },
     /// Writing the last response, then closing.
     Closing,
@@ -64,41 +57,26 @@ enum State {
         keep_alive: bool,
         until: Instant,
     },
-    /// Writing a request body into an image upload. `more`: the last turn
-    /// stopped at `UPLOAD_TURN`, bytes may still wait in the socket.
-    Upload {
-        upload: Upload,
-        keep_alive: bool,
-        more: bool,
-    },
-    /// A body was refused: the answer goes out (at `send_at`, for a wrong
-    /// password) while the rest of the body, `left` bytes, is read and
-    /// dropped; then the connection closes.
-    Lingering {
-        answer: Vec<u8>,
-        send_at: Instant,
-        left: u64,
-    },
-    /// `greeted`: the first status message went out (after the 101 head).
-    WebSocket {
-        ws: WebSocket,
-        heard: Instant,
-        pinged: Instant,
-        greeted: bool,
-    },
+    Upload(UploadBody),
+    /// A body was refused: its answer goes out while the rest is dropped.
+    Lingering(Linger),
+    /// Boxed: the WebSocket's buffers would make every connection's state
+    /// as big as theirs.
+    WebSocket(Box<Session>),
 }
 
 impl State {
     fn name(&self) -> &'static str {
         match self {
-            State::Http { .. } => "Http",
+            State::Idle => "Idle",
+            State::Receiving { .. } => "Receiving",
             State::Closing => "Closing",
             State::Held { .. } => "Held",
             State::Viewer(_) => "Viewer",
             State::Snapshot { .. } => "Snapshot",
-            State::Upload { .. } => "Upload",
-            State::Lingering { .. } => "Lingering",
-            State::WebSocket { .. } => "WebSocket",
+            State::Upload(_) => "Upload",
+            State::Lingering(_) => "Lingering",
+            State::WebSocket(_) => "WebSocket",
         }
     }
 }
@@ -112,6 +90,24 @@ pub enum Next {
     Close,
 }
 
+impl From<Link> for Next {
+    fn from(link: Link) -> Next {
+        match link {
+            Link::Open => Next::Keep,
+            Link::Closed => Next::Close,
+        }
+    }
+}
+
+impl From<Drain> for Next {
+    fn from(drain: Drain) -> Next {
+        match drain {
+            Drain::Lingering => Next::Keep,
+            Drain::Done => Next::Close,
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Kind {
     Http,
@@ -120,43 +116,43 @@ pub enum Kind {
     WebSocket,
 }
 
-pub struct Conn {
-    /// Plain TCP or TLS; reads and writes plaintext either way.
-    pub stream: Socket,
-    pub peer: SocketAddr,
+/// `S`: plain TCP or TLS (or the tests' fake stream).
+pub struct Conn<S = Socket> {
+    wire: Wire<S>,
+    /// Bytes read and not yet taken by a request.
     input: Vec<u8>,
-    out: Vec<u8>,
-    out_pos: usize,
     state: State,
-    /// Last time the peer sent or took bytes.
-    active: Instant,
 }
 
-impl Conn {
-    pub fn new(stream: Socket, peer: SocketAddr, now: Instant) -> Conn {
+impl<S: Stream> Conn<S> {
+    pub fn new(stream: S, peer: SocketAddr, now: Instant) -> Conn<S> {
         Conn {
-            stream,
-            peer,
+            wire: Wire::new(stream, peer, now),
             input: Vec::new(),
-            out: Vec::new(),
-            out_pos: 0,
-            state: State::Http {
-                request_started: None,
-            },
-            active: now,
+            state: State::Idle,
         }
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.wire.peer
+    }
+
+    /// The socket, for the event loop to register and deregister.
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.wire.stream
     }
 
     pub fn kind(&self) -> Kind {
         match self.state {
-            State::Http { .. }
+            State::Idle
+            | State::Receiving { .. }
             | State::Closing
             | State::Held { .. }
-            | State::Upload { .. }
-            | State::Lingering { .. } => Kind::Http,
+            | State::Upload(_)
+            | State::Lingering(_) => Kind::Http,
             State::Viewer(_) => Kind::Viewer,
             State::Snapshot { .. } => Kind::Snapshot,
-            State::WebSocket { .. } => Kind::WebSocket,
+            State::WebSocket(_) => Kind::WebSocket,
         }
     }
 
@@ -166,31 +162,29 @@ impl Conn {
     /// go first), held answers. Viewers, snapshots and WebSockets — only ever
     /// authenticated when credentials are set — are never shed.
     pub fn idle_since(&self) -> Option<Instant> {
+        let active = self.wire.active();
         match self.state {
-            State::Http {
-                request_started: Some(t),
-            } => Some(t.min(self.active)),
-            State::Http {
-                request_started: None,
+            State::Receiving { since } => Some(since.min(active)),
+            State::Idle | State::Closing | State::Held { .. } | State::Lingering(_) => Some(active),
+            State::Viewer(_) | State::Snapshot { .. } | State::Upload(_) | State::WebSocket(_) => {
+                None
             }
-            | State::Closing
-            | State::Held { .. }
-            | State::Lingering { .. } => Some(self.active),
-            State::Viewer(_)
-            | State::Snapshot { .. }
-            | State::Upload { .. }
-            | State::WebSocket { .. } => None,
         }
     }
 
-    fn set_state(&mut self, state: State) {
+    /// Every state change goes through here; returns the state left.
+    fn take_state(&mut self, state: State) -> State {
         log::trace!(
             "{}: state={}=>{}",
-            self.peer,
+            self.wire.peer,
             self.state.name(),
             state.name()
         );
-        self.state = state;
+        std::mem::replace(&mut self.state, state)
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.take_state(state);
     }
 
     /// The socket is readable or writable (edge-triggered: drain both ways).
@@ -202,89 +196,70 @@ impl Conn {
     /// An I/O error closes the connection.
     fn settle(&self, outcome: io::Result<Next>) -> Next {
         outcome.unwrap_or_else(|e| {
-            log::debug!("{}: {e}", self.peer);
+            log::debug!("{}: {e}", self.wire.peer);
             Next::Close
         })
     }
 
     fn drive(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
-        match self.state {
-            State::WebSocket { .. } => return self.drive_websocket(app, now),
-            State::Upload { .. } => return self.drive_upload(app, now),
-            State::Lingering { .. } => return self.drive_lingering(app, now),
-            _ => {}
-        }
         loop {
-            let (eof, full) = self.read_input(now)?;
-            if let State::Viewer(_) = self.state {
-                // A viewer has nothing to say; whatever it sends is dropped.
-                self.input.clear();
+            if let Some(outcome) = self.drive_handed_off(app, now) {
+                return outcome;
             }
-            if let State::Http { .. } = self.state {
-                self.handle_requests(app, now);
-                match self.state {
-                    State::WebSocket { .. } => return self.drive_websocket(app, now),
-                    State::Upload { .. } => return self.drive_upload(app, now),
-                    State::Lingering { .. } => return self.drive_lingering(app, now),
-                    _ => {}
+            let filled = self.wire.read_into(&mut self.input, input_cap(), now)?;
+            match self.state {
+                // A viewer has nothing to say; whatever it sends is dropped.
+                State::Viewer(_) => self.input.clear(),
+                State::Idle | State::Receiving { .. } => {
+                    self.handle_requests(app, now);
+                    if let Some(outcome) = self.drive_handed_off(app, now) {
+                        return outcome;
+                    }
                 }
+                _ => {}
             }
             if self.write_out(app, now)? == Next::Close {
                 return Ok(Next::Close);
             }
-            if eof {
+            match filled {
                 // Half-closed clients that still wait for answers were just written.
-                return Ok(Next::Close);
-            }
-            if !full || self.input.len() >= app_input_cap() {
+                Filled::Closed => return Ok(Next::Close),
+                Filled::Full if self.input.len() < input_cap() => {}
                 // A full buffer that nothing consumed (a held answer, a
                 // snapshot, a client not reading its responses) is read again
                 // when that changes: the loop calls back on writable, on the
                 // timer or on the frame, and must not spin here meanwhile.
-                return Ok(Next::Keep);
+                Filled::Drained | Filled::Full => return Ok(Next::Keep),
             }
         }
     }
 
-    /// Reads until EAGAIN or until the input buffer holds the most a request
-    /// may be. Returns (peer closed, stopped because the buffer was full).
-    fn read_input(&mut self, now: Instant) -> io::Result<(bool, bool)> {
-        let cap = app_input_cap();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            if self.input.len() >= cap {
-                return Ok((false, true));
+    /// Runs the state that owns the socket (upload body, refused body,
+    /// WebSocket); `None` in the request/response states.
+    fn drive_handed_off(&mut self, app: &mut App, now: Instant) -> Option<io::Result<Next>> {
+        let (wire, input) = (&mut self.wire, &mut self.input);
+        match &mut self.state {
+            State::WebSocket(session) => Some(session.drive(wire, app, now).map(Next::from)),
+            State::Lingering(linger) => Some(linger.drive(wire, input, now).map(Next::from)),
+            State::Upload(body) => {
+                let step = body.drive(wire, input, now);
+                Some(step.and_then(|step| self.upload_step(step, app, now)))
             }
-            let room = (cap - self.input.len()).min(buf.len());
-            match self.stream.read(&mut buf[..room]) {
-                Ok(0) => return Ok((true, false)),
-                Ok(n) => {
-                    self.active = now;
-                    self.input.extend_from_slice(&buf[..n]);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((false, false)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            _ => None,
         }
     }
 
     fn handle_requests(&mut self, app: &mut App, now: Instant) {
         let limits = request::Limits::default();
-        while let State::Http { request_started } = self.state {
-            if self.out.len() - self.out_pos > OUT_HIGH {
+        loop {
+            if self.wire.pending() > OUT_HIGH {
                 return;
             }
-            if self.input.is_empty() {
-                self.state = State::Http {
-                    request_started: None,
-                };
-                return;
-            }
-            if request_started.is_none() {
-                self.state = State::Http {
-                    request_started: Some(now),
-                };
+            match self.state {
+                State::Idle | State::Receiving { .. } if self.input.is_empty() => return,
+                State::Idle => self.set_state(State::Receiving { since: now }),
+                State::Receiving { .. } => {}
+                _ => return,
             }
             let (req, head_len) = match request::parse(&self.input, &limits) {
                 Ok(Some(parsed)) => parsed,
@@ -292,13 +267,12 @@ impl Conn {
                 Err(refusal) => {
                     log::debug!(
                         "{}: {} {}",
-                        self.peer,
+                        self.wire.peer,
                         refusal.status.code(),
                         refusal.reason
                     );
-                    Response::error(refusal.status, refusal.reason).write_to(&mut self.out, false);
+                    self.close_with(Response::error(refusal.status, refusal.reason));
                     self.input.clear();
-                    self.set_state(State::Closing);
                     return;
                 }
             };
@@ -314,13 +288,10 @@ impl Conn {
             }
             let body = self.input[head_len..end].to_vec();
             self.input.drain(..end);
-            self.state = State::Http {
-                request_started: None,
-            };
-            log::debug!("{}: {:?} {}", self.peer, req.method, req.path);
+            log::debug!("{}: {:?} {}", self.wire.peer, req.method, req.path);
             let head_only = req.method == Method::Head;
-            let client = self.client();
-            match routes::handle(&req, &body, client, app, now) {
+            // Every answer below sets the next state.
+            match routes::handle(&req, &body, self.client(), app, now) {
                 Action::Respond(mut response) => {
                     response.head_only = head_only;
                     match response.not_before.filter(|t| *t > now) {
@@ -333,32 +304,10 @@ impl Conn {
                                 keep_alive: req.keep_alive,
                             });
                         }
-                        None => {
-                            response.write_to(&mut self.out, req.keep_alive);
-                            if !req.keep_alive {
-                                self.set_state(State::Closing);
-                            }
-                        }
+                        None => self.respond(&response, req.keep_alive),
                     }
                 }
-                Action::Stream => {
-                    let content_type =
-                        format!("multipart/x-mixed-replace; boundary={}", fanout::BOUNDARY);
-                    self.out.extend_from_slice(&open_ended_head(
-                        Status::Ok,
-                        &[
-                            ("Content-Type", &content_type),
-                            ("Cache-Control", "no-store"),
-                            ("Connection", "close"),
-                        ],
-                    ));
-                    if head_only {
-                        self.set_state(State::Closing);
-                    } else {
-                        self.out.extend_from_slice(fanout::BODY_START);
-                        self.set_state(State::Viewer(Viewer::default()));
-                    }
-                }
+                Action::Stream => self.begin_stream(head_only),
                 Action::Snapshot => match app.fresh_frame(now) {
                     Some(frame) => self.answer_snapshot(&frame, head_only, req.keep_alive),
                     None => self.set_state(State::Snapshot {
@@ -367,14 +316,13 @@ impl Conn {
                         until: now + SNAPSHOT,
                     }),
                 },
-                Action::Upload(_) => {
-                    // Only requests that stream their body start uploads.
-                    Response::error(Status::BadRequest, "an upload must stream its body")
-                        .write_to(&mut self.out, false);
-                    self.set_state(State::Closing);
-                }
+                // Only requests that stream their body start uploads.
+                Action::Upload(_) => self.close_with(Response::error(
+                    Status::BadRequest,
+                    "an upload must stream its body",
+                )),
                 Action::Upgrade(accept) => {
-                    self.out.extend_from_slice(&open_ended_head(
+                    self.wire.out().extend_from_slice(&open_ended_head(
                         Status::SwitchingProtocols,
                         &[
                             ("Upgrade", "websocket"),
@@ -383,15 +331,29 @@ impl Conn {
                         ],
                     ));
                     let leftover = std::mem::take(&mut self.input);
-                    let ws = WebSocket::new(leftover);
-                    self.set_state(State::WebSocket {
-                        ws,
-                        heard: now,
-                        pinged: now,
-                        greeted: false,
-                    });
+                    self.set_state(State::WebSocket(Box::new(Session::new(leftover, now))));
                 }
             }
+        }
+    }
+
+    /// `GET /stream`: the MJPEG head, then frames as they come (HEAD: the
+    /// head alone).
+    fn begin_stream(&mut self, head_only: bool) {
+        let content_type = format!("multipart/x-mixed-replace; boundary={}", fanout::BOUNDARY);
+        self.wire.out().extend_from_slice(&open_ended_head(
+            Status::Ok,
+            &[
+                ("Content-Type", &content_type),
+                ("Cache-Control", "no-store"),
+                ("Connection", "close"),
+            ],
+        ));
+        if head_only {
+            self.set_state(State::Closing);
+        } else {
+            self.wire.out().extend_from_slice(fanout::BODY_START);
+            self.set_state(State::Viewer(Viewer::default()));
         }
     }
 
@@ -400,200 +362,51 @@ impl Conn {
     fn begin_streamed_body(&mut self, req: &request::Request, app: &mut App, now: Instant) {
         log::debug!(
             "{}: {:?} {} (streamed body)",
-            self.peer,
+            self.wire.peer,
             req.method,
             req.path
         );
-        let client = self.client();
-        match routes::handle(req, &[], client, app, now) {
+        match routes::handle(req, &[], self.client(), app, now) {
             Action::Upload(upload) => {
                 if req.header_has("expect", "100-continue") {
-                    self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    self.wire
+                        .out()
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                 }
-                self.set_state(State::Upload {
-                    upload,
-                    keep_alive: req.keep_alive,
-                    more: true,
-                });
+                self.set_state(State::Upload(UploadBody::new(upload, req.keep_alive)));
             }
             Action::Respond(response) => {
-                // The body was not read: the answer ends the connection.
-                let mut answer = Vec::new();
-                response.write_to(&mut answer, false);
-                self.set_state(State::Lingering {
-                    answer,
-                    send_at: response.not_before.unwrap_or(now),
-                    left: req.content_length,
-                });
+                let linger = Linger::new(&response, now, req.content_length);
+                self.set_state(State::Lingering(linger));
             }
-            Action::Stream | Action::Snapshot | Action::Upgrade(_) => {
-                Response::error(Status::BadRequest, "this route takes no body")
-                    .write_to(&mut self.out, false);
-                self.set_state(State::Closing);
-            }
+            Action::Stream | Action::Snapshot | Action::Upgrade(_) => self.close_with(
+                Response::error(Status::BadRequest, "this route takes no body"),
+            ),
         }
     }
 
-    /// Moves body bytes from the socket to the upload, at most `UPLOAD_TURN`
-    /// per call; answers when the body is complete.
-    fn drive_upload(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
-        // A `100 Continue` may be waiting.
-        if self.write_out(app, now)? == Next::Close {
-            return Ok(Next::Close);
-        }
-        let mut buf = [0u8; 64 * 1024];
-        let mut budget = UPLOAD_TURN;
-        loop {
-            let State::Upload { upload, more, .. } = &mut self.state else {
-                return Ok(Next::Keep);
-            };
-            if !self.input.is_empty() {
-                match upload.write(&self.input) {
-                    Ok(taken) => {
-                        self.input.drain(..taken);
-                    }
-                    Err(e) => return self.fail_upload(e, app, now),
-                }
-            }
-            if upload.remaining() == 0 {
-                return self.finish_upload(app, now);
-            }
-            if budget == 0 {
-                *more = true;
-                return Ok(Next::Keep);
-            }
-            let room = buf
-                .len()
-                .min(budget)
-                .min(usize::try_from(upload.remaining()).unwrap_or(usize::MAX));
-            match self.stream.read(&mut buf[..room]) {
-                Ok(0) => {
-                    log::info!(
-                        "{}: client went away during the upload of {} ({} bytes in)",
-                        self.peer,
-                        upload.name(),
-                        upload.written()
-                    );
-                    return Ok(Next::Close);
-                }
-                Ok(n) => {
-                    self.active = now;
-                    budget -= n;
-                    if let Err(e) = upload.write(&buf[..n]) {
-                        return self.fail_upload(e, app, now);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    *more = false;
-                    return Ok(Next::Keep);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    /// What a turn of the upload body means for the connection.
+    fn upload_step(&mut self, step: upload::Step, app: &mut App, now: Instant) -> io::Result<Next> {
+        match step {
+            upload::Step::Pending => Ok(Next::Keep),
+            upload::Step::Closed => Ok(Next::Close),
+            upload::Step::Complete => self.finish_upload(app, now),
+            upload::Step::Failed { answer, left } => {
+                // The rest of the body is dropped.
+                self.input.clear();
+                self.set_state(State::Lingering(Linger::new(&answer, now, left)));
+                self.drive(app, now)
             }
         }
     }
 
     fn finish_upload(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
-        let idle = State::Http {
-            request_started: None,
-        };
-        let State::Upload {
-            upload, keep_alive, ..
-        } = std::mem::replace(&mut self.state, idle)
-        else {
+        let State::Upload(body) = self.take_state(State::Idle) else {
             return Ok(Next::Keep);
         };
-        let result = match app.media.as_mut() {
-            Some(images) => images.finish(upload),
-            None => Err(crate::media::MediaError::new(
-                crate::media::Refusal::Io,
-                "the images folder went away",
-            )),
-        };
-        let response = match result {
-            Ok(json) => Response::json(Status::Ok, json),
-            Err(e) => routes::media_error(&e),
-        };
-        response.write_to(&mut self.out, keep_alive);
-        if !keep_alive {
-            self.set_state(State::Closing);
-        }
+        let (response, keep_alive) = body.finish(app.media.as_mut());
+        self.respond(&response, keep_alive);
         self.drive(app, now)
-    }
-
-    /// Writing the image failed (disk full, I/O error): say so and drop the
-    /// rest of the body. The partial file keeps what was written.
-    fn fail_upload(
-        &mut self,
-        error: crate::media::MediaError,
-        app: &mut App,
-        now: Instant,
-    ) -> io::Result<Next> {
-        log::warn!("{}: {}", self.peer, error.message);
-        let left = match &self.state {
-            State::Upload { upload, .. } => upload.remaining(),
-            _ => 0,
-        };
-        let mut answer = Vec::new();
-        routes::media_error(&error).write_to(&mut answer, false);
-        self.input.clear();
-        self.set_state(State::Lingering {
-            answer,
-            send_at: now,
-            left,
-        });
-        self.drive_lingering(app, now)
-    }
-
-    /// Reads and drops what remains of a refused body, at most `UPLOAD_TURN`
-    /// per call, while the answer goes out; closes when both are done.
-    fn drive_lingering(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
-        let State::Lingering {
-            answer,
-            send_at,
-            left,
-        } = &mut self.state
-        else {
-            return Ok(Next::Keep);
-        };
-        if now >= *send_at && !answer.is_empty() {
-            self.out.append(answer);
-        }
-        let dropped = self
-            .input
-            .len()
-            .min(usize::try_from(*left).unwrap_or(usize::MAX));
-        *left -= dropped as u64;
-        self.input.clear();
-        let mut buf = [0u8; 64 * 1024];
-        let mut budget = UPLOAD_TURN;
-        let mut eof = false;
-        while *left > 0 && budget > 0 {
-            let room = buf.len().min(budget);
-            match self.stream.read(&mut buf[..room]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    self.active = now;
-                    budget -= n;
-                    *left = left.saturating_sub(n as u64);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let (answered, body_done) = (answer.is_empty(), *left == 0);
-        if self.write_out(app, now)? == Next::Close {
-            return Ok(Next::Close);
-        }
-        let flushed = self.out_pos >= self.out.len();
-        if answered && flushed && (body_done || eof) {
-            return Ok(Next::Close);
-        }
-        Ok(Next::Keep)
     }
 
     fn answer_snapshot(&mut self, frame: &SharedFrame, head_only: bool, keep_alive: bool) {
@@ -601,65 +414,49 @@ impl Conn {
             .header("Cache-Control", "no-store")
             .header("X-Frame-Seq", frame.seq.to_string());
         response.head_only = head_only;
-        response.write_to(&mut self.out, keep_alive);
-        self.after_response(keep_alive);
+        self.respond(&response, keep_alive);
     }
 
     /// Who is asking, for the routes: the address (login delays) and whether
     /// over TLS (the session cookie's `Secure`).
     fn client(&self) -> routes::Client {
         routes::Client {
-            ip: self.peer.ip(),
-            tls: self.stream.is_tls(),
+            ip: self.wire.peer.ip(),
+            tls: self.wire.stream.is_tls(),
         }
+    }
+
+    /// Queues `response`, then waits for the next request or closes after it.
+    fn respond(&mut self, response: &Response, keep_alive: bool) {
+        response.write_to(self.wire.out(), keep_alive);
+        self.after_response(keep_alive);
+    }
+
+    /// Queues `response` as the last one.
+    fn close_with(&mut self, response: Response) {
+        self.respond(&response, false);
     }
 
     /// A response is out: wait for the next request, or close after it.
     fn after_response(&mut self, keep_alive: bool) {
         self.set_state(if keep_alive {
-            State::Http {
-                request_started: None,
-            }
+            State::Idle
         } else {
             State::Closing
         });
-    }
-
-    /// Writes `out` and, under TLS, the records still in rustls. False: the
-    /// socket is full, the rest goes when it drains (the loop calls back).
-    fn flush_out(&mut self, now: Instant) -> io::Result<bool> {
-        while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out_pos += n;
-                    self.active = now;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.out.clear();
-        self.out_pos = 0;
-        match self.stream.flush() {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 
     /// Writes pending responses, then the viewer's parts. Close when a
     /// `Closing` connection has written everything (under TLS, up to its
     /// close_notify).
     fn write_out(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
-        if !self.flush_out(now)? {
+        if !self.wire.flush(now)? {
             return Ok(Next::Keep);
         }
         match &mut self.state {
             State::Closing => {
-                self.stream.close_notify();
-                return Ok(if self.flush_out(now)? {
+                self.wire.stream.close_notify();
+                return Ok(if self.wire.flush(now)? {
                     Next::Close
                 } else {
                     Next::Keep
@@ -667,11 +464,11 @@ impl Conn {
             }
             State::Viewer(viewer) => {
                 let before = viewer.frames_sent;
-                viewer.write_to(&mut self.stream, app.latest.as_ref(), &|at| {
+                viewer.write_to(&mut self.wire.stream, app.latest.as_ref(), &|at| {
                     app.monotonic_us(at)
                 })?;
                 if viewer.frames_sent != before || !viewer.is_idle() {
-                    self.active = now;
+                    self.wire.touch(now);
                 }
             }
             _ => {}
@@ -714,26 +511,17 @@ impl Conn {
 
     /// When `on_timer` must run next.
     pub fn poll_at(&self) -> Instant {
+        let active = self.wire.active();
         match &self.state {
-            State::Http {
-                request_started: Some(t),
-            } => *t + REQUEST,
-            State::Http {
-                request_started: None,
-            } => self.active + IDLE,
-            State::Closing => self.active + REQUEST,
+            State::Receiving { since } => *since + REQUEST,
+            State::Idle => active + IDLE,
+            State::Closing => active + REQUEST,
             State::Held { until, .. } => *until,
-            State::Viewer(_) => self.active + STALLED,
+            State::Viewer(_) => active + STALLED,
             State::Snapshot { until, .. } => *until,
-            // Called again right away (on_timer) when it stopped at its budget.
-            State::Upload { more: true, .. } => self.active,
-            State::Upload { more: false, .. } => self.active + UPLOAD_STALLED,
-            State::Lingering {
-                answer, send_at, ..
-            } if !answer.is_empty() => *send_at,
-            // Bounded from the answer, however slowly the body trickles in.
-            State::Lingering { send_at, .. } => *send_at + LINGER,
-            State::WebSocket { heard, pinged, .. } => (*heard + WS_SILENT).min(*pinged + PING),
+            State::Upload(body) => body.poll_at(active),
+            State::Lingering(linger) => linger.poll_at(),
+            State::WebSocket(session) => session.poll_at(),
         }
     }
 
@@ -741,19 +529,19 @@ impl Conn {
         if now < self.poll_at() {
             return Next::Keep;
         }
+        let (wire, input) = (&mut self.wire, &mut self.input);
         match &mut self.state {
-            State::Http {
-                request_started: Some(_),
-            } => {
+            State::Receiving { .. } => {
                 log::debug!(
                     "{}: request not complete within {}s",
-                    self.peer,
+                    wire.peer,
                     REQUEST.as_secs()
                 );
-                Response::error(Status::RequestTimeout, "request took too long to arrive")
-                    .write_to(&mut self.out, false);
+                self.close_with(Response::error(
+                    Status::RequestTimeout,
+                    "request took too long to arrive",
+                ));
                 self.input.clear();
-                self.set_state(State::Closing);
                 self.on_ready(app, now)
             }
             State::Held {
@@ -762,8 +550,7 @@ impl Conn {
                 ..
             } => {
                 let keep_alive = *keep_alive;
-                let response = std::mem::take(response);
-                self.out.extend_from_slice(&response);
+                wire.out().append(response);
                 self.after_response(keep_alive);
                 self.on_ready(app, now)
             }
@@ -778,142 +565,39 @@ impl Conn {
                     "no frame from the video source within 5 s; check the capture device and the target's screen",
                 );
                 r.head_only = head_only;
-                r.write_to(&mut self.out, keep_alive);
-                self.after_response(keep_alive);
+                self.respond(&r, keep_alive);
                 self.on_ready(app, now)
             }
-            State::Upload { more: true, .. } => self.on_ready(app, now),
-            State::Upload {
-                upload,
-                more: false,
-                ..
-            } => {
-                log::info!(
-                    "{}: upload of {} stalled for {}s ({} bytes in), closing",
-                    self.peer,
-                    upload.name(),
-                    UPLOAD_STALLED.as_secs(),
-                    upload.written()
-                );
-                Next::Close
+            State::Upload(body) => {
+                let step = body.on_timer(wire, input, now);
+                let outcome = step.and_then(|step| self.upload_step(step, app, now));
+                self.settle(outcome)
             }
-            State::Lingering { answer, .. } if !answer.is_empty() => self.on_ready(app, now),
-            State::Lingering { .. } => Next::Close,
-            State::WebSocket {
-                ws, heard, pinged, ..
-            } => {
-                if now >= *heard + WS_SILENT {
-                    log::info!(
-                        "{}: WebSocket silent for {}s, closing",
-                        self.peer,
-                        WS_SILENT.as_secs()
-                    );
-                    return Next::Close;
-                }
-                *pinged = now;
-                match ws.ping(&mut self.stream) {
-                    Ok(()) => Next::Keep,
-                    Err(_) => Next::Close,
-                }
+            State::Lingering(linger) => {
+                let outcome = linger.on_timer(wire, input, now).map(Next::from);
+                self.settle(outcome)
             }
-            State::Http {
-                request_started: None,
-            }
-            | State::Closing
-            | State::Viewer(_) => Next::Close,
+            State::WebSocket(session) => session.on_timer(wire, now).into(),
+            State::Idle | State::Closing | State::Viewer(_) => Next::Close,
         }
     }
 
-    fn drive_websocket(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
-        // The upgrade response may still be partly unwritten.
-        if !self.flush_out(now)? {
-            return Ok(Next::Keep);
-        }
-        if let State::WebSocket {
-            greeted: greeted @ false,
-            ..
-        } = &mut self.state
-        {
-            *greeted = true;
-            if self.send_text(status_message(app, now)) == Next::Close {
-                return Ok(Next::Close);
-            }
-        }
-        let State::WebSocket { ws, heard, .. } = &mut self.state else {
-            return Ok(Next::Keep);
-        };
-        let mut events = Vec::new();
-        ws.read(&mut self.stream, &mut events);
-        let mut replies = Vec::new();
-        let mut closed = false;
-        for event in events {
-            *heard = now;
-            match event {
-                ws::Event::Text(text) => {
-                    match ws::parse_input(&text).and_then(|input| app.hid.input(input, now)) {
-                        Ok(None) => {}
-                        Ok(Some(skipped)) => replies.push(format!(
-                            "{{\"type\":\"paste\",\"skipped\":{}}}",
-                            crate::json::quote(&skipped)
-                        )),
-                        Err(e) => replies.push(format!(
-                            "{{\"type\":\"error\",\"message\":{}}}",
-                            crate::json::quote(&e)
-                        )),
-                    }
-                }
-                ws::Event::Control => {}
-                ws::Event::Closed => closed = true,
-            }
-        }
-        if closed {
-            return Ok(Next::Close);
-        }
-        for reply in replies {
-            if self.send_text(reply) == Next::Close {
-                return Ok(Next::Close);
-            }
-        }
-        let State::WebSocket { ws, .. } = &mut self.state else {
-            return Ok(Next::Keep);
-        };
-        Ok(if ws.flush(&mut self.stream).is_ok() {
-            Next::Keep
-        } else {
-            Next::Close
-        })
-    }
-
-    /// Sends a text message if this is a WebSocket that has been greeted
-    /// (its 101 head is out; frames must follow it).
+    /// Sends a text message if this is a WebSocket session that has been
+    /// greeted (its 101 head is out; frames must follow it).
     pub fn send_text(&mut self, text: String) -> Next {
-        let State::WebSocket {
-            ws, greeted: true, ..
-        } = &mut self.state
-        else {
-            return Next::Keep;
-        };
-        match ws.send(&mut self.stream, text) {
-            Ok(()) => Next::Keep,
-            Err(e) => {
-                log::debug!("{}: websocket send: {e}", self.peer);
-                Next::Close
-            }
+        match &mut self.state {
+            State::WebSocket(session) => session.send_text(&mut self.wire, text).into(),
+            _ => Next::Keep,
         }
     }
-}
-
-/// The WebSocket `status` message.
-pub fn status_message(app: &mut App, now: Instant) -> String {
-    format!(
-        "{{\"type\":\"status\",\"status\":{}}}",
-        app.status_json(now)
-    )
 }
 
 /// The most a connection buffers before its request is refused: a head plus
 /// the largest API body.
-fn app_input_cap() -> usize {
+fn input_cap() -> usize {
     let limits = request::Limits::default();
     limits.max_head + limits.max_body + 1
 }
+
+#[cfg(test)]
+mod tests;

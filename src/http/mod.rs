@@ -1,13 +1,19 @@
 //! HTTP/1.1 for kv's browser UI and API: request heads (`request`), responses
-//! (`response`), credentials, sessions and login delays (`auth`), the
-//! embedded UI (`assets`), and the per-connection state machine (`conn`) the
-//! event loop drives.
+//! (`response`), which request gets what (`routes`, asking `crate::auth`),
+//! the embedded UI (`assets`), and the per-connection state machine (`conn`)
+//! the event loop drives. A connection hands its socket (`io`) to an upload body
+//! (`upload`), a refused body being drained (`linger`) or a WebSocket
+//! session (`websocket`) while one of those runs.
 
 pub mod assets;
 pub mod conn;
+pub mod io;
+pub mod linger;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod upload;
+pub mod websocket;
 
 /// The statuses kv answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

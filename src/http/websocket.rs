@@ -1,0 +1,339 @@
+//! One browser tab's WebSocket session, after the 101 answer: the greeting
+//! (the status, once the 101 head is out), the browser's input handed to the
+//! HID with a reply when something went wrong, status pushes, and the pings
+//! that tell a live tab from a vanished one. Framing and the input messages
+//! themselves are `crate::ws`; what the session reaches in kv is `Controls`.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::io::{Stream, Wire};
+use crate::app::App;
+use crate::hid::Input;
+use crate::json;
+use crate::ws::{self, WebSocket};
+
+/// A WebSocket is pinged when quiet this long...
+const PING: Duration = Duration::from_secs(15);
+/// ...and closed (releasing every key) when nothing came back for this long.
+const SILENT: Duration = Duration::from_secs(45);
+
+/// What a session reaches in kv: the status it greets with, the HID its
+/// input goes to.
+pub trait Controls {
+    /// The status object (`/api/status`).
+    fn status_json(&mut self, now: Instant) -> String;
+    /// `Ok(Some(skipped))`: a paste typed all but these characters.
+    fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String>;
+}
+
+impl Controls for App {
+    fn status_json(&mut self, now: Instant) -> String {
+        App::status_json(self, now)
+    }
+
+    fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
+        self.hid.input(input, now)
+    }
+}
+
+/// A message to the browser: `{"type":<kind>,...}`.
+fn message(kind: &str) -> json::Object {
+    json::Object::new().str("type", kind)
+}
+
+/// The `status` message, greeting a session and pushed when the status changes.
+pub fn status_message(controls: &mut impl Controls, now: Instant) -> String {
+    message("status")
+        .raw("status", &controls.status_json(now))
+        .finish()
+}
+
+/// Whether the session goes on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Link {
+    Open,
+    Closed,
+}
+
+/// Messages may follow the 101 head only once it is out.
+enum Phase {
+    /// The 101 head is still (partly) in the connection's output buffer.
+    Upgrading,
+    /// Greeted: messages may go.
+    Open,
+}
+
+pub struct Session {
+    ws: WebSocket,
+    phase: Phase,
+    /// Last time a frame came from the browser.
+    heard: Instant,
+    pinged: Instant,
+}
+
+impl Session {
+    /// `leftover`: bytes that came after the upgrade request's head.
+    pub fn new(leftover: Vec<u8>, now: Instant) -> Session {
+        Session {
+            ws: WebSocket::new(leftover),
+            phase: Phase::Upgrading,
+            heard: now,
+            pinged: now,
+        }
+    }
+
+    /// Writes the 101 head and the greeting when they are due, then handles
+    /// every message that arrived.
+    pub fn drive<S: Stream>(
+        &mut self,
+        wire: &mut Wire<S>,
+        controls: &mut impl Controls,
+        now: Instant,
+    ) -> io::Result<Link> {
+        if !wire.flush(now)? {
+            return Ok(Link::Open);
+        }
+        if let Phase::Upgrading = self.phase {
+            self.phase = Phase::Open;
+            if self.send_text(wire, status_message(controls, now)) == Link::Closed {
+                return Ok(Link::Closed);
+            }
+        }
+        let mut events = Vec::new();
+        self.ws.read(&mut wire.stream, &mut events);
+        let mut replies = Vec::new();
+        for event in events {
+            self.heard = now;
+            match event {
+                ws::Event::Text(text) => {
+                    match ws::parse_input(&text).and_then(|input| controls.input(input, now)) {
+                        Ok(None) => {}
+                        Ok(Some(skipped)) => {
+                            replies.push(message("paste").str("skipped", &skipped).finish())
+                        }
+                        Err(e) => replies.push(message("error").str("message", &e).finish()),
+                    }
+                }
+                ws::Event::Control => {}
+                ws::Event::Closed => return Ok(Link::Closed),
+            }
+        }
+        for reply in replies {
+            if self.send_text(wire, reply) == Link::Closed {
+                return Ok(Link::Closed);
+            }
+        }
+        Ok(match self.ws.flush(&mut wire.stream) {
+            Ok(()) => Link::Open,
+            Err(_) => Link::Closed,
+        })
+    }
+
+    /// Sends a text message once the session is greeted (before, its 101
+    /// head is not out, and frames must follow it).
+    pub fn send_text<S: Stream>(&mut self, wire: &mut Wire<S>, text: String) -> Link {
+        if let Phase::Upgrading = self.phase {
+            return Link::Open;
+        }
+        match self.ws.send(&mut wire.stream, text) {
+            Ok(()) => Link::Open,
+            Err(e) => {
+                log::debug!("{}: websocket send: {e}", wire.peer);
+                Link::Closed
+            }
+        }
+    }
+
+    /// When to ping, or to give up on a silent browser.
+    pub fn poll_at(&self) -> Instant {
+        (self.heard + SILENT).min(self.pinged + PING)
+    }
+
+    pub fn on_timer<S: Stream>(&mut self, wire: &mut Wire<S>, now: Instant) -> Link {
+        if now >= self.heard + SILENT {
+            log::info!(
+                "{}: WebSocket silent for {}s, closing",
+                wire.peer,
+                SILENT.as_secs()
+            );
+            return Link::Closed;
+        }
+        self.pinged = now;
+        match self.ws.ping(&mut wire.stream) {
+            Ok(()) => Link::Open,
+            Err(_) => Link::Closed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::io::fake::{self, FakeStream, Step};
+    use super::*;
+    use crate::json::Value;
+
+    /// Records the input it is given; refuses keys named "Bad".
+    #[derive(Default)]
+    struct FakeControls {
+        inputs: Vec<Input>,
+    }
+
+    impl Controls for FakeControls {
+        fn status_json(&mut self, _now: Instant) -> String {
+            "{\"ok\":1}".into()
+        }
+
+        fn input(&mut self, input: Input, _now: Instant) -> Result<Option<String>, String> {
+            let reply = match &input {
+                Input::Key { code, .. } if code == "Bad" => Err("no such key \"Bad\"".into()),
+                Input::Paste { .. } => Ok(Some("€".into())),
+                _ => Ok(None),
+            };
+            self.inputs.push(input);
+            reply
+        }
+    }
+
+    struct Bench {
+        fake: FakeStream,
+        wire: Wire<FakeStream>,
+        controls: FakeControls,
+        session: Session,
+        t0: Instant,
+    }
+
+    impl Bench {
+        fn new() -> Bench {
+            let t0 = Instant::now();
+            let (fake, mut wire) = fake::wire(t0);
+            wire.out()
+                .extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+            Bench {
+                fake,
+                wire,
+                controls: FakeControls::default(),
+                session: Session::new(Vec::new(), t0),
+                t0,
+            }
+        }
+
+        fn drive(&mut self, secs: u64) -> Link {
+            let now = self.t0 + Duration::from_secs(secs);
+            let session = &mut self.session;
+            session
+                .drive(&mut self.wire, &mut self.controls, now)
+                .unwrap()
+        }
+
+        /// A masked client text frame (payload under 126 bytes).
+        fn send_text(&self, text: &str) {
+            let mask = [1u8, 2, 3, 4];
+            let mut frame = vec![0x81, 0x80 | text.len() as u8];
+            frame.extend_from_slice(&mask);
+            frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+            self.fake.send(&frame);
+        }
+
+        /// The text messages written since the last call, after the 101 head.
+        fn replies(&self) -> Vec<Value> {
+            let out = self.fake.take();
+            let head_end = out.windows(4).position(|w| w == b"\r\n\r\n");
+            let mut rest = head_end.map_or(&out[..], |end| &out[end + 4..]);
+            let mut messages = Vec::new();
+            while let [0x81, len, tail @ ..] = rest {
+                // Server frames are unmasked; 126 announces a 16-bit length.
+                let (len, tail) = match (*len, tail) {
+                    (126, [high, low, tail @ ..]) => {
+                        (usize::from(*high) << 8 | usize::from(*low), tail)
+                    }
+                    (len, tail) => (usize::from(len), tail),
+                };
+                let (body, next) = tail.split_at(len);
+                messages.push(Value::parse(std::str::from_utf8(body).unwrap()).unwrap());
+                rest = next;
+            }
+            messages
+        }
+    }
+
+    fn kind(message: &Value) -> &str {
+        message.get("type").and_then(Value::as_str).unwrap_or("")
+    }
+
+    #[test]
+    fn test_upgrading_greets_after_the_101_head() {
+        let mut bench = Bench::new();
+        bench.fake.script().room = Some(10);
+        assert_eq!(bench.drive(0), Link::Open);
+        assert_eq!(bench.fake.take_text(), "HTTP/1.1 1", "head cut short");
+        assert!(bench.session.send_text(&mut bench.wire, "x".into()) == Link::Open);
+        bench.fake.script().room = None;
+        assert_eq!(bench.drive(0), Link::Open);
+        let greeting = bench.replies();
+        assert_eq!(greeting.len(), 1, "the early message was not sent");
+        assert_eq!(kind(&greeting[0]), "status");
+        assert!(greeting[0].get("status").is_some());
+    }
+
+    #[test]
+    fn test_open_input_reaches_controls_and_errors_are_answered() {
+        let mut bench = Bench::new();
+        bench.drive(0);
+        bench.replies();
+        bench.send_text(r#"{"type":"key","code":"KeyA","down":true}"#);
+        bench.send_text(r#"{"type":"key","code":"Bad","down":true}"#);
+        bench.send_text(r#"{"type":"paste","text":"a€"}"#);
+        bench.send_text("not json");
+        assert_eq!(bench.drive(1), Link::Open);
+        assert_eq!(bench.controls.inputs.len(), 3);
+        let replies = bench.replies();
+        let kinds: Vec<&str> = replies.iter().map(kind).collect();
+        assert_eq!(kinds, ["error", "paste", "error"]);
+        let skipped = replies[1].get("skipped").and_then(Value::as_str);
+        assert_eq!(skipped, Some("€"));
+        let why = replies[0].get("message").and_then(Value::as_str).unwrap();
+        assert!(why.contains("\"Bad\""), "{why}");
+    }
+
+    #[test]
+    fn test_open_pinged_when_quiet_closed_when_silent() {
+        let mut bench = Bench::new();
+        bench.drive(0);
+        bench.fake.take_text();
+        assert_eq!(bench.session.poll_at(), bench.t0 + PING);
+        let ping_at = bench.t0 + PING;
+        assert_eq!(bench.session.on_timer(&mut bench.wire, ping_at), Link::Open);
+        assert_eq!(bench.fake.take(), [0x89, 0x00], "a ping");
+        // A pong (masked, empty) counts as hearing from the browser.
+        bench.fake.send(&[0x8A, 0x80, 0, 0, 0, 0]);
+        assert_eq!(bench.drive(20), Link::Open);
+        assert_eq!(bench.session.poll_at(), bench.t0 + PING + PING, "next ping");
+        let silent = bench.t0 + Duration::from_secs(20) + SILENT;
+        assert_eq!(
+            bench.session.on_timer(&mut bench.wire, silent),
+            Link::Closed
+        );
+    }
+
+    #[test]
+    fn test_open_close_frame_ends_the_session() {
+        let mut bench = Bench::new();
+        bench.drive(0);
+        bench.fake.take_text();
+        bench.fake.send(&[0x88, 0x80, 0, 0, 0, 0]);
+        assert_eq!(bench.drive(1), Link::Closed);
+        assert_eq!(bench.fake.take().first(), Some(&0x88));
+    }
+
+    #[test]
+    fn test_open_reset_ends_the_session() {
+        let mut bench = Bench::new();
+        bench.drive(0);
+        bench.fake.push(Step::Reset);
+        assert_eq!(bench.drive(1), Link::Closed);
+        bench.fake.script().write_reset = true;
+        let text = "{}".to_string();
+        assert_eq!(bench.session.send_text(&mut bench.wire, text), Link::Closed);
+    }
+}
