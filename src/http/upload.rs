@@ -168,7 +168,7 @@ impl UploadBody {
 mod tests {
     use super::super::io::fake::{self, FakeStream, Step as Read};
     use super::*;
-    use crate::gadget::tests::TempDir;
+    use crate::testutil::TempDir;
     use crate::media::Images;
 
     struct Bench {

@@ -9,7 +9,7 @@ use argh::FromArgs;
 use super::*;
 use crate::config::{Args, Config};
 use crate::demo::DemoTarget;
-use crate::gadget::tests::TempDir;
+use crate::testutil::TempDir;
 use crate::hid::{layout, Hid};
 use crate::http::io::fake::{FakeStream, Step};
 use crate::media::Images;
