@@ -391,7 +391,8 @@ mod tests {
         p.set_audience(viewers(1), t0);
         let mut stamps = Vec::new();
         for i in 0..3 {
-            let at = t0 + ms(33 * i);
+            // After the pipeline's clock epoch, which was read after `t0`.
+            let at = t0 + ms(1000 + 33 * i);
             device.borrow_mut().frames.push_back(jpeg(at));
             let frame = p.on_ready(at).expect("a frame was waiting");
             assert_eq!(frame.seq, i + 1);
@@ -400,7 +401,7 @@ mod tests {
         }
         assert_eq!(stamps[1] - stamps[0], 33_000, "stamped from capture");
         assert_eq!(stamps[2] - stamps[1], 33_000);
-        assert!(p.on_ready(t0 + ms(100)).is_none(), "nothing new");
+        assert!(p.on_ready(t0 + ms(1100)).is_none(), "nothing new");
     }
 
     #[test]
