@@ -150,6 +150,10 @@ impl Pipeline {
             return None;
         }
         let info = self.source.info();
+        // The picture may have come back this very turn (a frame published
+        // before this timer): a placeholder must not follow it.
+        self.placeholder
+            .update(&info.signal, self.capture.is_running(), now);
         let frame = self
             .placeholder
             .poll(&info.signal, info.mode, &info.device, now)?;
@@ -282,9 +286,9 @@ mod tests {
     use std::rc::Rc;
 
     const MODE: Mode = Mode {
-        width: 320,
-        height: 240,
-        fps: 30,
+        width: 640,
+        height: 480,
+        fps: 25,
     };
 
     /// What the fake source does, shared with the test that drives it.
@@ -340,11 +344,22 @@ mod tests {
         (Pipeline::new(source, t0), device)
     }
 
-    fn jpeg(captured: Instant) -> Frame {
-        Frame::new(vec![0xff, 0xd8, 0xff, 0xd9].into(), 320, 240, captured)
+    /// A pipeline on a live source that `viewers` watch.
+    fn watched(viewers: usize, t0: Instant) -> (Pipeline, Rc<RefCell<Device>>) {
+        let (mut p, device) = pipeline(Signal::Live, t0);
+        p.set_audience(audience(viewers), t0);
+        (p, device)
     }
 
-    fn viewers(viewers: usize) -> Audience {
+    /// The device delivers a frame captured at `at`; the pipeline publishes it.
+    fn capture(p: &mut Pipeline, device: &RefCell<Device>, at: Instant) -> Option<SharedFrame> {
+        let jpeg = vec![0xff, 0xd8, 0xff, 0xd9].into();
+        let frame = Frame::new(jpeg, MODE.width, MODE.height, at);
+        device.borrow_mut().frames.push_back(frame);
+        p.on_ready(at)
+    }
+
+    fn audience(viewers: usize) -> Audience {
         Audience {
             viewers,
             snapshots: 0,
@@ -361,40 +376,36 @@ mod tests {
         let (mut p, device) = pipeline(Signal::Live, t0);
         assert!(!p.set_audience(Audience::default(), t0), "nothing changed");
         assert!(!device.borrow().streaming);
-        assert!(p.set_audience(viewers(1), t0));
+        assert!(p.set_audience(audience(1), t0));
         assert_eq!(p.capture(), Capture::Watched(1));
         assert!(device.borrow().streaming);
-        assert!(p.set_audience(viewers(2), t0), "the viewer count shows");
+        assert!(p.set_audience(audience(2), t0), "the viewer count shows");
         assert_eq!(device.borrow().starts, 1, "already capturing");
     }
 
     #[test]
     fn test_watched_last_viewer_stops_capture() {
         let t0 = Instant::now();
-        let (mut p, device) = pipeline(Signal::Live, t0);
-        p.set_audience(viewers(2), t0);
-        device.borrow_mut().frames.push_back(jpeg(t0));
-        assert!(p.on_ready(t0).is_some());
-        p.set_audience(viewers(1), t0);
+        let (mut p, device) = watched(2, t0);
+        assert!(capture(&mut p, &device, t0).is_some());
+        p.set_audience(audience(1), t0);
         assert!(device.borrow().streaming);
-        assert!(p.set_audience(viewers(0), t0));
+        assert!(p.set_audience(audience(0), t0));
         assert_eq!(p.capture(), Capture::Stopped);
         assert!(!device.borrow().streaming);
         assert!(p.latest().is_none(), "the next viewer gets a new frame");
+        assert!(p.fresh_frame(t0).is_none(), "nor does a snapshot");
         assert!(p.status_json(t0).contains("\"signal\":\"idle\""));
     }
 
     #[test]
     fn test_watched_sequence_increases() {
         let t0 = Instant::now();
-        let (mut p, device) = pipeline(Signal::Live, t0);
-        p.set_audience(viewers(1), t0);
+        let (mut p, device) = watched(1, t0);
         let mut stamps = Vec::new();
         for i in 0..3 {
             // After the pipeline's clock epoch, which was read after `t0`.
-            let at = t0 + ms(1000 + 33 * i);
-            device.borrow_mut().frames.push_back(jpeg(at));
-            let frame = p.on_ready(at).expect("a frame was waiting");
+            let frame = capture(&mut p, &device, t0 + ms(1000 + 33 * i)).expect("published");
             assert_eq!(frame.seq, i + 1);
             assert!(Rc::ptr_eq(&frame, p.latest().unwrap()), "the newest");
             stamps.push(frame.monotonic_us);
@@ -407,12 +418,9 @@ mod tests {
     #[test]
     fn test_watched_fps_measured() {
         let t0 = Instant::now();
-        let (mut p, device) = pipeline(Signal::Live, t0);
-        p.set_audience(viewers(1), t0);
+        let (mut p, device) = watched(1, t0);
         for i in 0..30 {
-            let at = t0 + ms(33 * i);
-            device.borrow_mut().frames.push_back(jpeg(at));
-            p.on_ready(at);
+            capture(&mut p, &device, t0 + ms(33 * i));
         }
         let status = p.status_json(t0 + ms(1000));
         assert!(status.contains("\"fps_measured\":30.0,"), "{status}");
@@ -426,10 +434,10 @@ mod tests {
         let (mut p, device) = pipeline(Signal::NoSignal, t0);
         assert!(p.set_audience(Audience::default(), t0), "signal noticed");
         assert_eq!(p.poll_at(), None, "nobody watching: nothing to draw");
-        p.set_audience(viewers(1), t0);
+        p.set_audience(audience(1), t0);
         assert_eq!(p.poll_at(), Some(t0));
         let frame = p.on_timer(t0).expect("a placeholder at once");
-        assert_eq!((frame.seq, frame.width, frame.height), (1, 320, 240));
+        assert_eq!((frame.seq, frame.width, frame.height), (1, 640, 480));
         assert_eq!(&frame.jpeg[..2], &[0xff, 0xd8]);
         assert!(p.on_timer(t0 + ms(500)).is_none());
         assert_eq!(p.on_timer(t0 + ms(1000)).map(|f| f.seq), Some(2));
@@ -437,8 +445,25 @@ mod tests {
             .status_json(t0 + ms(1000))
             .contains("\"signal\":\"no signal\""));
         device.borrow_mut().signal = Signal::Live;
-        assert!(p.set_audience(viewers(1), t0 + ms(1100)), "signal back");
+        assert!(p.set_audience(audience(1), t0 + ms(1100)), "signal back");
         assert_eq!(p.poll_at(), None, "the picture is back");
+    }
+
+    #[test]
+    fn test_watched_live_frame_stops_due_placeholder() {
+        let t0 = Instant::now();
+        let (mut p, device) = pipeline(Signal::NoSignal, t0);
+        p.set_audience(audience(1), t0);
+        assert!(p.on_timer(t0).is_some(), "no signal: placeholder");
+        // The picture comes back in the turn the next placeholder is due.
+        device.borrow_mut().signal = Signal::Live;
+        let live = capture(&mut p, &device, t0 + ms(1000)).expect("published");
+        assert!(
+            p.on_timer(t0 + ms(1000)).is_none(),
+            "no placeholder after it"
+        );
+        assert!(Rc::ptr_eq(&live, p.latest().unwrap()));
+        assert_eq!(p.poll_at(), None);
     }
 
     #[test]
@@ -454,35 +479,21 @@ mod tests {
         assert_eq!(p.capture(), Capture::Snapshot);
         assert!(device.borrow().streaming);
         assert!(p.status_json(t0).contains("\"viewers\":0,"));
-        device.borrow_mut().frames.push_back(jpeg(t0));
-        p.on_ready(t0);
+        capture(&mut p, &device, t0);
         assert!(p.fresh_frame(t0 + ms(1000)).is_some());
         assert!(p.fresh_frame(t0 + ms(1500)).is_none(), "too old");
     }
 
     #[test]
-    fn test_stopped_frame_is_not_fresh() {
-        let t0 = Instant::now();
-        let (mut p, device) = pipeline(Signal::Live, t0);
-        p.set_audience(viewers(1), t0);
-        device.borrow_mut().frames.push_back(jpeg(t0));
-        p.on_ready(t0);
-        assert!(p.fresh_frame(t0).is_some());
-        p.set_audience(Audience::default(), t0);
-        assert!(p.fresh_frame(t0).is_none(), "capture stopped");
-    }
-
-    #[test]
     fn test_status_json_keys_in_order() {
         let t0 = Instant::now();
-        let (mut p, _) = pipeline(Signal::Live, t0);
-        p.set_audience(viewers(1), t0);
+        let (mut p, _) = watched(1, t0);
         assert_eq!(
             p.status_json(t0),
             concat!(
-                r#"{"device":"/dev/video9","format":"MJPG","width":320,"height":240,"fps":30,"#,
+                r#"{"device":"/dev/video9","format":"MJPG","width":640,"height":480,"fps":25,"#,
                 r#""fps_measured":0.0,"viewers":1,"signal":"live","#,
-                r#""modes":[{"width":320,"height":240,"fps":30}]}"#
+                r#""modes":[{"width":640,"height":480,"fps":25}]}"#
             )
         );
     }
