@@ -20,7 +20,7 @@ pub struct App {
     pub demo: Option<DemoTarget>,
     /// The images folder and the drive, with `--images`.
     pub media: Option<crate::media::Images>,
-    /// Credentials, sessions and failed-login delays (http::auth).
+    /// Credentials, sessions and failed-login delays (auth).
     pub auth: crate::auth::Gate,
 }
 
@@ -49,13 +49,13 @@ impl App {
             .net
             .as_ref()
             .map_or_else(|| "null".into(), crate::net::UsbNet::status_json);
-        format!(
-            "{{\"version\":{},\"demo\":{},\"video\":{},\"hid\":{},\"network\":{network}}}",
-            json::quote(env!("CARGO_PKG_VERSION")),
-            self.demo.is_some(),
-            self.video.status_json(now),
-            self.hid_json(),
-        )
+        json::Object::new()
+            .str("version", env!("CARGO_PKG_VERSION"))
+            .bool("demo", self.demo.is_some())
+            .raw("video", &self.video.status_json(now))
+            .raw("hid", &self.hid_json())
+            .raw("network", &network)
+            .finish()
     }
 
     /// The `hid` object of the status: whether the host reads reports, the
@@ -63,20 +63,20 @@ impl App {
     fn hid_json(&self) -> String {
         let hid = self.hid.status();
         let led = |bit: u8| hid.leds & bit != 0;
-        let udc = hid.udc.as_deref().map_or("null".to_string(), json::quote);
-        let layouts: Vec<String> = layout::NAMES.iter().map(|n| json::quote(n)).collect();
-        format!(
-            concat!(
-                "{{\"online\":{},\"udc\":{},\"leds\":{{\"num\":{},\"caps\":{},\"scroll\":{}}},",
-                "\"layout\":{},\"layouts\":[{}]}}"
-            ),
-            hid.online,
-            udc,
-            led(1),
-            led(2),
-            led(4),
-            json::quote(hid.layout),
-            layouts.join(","),
-        )
+        let leds = json::Object::new()
+            .bool("num", led(1))
+            .bool("caps", led(2))
+            .bool("scroll", led(4))
+            .finish();
+        json::Object::new()
+            .bool("online", hid.online)
+            .opt_str("udc", hid.udc.as_deref())
+            .raw("leds", &leds)
+            .str("layout", hid.layout)
+            .raw(
+                "layouts",
+                &json::array(layout::NAMES.iter().map(|n| json::quote(n))),
+            )
+            .finish()
     }
 }

@@ -252,30 +252,28 @@ impl Pipeline {
         } else {
             "idle"
         };
-        let modes: Vec<String> = info.modes.iter().map(|m| mode_json(*m)).collect();
-        format!(
-            concat!(
-                "{{\"device\":{},\"format\":{},\"width\":{},\"height\":{},\"fps\":{},",
-                "\"fps_measured\":{:.1},\"viewers\":{},\"signal\":{},\"modes\":[{}]}}"
-            ),
-            json::quote(&info.device),
-            json::quote(&info.format),
-            info.mode.width,
-            info.mode.height,
-            info.mode.fps,
-            self.fps.measured(now),
-            self.capture.viewers(),
-            json::quote(signal),
-            modes.join(","),
-        )
+        let modes = info
+            .modes
+            .iter()
+            .map(|m| with_mode(json::Object::new(), *m).finish());
+        let source = json::Object::new()
+            .str("device", &info.device)
+            .str("format", &info.format);
+        with_mode(source, info.mode)
+            .decimal("fps_measured", self.fps.measured(now))
+            .num("viewers", self.capture.viewers())
+            .str("signal", signal)
+            .raw("modes", &json::array(modes))
+            .finish()
     }
 }
 
-fn mode_json(mode: Mode) -> String {
-    format!(
-        "{{\"width\":{},\"height\":{},\"fps\":{}}}",
-        mode.width, mode.height, mode.fps
-    )
+/// `object` with a mode's fields added.
+fn with_mode(object: json::Object, mode: Mode) -> json::Object {
+    object
+        .num("width", mode.width)
+        .num("height", mode.height)
+        .num("fps", mode.fps)
 }
 
 #[cfg(test)]
