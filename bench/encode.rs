@@ -11,28 +11,12 @@
 //! it, the slowest step seen at all (what a loaded machine adds by preempting).
 //!
 //!     cargo bench --bench encode [-- [--runs N] [--quality Q] [WxH...]]
-//!
-//! kv is a binary crate, so the encoder's modules are compiled into this bench
-//! from their files. It uses few of their items, and their test modules are
-//! built without their tests (`cargo bench` sets `cfg(test)`), hence the allows.
-#![allow(dead_code, unused_imports)]
-
-#[path = "../src/video/encode.rs"]
-mod encode;
-#[path = "../src/video/frame.rs"]
-mod frame;
-#[path = "../src/video/jpeg.rs"]
-mod jpeg;
-#[path = "../src/video/raw.rs"]
-mod raw;
-#[path = "../src/render.rs"]
-mod render;
 
 use std::time::{Duration, Instant};
 
-use encode::EncodeQueue;
-use frame::Frame;
-use raw::{PixelFormat, RawImage};
+use kv::video::encode::EncodeQueue;
+use kv::video::raw::{self, PixelFormat, RawImage};
+use kv::video::Frame;
 
 struct Options {
     runs: usize,
@@ -104,13 +88,7 @@ fn ms(d: Duration) -> f64 {
 /// CPU time this thread has used. On a shared machine the wall clock counts
 /// the time other processes held the core; this does not.
 fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    kv::sys::clock::thread_cpu().unwrap_or_default()
 }
 
 /// Runs `f`, returning its result, CPU time and wall time.

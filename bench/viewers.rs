@@ -12,14 +12,9 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// CLOCK_MONOTONIC now, as kv stamps frames with it.
 fn monotonic_us() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u128 * 1_000_000 + ts.tv_nsec as u128 / 1000
+    kv::sys::clock::monotonic().unwrap_or_default().as_micros()
 }
 
 struct Options {

@@ -21,7 +21,7 @@ use crate::http::websocket;
 use crate::http::Status;
 use crate::sys::signal::Signals;
 use crate::tls::Socket;
-use crate::video::{Frame, Signal};
+use crate::video::{Audience, SharedFrame};
 
 const SIGNALS: Token = Token(1);
 const VIDEO: Token = Token(2);
@@ -58,7 +58,6 @@ pub struct Server {
     /// The status last pushed to WebSockets, to push only changes.
     last_status: String,
     next_status: Instant,
-    last_signal: Signal,
 }
 
 impl Server {
@@ -93,7 +92,6 @@ impl Server {
             hid_fds: (Vec::new(), 0),
             last_status: String::new(),
             next_status: now,
-            last_signal: Signal::Live,
         };
         server.sync_fds()?;
         Ok(server)
@@ -140,11 +138,12 @@ impl Server {
                 }
             }
             if video_ready {
-                self.poll_video(now);
+                let frame = self.app.video.on_ready(now);
+                self.on_video(frame, now);
             }
             self.on_timers(now);
             self.write_frames();
-            self.update_streaming(now);
+            self.update_audience(now);
             self.sync_fds()?;
         }
     }
@@ -155,19 +154,17 @@ impl Server {
             return Some(now);
         }
         let conns = self.conns.iter().flatten().map(Conn::poll_at);
-        let sources = [
-            self.app.source.poll_at(),
-            self.app.placeholder.poll_at(),
+        let deadlines = [
+            self.app.video.poll_at(),
             self.app.hid.poll_at(),
             self.app
                 .udc
                 .as_ref()
                 .map(crate::gadget::udc::UdcWatch::poll_at),
             self.app.net.as_ref().and_then(crate::net::UsbNet::poll_at),
+            Some(self.next_status),
         ];
-        sources
-            .into_iter()
-            .chain([Some(self.next_status)])
+        deadlines
             .into_iter()
             .flatten()
             .chain(conns)
@@ -286,13 +283,6 @@ impl Server {
         self.free.push(slot);
     }
 
-    fn poll_video(&mut self, now: Instant) {
-        if let Some(frame) = self.app.source.poll(now) {
-            self.rearm_video();
-            self.publish(frame, now);
-        }
-    }
-
     /// Adds the video descriptors to the poll set afresh once a frame was
     /// drained. v4l2loopback 0.12 (Debian 12) joins its wait queue only when
     /// polled while it holds no frame, and epoll polls with a wait-queue hook
@@ -302,7 +292,7 @@ impl Server {
     /// the queue; a frame that slipped in meanwhile is reported at once. It
     /// costs two epoll_ctl calls per frame.
     fn rearm_video(&mut self) {
-        let fds = self.app.source.fds();
+        let fds = self.app.video.fds();
         let registry = self.poll.registry();
         if let Err(e) = reregister(registry, &self.video_fds, &fds, VIDEO, Interest::READABLE) {
             log::warn!("video: cannot watch the capture device for frames: {e}");
@@ -310,13 +300,24 @@ impl Server {
         self.video_fds = fds;
     }
 
-    fn publish(&mut self, frame: Frame, now: Instant) {
-        let shared = self.app.publish(frame, now);
+    /// What the pipeline published, if anything: the source was just
+    /// drained, so its descriptors are re-armed (`rearm_video`; for a
+    /// placeholder frame, once a second, it is merely harmless), and the frame
+    /// is offered to every connection.
+    fn on_video(&mut self, frame: Option<SharedFrame>, now: Instant) {
+        if let Some(frame) = frame {
+            self.rearm_video();
+            self.fan_out(&frame, now);
+        }
+    }
+
+    /// Viewers queue to write the frame, a waiting snapshot answers with it.
+    fn fan_out(&mut self, frame: &SharedFrame, now: Instant) {
         for slot in 0..self.conns.len() {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            match conn.on_frame(&shared, &mut self.app, now) {
+            match conn.on_frame(frame, &mut self.app, now) {
                 Next::Close => self.close(slot, now),
                 Next::Write => self.writes.push_back(slot),
                 Next::Keep => {}
@@ -341,18 +342,9 @@ impl Server {
     }
 
     fn on_timers(&mut self, now: Instant) {
-        if self.app.source.poll_at().is_some_and(|t| t <= now) {
-            self.poll_video(now);
-        }
-        if self.app.placeholder.poll_at().is_some_and(|t| t <= now) {
-            let (signal, info) = (self.app.source.signal(), self.app.source.info());
-            if let Some(frame) = self
-                .app
-                .placeholder
-                .poll(&signal, info.mode, &info.device, now)
-            {
-                self.publish(frame, now);
-            }
+        if self.app.video.poll_at().is_some_and(|t| t <= now) {
+            let frame = self.app.video.on_timer(now);
+            self.on_video(frame, now);
         }
         if let Some(state) = self.app.udc.as_mut().and_then(|udc| udc.poll(now)) {
             self.app.hid.on_host_state(state, now);
@@ -396,51 +388,20 @@ impl Server {
         self.last_status = status;
     }
 
-    /// Capture runs only while someone watches or waits for a snapshot; the
-    /// placeholder runs while they do and the source has no picture.
-    fn update_streaming(&mut self, now: Instant) {
-        let signal = self.app.source.signal();
-        if signal != self.last_signal {
-            log::info!("📺 Video signal: {}", signal.as_str());
-            self.last_signal = signal.clone();
-            self.next_status = now;
-        }
-        let mut viewers = 0;
-        let mut waiting = false;
+    /// Tells the pipeline who wants frames (it starts and stops capture);
+    /// the status goes out at once when that changed what it shows.
+    fn update_audience(&mut self, now: Instant) {
+        let mut audience = Audience::default();
         for conn in self.conns.iter().flatten() {
             match conn.kind() {
-                Kind::Viewer => viewers += 1,
-                Kind::Snapshot => waiting = true,
-                _ => {}
+                Kind::Viewer => audience.viewers += 1,
+                Kind::Snapshot => audience.snapshots += 1,
+                Kind::Http | Kind::WebSocket => {}
             }
         }
-        if viewers != self.app.viewers {
-            self.app.viewers = viewers;
+        if self.app.video.set_audience(audience, now) {
             self.next_status = now;
         }
-        let wanted = viewers > 0 || waiting;
-        if wanted != self.app.streaming {
-            log::info!(
-                "{} capture ({} viewers)",
-                if wanted {
-                    "▶️ Starting"
-                } else {
-                    "⏸️ Stopping"
-                },
-                viewers
-            );
-            self.app.streaming = wanted;
-            self.app.source.set_streaming(wanted, now);
-            if !wanted {
-                // The next viewer must start with a frame captured for it, not
-                // the screen as it was when the last one left.
-                self.app.latest = None;
-            }
-            self.next_status = now;
-        }
-        self.app
-            .placeholder
-            .update(&signal, self.app.streaming, now);
     }
 
     /// Registers the video and HID descriptors anew when their set changed
@@ -448,7 +409,7 @@ impl Server {
     /// while its gadget is unbound, or reopened).
     fn sync_fds(&mut self) -> io::Result<()> {
         let registry = self.poll.registry();
-        let video = self.app.source.fds();
+        let video = self.app.video.fds();
         if video != self.video_fds {
             reregister(registry, &self.video_fds, &video, VIDEO, Interest::READABLE)?;
             self.video_fds = video;

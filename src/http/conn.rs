@@ -308,7 +308,7 @@ impl<S: Stream> Conn<S> {
                     }
                 }
                 Action::Stream => self.begin_stream(head_only),
-                Action::Snapshot => match app.fresh_frame(now) {
+                Action::Snapshot => match app.video.fresh_frame(now) {
                     Some(frame) => self.answer_snapshot(&frame, head_only, req.keep_alive),
                     None => self.set_state(State::Snapshot {
                         head_only,
@@ -464,9 +464,7 @@ impl<S: Stream> Conn<S> {
             }
             State::Viewer(viewer) => {
                 let before = viewer.frames_sent;
-                viewer.write_to(&mut self.wire.stream, app.latest.as_ref(), &|at| {
-                    app.monotonic_us(at)
-                })?;
+                viewer.write_to(&mut self.wire.stream, app.video.latest())?;
                 if viewer.frames_sent != before || !viewer.is_idle() {
                     self.wire.touch(now);
                 }
@@ -482,7 +480,7 @@ impl<S: Stream> Conn<S> {
     pub fn on_frame(&mut self, frame: &SharedFrame, app: &mut App, now: Instant) -> Next {
         match self.state {
             State::Viewer(ref mut viewer) if viewer.is_idle() => {
-                viewer.offer(frame, &|at| app.monotonic_us(at));
+                viewer.offer(frame);
                 if viewer.is_idle() {
                     Next::Keep
                 } else {

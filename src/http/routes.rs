@@ -333,7 +333,7 @@ fn set_mode(body: &[u8]) -> Handler {
                     fps: fps as u32,
                 },
                 None => {
-                    let info = app.source.info();
+                    let info = app.video.info();
                     modes::with_closest_rate(&info.modes, width, height, info.mode.fps)
                 }
             })
@@ -344,7 +344,7 @@ fn set_mode(body: &[u8]) -> Handler {
                 "body must be JSON like {\"width\":1280,\"height\":720,\"fps\":30}",
             );
         };
-        match app.set_mode(mode, now) {
+        match app.video.set_mode(mode, now) {
             Ok(()) => {
                 log::info!("📐 Resolution: {mode}");
                 Response::ok_json()

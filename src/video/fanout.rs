@@ -6,7 +6,6 @@
 //! stays bounded by viewers × one frame.
 
 use std::io::{self, IoSlice, Write};
-use std::time::Instant;
 
 use super::SharedFrame;
 
@@ -44,20 +43,18 @@ impl Viewer {
     }
 
     /// Starts sending `latest` if idle and it is newer than the last frame sent.
-    /// `clock` turns its capture instant into the exported timestamp.
-    pub fn offer(&mut self, latest: &SharedFrame, clock: &dyn Fn(Instant) -> u128) {
+    pub fn offer(&mut self, latest: &SharedFrame) {
         if self.frame.is_some() || self.last_seq.is_some_and(|s| s >= latest.seq) {
             return;
         }
         self.head.clear();
-        let stamp = clock(latest.captured);
         // Writing into a Vec cannot fail.
         let _ = write!(
             self.head,
             "Content-Type: image/jpeg\r\nContent-Length: {}\r\nX-Frame-Seq: {}\r\nX-Timestamp-Us: {}\r\n\r\n",
             latest.jpeg.len(),
             latest.seq,
-            stamp
+            latest.monotonic_us
         );
         self.last_seq = Some(latest.seq);
         self.frame = Some(latest.clone());
@@ -70,13 +67,12 @@ impl Viewer {
         &mut self,
         out: &mut W,
         latest: Option<&SharedFrame>,
-        clock: &dyn Fn(Instant) -> u128,
     ) -> io::Result<Progress> {
         loop {
             let Some(frame) = &self.frame else {
                 match latest {
                     Some(l) if self.last_seq.is_none_or(|s| s < l.seq) => {
-                        self.offer(l, clock);
+                        self.offer(l);
                         continue;
                     }
                     _ => return Ok(Progress::Idle),
@@ -114,6 +110,7 @@ mod tests {
     use super::*;
     use crate::video::Frame;
     use std::rc::Rc;
+    use std::time::Instant;
 
     /// Accepts at most `room` bytes, then WouldBlock.
     struct Socket {
@@ -136,13 +133,10 @@ mod tests {
         }
     }
 
-    fn clock(at: Instant) -> u128 {
-        at.elapsed().as_micros()
-    }
-
     fn frame(seq: u64, epoch: Instant) -> SharedFrame {
         let mut f = Frame::new(vec![0xff, 0xd8, seq as u8, 0xff, 0xd9].into(), 1, 1, epoch);
         f.seq = seq;
+        f.monotonic_us = 1_000_000 + seq as u128;
         Rc::new(f)
     }
 
@@ -155,21 +149,15 @@ mod tests {
             room: 1 << 20,
         };
         let f1 = frame(1, epoch);
-        assert_eq!(
-            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
-            Progress::Idle
-        );
+        assert_eq!(v.write_to(&mut s, Some(&f1)).unwrap(), Progress::Idle);
         let text = String::from_utf8_lossy(&s.data).to_string();
         assert!(
-            text.starts_with("Content-Type: image/jpeg\r\nContent-Length: 5\r\nX-Frame-Seq: 1\r\n")
+            text.starts_with("Content-Type: image/jpeg\r\nContent-Length: 5\r\nX-Frame-Seq: 1\r\nX-Timestamp-Us: 1000001\r\n\r\n")
         );
         assert!(s.data.ends_with(b"\xff\xd8\x01\xff\xd9\r\n--kvframe\r\n"));
         assert_eq!(v.frames_sent, 1);
         // The same frame is not sent twice.
-        assert_eq!(
-            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
-            Progress::Idle
-        );
+        assert_eq!(v.write_to(&mut s, Some(&f1)).unwrap(), Progress::Idle);
         assert_eq!(v.frames_sent, 1);
     }
 
@@ -182,17 +170,11 @@ mod tests {
             room: 10,
         };
         let f1 = frame(1, epoch);
-        assert_eq!(
-            v.write_to(&mut s, Some(&f1), &clock).unwrap(),
-            Progress::Blocked
-        );
+        assert_eq!(v.write_to(&mut s, Some(&f1)).unwrap(), Progress::Blocked);
         // Frames 2..4 arrive while blocked; only 4 follows frame 1.
         let f4 = frame(4, epoch);
         s.room = 1 << 20;
-        assert_eq!(
-            v.write_to(&mut s, Some(&f4), &clock).unwrap(),
-            Progress::Idle
-        );
+        assert_eq!(v.write_to(&mut s, Some(&f4)).unwrap(), Progress::Idle);
         let text = String::from_utf8_lossy(&s.data).to_string();
         assert!(text.contains("X-Frame-Seq: 1\r\n") && text.contains("X-Frame-Seq: 4\r\n"));
         assert!(!text.contains("X-Frame-Seq: 2"));

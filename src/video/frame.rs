@@ -1,6 +1,5 @@
-//! A captured frame: one whole JPEG and when it was captured. Its own file so
-//! `bench/encode.rs` can compile the encoder (which makes frames) without the
-//! capture machinery.
+//! A captured frame: one whole JPEG and when it was captured. Sources build
+//! it; `video::Pipeline` numbers and stamps it when it publishes it.
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -8,13 +7,16 @@ use std::time::Instant;
 /// One whole JPEG image as captured (or rendered), never modified after creation.
 #[derive(Debug)]
 pub struct Frame {
-    /// Set by the event loop when the frame is published; increases by one per frame.
+    /// Set by the pipeline when the frame is published; increases by one per frame.
     pub seq: u64,
     pub width: u32,
     pub height: u32,
     /// When the frame left the device (dequeued) or was rendered: the start of
     /// the latency kv adds, exported per part as `X-Timestamp-Us`.
     pub captured: Instant,
+    /// `captured` on CLOCK_MONOTONIC in microseconds, the `X-Timestamp-Us`
+    /// other processes compare with; set with `seq` when published.
+    pub monotonic_us: u128,
     pub jpeg: Box<[u8]>,
 }
 
@@ -27,6 +29,7 @@ impl Frame {
             width,
             height,
             captured,
+            monotonic_us: 0,
             jpeg,
         }
     }

@@ -1,14 +1,17 @@
 //! Video: where frames come from (`FrameSource`: a V4L2 capture device or the demo
-//! target) and what a frame is once captured. A `Frame` is built once from the
+//! target), what a frame is once captured, and the `Pipeline` that owns both
+//! between the device and the viewers. A `Frame` is built once from the
 //! device's buffer and then shared by reference (`SharedFrame`) with every viewer;
 //! nothing on the way to a socket copies its bytes again.
 
 pub mod encode;
 pub mod fanout;
+mod fps;
 mod frame;
 pub mod jpeg;
 pub mod modes;
-pub mod placeholder;
+pub mod pipeline;
+mod placeholder;
 pub mod raw;
 pub mod v4l2;
 
@@ -16,6 +19,7 @@ use std::os::fd::RawFd;
 use std::time::Instant;
 
 pub use frame::{Frame, SharedFrame};
+pub use pipeline::{Audience, Pipeline};
 
 /// A capture mode: frame size and rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -68,7 +68,7 @@ impl Bench {
     fn publish(&mut self, secs: u64) -> SharedFrame {
         let now = self.at(secs);
         let jpeg = vec![0xff, 0xd8, 1, 2, 3, 0xff, 0xd9].into_boxed_slice();
-        self.app.publish(Frame::new(jpeg, 64, 48, now), now)
+        self.app.video.publish(Frame::new(jpeg, 64, 48, now), now)
     }
 
     /// Gives the app an images folder in a fresh temporary directory.
