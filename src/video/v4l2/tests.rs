@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::fake::{capture, device, jpeg, mjpeg_dongle, mode, open, world, yuyv_camera};
-use super::fake::{FakeHost, CAPTURE_FD, WATCH_FD};
+use super::fake::{FakeDevice, FakeHost, Shared, CAPTURE_FD, WATCH_FD};
 use super::{V4l2Source, BUFFER_COUNT, NO_SIGNAL_AFTER, RETRY_EVERY};
 use crate::sys::inotify::Change;
 use crate::video::{jpeg, FrameSource, Signal};
@@ -302,4 +302,126 @@ fn test_streaming_raw_frames_encoded_at_mode_size() {
         device(&w, "/dev/video0").queued.len(),
         BUFFER_COUNT as usize
     );
+}
+
+/// A dongle whose driver raises source-change events, streaming since `now`.
+fn streaming_with_events(now: Instant) -> (Shared, V4l2Source) {
+    let dongle = FakeDevice {
+        reports_changes: true,
+        ..mjpeg_dongle("dongle")
+    };
+    let w = world(vec![("/dev/video0", dongle)]);
+    let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+    source.set_streaming(true, now);
+    w.borrow_mut().log.clear();
+    (w, source)
+}
+
+#[test]
+fn test_streaming_source_change_restarts_at_once() {
+    let now = Instant::now();
+    let (w, mut source) = streaming_with_events(now);
+    // The input now offers only 640x480: the modes are read again and the
+    // closest to the wanted 1280x720@30 taken.
+    device(&w, "/dev/video0").formats[0].1 = vec![(640, 480)];
+    device(&w, "/dev/video0").source_changes = 1;
+    let t = now + Duration::from_millis(300);
+    assert!(source.poll(t).is_none());
+    assert_eq!(
+        w.borrow().log,
+        ["STREAMOFF", "S_FMT 640x480", "S_PARM 1/30", "STREAMON"]
+    );
+    let info = source.info();
+    assert_eq!(info.mode, mode(640, 480, 30));
+    assert_eq!(info.modes, [mode(640, 480, 60), mode(640, 480, 30)]);
+    assert_eq!(info.signal, Signal::Live);
+    assert_eq!(source.fds(), [WATCH_FD, CAPTURE_FD]);
+    // Silence is timed from the restart.
+    assert_eq!(source.poll_at(), Some(t + NO_SIGNAL_AFTER));
+    capture(&w, "/dev/video0", jpeg(16, 16));
+    assert!(source.poll(t).is_some());
+    // One event, one restart.
+    w.borrow_mut().log.clear();
+    source.poll(t);
+    assert!(w.borrow().log.is_empty());
+}
+
+#[test]
+fn test_streaming_source_change_unreported_waits_for_silence() {
+    let now = Instant::now();
+    let w = world(vec![("/dev/video0", mjpeg_dongle("dongle"))]);
+    let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+    source.set_streaming(true, now);
+    w.borrow_mut().log.clear();
+    // A driver without events (uvcvideo): nothing happens until the silence.
+    device(&w, "/dev/video0").source_changes = 1;
+    source.poll(now + Duration::from_millis(300));
+    assert!(w.borrow().log.is_empty());
+    source.poll(now + NO_SIGNAL_AFTER);
+    assert_eq!(source.info().signal, Signal::NoSignal);
+    assert_eq!(w.borrow().log, ["STREAMOFF"]);
+}
+
+#[test]
+fn test_streaming_source_change_unusable_closes_then_reopens() {
+    let now = Instant::now();
+    let (w, mut source) = streaming_with_events(now);
+    // The new source is offered only raw: the driver answers S_FMT with YUYV.
+    device(&w, "/dev/video0").formats.remove(0);
+    device(&w, "/dev/video0").source_changes = 1;
+    assert!(source.poll(now).is_none());
+    assert_eq!(source.info().signal, Signal::NoSignal);
+    assert_eq!(source.fds(), [WATCH_FD]);
+    assert_eq!(source.poll_at(), Some(now + RETRY_EVERY));
+    // Opened afresh at the retry: discovery takes the YUYV it offers now.
+    source.poll(now + RETRY_EVERY);
+    assert_eq!(source.info().format, "YUYV");
+    assert_eq!(source.fds(), [WATCH_FD, CAPTURE_FD]);
+}
+
+#[test]
+fn test_streaming_source_change_unplugged_no_device() {
+    let now = Instant::now();
+    let (w, mut source) = streaming_with_events(now);
+    device(&w, "/dev/video0").unplugged = true;
+    assert!(source.poll(now).is_none());
+    assert_eq!(source.info().signal, Signal::NoDevice);
+    assert_eq!(source.poll_at(), Some(now + RETRY_EVERY));
+}
+
+#[test]
+fn test_blocked_source_change_starts_before_retry() {
+    let now = Instant::now();
+    let dongle = FakeDevice {
+        reports_changes: true,
+        start_error: Some(libc::EBUSY),
+        ..mjpeg_dongle("dongle")
+    };
+    let w = world(vec![("/dev/video0", dongle)]);
+    let mut source = open(&w, None, mode(1280, 720, 30), now).unwrap();
+    source.set_streaming(true, now);
+    assert_eq!(source.poll_at(), Some(now + RETRY_EVERY));
+    // The source changed (what STREAMON refused may fit now): configured
+    // again and started at once, not at the retry.
+    device(&w, "/dev/video0").start_error = None;
+    device(&w, "/dev/video0").source_changes = 1;
+    let t = now + Duration::from_millis(100);
+    source.poll(t);
+    assert_eq!(source.fds(), [WATCH_FD, CAPTURE_FD]);
+    assert_eq!(source.poll_at(), Some(t + NO_SIGNAL_AFTER));
+}
+
+#[test]
+fn test_idle_source_change_read_at_next_poll_without_starting() {
+    let now = Instant::now();
+    let (w, mut source) = streaming_with_events(now);
+    source.set_streaming(false, now);
+    device(&w, "/dev/video0").formats[0].1 = vec![(640, 480)];
+    device(&w, "/dev/video0").source_changes = 1;
+    w.borrow_mut().log.clear();
+    source.poll(now);
+    assert_eq!(w.borrow().log, ["S_FMT 640x480", "S_PARM 1/30"]);
+    assert_eq!(source.info().mode, mode(640, 480, 30));
+    assert!(!device(&w, "/dev/video0").streaming);
+    assert_eq!(source.poll_at(), None);
 }
