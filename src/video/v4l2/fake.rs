@@ -46,6 +46,14 @@ pub(super) struct FakeDevice {
     pub(super) source_changes: u32,
 }
 
+impl FakeDevice {
+    /// The format with this FourCC; EINVAL, as a driver answers, if none.
+    fn offered(&self, fourcc: [u8; 4]) -> io::Result<&FakeFormat> {
+        let found = self.formats.iter().find(|f| f.0 == fourcc);
+        found.ok_or(errno(libc::EINVAL))
+    }
+}
+
 #[derive(Default)]
 pub(super) struct World {
     pub(super) devices: BTreeMap<PathBuf, FakeDevice>,
@@ -150,25 +158,14 @@ impl Node for FakeNode {
     }
 
     fn frame_sizes(&self, fourcc: [u8; 4]) -> io::Result<FrameSizes> {
-        self.with(|d| {
-            let f = d
-                .formats
-                .iter()
-                .find(|f| f.0 == fourcc)
-                .ok_or(errno(libc::EINVAL))?;
-            Ok(FrameSizes::Discrete(f.1.clone()))
-        })
+        self.with(|d| Ok(FrameSizes::Discrete(d.offered(fourcc)?.1.clone())))
     }
 
     fn frame_intervals(&self, fourcc: [u8; 4], _: (u32, u32)) -> io::Result<FrameIntervals> {
         self.with(|d| {
-            let f = d
-                .formats
-                .iter()
-                .find(|f| f.0 == fourcc)
-                .ok_or(errno(libc::EINVAL))?;
+            let rates = &d.offered(fourcc)?.2;
             Ok(FrameIntervals::Discrete(
-                f.2.iter().map(|&r| (1, r)).collect(),
+                rates.iter().map(|&r| (1, r)).collect(),
             ))
         })
     }
