@@ -276,6 +276,15 @@ impl V4l2Source {
         }
     }
 
+    /// Captures from a ready device if someone watches, else waits idle.
+    fn resume(&mut self, device: Device, now: Instant) -> Capture {
+        if self.watched {
+            self.start(device, now)
+        } else {
+            Capture::Idle(device)
+        }
+    }
+
     /// STREAMOFF; the device stays open.
     fn stop(&mut self, mut device: Device) -> Device {
         self.encoding.clear();
@@ -369,11 +378,7 @@ impl V4l2Source {
         match configure(&mut device, self.wanted) {
             Ok(()) => {
                 info!("📐 Resolution: {}", device.mode);
-                if self.watched {
-                    self.start(device, now)
-                } else {
-                    Capture::Idle(device)
-                }
+                self.resume(device, now)
             }
             Err(e) if is_gone(&e) => self.close(Some(device), Close::Unplugged, now),
             Err(e) => {
@@ -408,11 +413,7 @@ impl V4l2Source {
         match discover(self.host.as_ref(), &paths, false, &choice) {
             Ok(device) => {
                 let device = self.attach(device);
-                if self.watched {
-                    self.start(device, now)
-                } else {
-                    Capture::Idle(device)
-                }
+                self.resume(device, now)
             }
             Err(problem) => {
                 self.report(problem);
