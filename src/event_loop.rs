@@ -25,6 +25,8 @@ use crate::video::{Audience, SharedFrame};
 
 const SIGNALS: Token = Token(1);
 const VIDEO: Token = Token(2);
+/// PRIORITY too: a V4L2 event (the source changed) is POLLPRI, not readable.
+const VIDEO_INTEREST: Interest = Interest::READABLE.add(Interest::PRIORITY);
 const HID: Token = Token(3);
 /// Listener `i` is `Token(FIRST_LISTENER + i)`.
 const FIRST_LISTENER: usize = 4;
@@ -294,7 +296,7 @@ impl Server {
     fn rearm_video(&mut self) {
         let fds = self.app.video.fds();
         let registry = self.poll.registry();
-        if let Err(e) = reregister(registry, &self.video_fds, &fds, VIDEO, Interest::READABLE) {
+        if let Err(e) = reregister(registry, &self.video_fds, &fds, VIDEO, VIDEO_INTEREST) {
             log::warn!("video: cannot watch the capture device for frames: {e}");
         }
         self.video_fds = fds;
@@ -411,7 +413,7 @@ impl Server {
         let registry = self.poll.registry();
         let video = self.app.video.fds();
         if video != self.video_fds {
-            reregister(registry, &self.video_fds, &video, VIDEO, Interest::READABLE)?;
+            reregister(registry, &self.video_fds, &video, VIDEO, VIDEO_INTEREST)?;
             self.video_fds = video;
         }
         let hid = (self.app.hid.fds(), self.app.hid.fd_epoch());

@@ -1,7 +1,9 @@
 # kv on vivid, a capture driver with raw formats only (no MJPEG): kv finds it without
 # -d, encodes its YUYV frames to JPEG at the size asked with -r, and a resolution change
 # through POST /api/video/mode keeps two viewers connected while the frames that follow
-# have the new size. Every frame is fully decoded, as a browser would.
+# have the new size. Every frame is fully decoded, as a browser would. Last, vivid's
+# source changes under a viewer (a V4L2 event): kv follows it at once, without the 2 s
+# of silence it would otherwise need (and that vivid, which keeps sending, never gives).
 
 PORT=8080
 URL=http://127.0.0.1:$PORT
@@ -96,4 +98,43 @@ else
     result vivid-mode-without-fps FAIL "at ${now_fps} fps, asked $size (offers$rates, want $want): $(excerpt /tmp/mode2.txt 2); $(status_json | cut -c1-160)"
   fi
 fi
+
+# --- a source change, reported by the driver ---------------------------------------------
+# vivid raises V4L2_EVENT_SOURCE_CHANGE (RESOLUTION) on its webcam input when its
+# Colorspace control changes, and goes on sending frames: kv notices only through the
+# event (POLLPRI on the capture fd), and must restart capture well within the 2 s of
+# silence that would otherwise be its only clue.
+node=$(status_json | grep -o '"device":"[^"]*"' | cut -d'"' -f4)
+spawn viewer3 guest-tools stream-watch "$URL/stream" 60 --decode
+changes() { grep -c 'the source changed' /tmp/kv.log; }
+if ! waitfor 30 grep -q '^frame' /tmp/viewer3.log; then
+  result vivid-source-change-event FAIL "the viewer got no frames: $(excerpt /tmp/viewer3.log 1)"
+else
+  before=$(changes)
+  frames=$(grep -c '^frame' /tmp/viewer3.log)
+  # Timed from v4l2-ctl's exit: the C++ program alone takes about a second to start
+  # in an emulated guest, and the event is raised by its last ioctl.
+  start=$(uptime_s)
+  v4l2-ctl -d "$node" --set-ctrl colorspace=1 >/tmp/ctrl.txt 2>&1
+  set_in=$(elapsed_since "$start")
+  start=$(uptime_s)
+  if waitfor 5 sh -c "[ \$(grep -c 'the source changed' /tmp/kv.log) -gt $before ]"; then
+    took=$(elapsed_since "$start")
+  else
+    took=never
+  fi
+  line=$(grep 'the source changed' /tmp/kv.log | tail -n 1)
+  if [ "$took" != never ] && awk -v t="$took" 'BEGIN { exit !(t < 1.0) }' &&
+    echo "$line" | grep -q 'restarting capture'; then
+    result vivid-source-change-event PASS "noticed within ${took} s of v4l2-ctl --set-ctrl colorspace=1 on $node (which ran ${set_in} s): ${line#*] }"
+  else
+    result vivid-source-change-event FAIL "took ${took} s after v4l2-ctl (which ran ${set_in} s; $(changes) source changes logged, $before before); v4l2-ctl: $(excerpt /tmp/ctrl.txt 1); kv: $(excerpt /tmp/kv.log 3)"
+  fi
+  if waitfor 30 sh -c "[ \$(grep -c '^frame' /tmp/viewer3.log) -gt $((frames + 1)) ]"; then
+    result vivid-source-change-same-connection PASS "$(grep -c '^frame' /tmp/viewer3.log) frames on one connection ($frames before the change)"
+  else
+    result vivid-source-change-same-connection FAIL "$frames frames before the change, $(grep -c '^frame' /tmp/viewer3.log) now: $(excerpt /tmp/viewer3.log 1)"
+  fi
+fi
+stop viewer3
 kv_stop
