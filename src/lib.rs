@@ -21,4 +21,3 @@ mod testutil;
 pub mod tls;
 pub mod usb;
 pub mod video;
-pub mod ws;

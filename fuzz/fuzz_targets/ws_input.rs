@@ -5,7 +5,7 @@
 
 use std::io::{self, Read, Write};
 
-use kv::ws::{self, Event, WebSocket};
+use kv::http::ws::{self, Event, WebSocket};
 use libfuzzer_sys::fuzz_target;
 
 /// A socket with nothing more to read and room for every write.

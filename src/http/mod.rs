@@ -3,7 +3,8 @@
 //! the embedded UI (`assets`), and the per-connection state machine (`conn`)
 //! the event loop drives. A connection hands its socket (`io`) to an upload body
 //! (`upload`), a refused body being drained (`linger`) or a WebSocket
-//! session (`websocket`) while one of those runs.
+//! session (`websocket`, over `ws`: the handshake, framing and the input
+//! messages) while one of those runs.
 
 pub mod assets;
 pub mod conn;
@@ -14,6 +15,7 @@ pub mod response;
 pub mod routes;
 pub mod upload;
 pub mod websocket;
+pub mod ws;
 
 /// The statuses kv answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

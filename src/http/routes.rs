@@ -11,10 +11,10 @@ use super::response::Response;
 use super::{assets, Status};
 use crate::app::App;
 use crate::auth::Verdict;
+use crate::http::ws;
 use crate::json::{self, Value};
 use crate::media::{self, Medium, Upload};
 use crate::video::{modes, Mode};
-use crate::ws;
 
 /// What the connection does next.
 pub enum Action {

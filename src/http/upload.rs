@@ -168,8 +168,8 @@ impl UploadBody {
 mod tests {
     use super::super::io::fake::{self, FakeStream, Step as Read};
     use super::*;
-    use crate::testutil::TempDir;
     use crate::media::Images;
+    use crate::testutil::TempDir;
 
     struct Bench {
         _tmp: TempDir,

@@ -2,7 +2,7 @@
 //! (the status, once the 101 head is out), the browser's input handed to the
 //! HID with a reply when something went wrong, status pushes, and the pings
 //! that tell a live tab from a vanished one. Framing and the input messages
-//! themselves are `crate::ws`; what the session reaches in kv is `Controls`.
+//! themselves are `crate::http::ws`; what the session reaches in kv is `Controls`.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use super::io::{Stream, Wire};
 use crate::app::App;
 use crate::hid::Input;
+use crate::http::ws::{self, WebSocket};
 use crate::json;
-use crate::ws::{self, WebSocket};
 
 /// A WebSocket is pinged when quiet this long...
 const PING: Duration = Duration::from_secs(15);

@@ -9,10 +9,10 @@ use argh::FromArgs;
 use super::*;
 use crate::config::{Args, Config};
 use crate::demo::DemoTarget;
-use crate::testutil::TempDir;
 use crate::hid::{layout, Hid};
 use crate::http::io::fake::{FakeStream, Step};
 use crate::media::Images;
+use crate::testutil::TempDir;
 use crate::video::{Frame, Mode};
 
 /// A connection on a fake stream, kv's state, and a virtual clock.
