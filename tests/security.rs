@@ -147,9 +147,9 @@ fn test_attack_session_login_logout_and_cross_site_login() {
     let kv = with_password();
     let origin = format!("Origin: http://{}\r\n", kv.addr);
     // Cross-site: a form post, or JSON from a foreign page.
-    let form = kv.request(&format!(
-        "POST /api/login HTTP/1.1\r\nHost: {{addr}}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\nConnection: close\r\n\r\nuser=op&password=pw"
-    ));
+    let form = kv.request(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\nConnection: close\r\n\r\nuser=op&password=pw",
+    );
     assert_eq!(form.0, 415);
     let foreign = kv.send_json(
         "POST",

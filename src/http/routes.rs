@@ -148,7 +148,7 @@ fn asset(req: &Request, path: &str) -> Action {
     }
 }
 
-/// 401. Scripts get `WWW-Authenticate` so they know to send Basic
+/// The 401 answer: scripts get `WWW-Authenticate` so they know to send Basic
 /// credentials; a browser whose session ended does not, so it shows no
 /// password dialog of its own (the UI sends it to the login page).
 fn unauthorized(challenge: bool) -> Response {

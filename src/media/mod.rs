@@ -287,7 +287,7 @@ impl Images {
                 ));
             }
         }
-        let total = offset.checked_add(length).unwrap_or(u64::MAX);
+        let total = offset.saturating_add(length);
         if total == 0 {
             return Err(MediaError::new(
                 Refusal::Invalid,

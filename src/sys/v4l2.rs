@@ -430,6 +430,7 @@ fn monotonic_timestamp(b: &v4l2_buffer) -> Option<std::time::Duration> {
     let monotonic =
         kind == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC || kind == V4L2_BUF_FLAG_TIMESTAMP_UNKNOWN;
     // time_t and suseconds_t are 32 or 64 bits by target: widen, then check.
+    #[allow(clippy::useless_conversion)]
     let (sec, usec) = (
         i64::from(b.timestamp.tv_sec),
         i64::from(b.timestamp.tv_usec),

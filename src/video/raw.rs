@@ -206,6 +206,8 @@ impl ImageBuffer for RawImage<'_> {
         self.width
     }
 
+    // The encoder sees only this band: its height is the band's rows.
+    #[allow(clippy::misnamed_getters)]
     fn height(&self) -> u16 {
         self.rows
     }

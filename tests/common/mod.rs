@@ -31,6 +31,8 @@ impl Kv {
         Kv::start(&[&["--demo"], args].concat(), &[])
     }
 
+    // The child is waited for in `Drop`, which clippy does not follow.
+    #[allow(clippy::zombie_processes)]
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Kv {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kv"))
             .args(["-b", "127.0.0.1", "-p", "0"])
