@@ -40,6 +40,12 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// tens of ms, and a keystroke must not wait behind all of it.
 const WRITE_BUDGET: Duration = Duration::from_millis(1);
 
+/// Unsent bytes a client's socket may hold before kv stops writing to it
+/// (TCP_NOTSENT_LOWAT): enough to keep a fast link busy between two loop
+/// turns, little enough that a slow link's viewer is never sent a frame while
+/// an older one still waits in the kernel, so its lag stays one frame deep.
+const UNSENT_LIMIT: u32 = 16 * 1024;
+
 /// A listening socket; its clients speak TLS when `tls` is set.
 pub struct Listener {
     pub socket: TcpListener,
@@ -209,6 +215,9 @@ impl Server {
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            if let Err(e) = crate::sys::socket::set_notsent_lowat(&stream, UNSENT_LIMIT) {
+                log::debug!("{peer}: TCP_NOTSENT_LOWAT not set ({e}); a slow link may lag");
+            }
             let mut socket = match &tls {
                 Some(config) => match Socket::tls(stream, config) {
                     Ok(socket) => socket,

@@ -9,4 +9,5 @@ pub mod netlink;
 pub mod process;
 pub mod rlimit;
 pub mod signal;
+pub mod socket;
 pub mod v4l2;

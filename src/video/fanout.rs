@@ -69,6 +69,17 @@ impl Viewer {
         latest: Option<&SharedFrame>,
     ) -> io::Result<Progress> {
         loop {
+            // A part not begun yet gives way to a newer frame: a viewer whose
+            // socket was full when the frame came sends what is newest when
+            // the socket drains, not what was newest then.
+            if self.sent == 0 {
+                if let (Some(frame), Some(l)) = (&self.frame, latest) {
+                    if l.seq > frame.seq {
+                        self.frame = None;
+                        self.offer(l);
+                    }
+                }
+            }
             let Some(frame) = &self.frame else {
                 match latest {
                     Some(l) if self.last_seq.is_none_or(|s| s < l.seq) => {
@@ -180,5 +191,33 @@ mod tests {
         assert!(!text.contains("X-Frame-Seq: 2"));
         assert_eq!(v.frames_sent, 2);
         assert_eq!(Rc::strong_count(&f1), 1, "the old frame is no longer held");
+    }
+
+    #[test]
+    fn test_full_socket_part_not_begun_gives_way_to_newest() {
+        let epoch = Instant::now();
+        let mut v = Viewer::default();
+        let mut s = Socket {
+            data: Vec::new(),
+            room: 0,
+        };
+        let f1 = frame(1, epoch);
+        v.offer(&f1);
+        assert_eq!(v.write_to(&mut s, Some(&f1)).unwrap(), Progress::Blocked);
+        // The socket drains after frames 2 and 3 came: 3 goes out, never 1.
+        let f3 = frame(3, epoch);
+        s.room = 1 << 20;
+        assert_eq!(v.write_to(&mut s, Some(&f3)).unwrap(), Progress::Idle);
+        let text = String::from_utf8_lossy(&s.data).to_string();
+        assert!(
+            text.starts_with("Content-Type: image/jpeg\r\nContent-Length: 5\r\nX-Frame-Seq: 3\r\n")
+        );
+        assert!(!text.contains("X-Frame-Seq: 1\r\n"));
+        assert_eq!(v.frames_sent, 1);
+        assert_eq!(
+            Rc::strong_count(&f1),
+            1,
+            "the unsent frame is no longer held"
+        );
     }
 }
