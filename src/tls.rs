@@ -199,6 +199,12 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// Bytes written and not yet acknowledged by the peer (TLS records
+    /// still inside rustls not counted).
+    pub fn unacknowledged(&self) -> Option<usize> {
+        crate::sys::socket::unacknowledged(&self.tcp).ok()
+    }
+
     pub fn plain(tcp: TcpStream) -> Socket {
         Socket {
             tcp,

@@ -464,7 +464,11 @@ impl<S: Stream> Conn<S> {
             }
             State::Viewer(viewer) => {
                 let before = viewer.frames_sent;
-                viewer.write_to(&mut self.wire.stream, app.video.latest())?;
+                let latest = app
+                    .video
+                    .latest()
+                    .filter(|l| link_has_room(&self.wire.stream, l));
+                viewer.write_to(&mut self.wire.stream, latest)?;
                 if viewer.frames_sent != before || !viewer.is_idle() {
                     self.wire.touch(now);
                 }
@@ -480,6 +484,9 @@ impl<S: Stream> Conn<S> {
     pub fn on_frame(&mut self, frame: &SharedFrame, app: &mut App, now: Instant) -> Next {
         match self.state {
             State::Viewer(ref mut viewer) if viewer.is_idle() => {
+                if !link_has_room(&self.wire.stream, frame) {
+                    return Next::Keep;
+                }
                 viewer.offer(frame);
                 if viewer.is_idle() {
                     Next::Keep
@@ -595,6 +602,18 @@ impl<S: Stream> Conn<S> {
 fn input_cap() -> usize {
     let limits = request::Limits::default();
     limits.max_head + limits.max_body + 1
+}
+
+/// Whether a viewer's link has room for `frame`: at most one frame's bytes
+/// still unacknowledged. TCP_NOTSENT_LOWAT keeps kv's own socket buffer
+/// short, but the bytes it hands on can still queue in the network (a VPN, a
+/// shaped uplink) for seconds; a frame started then only waits behind them,
+/// so the viewer skips it and takes the next one. Unknown (a test's fake
+/// socket): room.
+fn link_has_room(stream: &impl Stream, frame: &SharedFrame) -> bool {
+    stream
+        .unacknowledged()
+        .is_none_or(|bytes| bytes <= frame.jpeg.len())
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub trait Stream: Read + Write {
     fn is_tls(&self) -> bool;
     /// Queues the end-of-data notice (TLS's close_notify); `flush` sends it.
     fn close_notify(&mut self);
+    /// Bytes written that the peer has not acknowledged, when known.
+    fn unacknowledged(&self) -> Option<usize>;
 }
 
 impl Stream for Socket {
@@ -27,6 +29,10 @@ impl Stream for Socket {
 
     fn close_notify(&mut self) {
         Socket::close_notify(self);
+    }
+
+    fn unacknowledged(&self) -> Option<usize> {
+        Socket::unacknowledged(self)
     }
 }
 
@@ -205,6 +211,8 @@ pub mod fake {
         pub written: Vec<u8>,
         pub tls: bool,
         pub close_notified: bool,
+        /// What the kernel would say is unacknowledged; `None`: unknown.
+        pub unacknowledged: Option<usize>,
     }
 
     #[derive(Clone, Default)]
@@ -288,6 +296,10 @@ pub mod fake {
 
         fn close_notify(&mut self) {
             self.script().close_notified = true;
+        }
+
+        fn unacknowledged(&self) -> Option<usize> {
+            self.0.borrow().unacknowledged
         }
     }
 }

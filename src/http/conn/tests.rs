@@ -227,6 +227,36 @@ fn test_viewer_slow_socket_skips_to_newest_frame() {
 }
 
 #[test]
+fn test_viewer_link_behind_skips_frames_until_acknowledged() {
+    let mut bench = Bench::new();
+    bench.fake.send(b"GET /stream HTTP/1.1\r\nHost: kv\r\n\r\n");
+    assert_eq!(bench.ready(0), Next::Keep);
+    bench.fake.take();
+    let first = bench.publish(1);
+    assert_eq!(bench.frame(&first, 1), Next::Write);
+    let now = bench.at(1);
+    assert_eq!(bench.conn.write_frame(&mut bench.app, now), Next::Keep);
+    assert!(bench.fake.take_text().contains("X-Frame-Seq: 1\r\n"));
+    // Two frames' worth still in the network: frame 2 is skipped, even when
+    // the socket turns writable.
+    let part = first.jpeg.len();
+    bench.fake.script().unacknowledged = Some(2 * part);
+    let second = bench.publish(2);
+    assert_eq!(bench.frame(&second, 2), Next::Keep);
+    assert_eq!(bench.ready(2), Next::Keep, "writable");
+    assert_eq!(bench.fake.take_text(), "");
+    // The peer acknowledged: frame 3 goes, never 2.
+    bench.fake.script().unacknowledged = Some(part);
+    let third = bench.publish(3);
+    assert_eq!(bench.frame(&third, 3), Next::Write);
+    let now = bench.at(3);
+    assert_eq!(bench.conn.write_frame(&mut bench.app, now), Next::Keep);
+    let parts = bench.fake.take_text();
+    assert!(parts.contains("X-Frame-Seq: 3\r\n"), "{parts}");
+    assert!(!parts.contains("X-Frame-Seq: 2"), "{parts}");
+}
+
+#[test]
 fn test_snapshot_waits_for_a_frame() {
     let mut bench = Bench::new();
     bench
