@@ -84,6 +84,13 @@ impl<S: Stream> Wire<S> {
         &mut self.out
     }
 
+    /// The stream and the output buffer at once, for a session whose
+    /// protocol library reads the one and writes into the other
+    /// (`video_session`).
+    pub fn parts(&mut self) -> (&mut S, &mut Vec<u8>) {
+        (&mut self.stream, &mut self.out)
+    }
+
     /// Bytes queued and not yet taken by the socket.
     pub fn pending(&self) -> usize {
         self.out.len() - self.sent

@@ -1,7 +1,8 @@
 //! WebSocket: the upgrade handshake (RFC 6455, checked against the RFC's own
 //! vector), the browser's input messages, and a non-blocking connection that
-//! tungstenite reads and writes. Only small JSON messages travel here; video
-//! goes over `/stream`, so tungstenite's per-connection write copy is harmless.
+//! tungstenite reads and writes. Only small JSON messages travel through it;
+//! video frames are written by hand (`canvas`), so tungstenite's
+//! per-connection write copy is harmless.
 
 use std::io::{self, Read, Write};
 
