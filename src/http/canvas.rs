@@ -18,7 +18,7 @@ use crate::video::SharedFrame;
 
 /// Frames written and not yet acknowledged, at most. One keeps a slow link's
 /// lag at one frame; it costs a round trip per frame, which bounds the rate
-/// on a long link (at 100 ms RTT, 10 fps; bench/README.md).
+/// on a long link (below 10 fps at 100 ms; bench/README.md).
 pub const WINDOW: usize = 1;
 /// A page that has owed an acknowledgement this long is frozen or gone.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(30);

@@ -188,6 +188,14 @@ pub mod fake {
         (fake.clone(), Wire::new(fake, peer, now))
     }
 
+    /// A wire whose output holds a 101 answer, as a WebSocket session finds it.
+    pub fn upgraded_wire(now: Instant) -> (FakeStream, Wire<FakeStream>) {
+        let (fake, mut wire) = wire(now);
+        wire.out()
+            .extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+        (fake, wire)
+    }
+
     /// What the next read does.
     #[derive(Debug)]
     pub enum Step {

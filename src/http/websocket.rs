@@ -246,9 +246,7 @@ mod tests {
     impl Bench {
         fn new() -> Bench {
             let t0 = Instant::now();
-            let (fake, mut wire) = fake::wire(t0);
-            wire.out()
-                .extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+            let (fake, wire) = fake::upgraded_wire(t0);
             Bench {
                 fake,
                 wire,
@@ -266,13 +264,8 @@ mod tests {
                 .unwrap()
         }
 
-        /// A masked client text frame (payload under 126 bytes).
         fn send_text(&self, text: &str) {
-            let mask = [1u8, 2, 3, 4];
-            let mut frame = vec![0x81, 0x80 | text.len() as u8];
-            frame.extend_from_slice(&mask);
-            frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
-            self.fake.send(&frame);
+            self.fake.send(&ws::client_text(text));
         }
 
         /// The text messages written since the last call, after the 101 head.

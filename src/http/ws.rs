@@ -202,6 +202,17 @@ impl WebSocket {
     }
 }
 
+/// A browser's text frame, masked as clients must (payload under 126 bytes),
+/// for tests that play the browser.
+#[cfg(test)]
+pub fn client_text(text: &str) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
+}
+
 /// Keeps the `Write` bound honest for tests over in-memory buffers.
 #[cfg(test)]
 struct Pipe {

@@ -381,9 +381,7 @@ fn test_video_upgrade_sends_a_frame_per_ack_after_the_101() {
     assert_eq!(bench.frame(&second, 1), Next::Keep);
     // The ack (masked text): the newest frame goes on the write turn.
     let ack = format!("{{\"type\":\"ack\",\"seq\":{}}}", first.seq);
-    let mut frame = vec![0x81, 0x80 | ack.len() as u8, 0, 0, 0, 0];
-    frame.extend_from_slice(ack.as_bytes());
-    bench.fake.send(&frame);
+    bench.fake.send(&crate::http::ws::client_text(&ack));
     assert_eq!(bench.ready(2), Next::Write);
     let now = bench.at(2);
     assert_eq!(bench.conn.write_frame(&mut bench.app, now), Next::Keep);
