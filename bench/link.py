@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""A `/stream` viewer behind a slow link: kv in the root network namespace, the
-viewer in a namespace of its own behind a veth pair shaped with htb on kv's side
-(netem is missing on these machines; see ../shared/LINK.md). For each rate it
+"""A viewer behind a slow link: kv in the root network namespace, the viewer in a
+namespace of its own behind a veth pair shaped with htb on kv's side (netem is
+missing on these machines; see ../shared/LINK.md). The viewer reads `/stream`
+(MJPEG parts) or `/ws/video` (binary WebSocket messages, each acknowledged as
+soon as it is whole, as the UI does once it has drawn it). For each rate it
 prints the pictures per second the viewer gets, the latency from capture to a
-whole part received (kv's `X-Timestamp-Us` against the viewer's CLOCK_MONOTONIC,
-the same clock in every namespace) and the bytes per second on the wire.
+whole picture received (kv's capture stamp, `X-Timestamp-Us` or the message
+header's, against the viewer's CLOCK_MONOTONIC, the same clock in every
+namespace) and the bytes per second on the wire.
 
     cargo build --release && sudo python3 bench/link.py [--rates 2 5 20] [--seconds 12]
         [--kv target/release/kv] [--baseline OTHER_KV] [--size 1920x1080]
+        [--routes /stream /ws/video]
 
 `--baseline` runs a second kv binary through the same links in the same run (for
 example one built from an older commit) and prints the ratios. Needs root (it
@@ -29,10 +33,9 @@ WARMUP = 2.0
 
 # The viewer runs inside the namespace as its own Python process.
 VIEWER = r'''
-import socket, sys, time
-host, port, secs, warmup = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+import base64, os, socket, struct, sys, time
+host, port, secs, warmup, route = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 s = socket.create_connection((host, port), timeout=10)
-s.sendall(("GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
 buf, lat, received, start = b"", [], 0, time.monotonic()
 measured_from, bytes_at_start = None, 0
 def need(n):
@@ -40,27 +43,65 @@ def need(n):
     while len(buf) < n:
         d = s.recv(65536)
         if not d:
-            raise SystemExit("kv closed the stream")
+            raise SystemExit("kv closed " + route)
         received += len(d)
         buf += d
-while time.monotonic() - start < warmup + secs:
+def take(n):
+    global buf
+    need(n)
+    data, buf = buf[:n], buf[n:]
+    return data
+def head():
+    # A head up to its blank line: the first line and the headers.
+    global buf
     need(4)
     i = buf.find(b"\r\n\r\n")
     while i < 0:
         need(len(buf) + 1)
         i = buf.find(b"\r\n\r\n")
-    head, buf = buf[:i].decode("latin1"), buf[i + 4:]
-    h = dict((l.split(":", 1)[0].strip().lower(), l.split(":", 1)[1].strip())
-             for l in head.split("\r\n") if ":" in l)
-    if "content-length" not in h:
-        continue  # the response head
-    need(int(h["content-length"]) + 13)
-    buf = buf[int(h["content-length"]) + 13:]
+    lines = take(i + 4).decode("latin1").split("\r\n")
+    return lines[0], dict((l.split(":", 1)[0].strip().lower(), l.split(":", 1)[1].strip())
+                          for l in lines[1:] if ":" in l)
+if route == "/stream":
+    s.sendall(("GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+    def next_frame():
+        while True:
+            _, h = head()
+            if "content-length" in h:  # not the response head
+                take(int(h["content-length"]) + 13)
+                return int(h["x-timestamp-us"])
+else:
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /ws/video HTTP/1.1\r\nHost: %s:%d\r\nOrigin: http://%s:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n"
+               % (host, port, host, port, key)).encode())
+    status, _ = head()
+    if " 101 " not in status:
+        raise SystemExit("/ws/video refused: " + status)
+    def send(opcode, payload):
+        mask = os.urandom(4)
+        s.sendall(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask
+                  + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    def next_frame():
+        while True:
+            b0, n = take(2)
+            n &= 0x7F
+            if n >= 126:
+                n = int.from_bytes(take(2 if n == 126 else 8), "big")
+            payload = take(n)
+            if b0 & 0x0F == 9:
+                send(10, payload)
+            elif b0 & 0x0F == 2:
+                seq, us = struct.unpack(">QQ", payload[4:20])
+                send(1, ('{"type":"ack","seq":%d}' % seq).encode())
+                return us
+while time.monotonic() - start < warmup + secs:
+    captured_us = next_frame()
     now_ms = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000
     if time.monotonic() - start >= warmup:
         if measured_from is None:
             measured_from, bytes_at_start = time.monotonic(), received
-        lat.append(now_ms - int(h["x-timestamp-us"]) / 1000)
+        lat.append(now_ms - captured_us / 1000)
 elapsed = time.monotonic() - measured_from
 lat.sort()
 print("%.2f %.1f %.1f %.1f" % (len(lat) / elapsed, lat[len(lat) // 2],
@@ -112,16 +153,16 @@ def start_kv(binary, size):
     sys.exit(f"{binary} did not start listening on {KV_ADDR}:{PORT}")
 
 
-def measure(binary, size, mbit, seconds):
+def measure(binary, size, mbit, seconds, route):
     shape(mbit)
     kv = start_kv(binary, size)
     try:
         out = sh("ip", "netns", "exec", NS, sys.executable, "-c", VIEWER,
-                 KV_ADDR, str(PORT), str(seconds), str(WARMUP))
+                 KV_ADDR, str(PORT), str(seconds), str(WARMUP), route)
         fps, p50, p99, kbs = (float(x) for x in out.stdout.split())
         return fps, p50, p99, kbs
     except subprocess.CalledProcessError as e:
-        sys.exit(f"viewer failed at {mbit} Mbit/s: {e.stderr.strip()}")
+        sys.exit(f"{route} viewer failed at {mbit} Mbit/s: {e.stderr.strip()}")
     finally:
         kv.terminate()
         kv.wait()
@@ -134,6 +175,8 @@ def main():
     ap.add_argument("--rates", type=float, nargs="+", default=[2, 5, 20], help="Mbit/s")
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--size", default="1920x1080", help="the demo source's resolution")
+    ap.add_argument("--routes", nargs="+", default=["/stream", "/ws/video"],
+                    choices=["/stream", "/ws/video"], help="what the viewer reads")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/link.py needs root: it creates a network namespace and shapes a veth")
@@ -143,17 +186,19 @@ def main():
             sys.exit(f"{b}: not an executable; build it first (cargo build --release)")
     link_up()
     try:
-        print(f"/stream, kv --demo -r {args.size}, one viewer, {args.seconds:.0f} s after {WARMUP:.0f} s warm-up")
-        print(f"{'link':>9} {'binary':>9} {'pictures/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'kB/s':>7}")
+        print(f"kv --demo -r {args.size}, one viewer, {args.seconds:.0f} s after {WARMUP:.0f} s warm-up")
+        print(f"{'link':>9} {'route':>9} {'binary':>9} {'pictures/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'kB/s':>7}")
         for mbit in args.rates:
-            rows = {}
-            for name, b in binaries:
-                rows[name] = measure(b, args.size, mbit, args.seconds)
-                fps, p50, p99, kbs = rows[name]
-                print(f"{mbit:>4g} Mb/s {name:>9} {fps:>10.1f} {p50:>8.0f} {p99:>8.0f} {kbs:>7.0f}", flush=True)
-            if "baseline" in rows:
-                (_, k50, k99, _), (_, b50, b99, _) = rows["kv"], rows["baseline"]
-                print(f"{'':>9} {'ratio':>9} {'':>10} {k50 / b50:>8.2f} {k99 / b99:>8.2f}")
+            for route in args.routes:
+                rows = {}
+                for name, b in binaries:
+                    rows[name] = measure(b, args.size, mbit, args.seconds, route)
+                    fps, p50, p99, kbs = rows[name]
+                    print(f"{mbit:>4g} Mb/s {route:>9} {name:>9} {fps:>10.1f} {p50:>8.0f} {p99:>8.0f} {kbs:>7.0f}",
+                          flush=True)
+                if "baseline" in rows:
+                    (_, k50, k99, _), (_, b50, b99, _) = rows["kv"], rows["baseline"]
+                    print(f"{'':>9} {'':>9} {'ratio':>9} {'':>10} {k50 / b50:>8.2f} {k99 / b99:>8.2f}")
     finally:
         link_down()
 

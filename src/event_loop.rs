@@ -58,7 +58,8 @@ pub struct Server {
     signals: Signals,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
-    /// Viewers holding a frame not yet written, in the order they took it.
+    /// Viewers holding a frame not yet written (or a video channel with
+    /// something to write), in the order they asked, each once.
     writes: VecDeque<usize>,
     app: App,
     video_fds: Vec<RawFd>,
@@ -275,8 +276,17 @@ impl Server {
         let Some(Some(conn)) = self.conns.get_mut(slot) else {
             return;
         };
-        if conn.on_ready(&mut self.app, now) == Next::Close {
-            self.close(slot, now);
+        let next = conn.on_ready(&mut self.app, now);
+        self.follow(slot, next, now);
+    }
+
+    /// Does what a connection asked for: close it, or queue it for the
+    /// write turn (once).
+    fn follow(&mut self, slot: usize, next: Next, now: Instant) {
+        match next {
+            Next::Close => self.close(slot, now),
+            Next::Write if !self.writes.contains(&slot) => self.writes.push_back(slot),
+            Next::Write | Next::Keep => {}
         }
     }
 
@@ -328,11 +338,8 @@ impl Server {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            match conn.on_frame(frame, &mut self.app, now) {
-                Next::Close => self.close(slot, now),
-                Next::Write => self.writes.push_back(slot),
-                Next::Keep => {}
-            }
+            let next = conn.on_frame(frame, &mut self.app, now);
+            self.follow(slot, next, now);
         }
     }
 
@@ -372,8 +379,9 @@ impl Server {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            if conn.poll_at() <= now && conn.on_timer(&mut self.app, now) == Next::Close {
-                self.close(slot, now);
+            if conn.poll_at() <= now {
+                let next = conn.on_timer(&mut self.app, now);
+                self.follow(slot, next, now);
             }
         }
         if now >= self.next_status {

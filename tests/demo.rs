@@ -28,6 +28,71 @@ fn test_stream_parts_are_whole_jpegs_of_the_right_size() {
     }
 }
 
+/// One `/ws/video` message (docs/API.md): sequence, capture time, size, JPEG.
+fn video_frame(message: Message) -> (u64, u64, (u32, u32), Vec<u8>) {
+    let Message::Binary(bytes) = message else {
+        panic!("expected a binary frame message, got {message:?}");
+    };
+    assert_eq!(&bytes[..4], &[1, 0, 0, 0], "kind 1: a whole JPEG");
+    let u64_at = |i: usize| u64::from_be_bytes(bytes[i..i + 8].try_into().unwrap());
+    let u32_at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    let size = (u32_at(20), u32_at(24));
+    (u64_at(4), u64_at(12), size, bytes[28..].to_vec())
+}
+
+fn ack(ws: &mut Ws, seq: u64) {
+    send(ws, &format!(r#"{{"type":"ack","seq":{seq}}}"#));
+}
+
+/// Nothing arrives within `wait`.
+fn assert_silent(ws: &mut Ws, wait: Duration) {
+    ws.get_mut().set_read_timeout(Some(wait)).unwrap();
+    match ws.read() {
+        Err(tungstenite::Error::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        Ok(message) => panic!("a {}-byte message came without an ack", message.len()),
+        Err(e) => panic!("reading: {e}"),
+    }
+    ws.get_mut().set_read_timeout(None).unwrap();
+}
+
+#[test]
+fn test_video_channel_sends_the_newest_frame_per_ack_and_nothing_without() {
+    let kv = Kv::demo(&["-r", "640x480", "-f", "30"]);
+    let origin = format!("http://{}", kv.addr);
+    let mut ws = kv.ws_at("/ws/video", Some(&origin), &[]).expect("upgrade");
+    let mut last = 0;
+    for i in 0..5 {
+        if i > 0 {
+            ack(&mut ws, last);
+        }
+        let (seq, captured_us, size, jpeg) = video_frame(ws.read().unwrap());
+        assert_eq!(size, (640, 480));
+        assert_eq!(decode_jpeg(&jpeg), (640, 480));
+        assert!(seq > last, "sequence numbers increase: {last} then {seq}");
+        assert!(captured_us > 0);
+        last = seq;
+    }
+    // The last one not acked: nothing more, though the demo publishes 30
+    // frames a second.
+    assert_silent(&mut ws, Duration::from_millis(600));
+    // A malformed ack is answered, and the channel goes on.
+    send(&mut ws, r#"{"type":"ack","seq":"x"}"#);
+    let reply = ws.read().unwrap();
+    assert!(reply.to_text().unwrap().contains("\"error\""), "{reply}");
+    // The ack brings the newest frame, not the one after the last sent.
+    ack(&mut ws, last);
+    let (seq, ..) = video_frame(ws.read().unwrap());
+    assert!(
+        seq > last + 2,
+        "frame {seq} after {last}: frames skipped while waiting"
+    );
+    ws.close(None).unwrap();
+}
+
 #[test]
 fn test_twenty_viewers_keep_full_rate_beside_a_stalled_one() {
     let kv = Kv::demo(&["-r", "640x480", "-f", "20"]);

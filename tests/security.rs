@@ -60,6 +60,7 @@ fn test_attack_every_route_without_credentials_is_401() {
         "/api/session",
         "/api/demo/screen",
         "/ws",
+        "/ws/video",
         "/nope",
         "/../etc/passwd",
     ];
@@ -270,6 +271,10 @@ fn test_attack_foreign_or_missing_origin_websocket_is_403() {
     assert_eq!(kv.ws(Some(&lookalike), &auth).err(), Some(403));
     assert_eq!(kv.ws(Some("null"), &auth).err(), Some(403));
     assert!(kv.ws(Some(&format!("http://{}", kv.addr)), &auth).is_ok());
+    // The video channel shows the screen: the same rule.
+    let video = |origin| kv.ws_at("/ws/video", origin, &auth).err();
+    assert_eq!(video(Some("http://evil.example")), Some(403));
+    assert_eq!(video(None), Some(403));
 }
 
 #[test]

@@ -1,5 +1,8 @@
-// kv's browser UI. The target's screen is an MJPEG <img> (GET /stream); keyboard and
-// mouse go to kv as JSON messages over one WebSocket (/ws), which also brings kv's status.
+// kv's browser UI. The target's screen is drawn on a <canvas> from frames that come over
+// their own WebSocket (/ws/video), each acknowledged once drawn so kv sends only what the
+// link carries; when that channel cannot open, an MJPEG <img> (GET /stream) shows it instead.
+// Keyboard and mouse go to kv as JSON messages over another WebSocket (/ws), which also
+// brings kv's status.
 // The browser sends KeyboardEvent.code and pointer positions normalised to 0..32767
 // measured on the picture itself; kv owns the mapping to HID reports.
 'use strict';
@@ -14,10 +17,17 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
 // Poll /api/status when the socket has said nothing for this long (fps keeps moving).
 const STATUS_STALE_MS = 2500;
+// A /ws/video message: kind (1 = one whole JPEG), 3 zero bytes, sequence (u64), capture
+// time (CLOCK_MONOTONIC µs, u64), width, height (u32), all big-endian; then the JPEG.
+const VIDEO_HEADER = 28;
+const VIDEO_KIND_FRAME = 1;
+// The video channel failing this many times in a row while kv is reachable: use /stream.
+const VIDEO_FAILS_MAX = 3;
 
 const $ = (id) => document.getElementById(id);
 const view = $('view');
-const img = $('screen');
+const canvas = $('screen');
+const img = $('stream');
 const platform = (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform || '';
 const isMac = /^(Mac|iP)/i.test(platform);
 const isWindows = /^Win/i.test(platform);
@@ -34,7 +44,7 @@ function connect() {
   ws.addEventListener('open', () => {
     link.delay = RECONNECT_MIN_MS;
     setPill($('ws-pill'), 'connected', 'ok');
-    if (link.lost) restartStream();
+    if (link.lost || !video.ws) restartVideo();
     link.lost = false;
   });
   ws.addEventListener('message', (e) => onMessage(e.data));
@@ -69,16 +79,121 @@ function onMessage(data) {
   else if (msg.type === 'error') notice(`kv: ${msg.message}`);
 }
 
-function restartStream() {
+// ---- video ---------------------------------------------------------------------------
+
+const video = {
+  ws: null,
+  // Channel failures in a row (closed before its first frame while kv was reachable).
+  fails: 0,
+  // Showing /stream instead of the canvas, for the rest of this page's life.
+  fallback: false,
+  // Frames drawn on the canvas, in all and since the last rate was shown.
+  drawn: 0,
+  counted: 0,
+  countedAt: performance.now(),
+};
+const canvas2d = canvas.getContext('2d');
+
+/** Stops whatever shows the picture and starts it again if the tab is visible. */
+function restartVideo() {
+  const ws = video.ws;
+  video.ws = null;
+  if (ws) ws.close();
   img.removeAttribute('src');
-  if (document.visibilityState === 'visible') img.src = '/stream';
+  // A hidden tab stops watching: capture runs on the board only while someone watches.
+  if (document.visibilityState !== 'visible') return;
+  if (video.fallback) img.src = '/stream';
+  else openVideo();
 }
 
-// A hidden tab stops watching: capture runs on the board only while someone watches.
-document.addEventListener('visibilitychange', restartStream);
+function openVideo() {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/video`);
+  ws.binaryType = 'arraybuffer';
+  video.ws = ws;
+  let framed = false;
+  ws.addEventListener('message', (e) => {
+    if (typeof e.data === 'string') {
+      onVideoText(e.data);
+      return;
+    }
+    framed = true;
+    video.fails = 0;
+    drawFrame(ws, e.data);
+  });
+  ws.addEventListener('close', () => {
+    if (video.ws !== ws) return;
+    video.ws = null;
+    // While kv itself is unreachable, /ws's reconnection restarts the video when it is back.
+    if (!link.ws || link.ws.readyState !== WebSocket.OPEN) return;
+    if (!framed) video.fails += 1;
+    if (video.fails >= VIDEO_FAILS_MAX) {
+      useStream();
+      return;
+    }
+    setTimeout(() => { if (!video.ws && !video.fallback) restartVideo(); }, RECONNECT_MIN_MS * 2 ** video.fails);
+  });
+}
+
+function onVideoText(data) {
+  try {
+    const msg = JSON.parse(data);
+    if (msg.type === 'error') notice(`kv video: ${msg.message}`);
+  } catch {
+    // Nothing else comes as text on this channel.
+  }
+}
+
+/** Draws one message's JPEG, then acknowledges it: kv sends the next frame only then. */
+async function drawFrame(ws, buf) {
+  if (buf.byteLength < VIDEO_HEADER) return;
+  const header = new DataView(buf, 0, VIDEO_HEADER);
+  const seq = Number(header.getBigUint64(4));
+  if (header.getUint8(0) === VIDEO_KIND_FRAME) {
+    try {
+      const jpeg = new Blob([new Uint8Array(buf, VIDEO_HEADER)], { type: 'image/jpeg' });
+      const bitmap = await createImageBitmap(jpeg);
+      if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+        canvas.width = bitmap.width;
+        canvas.height = bitmap.height;
+      }
+      canvas2d.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      video.drawn += 1;
+    } catch {
+      // A frame that does not decode is skipped; the next one replaces it.
+    }
+  }
+  // Kinds this page does not know are acknowledged too, or kv would wait for ever.
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', seq }));
+}
+
+/** The channel cannot work here (a proxy without WebSocket, say): the MJPEG stream it is. */
+function useStream() {
+  video.fallback = true;
+  canvas.hidden = true;
+  img.hidden = false;
+  restartVideo();
+  showViewRate();
+}
+
+function showViewRate() {
+  if (video.fallback) {
+    setPill($('view-pill'), 'MJPEG stream', 'warn');
+    return;
+  }
+  const now = performance.now();
+  const fps = ((video.drawn - video.counted) * 1000) / Math.max(1, now - video.countedAt);
+  video.counted = video.drawn;
+  video.countedAt = now;
+  setPill($('view-pill'), `canvas · ${fps.toFixed(1)} fps`, video.ws ? 'ok' : 'warn');
+}
+
+document.addEventListener('visibilitychange', restartVideo);
 img.addEventListener('error', () => {
-  if (img.getAttribute('src')) setTimeout(restartStream, 2000);
+  if (img.getAttribute('src')) setTimeout(restartVideo, 2000);
 });
+setInterval(showViewRate, 1000);
 
 // ---- status ------------------------------------------------------------------------
 
@@ -247,12 +362,17 @@ const pointer = {
   wheelAt: 0,
 };
 
-/** The part of the <img> that shows the picture: object-fit: contain letterboxes it. */
+/** The part of the canvas (or <img>) that shows the picture: object-fit: contain
+ *  letterboxes it. */
 function contentBox() {
-  const r = img.getBoundingClientRect();
+  const el = video.fallback ? img : canvas;
+  const r = el.getBoundingClientRect();
   const v = (lastStatus && lastStatus.video) || {};
-  const w = img.naturalWidth || v.width || r.width;
-  const h = img.naturalHeight || v.height || r.height;
+  // A canvas that has drawn nothing yet still has the default 300×150.
+  const [nw, nh] = video.fallback ? [img.naturalWidth, img.naturalHeight]
+    : video.drawn ? [canvas.width, canvas.height] : [0, 0];
+  const w = nw || v.width || r.width;
+  const h = nh || v.height || r.height;
   const scale = Math.min(r.width / w, r.height / h);
   const width = w * scale;
   const height = h * scale;
@@ -473,3 +593,4 @@ function pasteDone(msg) {
 updateHint();
 connect();
 fetchStatus();
+showViewRate();

@@ -1,10 +1,11 @@
 //! One client connection as a state machine: it reads requests (split or
 //! pipelined), answers them, and may turn into an MJPEG viewer, a snapshot
 //! waiting for a frame, an upload body (`upload`), a refused body being
-//! drained (`linger`) or a WebSocket session (`websocket`); those own the
-//! socket while they run. The event loop calls it when its socket is ready,
-//! when a frame is published, and when its deadline passes; it never blocks
-//! and returns whether the connection lives on.
+//! drained (`linger`), a WebSocket session (`websocket`) or a video
+//! channel (`video_session`); those own the socket while they run. The event
+//! loop calls it when its socket is ready, when a frame is published, and
+//! when its deadline passes; it never blocks and returns whether the
+//! connection lives on.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use super::request::{self, Method};
 use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
 use super::upload::{self, UploadBody};
+use super::video_session::VideoSession;
 use super::websocket::{Link, Session};
 use super::Status;
 use crate::app::App;
@@ -63,6 +65,9 @@ enum State {
     /// Boxed: the WebSocket's buffers would make every connection's state
     /// as big as theirs.
     WebSocket(Box<Session>),
+    /// `/ws/video`: frames for the page's canvas, sent as it acknowledges
+    /// them (boxed like `WebSocket`).
+    Video(Box<VideoSession>),
 }
 
 impl State {
@@ -77,6 +82,7 @@ impl State {
             State::Upload(_) => "Upload",
             State::Lingering(_) => "Lingering",
             State::WebSocket(_) => "WebSocket",
+            State::Video(_) => "Video",
         }
     }
 }
@@ -85,7 +91,8 @@ impl State {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     Keep,
-    /// A viewer has a frame to send (`write_frame`).
+    /// A viewer has a frame to send, or a video channel something to
+    /// write: the loop calls `write_frame` when its turn comes.
     Write,
     Close,
 }
@@ -150,7 +157,7 @@ impl<S: Stream> Conn<S> {
             | State::Held { .. }
             | State::Upload(_)
             | State::Lingering(_) => Kind::Http,
-            State::Viewer(_) => Kind::Viewer,
+            State::Viewer(_) | State::Video(_) => Kind::Viewer,
             State::Snapshot { .. } => Kind::Snapshot,
             State::WebSocket(_) => Kind::WebSocket,
         }
@@ -166,9 +173,11 @@ impl<S: Stream> Conn<S> {
         match self.state {
             State::Receiving { since } => Some(since.min(active)),
             State::Idle | State::Closing | State::Held { .. } | State::Lingering(_) => Some(active),
-            State::Viewer(_) | State::Snapshot { .. } | State::Upload(_) | State::WebSocket(_) => {
-                None
-            }
+            State::Viewer(_)
+            | State::Snapshot { .. }
+            | State::Upload(_)
+            | State::WebSocket(_)
+            | State::Video(_) => None,
         }
     }
 
@@ -240,6 +249,9 @@ impl<S: Stream> Conn<S> {
         let (wire, input) = (&mut self.wire, &mut self.input);
         match &mut self.state {
             State::WebSocket(session) => Some(session.drive(wire, app, now).map(Next::from)),
+            // Acks are read here; what they let go is written in the loop's
+            // write turn, after this turn's input.
+            State::Video(session) => Some(Ok(write_turn(session.read(wire, now)))),
             State::Lingering(linger) => Some(linger.drive(wire, input, now).map(Next::from)),
             State::Upload(body) => {
                 let step = body.drive(wire, input, now);
@@ -322,19 +334,30 @@ impl<S: Stream> Conn<S> {
                     "an upload must stream its body",
                 )),
                 Action::Upgrade(accept) => {
-                    self.wire.out().extend_from_slice(&open_ended_head(
-                        Status::SwitchingProtocols,
-                        &[
-                            ("Upgrade", "websocket"),
-                            ("Connection", "Upgrade"),
-                            ("Sec-WebSocket-Accept", &accept),
-                        ],
-                    ));
-                    let leftover = std::mem::take(&mut self.input);
+                    let leftover = self.switch_protocols(&accept);
                     self.set_state(State::WebSocket(Box::new(Session::new(leftover, now))));
+                }
+                Action::UpgradeVideo(accept) => {
+                    let leftover = self.switch_protocols(&accept);
+                    let session = VideoSession::new(leftover, now);
+                    self.set_state(State::Video(Box::new(session)));
                 }
             }
         }
+    }
+
+    /// Queues the 101 answer to a WebSocket upgrade; returns the bytes that
+    /// came after the request, the session's first.
+    fn switch_protocols(&mut self, accept: &str) -> Vec<u8> {
+        self.wire.out().extend_from_slice(&open_ended_head(
+            Status::SwitchingProtocols,
+            &[
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", accept),
+            ],
+        ));
+        std::mem::take(&mut self.input)
     }
 
     /// `GET /stream`: the MJPEG head, then frames as they come (HEAD: the
@@ -379,9 +402,12 @@ impl<S: Stream> Conn<S> {
                 let linger = Linger::new(&response, now, req.content_length);
                 self.set_state(State::Lingering(linger));
             }
-            Action::Stream | Action::Snapshot | Action::Upgrade(_) => self.close_with(
-                Response::error(Status::BadRequest, "this route takes no body"),
-            ),
+            Action::Stream | Action::Snapshot | Action::Upgrade(_) | Action::UpgradeVideo(_) => {
+                self.close_with(Response::error(
+                    Status::BadRequest,
+                    "this route takes no body",
+                ))
+            }
         }
     }
 
@@ -450,6 +476,13 @@ impl<S: Stream> Conn<S> {
     /// `Closing` connection has written everything (under TLS, up to its
     /// close_notify).
     fn write_out(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+        // The video channel orders its own bytes: the wire's buffer must not
+        // cut into a frame message.
+        if let State::Video(session) = &mut self.state {
+            return session
+                .write(&mut self.wire, app.video.latest(), now)
+                .map(Next::from);
+        }
         if !self.wire.flush(now)? {
             return Ok(Next::Keep);
         }
@@ -494,6 +527,7 @@ impl<S: Stream> Conn<S> {
                     Next::Write
                 }
             }
+            State::Video(ref session) if session.wants(frame) => Next::Write,
             State::Snapshot {
                 head_only,
                 keep_alive,
@@ -527,6 +561,7 @@ impl<S: Stream> Conn<S> {
             State::Upload(body) => body.poll_at(active),
             State::Lingering(linger) => linger.poll_at(),
             State::WebSocket(session) => session.poll_at(),
+            State::Video(session) => session.poll_at(),
         }
     }
 
@@ -583,6 +618,8 @@ impl<S: Stream> Conn<S> {
                 self.settle(outcome)
             }
             State::WebSocket(session) => session.on_timer(wire, now).into(),
+            // A ping waits in the wire for the write turn.
+            State::Video(session) => write_turn(session.on_timer(wire, now)),
             State::Idle | State::Closing | State::Viewer(_) => Next::Close,
         }
     }
@@ -594,6 +631,14 @@ impl<S: Stream> Conn<S> {
             State::WebSocket(session) => session.send_text(&mut self.wire, text).into(),
             _ => Next::Keep,
         }
+    }
+}
+
+/// A video channel still open has something for the loop's write turn.
+fn write_turn(link: Link) -> Next {
+    match link {
+        Link::Open => Next::Write,
+        Link::Closed => Next::Close,
     }
 }
 

@@ -90,6 +90,13 @@ impl<S: Stream> Wire<S> {
         &mut self.out
     }
 
+    /// The stream and the output buffer at once, for a session whose
+    /// protocol library reads the one and writes into the other
+    /// (`video_session`).
+    pub fn parts(&mut self) -> (&mut S, &mut Vec<u8>) {
+        (&mut self.stream, &mut self.out)
+    }
+
     /// Bytes queued and not yet taken by the socket.
     pub fn pending(&self) -> usize {
         self.out.len() - self.sent
@@ -185,6 +192,14 @@ pub mod fake {
         let fake = FakeStream::default();
         let peer = "127.0.0.1:5000".parse().expect("address");
         (fake.clone(), Wire::new(fake, peer, now))
+    }
+
+    /// A wire whose output holds a 101 answer, as a WebSocket session finds it.
+    pub fn upgraded_wire(now: Instant) -> (FakeStream, Wire<FakeStream>) {
+        let (fake, mut wire) = wire(now);
+        wire.out()
+            .extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+        (fake, wire)
     }
 
     /// What the next read does.

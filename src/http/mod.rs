@@ -4,9 +4,11 @@
 //! the event loop drives. A connection hands its socket (`io`) to an upload body
 //! (`upload`), a refused body being drained (`linger`) or a WebSocket
 //! session (`websocket`, over `ws`: the handshake, framing and the input
-//! messages) while one of those runs.
+//! messages) or a video session (`video_session`: `canvas` frames to the
+//! page, its acks back) while one of those runs.
 
 pub mod assets;
+pub mod canvas;
 pub mod conn;
 pub mod io;
 pub mod linger;
@@ -14,6 +16,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 pub mod upload;
+pub mod video_session;
 pub mod websocket;
 pub mod ws;
 

@@ -25,6 +25,8 @@ pub enum Action {
     Snapshot,
     /// Switch to WebSocket, answering with this `Sec-WebSocket-Accept`.
     Upgrade(String),
+    /// The same, for the video channel (`/ws/video`).
+    UpgradeVideo(String),
     /// Stream the request body into this image upload.
     Upload(Upload),
 }
@@ -74,7 +76,8 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
     match path {
         "/stream" if read_only => Action::Stream,
         "/snapshot.jpg" if read_only => Action::Snapshot,
-        "/ws" if req.method == Method::Get => upgrade(req),
+        "/ws" if req.method == Method::Get => upgrade(req, Action::Upgrade),
+        "/ws/video" if req.method == Method::Get => upgrade(req, Action::UpgradeVideo),
         "/api/status" if read_only => {
             Action::Respond(Response::json(Status::Ok, app.status_json(now)))
         }
@@ -101,7 +104,7 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
         "/stream" | "/snapshot.jpg" | "/api/status" | "/api/demo/screen" => {
             not_allowed("GET, HEAD")
         }
-        "/ws" => not_allowed("GET"),
+        "/ws" | "/ws/video" => not_allowed("GET"),
         "/api/session" if read_only => Action::Respond(Response::json(
             Status::Ok,
             json::Object::new()
@@ -500,14 +503,16 @@ fn eject() -> Handler {
     })
 }
 
-fn upgrade(req: &Request) -> Action {
+/// A WebSocket upgrade, checked; `to` makes the action from the accept key.
+fn upgrade(req: &Request, to: fn(String) -> Action) -> Action {
     let refuse = |status, reason: &str| Action::Respond(Response::error(status, reason));
     if !req
         .header("upgrade")
         .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
         || !req.header_has("connection", "upgrade")
     {
-        return refuse(Status::BadRequest, "/ws expects a WebSocket upgrade");
+        let why = format!("{} expects a WebSocket upgrade", req.path);
+        return refuse(Status::BadRequest, &why);
     }
     if req.header("sec-websocket-version") != Some("13") {
         return refuse(Status::BadRequest, "only WebSocket version 13 is supported");
@@ -521,7 +526,7 @@ fn upgrade(req: &Request) -> Action {
             "WebSocket refused: Origin must be this kv's own address",
         );
     }
-    Action::Upgrade(ws::accept_key(key))
+    to(ws::accept_key(key))
 }
 
 #[cfg(test)]
@@ -562,13 +567,15 @@ mod tests {
     fn test_upgrade_checks() {
         let base = "GET /ws HTTP/1.1\r\nHost: kv\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
         let ok = req(&format!("{base}Origin: http://kv\r\n\r\n"));
-        assert!(matches!(upgrade(&ok), Action::Upgrade(a) if a == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(
+            matches!(upgrade(&ok, Action::Upgrade), Action::Upgrade(a) if a == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
         for bad in [
             format!("{base}\r\n"),
             format!("{base}Origin: http://evil\r\n\r\n"),
         ] {
             assert!(
-                matches!(upgrade(&req(&bad)), Action::Respond(r) if r.status == Status::Forbidden)
+                matches!(upgrade(&req(&bad), Action::Upgrade), Action::Respond(r) if r.status == Status::Forbidden)
             );
         }
     }

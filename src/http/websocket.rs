@@ -5,6 +5,7 @@
 //! themselves are `crate::http::ws`; what the session reaches in kv is `Controls`.
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::io::{Stream, Wire};
@@ -17,6 +18,54 @@ use crate::json;
 const PING: Duration = Duration::from_secs(15);
 /// ...and closed (releasing every key) when nothing came back for this long.
 const SILENT: Duration = Duration::from_secs(45);
+
+/// When a quiet WebSocket is pinged and a silent one given up on: browsers
+/// answer pings by themselves, so a tab that answers nothing is gone.
+pub struct Heartbeat {
+    /// Last time a frame came from the browser.
+    heard: Instant,
+    pinged: Instant,
+}
+
+/// What is due when a heartbeat's time comes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Beat {
+    Ping,
+    /// Nothing came back for `SILENT`: close.
+    Silent,
+}
+
+impl Heartbeat {
+    pub fn new(now: Instant) -> Heartbeat {
+        Heartbeat {
+            heard: now,
+            pinged: now,
+        }
+    }
+
+    /// A frame came from the browser.
+    pub fn heard(&mut self, now: Instant) {
+        self.heard = now;
+    }
+
+    /// When to ping, or to give up on a silent browser.
+    pub fn poll_at(&self) -> Instant {
+        (self.heard + SILENT).min(self.pinged + PING)
+    }
+
+    /// The time came: ping (counted from now), or give up (logged for `peer`).
+    pub fn beat(&mut self, peer: SocketAddr, now: Instant) -> Beat {
+        if now >= self.heard + SILENT {
+            log::info!(
+                "{peer}: WebSocket silent for {}s, closing",
+                SILENT.as_secs()
+            );
+            return Beat::Silent;
+        }
+        self.pinged = now;
+        Beat::Ping
+    }
+}
 
 /// What a session reaches in kv: the status it greets with, the HID its
 /// input goes to.
@@ -67,9 +116,7 @@ enum Phase {
 pub struct Session {
     ws: WebSocket,
     phase: Phase,
-    /// Last time a frame came from the browser.
-    heard: Instant,
-    pinged: Instant,
+    heartbeat: Heartbeat,
 }
 
 impl Session {
@@ -78,8 +125,7 @@ impl Session {
         Session {
             ws: WebSocket::new(leftover),
             phase: Phase::Upgrading,
-            heard: now,
-            pinged: now,
+            heartbeat: Heartbeat::new(now),
         }
     }
 
@@ -104,7 +150,7 @@ impl Session {
         self.ws.read(&mut wire.stream, &mut events);
         let mut replies = Vec::new();
         for event in events {
-            self.heard = now;
+            self.heartbeat.heard(now);
             match event {
                 ws::Event::Text(text) => {
                     match ws::parse_input(&text).and_then(|input| controls.input(input, now)) {
@@ -147,19 +193,13 @@ impl Session {
 
     /// When to ping, or to give up on a silent browser.
     pub fn poll_at(&self) -> Instant {
-        (self.heard + SILENT).min(self.pinged + PING)
+        self.heartbeat.poll_at()
     }
 
     pub fn on_timer<S: Stream>(&mut self, wire: &mut Wire<S>, now: Instant) -> Link {
-        if now >= self.heard + SILENT {
-            log::info!(
-                "{}: WebSocket silent for {}s, closing",
-                wire.peer,
-                SILENT.as_secs()
-            );
+        if self.heartbeat.beat(wire.peer, now) == Beat::Silent {
             return Link::Closed;
         }
-        self.pinged = now;
         match self.ws.ping(&mut wire.stream) {
             Ok(()) => Link::Open,
             Err(_) => Link::Closed,
@@ -206,9 +246,7 @@ mod tests {
     impl Bench {
         fn new() -> Bench {
             let t0 = Instant::now();
-            let (fake, mut wire) = fake::wire(t0);
-            wire.out()
-                .extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+            let (fake, wire) = fake::upgraded_wire(t0);
             Bench {
                 fake,
                 wire,
@@ -226,13 +264,8 @@ mod tests {
                 .unwrap()
         }
 
-        /// A masked client text frame (payload under 126 bytes).
         fn send_text(&self, text: &str) {
-            let mask = [1u8, 2, 3, 4];
-            let mut frame = vec![0x81, 0x80 | text.len() as u8];
-            frame.extend_from_slice(&mask);
-            frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
-            self.fake.send(&frame);
+            self.fake.send(&ws::client_text(text));
         }
 
         /// The text messages written since the last call, after the 101 head.

@@ -1,7 +1,8 @@
 //! WebSocket: the upgrade handshake (RFC 6455, checked against the RFC's own
 //! vector), the browser's input messages, and a non-blocking connection that
-//! tungstenite reads and writes. Only small JSON messages travel here; video
-//! goes over `/stream`, so tungstenite's per-connection write copy is harmless.
+//! tungstenite reads and writes. Only small JSON messages travel through it;
+//! video frames are written by hand (`canvas`), so tungstenite's
+//! per-connection write copy is harmless.
 
 use std::io::{self, Read, Write};
 
@@ -199,6 +200,17 @@ impl WebSocket {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// A browser's text frame, masked as clients must (payload under 126 bytes),
+/// for tests that play the browser.
+#[cfg(test)]
+pub fn client_text(text: &str) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
 }
 
 /// Keeps the `Write` bound honest for tests over in-memory buffers.

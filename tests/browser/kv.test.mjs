@@ -43,10 +43,12 @@ async function get(route) {
 }
 const demoScreen = async () => (await get('/api/demo/screen')).text();
 
-/** Opens the UI in a new page, recording every WebSocket message it sends to kv. */
+/** Opens the UI in a new page, recording every message it sends to kv: input on /ws in
+ *  `sent`, frame acks on /ws/video in `acks`. */
 async function openUi(context) {
   const p = await context.newPage();
   p.sent = [];
+  p.acks = [];
   p.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
   p.on('console', (m) => {
     // HTTP errors are recorded below with their URL (a missing favicon is fine).
@@ -56,10 +58,11 @@ async function openUi(context) {
     if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`);
   });
   p.on('websocket', (ws) => ws.on('framesent', (f) => {
+    const into = new URL(ws.url()).pathname === '/ws/video' ? p.acks : p.sent;
     try {
-      p.sent.push(JSON.parse(f.payload));
+      into.push(JSON.parse(f.payload));
     } catch {
-      p.sent.push({ unparsed: String(f.payload) });
+      into.push({ unparsed: String(f.payload) });
     }
   }));
   p.response = await p.goto(`${base}/`);
@@ -70,24 +73,28 @@ async function openUi(context) {
 /** Messages the page sent from index `mark` on, optionally of one type. */
 const sentSince = (p, mark, type) => p.sent.slice(mark).filter((m) => !type || m.type === type);
 
-/** The picture's box inside the <img> (object-fit: contain), computed here independently. */
+/** The picture's box inside the canvas (object-fit: contain), computed here independently. */
 const contentBox = (p) => p.evaluate(() => {
-  const img = document.getElementById('screen');
-  const r = img.getBoundingClientRect();
-  const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
-  const width = img.naturalWidth * s;
-  const height = img.naturalHeight * s;
+  const screen = document.getElementById('screen');
+  const r = screen.getBoundingClientRect();
+  const s = Math.min(r.width / screen.width, r.height / screen.height);
+  const width = screen.width * s;
+  const height = screen.height * s;
   return { left: r.left + (r.width - width) / 2, top: r.top + (r.height - height) / 2, width, height, element: { left: r.left, width: r.width } };
 });
 
-/** Draws the current frame into a canvas: luma variance (blank = 0) and a hash of every pixel. */
-const frameSample = (p) => p.evaluate(() => {
-  const img = document.getElementById('screen');
+/** Waits until the page has drawn and acknowledged a frame on its canvas. */
+const firstFrame = (p) => until(() => p.acks.length > 0, 'a frame drawn and acknowledged');
+
+/** Copies what the page shows (its canvas, or `id`) into a canvas: luma variance (blank =
+ *  0) and a hash of every pixel. */
+const frameSample = (p, id = 'screen') => p.evaluate((id) => {
+  const shown = document.getElementById(id);
   const canvas = document.createElement('canvas');
-  canvas.width = img.naturalWidth;
-  canvas.height = img.naturalHeight;
+  canvas.width = shown.naturalWidth || shown.width;
+  canvas.height = shown.naturalHeight || shown.height;
   const g = canvas.getContext('2d');
-  g.drawImage(img, 0, 0);
+  g.drawImage(shown, 0, 0);
   const d = g.getImageData(0, 0, canvas.width, canvas.height).data;
   let sum = 0;
   let sum2 = 0;
@@ -100,7 +107,7 @@ const frameSample = (p) => p.evaluate(() => {
   }
   const n = d.length / 4;
   return { width: canvas.width, height: canvas.height, mean: sum / n, variance: sum2 / n - (sum / n) ** 2, hash };
-});
+}, id);
 
 /** Playwright key names (KeyboardEvent.code, with Shift+ where needed) for US text. */
 function usKeys(text) {
@@ -144,13 +151,42 @@ test('the page loads under a strict CSP and connects its WebSocket', async () =>
   }
 });
 
-test('the video shows non-blank frames', async () => {
-  await page.waitForFunction(() => document.getElementById('screen').naturalWidth > 0, null, { timeout: 10000 });
+test('the video shows non-blank frames on the canvas, acknowledging each', async () => {
+  await firstFrame(page);
+  assert.equal(await page.getAttribute('#stream', 'src'), null, 'no MJPEG stream beside the channel');
   const frame = await frameSample(page);
   const status = await (await get('/api/status')).json();
   assert.equal(frame.width, status.video.width, 'frame width matches /api/status');
   assert.equal(frame.height, status.video.height, 'frame height matches /api/status');
   assert.ok(frame.variance > 20, `frame has detail (luma variance ${frame.variance.toFixed(1)}, mean ${frame.mean.toFixed(1)})`);
+  const mark = page.acks.length;
+  await until(() => page.acks.length >= mark + 5, 'five more acknowledgements');
+  const seqs = page.acks.slice(mark).map((a) => a.seq);
+  assert.ok(page.acks.every((a) => a.type === 'ack'), 'only acks on /ws/video');
+  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `acked sequences increase: ${seqs}`);
+  await until(async () => /^canvas · \d+\.\d fps$/.test(await page.textContent('#view-pill')), 'the canvas rate pill');
+});
+
+test('without the video channel the page falls back to /stream', async () => {
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  // A network that lets no /ws/video through: each try closes at once, without a frame.
+  await context.addInitScript(() => {
+    window.WebSocket = new Proxy(window.WebSocket, {
+      construct(Real, args) {
+        if (!String(args[0]).endsWith('/ws/video')) return new Real(...args);
+        const stub = new EventTarget();
+        Object.assign(stub, { readyState: Real.CLOSED, send() {}, close() {} });
+        setTimeout(() => stub.dispatchEvent(new Event('close')), 10);
+        return stub;
+      },
+    });
+  });
+  const p = await openUi(context);
+  await p.waitForFunction(() => document.getElementById('stream').naturalWidth > 0, null, { timeout: 15000 });
+  assert.ok(await p.isVisible('#stream') && !(await p.isVisible('#screen')), 'the <img> shows instead of the canvas');
+  assert.ok((await frameSample(p, 'stream')).variance > 20, 'the stream shows the picture');
+  assert.equal(await p.textContent('#view-pill'), 'MJPEG stream');
+  await context.close();
 });
 
 test('the status shows resolution, fps, HID and the resolution menu', async () => {
@@ -354,10 +390,10 @@ test('the resolution menu switches mode and the stream follows', async (t) => {
   if (!other) return t.skip(`only one mode: ${current}`);
   const width = Number(other.split('x')[0]);
   await page.selectOption('#mode', other);
-  await page.waitForFunction((w) => document.getElementById('screen').naturalWidth === w, width, { timeout: 10000 });
+  await page.waitForFunction((w) => document.getElementById('screen').width === w, width, { timeout: 10000 });
   await until(async () => (await page.inputValue('#mode')) === other, 'the menu to show the new mode');
   await page.selectOption('#mode', current);
-  await page.waitForFunction((w) => document.getElementById('screen').naturalWidth === w, status.video.width, { timeout: 10000 });
+  await page.waitForFunction((w) => document.getElementById('screen').width === w, status.video.width, { timeout: 10000 });
 });
 
 test('Windows AltGr drops the fake ControlLeft; macOS Cmd-up releases all', async () => {
@@ -401,7 +437,7 @@ test('Windows AltGr drops the fake ControlLeft; macOS Cmd-up releases all', asyn
 test('on a phone, a tap is a click where it landed', async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const p = await openUi(phone);
-  await p.waitForFunction(() => document.getElementById('screen').naturalWidth > 0);
+  await firstFrame(p);
   const box = await contentBox(p);
   const mark = p.sent.length;
   await p.touchscreen.tap(box.left + box.width / 4, box.top + box.height / 2);

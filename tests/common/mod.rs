@@ -120,7 +120,17 @@ impl Kv {
     /// Opens `/ws` with `Origin` (when given) and `headers`; a refused
     /// upgrade gives its HTTP status.
     pub fn ws(&self, origin: Option<&str>, headers: &[(&'static str, &str)]) -> Result<Ws, u16> {
-        let mut req = format!("ws://{}/ws", self.addr)
+        self.ws_at("/ws", origin, headers)
+    }
+
+    /// Opens the WebSocket at `path` (`/ws`, `/ws/video`), as `ws` does.
+    pub fn ws_at(
+        &self,
+        path: &str,
+        origin: Option<&str>,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Ws, u16> {
+        let mut req = format!("ws://{}{path}", self.addr)
             .into_client_request()
             .unwrap();
         if let Some(origin) = origin {

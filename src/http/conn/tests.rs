@@ -1,6 +1,6 @@
 //! `Conn` over a scripted stream and a demo `App`, on virtual time: requests
 //! split and pipelined, short writes, timeouts, the MJPEG viewer, snapshots,
-//! uploads, refused bodies and the WebSocket hand-off.
+//! uploads, refused bodies and the WebSocket hand-offs.
 
 use std::time::{Duration, Instant};
 
@@ -385,4 +385,36 @@ fn test_websocket_silent_browser_closed() {
         assert!(polls < 10, "never closed");
     }
     assert!(bench.conn.poll_at() >= bench.t0 + Duration::from_secs(45));
+}
+
+#[test]
+fn test_video_upgrade_sends_a_frame_per_ack_after_the_101() {
+    let mut bench = Bench::new();
+    let upgrade = UPGRADE.replace("GET /ws ", "GET /ws/video ");
+    bench.fake.send(upgrade.as_bytes());
+    let first = bench.publish(0);
+    assert_eq!(bench.ready(0), Next::Write, "the loop's write turn sends");
+    assert_eq!(bench.conn.kind(), Kind::Viewer, "it starts capture");
+    assert_eq!(bench.conn.idle_since(), None, "never shed");
+    let now = bench.at(0);
+    assert_eq!(bench.conn.write_frame(&mut bench.app, now), Next::Keep);
+    let out = bench.fake.take();
+    let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(out.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    // One binary message: 2-byte WebSocket header, 28-byte header, the JPEG.
+    let message = &out[head_end..];
+    assert_eq!(message[..2], [0x82, 28 + 7]);
+    assert_eq!(message[6..14], first.seq.to_be_bytes());
+    assert_eq!(&message[30..], &first.jpeg[..]);
+    // No ack: a new frame is not taken.
+    let second = bench.publish(1);
+    assert_eq!(bench.frame(&second, 1), Next::Keep);
+    // The ack (masked text): the newest frame goes on the write turn.
+    let ack = format!("{{\"type\":\"ack\",\"seq\":{}}}", first.seq);
+    bench.fake.send(&crate::http::ws::client_text(&ack));
+    assert_eq!(bench.ready(2), Next::Write);
+    let now = bench.at(2);
+    assert_eq!(bench.conn.write_frame(&mut bench.app, now), Next::Keep);
+    let out = bench.fake.take();
+    assert_eq!(out[6..14], second.seq.to_be_bytes());
 }
