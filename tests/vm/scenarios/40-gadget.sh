@@ -306,7 +306,7 @@ fi
 if waitfor 30 grep -q '^stream-read: 30 frames' /tmp/udcstream.log; then
   result gadget-udc-stream-flowed PASS "$(grep '^stream-read' /tmp/udcstream.log)"
 else
-  result gadget-udc-stream-flowed FAIL "$(excerpt /tmp/udcstream.log 2)"
+  result gadget-udc-stream-flowed FAIL "reader: $(excerpt /tmp/udcstream.log 2); status: $(status | grep -o '"video":{[^}]*'); kv: $(excerpt /tmp/kv.log 6)"
 fi
 stop hold
 stop hold2
