@@ -11,10 +11,10 @@
 //! has owed an acknowledgement for too long.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use crate::video::SharedFrame;
+use crate::video::{fanout, SharedFrame};
 
 /// Frames written and not yet acknowledged, at most. One keeps a slow link's
 /// lag at one frame; it costs a round trip per frame, which bounds the rate
@@ -197,22 +197,9 @@ impl Viewer {
         let State::Writing(message) = &mut self.state else {
             return Ok(Progress::Idle);
         };
-        let total = message.head.len() + message.frame.jpeg.len();
-        while message.sent < total {
-            let (head, jpeg) = (&message.head[..], &message.frame.jpeg[..]);
-            let written = match head.get(message.sent..) {
-                Some(rest) if !rest.is_empty() => {
-                    out.write_vectored(&[IoSlice::new(rest), IoSlice::new(jpeg)])
-                }
-                _ => out.write(&jpeg[message.sent - head.len()..]),
-            };
-            match written {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => message.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::Blocked),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let parts = [&message.head[..], &message.frame.jpeg[..]];
+        if !fanout::write_parts(out, &parts, &mut message.sent)? {
+            return Ok(Progress::Blocked);
         }
         self.unacked.push_back((message.frame.seq, now));
         self.last_written = Some(message.frame.seq);

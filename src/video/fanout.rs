@@ -90,30 +90,40 @@ impl Viewer {
                 }
             };
             let parts = [&self.head[..], &frame.jpeg[..], PART_END];
-            let total: usize = parts.iter().map(|p| p.len()).sum();
-            let mut skip = self.sent;
-            let mut slices = Vec::with_capacity(3);
-            for p in parts {
-                if skip >= p.len() {
-                    skip -= p.len();
-                } else {
-                    slices.push(IoSlice::new(&p[skip..]));
-                    skip = 0;
-                }
+            if !write_parts(out, &parts, &mut self.sent)? {
+                return Ok(Progress::Blocked);
             }
-            match out.write_vectored(&slices) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::Blocked),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-            if self.sent >= total {
-                self.frame = None;
-                self.frames_sent += 1;
-            }
+            self.frame = None;
+            self.frames_sent += 1;
         }
     }
+}
+
+/// Writes `parts` (a message's small header and the shared frame bytes,
+/// never copied together) from byte `sent` on, vectored, as far as `out`
+/// takes them. `Ok(true)`: all written; `Ok(false)`: the socket is full.
+pub fn write_parts<W: Write>(out: &mut W, parts: &[&[u8]], sent: &mut usize) -> io::Result<bool> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    while *sent < total {
+        let mut skip = *sent;
+        let mut slices = Vec::with_capacity(parts.len());
+        for p in parts {
+            if skip >= p.len() {
+                skip -= p.len();
+            } else {
+                slices.push(IoSlice::new(&p[skip..]));
+                skip = 0;
+            }
+        }
+        match out.write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
