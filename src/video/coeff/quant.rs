@@ -121,6 +121,10 @@ impl QuantTable {
 /// value exactly representable in both tables is kept).
 pub fn requantise_block(block: &mut Block, from: &QuantTable, to: &QuantTable) {
     for ((c, &f), &t) in block.iter_mut().zip(&from.0).zip(&to.0) {
+        // Most coefficients are zero and stay zero: skip the division.
+        if *c == 0 {
+            continue;
+        }
         let value = i32::from(*c) * i32::from(f);
         let step = i32::from(t.max(1));
         let magnitude = (value.abs() + step / 2) / step;
