@@ -511,14 +511,7 @@ mod tests {
 
     #[test]
     fn test_random_bytes_never_panic() {
-        // A small xorshift keeps the test deterministic without a dependency.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testutil::xorshift(0x9E37_79B9_7F4A_7C15);
         for round in 0..2000 {
             let len = (next() % 600) as usize;
             let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();

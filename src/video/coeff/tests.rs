@@ -407,13 +407,7 @@ fn test_truncated_and_mutated_never_panic() {
 
 #[test]
 fn test_random_bytes_never_panic() {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = crate::testutil::xorshift(0x9E37_79B9_7F4A_7C15);
     let j = encoded(24, 16, 60, (2, 1), 0, false);
     for _ in 0..3000 {
         // A valid frame with a few random bytes: deep into the scan.
