@@ -13,38 +13,54 @@ use std::ops::Range;
 /// bytes of headers (the quantisation table alone is 69).
 pub const MIN_JPEG_LEN: usize = 100;
 
-const SOI: u8 = 0xD8;
-const EOI: u8 = 0xD9;
-const SOS: u8 = 0xDA;
-const DHT: u8 = 0xC4;
+pub(crate) const SOI: u8 = 0xD8;
+pub(crate) const EOI: u8 = 0xD9;
+pub(crate) const SOS: u8 = 0xDA;
+pub(crate) const DHT: u8 = 0xC4;
+pub(crate) const DQT: u8 = 0xDB;
+pub(crate) const DRI: u8 = 0xDD;
+/// Define number of lines: a frame height given after the first scan.
+pub(crate) const DNL: u8 = 0xDC;
+/// Start of frame, baseline and extended sequential (Huffman coded).
+pub(crate) const SOF0: u8 = 0xC0;
+pub(crate) const SOF1: u8 = 0xC1;
 /// Start of frame: baseline, extended sequential, progressive (Huffman coded).
-const SOF_HUFFMAN: [u8; 3] = [0xC0, 0xC1, 0xC2];
+const SOF_HUFFMAN: [u8; 3] = [SOF0, SOF1, 0xC2];
 /// Marker that may stand inside entropy-coded data: restart markers RST0..RST7.
-const RST: Range<u8> = 0xD0..0xD8;
+pub(crate) const RST: Range<u8> = 0xD0..0xD8;
 /// TEM, the only other marker without a length field.
 const TEM: u8 = 0x01;
 
 /// One marker found while walking a JPEG.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Segment<'a> {
-    marker: u8,
+pub(crate) struct Segment<'a> {
+    pub(crate) marker: u8,
     /// Offset of the marker's 0xFF byte in the buffer.
-    at: usize,
+    pub(crate) at: usize,
     /// The segment's payload after its length field (empty for standalone markers).
-    body: &'a [u8],
+    pub(crate) body: &'a [u8],
+}
+
+impl Segment<'_> {
+    /// Offset of the first byte after the segment: for SOS, where the
+    /// entropy-coded data begins.
+    pub(crate) fn end(&self) -> usize {
+        // 0xFF, marker, two length bytes, then the body.
+        self.at + 4 + self.body.len()
+    }
 }
 
 /// Walks the markers of a JPEG from SOI, skipping over each segment's payload
 /// by its length and over entropy-coded data after SOS. Ends after EOI, or
 /// early, without error, at the first byte that breaks the format: callers
 /// that need the whole image check that they saw EOI.
-struct Segments<'a> {
+pub(crate) struct Segments<'a> {
     buf: &'a [u8],
     pos: usize,
     done: bool,
 }
 
-fn segments(buf: &[u8]) -> Segments<'_> {
+pub(crate) fn segments(buf: &[u8]) -> Segments<'_> {
     Segments {
         buf,
         pos: 0,
@@ -252,18 +268,24 @@ const AC_CHROMINANCE_VALUES: [u8; 162] = [
     0xF9, 0xFA,
 ];
 
-/// The four tables in one DHT segment: marker, length, then per table its
-/// class (0 DC, 1 AC) and destination (0 luminance, 1 chrominance), BITS, HUFFVAL.
+/// One Huffman table as a DHT segment carries it: class (0 DC, 1 AC) in the
+/// high nibble and destination in the low one, BITS, HUFFVAL.
+pub(crate) type TableSpec = (u8, &'static [u8; 16], &'static [u8]);
+
+/// The four standard tables, destination 0 for luminance and 1 for chrominance.
+pub(crate) const STANDARD_TABLES: [TableSpec; 4] = [
+    (0x00, &DC_LUMINANCE_BITS, &DC_VALUES),
+    (0x10, &AC_LUMINANCE_BITS, &AC_LUMINANCE_VALUES),
+    (0x01, &DC_CHROMINANCE_BITS, &DC_VALUES),
+    (0x11, &AC_CHROMINANCE_BITS, &AC_CHROMINANCE_VALUES),
+];
+
+/// The four tables in one DHT segment: marker, length, then `STANDARD_TABLES`.
 const STANDARD_DHT_LEN: usize = 4 + 4 * (1 + 16) + 2 * DC_VALUES.len() + 2 * 162;
 const STANDARD_DHT: [u8; STANDARD_DHT_LEN] = standard_dht();
 
 const fn standard_dht() -> [u8; STANDARD_DHT_LEN] {
-    let tables: [(u8, &[u8; 16], &[u8]); 4] = [
-        (0x00, &DC_LUMINANCE_BITS, &DC_VALUES),
-        (0x10, &AC_LUMINANCE_BITS, &AC_LUMINANCE_VALUES),
-        (0x01, &DC_CHROMINANCE_BITS, &DC_VALUES),
-        (0x11, &AC_CHROMINANCE_BITS, &AC_CHROMINANCE_VALUES),
-    ];
+    let tables = STANDARD_TABLES;
     let mut out = [0u8; STANDARD_DHT_LEN];
     let length = (STANDARD_DHT_LEN - 2) as u16;
     out[0] = 0xFF;
@@ -489,14 +511,7 @@ mod tests {
 
     #[test]
     fn test_random_bytes_never_panic() {
-        // A small xorshift keeps the test deterministic without a dependency.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testutil::xorshift(0x9E37_79B9_7F4A_7C15);
         for round in 0..2000 {
             let len = (next() % 600) as usize;
             let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();

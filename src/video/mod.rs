@@ -4,6 +4,7 @@
 //! device's buffer and then shared by reference (`SharedFrame`) with every viewer;
 //! nothing on the way to a socket copies its bytes again.
 
+pub mod coeff;
 pub mod encode;
 pub mod fanout;
 mod fps;

@@ -1,0 +1,241 @@
+//! Coefficients back to a baseline JPEG: a rectangle of whole MCUs (the whole
+//! frame being the largest) written as a file of its own — SOI, DQT, SOF0, DHT,
+//! one interleaved scan (T.81 §F.1.2), EOI — that any decoder shows as exactly
+//! those blocks. Huffman tables are the standard ones of Annex K.3 or, for a few percent
+//! more time, ones built for the region (Annex K.2).
+
+use super::bits::BitWriter;
+use super::huffman::HuffmanTable;
+use super::{Block, Coefficients, Error, QuantTable, Region};
+use crate::video::jpeg::{DHT, DQT, EOI, SOF0, SOI, SOS};
+
+/// The largest magnitudes the standard tables can code: DC values within
+/// ±1024 keep every difference within 11 bits, AC values within 10 bits
+/// (§F.1.2.1.1, §F.1.2.2.1). Decoded 8-bit frames always fit; only a
+/// requantisation to a finer table than the source's can leave them.
+const DC_MAX: i32 = 1023;
+const AC_MAX: i32 = 1023;
+
+/// Which Huffman tables a region is coded with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HuffmanTables {
+    /// The standard tables of Annex K.3: one pass over the blocks.
+    Standard,
+    /// Tables built for this region's symbols (Annex K.2): a counting pass
+    /// first, then a smaller scan, and a DHT segment with only the symbols
+    /// used (much smaller than the standard tables for a small patch).
+    Optimal,
+}
+
+/// Table index of DC and AC for luminance (0, 1) and chrominance (2, 3);
+/// a table's DHT class and destination are `(index % 2) << 4 | index / 2`.
+type TableSet = [HuffmanTable; 4];
+
+/// Where coded symbols go: counted (to build optimal tables) or written.
+trait Sink {
+    fn symbol(&mut self, table: usize, symbol: u8);
+    fn bits(&mut self, value: u32, n: u32);
+}
+
+/// Symbol counts per table.
+struct Counter([[u32; 256]; 4]);
+
+impl Sink for Counter {
+    fn symbol(&mut self, table: usize, symbol: u8) {
+        if let Some(n) = self
+            .0
+            .get_mut(table)
+            .and_then(|t| t.get_mut(usize::from(symbol)))
+        {
+            *n = n.saturating_add(1);
+        }
+    }
+    fn bits(&mut self, _: u32, _: u32) {}
+}
+
+struct Writer<'a> {
+    bits: BitWriter<'a>,
+    tables: &'a TableSet,
+}
+
+impl Sink for Writer<'_> {
+    fn symbol(&mut self, table: usize, symbol: u8) {
+        if let Some(t) = self.tables.get(table) {
+            t.encode(&mut self.bits, symbol);
+        }
+    }
+    fn bits(&mut self, value: u32, n: u32) {
+        self.bits.put(value, n);
+    }
+}
+
+/// Appends to `out` a baseline JPEG of `region` of `frame`. Its size is the
+/// region's in pixels, cut at the frame's right and bottom edges.
+pub fn encode_region(
+    frame: &Coefficients,
+    region: Region,
+    huffman: HuffmanTables,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let inside = region.width > 0
+        && region.height > 0
+        && region
+            .x
+            .checked_add(region.width)
+            .is_some_and(|r| r <= frame.mcus_wide)
+        && region
+            .y
+            .checked_add(region.height)
+            .is_some_and(|b| b <= frame.mcus_high);
+    if !inside || frame.components.is_empty() {
+        return Err(Error::BadRegion(region));
+    }
+    let (mcu_w, mcu_h) = frame.mcu_size();
+    // In pixels; the grid was checked above, so these fit a frame's u16 size.
+    let pixels = |mcus: usize, size: u32| (mcus as u32).saturating_mul(size);
+    let width = pixels(region.width, mcu_w)
+        .min(frame.width.saturating_sub(pixels(region.x, mcu_w)))
+        .min(u32::from(u16::MAX));
+    let height = pixels(region.height, mcu_h)
+        .min(frame.height.saturating_sub(pixels(region.y, mcu_h)))
+        .min(u32::from(u16::MAX));
+    let ids = [0x00, 0x10, 0x01, 0x11];
+    let tables: TableSet = match huffman {
+        HuffmanTables::Standard => ids.map(HuffmanTable::standard),
+        HuffmanTables::Optimal => {
+            let mut counter = Counter([[0; 256]; 4]);
+            walk(frame, region, &mut counter)?;
+            let [a, b, c, d] = &counter.0;
+            [a, b, c, d].map(HuffmanTable::optimal)
+        }
+    };
+
+    out.extend_from_slice(&[0xFF, SOI]);
+    let slots = write_dqt(frame, out);
+    // Frame header (§B.2.2): 8-bit samples, size, each component's id,
+    // sampling factors and quantisation table.
+    let mut sof = vec![8];
+    sof.extend_from_slice(&(height as u16).to_be_bytes());
+    sof.extend_from_slice(&(width as u16).to_be_bytes());
+    sof.push(frame.components.len() as u8);
+    for (c, slot) in frame.components.iter().zip(&slots) {
+        sof.extend_from_slice(&[c.id, c.h << 4 | c.v, *slot]);
+    }
+    segment(SOF0, &sof, out);
+    // Chrominance tables only when there is chrominance.
+    let used = if frame.components.len() > 1 { 4 } else { 2 };
+    let mut dht = Vec::new();
+    for (table, id) in tables.iter().zip(ids).take(used) {
+        table.write_spec(id, &mut dht);
+    }
+    segment(DHT, &dht, out);
+    // Scan header (§B.2.3): all components interleaved, luminance on tables
+    // 0, chrominance on tables 1, all 64 coefficients, no approximation.
+    let mut sos = vec![frame.components.len() as u8];
+    for (i, c) in frame.components.iter().enumerate() {
+        let t = u8::from(i > 0);
+        sos.extend_from_slice(&[c.id, t << 4 | t]);
+    }
+    sos.extend_from_slice(&[0, 63, 0]);
+    segment(SOS, &sos, out);
+
+    let mut writer = Writer {
+        bits: BitWriter::new(out),
+        tables: &tables,
+    };
+    walk(frame, region, &mut writer)?;
+    writer.bits.finish();
+    out.extend_from_slice(&[0xFF, EOI]);
+    Ok(())
+}
+
+/// Codes the region's blocks MCU by MCU, in interleaved order (§A.2.3).
+fn walk(frame: &Coefficients, region: Region, sink: &mut impl Sink) -> Result<(), Error> {
+    let mut predictors = vec![0i32; frame.components.len()];
+    for my in region.y..region.y + region.height {
+        for mx in region.x..region.x + region.width {
+            for ((i, c), predictor) in frame.components.iter().enumerate().zip(&mut predictors) {
+                let t = usize::from(i > 0);
+                let (h, v) = (usize::from(c.h), usize::from(c.v));
+                for by in 0..v {
+                    for bx in 0..h {
+                        let block = c
+                            .block(mx * h + bx, my * v + by)
+                            .ok_or(Error::BadRegion(region))?;
+                        encode_block(sink, block, predictor, t);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes one DQT segment with each distinct table once; returns each
+/// component's table slot.
+fn write_dqt(frame: &Coefficients, out: &mut Vec<u8>) -> Vec<u8> {
+    let mut distinct: Vec<&QuantTable> = Vec::new();
+    let mut slots = Vec::with_capacity(frame.components.len());
+    for c in &frame.components {
+        let slot = match distinct.iter().position(|t| **t == c.quant) {
+            Some(slot) => slot,
+            None => {
+                distinct.push(&c.quant);
+                distinct.len() - 1
+            }
+        };
+        slots.push(slot as u8);
+    }
+    let mut body = Vec::with_capacity(65 * distinct.len());
+    for (slot, table) in distinct.iter().enumerate() {
+        table.write_dqt(slot as u8, &mut body);
+    }
+    segment(DQT, &body, out);
+    slots
+}
+
+/// A marker segment: 0xFF, marker, length (counting itself), body.
+fn segment(marker: u8, body: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&[0xFF, marker]);
+    out.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(body);
+}
+
+/// The magnitude category of `value` (§F.1.2.1.1): its bit length, and the
+/// bits that follow the code (one's complement for negative values).
+fn category(value: i32) -> (u32, u32) {
+    let size = 32 - value.unsigned_abs().leading_zeros();
+    let bits = if value < 0 { value - 1 } else { value };
+    (size, bits as u32 & ((1 << size) - 1))
+}
+
+/// Codes one block (§F.1.2.1 DC difference, §F.1.2.2 AC run/size pairs)
+/// with the tables of luminance (`t == 0`) or chrominance (`t == 1`).
+fn encode_block(sink: &mut impl Sink, block: &Block, predictor: &mut i32, t: usize) {
+    let (dc_table, ac_table) = (2 * t, 2 * t + 1);
+    let dc = i32::from(block[0]).clamp(-DC_MAX - 1, DC_MAX);
+    let (size, bits) = category(dc - *predictor);
+    *predictor = dc;
+    sink.symbol(dc_table, size as u8);
+    sink.bits(bits, size);
+    let mut run = 0;
+    for &c in &block[1..] {
+        if c == 0 {
+            run += 1;
+            continue;
+        }
+        while run > 15 {
+            // ZRL: sixteen zeros.
+            sink.symbol(ac_table, 0xF0);
+            run -= 16;
+        }
+        let (size, bits) = category(i32::from(c).clamp(-AC_MAX, AC_MAX));
+        sink.symbol(ac_table, (run << 4 | size) as u8);
+        sink.bits(bits, size);
+        run = 0;
+    }
+    if run > 0 {
+        // EOB.
+        sink.symbol(ac_table, 0x00);
+    }
+}
