@@ -33,6 +33,9 @@ pub struct Picture {
     seq: u64,
     /// Frames folded in, for the exact row's turn.
     folds: u64,
+    /// Per MCU: a block of it was kept though the frame's differed (within
+    /// the tolerance), so the picture is not yet the captured one there.
+    inexact: Vec<bool>,
 }
 
 impl Picture {
@@ -45,6 +48,7 @@ impl Picture {
             start: seq,
             seq,
             folds: 0,
+            inexact: vec![false; mcus],
         }
     }
 
@@ -58,6 +62,17 @@ impl Picture {
 
     pub fn blocks(&self) -> &Coefficients {
         &self.blocks
+    }
+
+    /// Whether the picture is the last frame folded in, block for block.
+    pub fn is_exact(&self) -> bool {
+        !self.inexact.contains(&true)
+    }
+
+    /// Frame `seq` is byte for byte the last one folded in, and the picture
+    /// is exactly that: nothing to compare.
+    pub fn repeat(&mut self, seq: u64) {
+        self.seq = seq;
     }
 
     /// Folds in frame `seq`'s coefficients. `Err` gives them back when the
@@ -74,6 +89,10 @@ impl Picture {
         self.folds += 1;
         self.seq = seq;
         let mcus_wide = self.blocks.mcus_wide;
+        if let Some(row) = exact_row {
+            let exact = self.inexact.chunks_mut(mcus_wide).nth(row);
+            exact.into_iter().flatten().for_each(|mcu| *mcu = false);
+        }
         for (mine, new) in self.blocks.components.iter_mut().zip(&frame.components) {
             let (h, v) = (usize::from(mine.h), usize::from(mine.v));
             let rows = mine.blocks.chunks_exact_mut(mine.blocks_wide);
@@ -84,11 +103,17 @@ impl Picture {
                 let my = by / v;
                 let tolerance = if exact_row == Some(my) { 0 } else { TOLERANCE };
                 for (bx, (block, new_block)) in row.iter_mut().zip(new_row).enumerate() {
-                    if block != new_block && blocks_differ(block, new_block, tolerance) {
+                    if block == new_block {
+                        continue;
+                    }
+                    let mcu = my * mcus_wide + bx / h;
+                    if blocks_differ(block, new_block, tolerance) {
                         *block = *new_block;
-                        if let Some(at) = self.changed.get_mut(my * mcus_wide + bx / h) {
+                        if let Some(at) = self.changed.get_mut(mcu) {
                             *at = seq;
                         }
+                    } else if let Some(inexact) = self.inexact.get_mut(mcu) {
+                        *inexact = true;
                     }
                 }
             }
@@ -114,4 +139,69 @@ fn same_shape(a: &Coefficients, b: &Coefficients) -> bool {
             (x.id, x.h, x.v, x.quant, x.blocks_wide, x.blocks_high)
                 == (y.id, y.h, y.v, y.quant, y.blocks_wide, y.blocks_high)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::screen_jpeg;
+    use crate::video::coeff::{decode, Limits};
+
+    /// A 4:2:2 frame of 8 x 4 MCUs.
+    fn frame() -> Coefficients {
+        decode(&screen_jpeg(128, 32, (2, 1), None), Limits::default()).unwrap()
+    }
+
+    /// Nudges one AC coefficient of MCU (mx, my)'s first luma block.
+    fn nudged(mut f: Coefficients, (mx, my): (usize, usize), by: i16) -> Coefficients {
+        let luma = &mut f.components[0];
+        let at = my * luma.blocks_wide + mx * usize::from(luma.h);
+        luma.blocks[at][5] += by;
+        f
+    }
+
+    fn changed(p: &Picture, base: u64) -> Vec<usize> {
+        let map = p.changed_since(base).unwrap();
+        map.iter().enumerate().filter(|(_, c)| **c).map(|(i, _)| i).collect()
+    }
+
+    #[test]
+    fn test_changes_are_per_mcu_and_since_a_base() {
+        let mut p = Picture::new(1, frame());
+        p.fold(2, nudged(frame(), (3, 1), 5)).unwrap();
+        p.fold(3, nudged(nudged(frame(), (3, 1), 5), (0, 3), -4)).unwrap();
+        assert_eq!(changed(&p, 1), [8 + 3, 24]);
+        assert_eq!(changed(&p, 2), [24]);
+        assert!(changed(&p, 3).is_empty());
+        assert_eq!(p.changed_since(0), None, "older than the picture: whole");
+    }
+
+    #[test]
+    fn test_jitter_within_tolerance_then_refreshed_exactly() {
+        let mut p = Picture::new(1, frame());
+        assert!(p.is_exact());
+        // One step of noise in row 2: unchanged, but not exact any more.
+        let noisy = || nudged(frame(), (6, 2), 1);
+        let mut seq = 2;
+        p.fold(seq, noisy()).unwrap();
+        assert!(changed(&p, 1).is_empty(), "within the tolerance");
+        assert!(!p.is_exact());
+        // The exact row comes round to row 2 within 4 rows x REFRESH_EVERY.
+        while changed(&p, 1).is_empty() {
+            seq += 1;
+            assert!(seq < 2 + 4 * REFRESH_EVERY + 1, "never refreshed");
+            p.fold(seq, noisy()).unwrap();
+        }
+        assert_eq!(changed(&p, 1), [16 + 6]);
+        assert_eq!(p.blocks(), &noisy(), "the picture is the captured frame");
+        assert!(p.is_exact());
+    }
+
+    #[test]
+    fn test_other_shape_is_refused() {
+        let mut p = Picture::new(1, frame());
+        let other = decode(&screen_jpeg(128, 48, (2, 1), None), Limits::default()).unwrap();
+        assert!(p.fold(2, other).is_err());
+        assert_eq!(p.seq(), 1);
+    }
 }
