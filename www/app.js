@@ -124,10 +124,14 @@ function restartVideo() {
 function openVideo() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   // The view's settings ride on the URL, so the first frame already comes at them.
-  const q = new URLSearchParams({ quality: quality.value, max_fps: maxFps.value });
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/video?${q}`);
+  const asked = new URLSearchParams({ quality: quality.value, max_fps: maxFps.value }).toString();
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/video?${asked}`);
   ws.binaryType = 'arraybuffer';
   video.ws = ws;
+  // A choice made while the channel was still opening is not in its URL: send it now.
+  ws.addEventListener('open', () => {
+    if (new URLSearchParams({ quality: quality.value, max_fps: maxFps.value }).toString() !== asked) sendView();
+  });
   // Updates are decoded as they arrive but drawn one after the other, in arrival order:
   // `queue` is the promise of the previous update having been drawn. `whole` says a whole
   // frame was drawn on this channel (changed areas apply to it); `broken` that one could not
@@ -368,10 +372,11 @@ function showStats() {
   } else {
     const s = video.stats;
     if (s && performance.now() - video.statsAt < STATS_STALE_MS) {
-      const q = s.quality === 'source' ? 'source' : `${s.quality}`;
       lines.push(['kv sends', `${formatRate(s.bytes_per_s)} · ${Number(s.updates_per_s).toFixed(1)} updates/s`]);
-      lines.push(['latency', `${Math.round(s.latency_ms)} ms`]);
-      lines.push(['quality', `${q}${s.auto ? ' (auto)' : ''}${s.max_fps ? ` · cap ${s.max_fps} fps` : ''}`]);
+      lines.push(['latency', typeof s.latency_ms === 'number' ? `${Math.round(s.latency_ms)} ms` : '—']);
+      // Under Auto, `quality` is what kv picked; `auto` says kv picks.
+      const q = s.auto && s.quality !== 'auto' ? `${s.quality} (auto)` : `${s.quality}`;
+      lines.push(['quality', `${q}${s.max_fps ? ` · cap ${s.max_fps} fps` : ''}`]);
     } else {
       lines.push(['kv sends', 'no stats from kv']);
     }

@@ -56,6 +56,9 @@ async function openUi(context) {
   p.updates = [];
   p.stats = [];
   p.videoUrls = [];
+  // Orders what the page sent and received on /ws/video: `at` of updates, `viewsAt`.
+  p.clock = 0;
+  p.viewsAt = [];
   p.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
   p.on('console', (m) => {
     // HTTP errors are recorded below with their URL (a missing favicon is fine).
@@ -70,7 +73,9 @@ async function openUi(context) {
     ws.on('framesent', (f) => {
       const into = isVideo ? p.acks : p.sent;
       try {
-        into.push(JSON.parse(f.payload));
+        const msg = JSON.parse(f.payload);
+        into.push(msg);
+        if (isVideo && msg.type === 'view') p.viewsAt.push((p.clock += 1));
       } catch {
         into.push({ unparsed: String(f.payload) });
       }
@@ -85,7 +90,7 @@ async function openUi(context) {
           // Not kv's: the test below fails on what it misses.
         }
       } else if (f.payload.length >= 28) {
-        p.updates.push({ kind: f.payload[0], seq: Number(f.payload.readBigUInt64BE(4)), bytes: f.payload.length });
+        p.updates.push({ kind: f.payload[0], seq: Number(f.payload.readBigUInt64BE(4)), bytes: f.payload.length, at: (p.clock += 1) });
       }
     });
   });
@@ -614,14 +619,16 @@ async function chooseQuality(p, value, expect) {
   await p.selectOption('#quality', value);
   const view = await until(() => p.acks.slice(acks).find((m) => m.type === 'view'), `a view message for ${value}`);
   assert.deepEqual(view, { type: 'view', quality: expect, max_fps: Number(await p.inputValue('#max-fps')) });
-  const updates = p.updates.length;
-  const reported = await statsWhere(p, stats, (s) => s.quality === expect, `kv's stats to report quality ${expect}`);
+  const viewAt = p.viewsAt.at(-1);
+  // Under Auto, kv reports the quality it picked (and auto: true).
+  const reported = await statsWhere(p, stats, (s) => (expect === 'auto' ? s.auto === true : s.quality === expect && s.auto === false),
+    `kv's stats to report quality ${expect}`);
   // Typing makes the picture change, so changed areas flow too.
   await p.focus('#view');
   for (const key of usKeys(`q${value} `)) await p.keyboard.press(key);
-  const whole = await until(() => p.updates.slice(updates).find((u) => u.kind === 1), `a whole frame at ${value}`);
+  const whole = await until(() => p.updates.find((u) => u.kind === 1 && u.at > viewAt), `a whole frame at ${value}`);
   const later = await statsWhere(p, p.stats.length, () => true, 'one more stats message');
-  const sent = p.updates.slice(updates);
+  const sent = p.updates.filter((u) => u.at > viewAt);
   const perUpdate = later.updates_per_s > 0 ? later.bytes_per_s / later.updates_per_s : 0;
   console.log(`# quality ${value}: whole frame ${whole.bytes} bytes; ${sent.length} updates received ` +
     `(kinds ${[1, 2, 3].map((k) => sent.filter((u) => u.kind === k).length).join('/')}); stats ${later.bytes_per_s} B/s, ` +
@@ -676,7 +683,7 @@ test('the stats overlay shows kv\'s figures and the page\'s, updates, and stays 
   const first = await until(async () => {
     const t = await text();
     return /kv sends[\d.]+ (kB\/s|Mbit\/s) · [\d.]+ updates\/s/.test(t) && /latency\d+ ms/.test(t) &&
-      /quality(source|\d+) \(auto\)/.test(t) && /drawn[\d.]+ updates\/s/.test(t) && /whole [\d.]+ · areas [\d.]+ · same [\d.]+/.test(t) && t;
+      /quality(source|\d+ \(auto\)|auto)/.test(t) && /drawn[\d.]+ updates\/s/.test(t) && /whole [\d.]+ · areas [\d.]+ · same [\d.]+/.test(t) && t;
   }, 'the overlay to show kv\'s stats and the page\'s counts').catch(async (e) => {
     throw new Error(`${e.message}; it shows "${await text()}"`);
   });
