@@ -193,7 +193,8 @@ test('the video shows non-blank frames on the canvas, acknowledging each', async
   await until(() => page.acks.length >= mark + 5, 'five more acknowledgements');
   const seqs = page.acks.slice(mark).map((a) => a.seq);
   assert.ok(page.acks.every((a) => a.type === 'ack'), 'only acks on /ws/video');
-  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `acked sequences increase: ${seqs}`);
+  // A keep-alive (kind 3) may name the frame the update before it brought.
+  assert.ok(seqs.every((s, i) => i === 0 || s >= seqs[i - 1]), `acked sequences never go back: ${seqs}`);
   await until(async () => /^canvas · \d+\.\d fps$/.test(await page.textContent('#view-pill')), 'the canvas rate pill');
 });
 
@@ -611,9 +612,10 @@ test('on a phone, a tap is a click where it landed', async () => {
 const statsWhere = (p, mark, ok, what, timeoutMs = 8000) => until(() => p.stats.slice(mark).find(ok), what, timeoutMs)
   .catch((e) => { throw new Error(`${e.message}; kv's last stats: ${JSON.stringify(p.stats.at(-1) || 'none')}`); });
 
-/** Picks a quality in the menu; returns the first whole frame kv sent at it (the view
- *  message asks for one) and the stats kv reports a couple of seconds on. */
-async function chooseQuality(p, value, expect) {
+/** Picks a quality in the menu; returns the first whole frame kv sent at it (a view message
+ *  that changes the quality kv sends at brings one; `whole` false when it does not change)
+ *  and the stats kv reports a moment later. */
+async function chooseQuality(p, value, expect, whole = true) {
   const acks = p.acks.length;
   const stats = p.stats.length;
   await p.selectOption('#quality', value);
@@ -626,26 +628,25 @@ async function chooseQuality(p, value, expect) {
   // Typing makes the picture change, so changed areas flow too.
   await p.focus('#view');
   for (const key of usKeys(`q${value} `)) await p.keyboard.press(key);
-  const whole = await until(() => p.updates.find((u) => u.kind === 1 && u.at > viewAt), `a whole frame at ${value}`);
+  const first = whole && await until(() => p.updates.find((u) => u.kind === 1 && u.at > viewAt), `a whole frame at ${value}`);
   const later = await statsWhere(p, p.stats.length, () => true, 'one more stats message');
   const sent = p.updates.filter((u) => u.at > viewAt);
   const perUpdate = later.updates_per_s > 0 ? later.bytes_per_s / later.updates_per_s : 0;
-  console.log(`# quality ${value}: whole frame ${whole.bytes} bytes; ${sent.length} updates received ` +
+  console.log(`# quality ${value}: whole frame ${first ? first.bytes : '-'} bytes; ${sent.length} updates received ` +
     `(kinds ${[1, 2, 3].map((k) => sent.filter((u) => u.kind === k).length).join('/')}); stats ${later.bytes_per_s} B/s, ` +
     `${later.updates_per_s} updates/s = ${perUpdate.toFixed(0)} B/update, latency ${later.latency_ms} ms, auto ${later.auto}`);
-  return { whole, reported, later };
+  return { whole: first, reported, later };
 }
 
 test('the quality menu sends view; kv reports the quality, and Low costs fewer bytes than Source', async () => {
   assert.equal(await page.inputValue('#quality'), 'auto', 'Auto by default');
   assert.equal(await page.inputValue('#max-fps'), '0', 'no cap by default');
-  const source = await chooseQuality(page, 'source', 'source');
-  assert.equal(source.reported.auto, false);
+  // Auto starts at Source, so Low first: each choice then changes what kv sends.
   const low = await chooseQuality(page, '40', 40);
-  assert.equal(low.reported.auto, false);
+  const source = await chooseQuality(page, 'source', 'source');
   assert.ok(low.whole.bytes < source.whole.bytes * 0.85,
     `a whole frame at Low (${low.whole.bytes} B) is well under one at Source (${source.whole.bytes} B)`);
-  const auto = await chooseQuality(page, 'auto', 'auto');
+  const auto = await chooseQuality(page, 'auto', 'auto', false);
   assert.equal(auto.later.auto, true, 'kv says it picks the quality');
 
   // The frame-rate cap goes the same way.
