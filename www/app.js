@@ -1,6 +1,7 @@
-// kv's browser UI. The target's screen is drawn on a <canvas> from frames that come over
-// their own WebSocket (/ws/video), each acknowledged once drawn so kv sends only what the
-// link carries; when that channel cannot open, an MJPEG <img> (GET /stream) shows it instead.
+// kv's browser UI. The target's screen is drawn on a <canvas> from updates that come over
+// their own WebSocket (/ws/video): a whole frame, then only the areas that changed, each
+// acknowledged once drawn so kv sends only what the link carries, at the quality and rate
+// the page asks for; when that channel cannot open, an MJPEG <img> (GET /stream) shows it.
 // Keyboard and mouse go to kv as JSON messages over another WebSocket (/ws), which also
 // brings kv's status.
 // The browser sends KeyboardEvent.code and pointer positions normalised to 0..32767
