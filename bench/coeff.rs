@@ -102,9 +102,18 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// One frame decoded `rows` MCU rows per step, as the event loop would.
-fn sliced_decode(jpeg: &[u8], rows: usize) -> Option<coeff::Coefficients> {
-    let mut decoder = coeff::Decoder::new(jpeg, Limits::default()).ok()?;
+/// One frame decoded `rows` MCU rows per step, as the event loop would, into
+/// new grids or those of an `old` frame.
+fn sliced_decode(
+    jpeg: &[u8],
+    rows: usize,
+    old: Option<coeff::Coefficients>,
+) -> Option<coeff::Coefficients> {
+    let mut decoder = match old {
+        Some(old) => coeff::Decoder::reusing(jpeg, Limits::default(), old),
+        None => coeff::Decoder::new(jpeg, Limits::default()),
+    }
+    .ok()?;
     loop {
         if let Some(frame) = decoder.step(rows).ok()? {
             return Some(frame);
@@ -200,7 +209,7 @@ fn main() {
         None,
     );
     for rows in [1, 8] {
-        let (sliced, m, f) = measure(runs, || sliced_decode(&source, rows));
+        let (sliced, m, f) = measure(runs, || sliced_decode(&source, rows, None));
         if sliced.as_ref() != Some(&frame) {
             fail("a sliced decode differs from the one-shot decode");
         }
@@ -208,6 +217,18 @@ fn main() {
         let name = format!("coeff::Decoder, {rows} MCU row(s) per step ({steps} steps)");
         row(&name, m, f, None);
     }
+    // The steady state of a stream: each frame decoded into the grids of the
+    // one before last.
+    let mut old = Some(frame.clone());
+    let (reused, m, f) = measure(runs, || {
+        let new = sliced_decode(&source, 8, old.take());
+        old = new.clone();
+        new
+    });
+    if reused.as_ref() != Some(&frame) {
+        fail("decoding into old grids differs from the one-shot decode");
+    }
+    let decode_reusing = row("coeff::Decoder::reusing, 8 rows per step", m, f, None);
     let encode_whole = |frame: &coeff::Coefficients, huffman| {
         let mut out = Vec::with_capacity(source.len());
         if let Err(e) = coeff::encode_region(frame, frame.whole(), huffman, &mut out) {
@@ -326,7 +347,7 @@ fn main() {
         Some(q50.len()),
     );
 
-    let changes = decode + change_map + patch_encode;
+    let changes = decode_reusing + change_map + patch_encode;
     if let Some((tj_decode, tj_encode)) = tjbench(&source, &decoded.rgb) {
         println!(
             "{:<44} {:>7.2}",
@@ -340,7 +361,7 @@ fn main() {
         );
         let turbo = tj_decode + tj_encode;
         println!(
-            "coefficient path (decode + change map + patch) {:.2} ms = {:.2} x libjpeg-turbo decode + encode ({:.2} ms)",
+            "coefficient path (decode reusing + change map + patch) {:.2} ms = {:.2} x libjpeg-turbo decode + encode ({:.2} ms)",
             ms(changes),
             changes.as_secs_f64() / turbo.as_secs_f64().max(1e-9),
             ms(turbo),
