@@ -1,7 +1,8 @@
 //! What the JPEG coefficient path costs per 1080p frame, against a pixel
 //! decode and re-encode of the same frame in the same run: `coeff::decode`
 //! (entropy decoding to coefficients), `coeff::encode_region` of the whole
-//! frame, the change map (`blocks_differ` over every block), and
+//! frame, sliced decoding with `Decoder`, the change map (`blocks_differ`
+//! over every block, `mcu_differs` over every MCU), and
 //! requantising to about quality 50 (plus encoding that), beside
 //! `jpeg-decoder` (full decode to RGB) and `jpeg-encoder` (RGB to q50).
 //!
@@ -13,9 +14,11 @@
 //!
 //!     cargo bench --bench coeff [-- [--runs N] [--quality Q] [--save DIR]]
 //!
+//! With `$TJBENCH` (or `tjbench` on the PATH) it also runs libjpeg-turbo's
+//! decode and q50 encode of the same picture and prints the coefficient path
+//! (decode into reused grids + change map + a patch encode) against them.
 //! `--save DIR` writes the frame as `desktop.jpg` and its pixels as
-//! `desktop.ppm`, for libjpeg-turbo's `tjbench desktop.jpg` (decode) and
-//! `tjbench desktop.ppm 50 -subsamp 422` (encode) on the same picture.
+//! `desktop.ppm`, for running `tjbench` by hand.
 
 use std::time::Duration;
 
@@ -220,12 +223,8 @@ fn main() {
     // The steady state of a stream: each frame decoded into the grids of the
     // one before last.
     let mut old = Some(frame.clone());
-    let (reused, m, f) = measure(runs, || {
-        let new = sliced_decode(&source, 8, old.take());
-        old = new.clone();
-        new
-    });
-    if reused.as_ref() != Some(&frame) {
+    let ((), m, f) = measure(runs, || old = sliced_decode(&source, 8, old.take()));
+    if old.as_ref() != Some(&frame) {
         fail("decoding into old grids differs from the one-shot decode");
     }
     let decode_reusing = row("coeff::Decoder::reusing, 8 rows per step", m, f, None);
