@@ -75,12 +75,12 @@ impl Picture {
         self.seq = seq;
     }
 
-    /// Folds in frame `seq`'s coefficients. `Err` gives them back when the
-    /// frame cannot be compared with the picture (another size, sampling or
-    /// quantisation): the caller begins a new picture with it.
-    pub fn fold(&mut self, seq: u64, frame: Coefficients) -> Result<(), Coefficients> {
-        if !same_shape(&self.blocks, &frame) {
-            return Err(frame);
+    /// Folds in frame `seq`'s coefficients. False when the frame cannot be
+    /// compared with the picture (another size, sampling or quantisation):
+    /// the caller begins a new picture with it.
+    pub fn fold(&mut self, seq: u64, frame: &Coefficients) -> bool {
+        if !same_shape(&self.blocks, frame) {
+            return false;
         }
         let exact_row = self
             .folds
@@ -118,7 +118,7 @@ impl Picture {
                 }
             }
         }
-        Ok(())
+        true
     }
 
     /// Which MCUs changed after frame `base`, row by row (`mcus_wide` a
@@ -162,14 +162,18 @@ mod tests {
 
     fn changed(p: &Picture, base: u64) -> Vec<usize> {
         let map = p.changed_since(base).unwrap();
-        map.iter().enumerate().filter(|(_, c)| **c).map(|(i, _)| i).collect()
+        map.iter()
+            .enumerate()
+            .filter(|(_, c)| **c)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     #[test]
     fn test_changes_are_per_mcu_and_since_a_base() {
         let mut p = Picture::new(1, frame());
-        p.fold(2, nudged(frame(), (3, 1), 5)).unwrap();
-        p.fold(3, nudged(nudged(frame(), (3, 1), 5), (0, 3), -4)).unwrap();
+        assert!(p.fold(2, &nudged(frame(), (3, 1), 5)));
+        assert!(p.fold(3, &nudged(nudged(frame(), (3, 1), 5), (0, 3), -4)));
         assert_eq!(changed(&p, 1), [8 + 3, 24]);
         assert_eq!(changed(&p, 2), [24]);
         assert!(changed(&p, 3).is_empty());
@@ -183,14 +187,14 @@ mod tests {
         // One step of noise in row 2: unchanged, but not exact any more.
         let noisy = || nudged(frame(), (6, 2), 1);
         let mut seq = 2;
-        p.fold(seq, noisy()).unwrap();
+        assert!(p.fold(seq, &noisy()));
         assert!(changed(&p, 1).is_empty(), "within the tolerance");
         assert!(!p.is_exact());
         // The exact row comes round to row 2 within 4 rows x REFRESH_EVERY.
         while changed(&p, 1).is_empty() {
             seq += 1;
             assert!(seq < 2 + 4 * REFRESH_EVERY + 1, "never refreshed");
-            p.fold(seq, noisy()).unwrap();
+            assert!(p.fold(seq, &noisy()));
         }
         assert_eq!(changed(&p, 1), [16 + 6]);
         assert_eq!(p.blocks(), &noisy(), "the picture is the captured frame");
@@ -201,7 +205,7 @@ mod tests {
     fn test_other_shape_is_refused() {
         let mut p = Picture::new(1, frame());
         let other = decode(&screen_jpeg(128, 48, (2, 1), None), Limits::default()).unwrap();
-        assert!(p.fold(2, other).is_err());
+        assert!(!p.fold(2, &other));
         assert_eq!(p.seq(), 1);
     }
 }

@@ -118,6 +118,11 @@ impl<B: AsRef<[u8]>> Decoder<B> {
         Ok(decoder)
     }
 
+    /// MCUs across the frame (0 before its header): how much a row holds.
+    pub fn mcus_wide(&self) -> usize {
+        self.frame.as_ref().map_or(0, |f| f.coefficients.mcus_wide)
+    }
+
     /// Decodes at most `mcu_rows` (at least one) rows of coding units — MCU
     /// rows of an interleaved scan, block rows of a single component's — and
     /// reads the markers up to the next scan. Returns the frame once it is
