@@ -236,6 +236,7 @@ struct Client {
     socket: WebSocket<std::net::TcpStream>,
     picture: Picture,
     url: String,
+    connected: Instant,
 }
 
 impl Client {
@@ -266,6 +267,7 @@ impl Client {
                 rgb: Vec::new(),
             },
             url: url.to_owned(),
+            connected: Instant::now(),
         })
     }
 
@@ -298,18 +300,20 @@ impl Client {
                 Err(e) => return Err(format!("{}: {e}", self.url)),
             };
             let update = parse(&data)?;
+            let (arrived, t) = (Instant::now(), self.connected.elapsed().as_secs_f64());
             self.picture
                 .apply(&update)
                 .map_err(|e| format!("update seq {}: {e}", update.seq))?;
             let mcus: u64 = update.spans.iter().map(|s| u64::from(s.len)).sum();
             println!(
-                "update kind={} seq={} bytes={} size={}x{} spans={} mcus={mcus}",
+                "update t={t:.2} kind={} seq={} bytes={} size={}x{} spans={} mcus={mcus} apply_ms={}",
                 update.kind,
                 update.seq,
                 data.len(),
                 update.width,
                 update.height,
-                update.spans.len()
+                update.spans.len(),
+                arrived.elapsed().as_millis()
             );
             tally.updates += 1;
             *tally.kinds.entry(update.kind).or_default() += 1;
@@ -551,5 +555,27 @@ mod tests {
                 assert!(m.contains("within x 287..=352 y 200..=223"), "{m}");
             }
         }
+    }
+
+    #[test]
+    fn test_changed_mcus_alone_leave_neighbour_columns_stale() {
+        // What a page shows if kv draws only the MCUs whose coefficients changed
+        // (each decoded exactly as in the whole frame): h2v1 upsampling carries the
+        // rectangle's chroma one pixel into the MCU on either side, so those columns
+        // stay stale unless the neighbours are drawn too.
+        let frames = changes::frames(1366, 768).unwrap();
+        let (still, changed) = (decode(&frames[0].1).unwrap(), decode(&frames[1].1).unwrap());
+        let mut picture = still.clone();
+        for y in 200..224 {
+            let row = (y * 1366 + 288) * 3..(y * 1366 + 352) * 3;
+            picture.rgb[row.clone()].copy_from_slice(&changed.rgb[row]);
+        }
+        let m = picture.mismatch(&changed).unwrap();
+        assert!(m.contains("within x 287..=352 y 200..=223"), "{m}");
+        for y in 200..224 {
+            let row = (y * 1366 + 272) * 3..(y * 1366 + 368) * 3;
+            picture.rgb[row.clone()].copy_from_slice(&changed.rgb[row]);
+        }
+        assert_eq!(picture.mismatch(&changed), None);
     }
 }
