@@ -14,7 +14,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::{Error, Message, WebSocket};
 
 /// How long a phase waits for the picture to become the fed frame.
-const CONVERGE: Duration = Duration::from_secs(20);
+const CONVERGE: Duration = Duration::from_secs(15);
 /// How long a change phase goes on listening once the picture is exact: updates
 /// that follow must leave it exact.
 const SETTLE: Duration = Duration::from_secs(2);
