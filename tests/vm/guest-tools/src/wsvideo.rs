@@ -401,6 +401,18 @@ fn repoint(link: &str, target: &str) -> Outcome {
 /// `phase NAME frame=F updates=N kinds=KxN,.. bytes=B text_bytes=T secs=S bytes_per_s=R
 /// spans=N mcus=N changed=WxH+X+Y undrawn=N exact=yes|no after=N [mismatch=...]`.
 pub fn check(url: &str, link: &str, still_secs: u64, first: &str, next: &[&str]) -> Outcome {
+    phases(url, link, still_secs, first, next).map(|_| ())
+}
+
+/// `check`, returning the phase lines it printed.
+fn phases(
+    url: &str,
+    link: &str,
+    still_secs: u64,
+    first: &str,
+    next: &[&str],
+) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
     let mut client = Client::connect(url)?;
     let mut want = load(first)?;
     let mut phases: Vec<(&str, &str)> = vec![("first", first), ("still", first)];
@@ -459,10 +471,11 @@ pub fn check(url: &str, link: &str, still_secs: u64, first: &str, next: &[&str])
             line += &format!(" mismatch={}", m.replace(' ', "_"));
         }
         println!("{line}");
+        lines.push(line);
     }
     let _ = client.socket.close(None);
     let _ = client.socket.flush();
-    Ok(())
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -577,5 +590,118 @@ mod tests {
             picture.rgb[row.clone()].copy_from_slice(&changed.rgb[row]);
         }
         assert_eq!(picture.mismatch(&changed), None);
+    }
+
+    /// A stand-in for kv on one connection: a whole frame first, then every 100 ms
+    /// kind 3 while LINK names the same file, kind 2 (the whole new JPEG as source,
+    /// spans over `rect` in 16x8 MCUs, drawn in place) when it names changed.jpg,
+    /// kind 1 for any other.
+    fn serve(link: String, rect: (u16, u16, u16, u16)) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut ws = tungstenite::accept(conn).unwrap();
+            let (mut seq, mut shown) = (1u64, String::new());
+            loop {
+                let target = std::fs::read_link(&link).unwrap().display().to_string();
+                let jpeg = std::fs::read(&target).unwrap();
+                let mut msg = header(3, seq, 400, 240);
+                if target != shown && target.ends_with("changed.jpg") {
+                    msg[0] = 2;
+                    let (col, row, len, rows) = rect;
+                    for v in [16, 8, rows, 0] {
+                        msg.extend(v.to_be_bytes());
+                    }
+                    for r in row..row + rows {
+                        for v in [col, r, len, col, r] {
+                            msg.extend(v.to_be_bytes());
+                        }
+                    }
+                    msg.extend(&jpeg);
+                } else if target != shown {
+                    msg[0] = 1;
+                    msg.extend(&jpeg);
+                }
+                shown = target;
+                if ws.send(Message::binary(msg)).is_err() {
+                    return;
+                }
+                seq += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        format!("ws://{addr}/ws/video")
+    }
+
+    fn phase_fields(lines: &[String], phase: &str) -> String {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("phase {phase} ")))
+            .unwrap();
+        line.split(' ')
+            .filter(|f| {
+                ["kinds", "spans", "undrawn", "exact"]
+                    .iter()
+                    .any(|k| f.starts_with(&format!("{k}=")))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn test_check_phases_against_a_fake_kv() {
+        let dir = std::env::temp_dir().join(format!("ws-video-check-{}", std::process::id()));
+        let dir = dir.to_str().unwrap().to_owned();
+        changes::write_frames(400, 240, &dir).unwrap();
+        let link = format!("{dir}/current.jpg");
+        let frame = |name: &str| format!("{dir}/{name}");
+        repoint(&link, &frame("still.jpg")).unwrap();
+        // MCU columns 18..=21, rows 25..=27 hold the rectangle (x 301..346, y 203..224).
+        let exact = phases(
+            &serve(link.clone(), (17, 25, 6, 3)),
+            &link,
+            1,
+            &frame("still.jpg"),
+            &[&frame("changed.jpg"), &frame("different.jpg")],
+        )
+        .unwrap();
+        assert_eq!(
+            phase_fields(&exact, "first"),
+            "kinds=1x1 spans=0 undrawn=- exact=yes"
+        );
+        assert!(phase_fields(&exact, "still").starts_with("kinds=3x"));
+        assert!(
+            phase_fields(&exact, "change1").ends_with("spans=3 undrawn=0 exact=yes"),
+            "{exact:?}"
+        );
+        assert_eq!(
+            phase_fields(&exact, "change2").split(' ').nth(3),
+            Some("exact=yes")
+        );
+
+        // Only the MCUs the rectangle touches: the columns beside them stay stale.
+        repoint(&link, &frame("still.jpg")).unwrap();
+        let stale = phases(
+            &serve(link.clone(), (18, 25, 4, 3)),
+            &link,
+            0,
+            &frame("still.jpg"),
+            &[&frame("changed.jpg")],
+        )
+        .unwrap();
+        let change = stale
+            .iter()
+            .find(|l| l.starts_with("phase change1 "))
+            .unwrap();
+        assert!(
+            change.contains(" undrawn=12(x287..=352,y200..=207) exact=no "),
+            "{change}"
+        );
+        assert!(
+            change.contains(" mismatch=12_pixels_differ_within_x_287..=352_y_200..=207,_max_3"),
+            "{change}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
