@@ -46,7 +46,7 @@ run_size() {
     modprobe -r v4l2loopback
     return 0
   fi
-  guest-tools ws-video-check "ws://127.0.0.1:$PORT/ws/video" "$dir/current.jpg" 3 \
+  guest-tools ws-video-check "ws://127.0.0.1:$PORT/ws/video?quality=source" "$dir/current.jpg" 3 \
     "$dir/still.jpg" "$dir/changed.jpg" "$dir/different.jpg" >"$out" 2>&1
   status=$?
   grep -E '^(update|phase)' "$out" | sed "s/^/  $size /"
