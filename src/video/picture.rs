@@ -3,8 +3,9 @@
 //! change-only updates are computed from.
 //!
 //! Each decoded frame is compared with the picture, not with the frame before
-//! it: a block counts as changed when a coefficient moved by more than
-//! `TOLERANCE` from the picture's, and only then is the picture's block
+//! it: an MCU counts as changed when a coefficient of one of its blocks moved
+//! by more than `TOLERANCE` from the picture's, and only then are the
+//! picture's blocks of that MCU (all of them, so what is sent is exact)
 //! replaced. So the one-step jitter of a noisy source costs nothing and can
 //! never add up to drift. To end with the captured picture exactly, one MCU
 //! row every `REFRESH_EVERY` frames is compared with no tolerance at all.
@@ -74,6 +75,32 @@ impl Picture {
         self.folds += 1;
         self.seq = seq;
         let mcus_wide = self.blocks.mcus_wide;
+        // An MCU changed when one of its blocks moved beyond the tolerance;
+        // then all its blocks, in every component, become the frame's. An MCU
+        // that is sent goes out exact: a block that moved by one step next to
+        // one that moved far would otherwise stay behind, drawn stale where the
+        // picture is supposed to be the captured one (tests/vm 32-video-changes,
+        // 1366x768: Cb of an MCU the change touched moved by one step, 125 pixels
+        // stayed off by up to 7 until the refresh row came round).
+        let mut moved = vec![false; self.changed.len()];
+        for (mine, new) in self.blocks.components.iter().zip(&frame.components) {
+            let (h, v) = (usize::from(mine.h), usize::from(mine.v));
+            let rows = mine.blocks.chunks_exact(mine.blocks_wide);
+            for (by, (row, new_row)) in rows
+                .zip(new.blocks.chunks_exact(new.blocks_wide))
+                .enumerate()
+            {
+                let my = by / v;
+                let tolerance = if exact_row == Some(my) { 0 } else { TOLERANCE };
+                for (bx, (block, new_block)) in row.iter().zip(new_row).enumerate() {
+                    if block != new_block && blocks_differ(block, new_block, tolerance) {
+                        if let Some(m) = moved.get_mut(my * mcus_wide + bx / h) {
+                            *m = true;
+                        }
+                    }
+                }
+            }
+        }
         for (mine, new) in self.blocks.components.iter_mut().zip(&frame.components) {
             let (h, v) = (usize::from(mine.h), usize::from(mine.v));
             let rows = mine.blocks.chunks_exact_mut(mine.blocks_wide);
@@ -81,17 +108,15 @@ impl Picture {
                 .zip(new.blocks.chunks_exact(new.blocks_wide))
                 .enumerate()
             {
-                let my = by / v;
-                let tolerance = if exact_row == Some(my) { 0 } else { TOLERANCE };
                 for (bx, (block, new_block)) in row.iter_mut().zip(new_row).enumerate() {
-                    if block != new_block && blocks_differ(block, new_block, tolerance) {
+                    if moved.get((by / v) * mcus_wide + bx / h) == Some(&true) {
                         *block = *new_block;
-                        if let Some(at) = self.changed.get_mut(my * mcus_wide + bx / h) {
-                            *at = seq;
-                        }
                     }
                 }
             }
+        }
+        for (at, _) in self.changed.iter_mut().zip(&moved).filter(|(_, m)| **m) {
+            *at = seq;
         }
         Ok(())
     }
@@ -114,4 +139,37 @@ fn same_shape(a: &Coefficients, b: &Coefficients) -> bool {
             (x.id, x.h, x.v, x.quant, x.blocks_wide, x.blocks_high)
                 == (y.id, y.h, y.v, y.quant, y.blocks_wide, y.blocks_high)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::screen_jpeg;
+    use crate::video::coeff::{decode, Limits};
+
+    #[test]
+    fn test_fold_moved_mcu_takes_every_block_of_the_frame() {
+        let blocks = decode(&screen_jpeg(64, 32, (2, 1), None), Limits::default()).unwrap();
+        let mut picture = Picture::new(1, blocks.clone());
+        let mut frame = blocks.clone();
+        // MCU (1, 2): its second luma block moves far, its Cb block by one
+        // step (within TOLERANCE); MCU (3, 1): Cr by one step only (row 0 is
+        // the first fold's exact row).
+        frame.components[0].blocks[2 * 8 + 3][0] += 20;
+        frame.components[1].blocks[2 * 4 + 1][5] += 1;
+        frame.components[2].blocks[4 + 3][0] += 1;
+        picture.fold(2, frame.clone()).unwrap();
+        let changed = picture.changed_since(1).unwrap();
+        assert_eq!(changed.iter().filter(|c| **c).count(), 1);
+        assert!(changed[2 * 4 + 1]);
+        assert_eq!(
+            picture.blocks.components[1].blocks[2 * 4 + 1],
+            frame.components[1].blocks[2 * 4 + 1]
+        );
+        // Within the tolerance alone: left as it was until the exact row.
+        assert_eq!(
+            picture.blocks.components[2].blocks[4 + 3],
+            blocks.components[2].blocks[4 + 3]
+        );
+    }
 }
