@@ -34,6 +34,9 @@ pub struct Picture {
     seq: u64,
     /// Frames folded in, for the exact row's turn.
     folds: u64,
+    /// Per MCU: a block of it was kept though the frame's differed (within
+    /// the tolerance), so the picture is not yet the captured one there.
+    inexact: Vec<bool>,
 }
 
 impl Picture {
@@ -46,6 +49,7 @@ impl Picture {
             start: seq,
             seq,
             folds: 0,
+            inexact: vec![false; mcus],
         }
     }
 
@@ -59,6 +63,17 @@ impl Picture {
 
     pub fn blocks(&self) -> &Coefficients {
         &self.blocks
+    }
+
+    /// Whether the picture is the last frame folded in, block for block.
+    pub fn is_exact(&self) -> bool {
+        !self.inexact.contains(&true)
+    }
+
+    /// Frame `seq` is byte for byte the last one folded in, and the picture
+    /// is exactly that: nothing to compare.
+    pub fn repeat(&mut self, seq: u64) {
+        self.seq = seq;
     }
 
     /// Folds in frame `seq`'s coefficients. `Err` gives them back when the
@@ -75,13 +90,17 @@ impl Picture {
         self.folds += 1;
         self.seq = seq;
         let mcus_wide = self.blocks.mcus_wide;
+        if let Some(row) = exact_row {
+            let exact = self.inexact.chunks_mut(mcus_wide).nth(row);
+            exact.into_iter().flatten().for_each(|mcu| *mcu = false);
+        }
         // An MCU changed when one of its blocks moved beyond the tolerance;
-        // then all its blocks, in every component, become the frame's. An MCU
-        // that is sent goes out exact: a block that moved by one step next to
-        // one that moved far would otherwise stay behind, drawn stale where the
-        // picture is supposed to be the captured one (tests/vm 32-video-changes,
-        // 1366x768: Cb of an MCU the change touched moved by one step, 125 pixels
-        // stayed off by up to 7 until the refresh row came round).
+        // then all its blocks, in every component, become the frame's, so an
+        // MCU that is sent goes out exact. Otherwise a block that moved by one
+        // step beside one that moved far stays behind, drawn stale where the
+        // picture should be the captured one (tests/vm 32-video-changes at
+        // 1366x768: an MCU's Cb moved one step, its Y and Cr far; 125 pixels
+        // stayed off by up to 7 until the exact row came round).
         let mut moved = vec![false; self.changed.len()];
         for (mine, new) in self.blocks.components.iter().zip(&frame.components) {
             let (h, v) = (usize::from(mine.h), usize::from(mine.v));
@@ -109,14 +128,26 @@ impl Picture {
                 .enumerate()
             {
                 for (bx, (block, new_block)) in row.iter_mut().zip(new_row).enumerate() {
-                    if moved.get((by / v) * mcus_wide + bx / h) == Some(&true) {
+                    let mcu = (by / v) * mcus_wide + bx / h;
+                    if block == new_block {
+                        continue;
+                    }
+                    if moved.get(mcu) == Some(&true) {
                         *block = *new_block;
+                    } else if let Some(inexact) = self.inexact.get_mut(mcu) {
+                        *inexact = true;
                     }
                 }
             }
         }
-        for (at, _) in self.changed.iter_mut().zip(&moved).filter(|(_, m)| **m) {
-            *at = seq;
+        for (mcu, _) in moved.iter().enumerate().filter(|(_, m)| **m) {
+            if let Some(at) = self.changed.get_mut(mcu) {
+                *at = seq;
+            }
+            // Every block of it is the frame's now.
+            if let Some(inexact) = self.inexact.get_mut(mcu) {
+                *inexact = false;
+            }
         }
         Ok(())
     }
@@ -147,29 +178,90 @@ mod tests {
     use crate::testutil::screen_jpeg;
     use crate::video::coeff::{decode, Limits};
 
+    /// A 4:2:2 frame of 8 x 4 MCUs.
+    fn frame() -> Coefficients {
+        decode(&screen_jpeg(128, 32, (2, 1), None), Limits::default()).unwrap()
+    }
+
+    /// Nudges one AC coefficient of MCU (mx, my)'s first luma block.
+    fn nudged(mut f: Coefficients, (mx, my): (usize, usize), by: i16) -> Coefficients {
+        let luma = &mut f.components[0];
+        let at = my * luma.blocks_wide + mx * usize::from(luma.h);
+        luma.blocks[at][5] += by;
+        f
+    }
+
+    fn changed(p: &Picture, base: u64) -> Vec<usize> {
+        let map = p.changed_since(base).unwrap();
+        map.iter()
+            .enumerate()
+            .filter(|(_, c)| **c)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     #[test]
-    fn test_fold_moved_mcu_takes_every_block_of_the_frame() {
-        let blocks = decode(&screen_jpeg(64, 32, (2, 1), None), Limits::default()).unwrap();
-        let mut picture = Picture::new(1, blocks.clone());
-        let mut frame = blocks.clone();
+    fn test_changes_are_per_mcu_and_since_a_base() {
+        let mut p = Picture::new(1, frame());
+        p.fold(2, nudged(frame(), (3, 1), 5)).unwrap();
+        p.fold(3, nudged(nudged(frame(), (3, 1), 5), (0, 3), -4))
+            .unwrap();
+        assert_eq!(changed(&p, 1), [8 + 3, 24]);
+        assert_eq!(changed(&p, 2), [24]);
+        assert!(changed(&p, 3).is_empty());
+        assert_eq!(p.changed_since(0), None, "older than the picture: whole");
+    }
+
+    #[test]
+    fn test_jitter_within_tolerance_then_refreshed_exactly() {
+        let mut p = Picture::new(1, frame());
+        assert!(p.is_exact());
+        // One step of noise in row 2: unchanged, but not exact any more.
+        let noisy = || nudged(frame(), (6, 2), 1);
+        let mut seq = 2;
+        p.fold(seq, noisy()).unwrap();
+        assert!(changed(&p, 1).is_empty(), "within the tolerance");
+        assert!(!p.is_exact());
+        // The exact row comes round to row 2 within 4 rows x REFRESH_EVERY.
+        while changed(&p, 1).is_empty() {
+            seq += 1;
+            assert!(seq < 2 + 4 * REFRESH_EVERY + 1, "never refreshed");
+            p.fold(seq, noisy()).unwrap();
+        }
+        assert_eq!(changed(&p, 1), [16 + 6]);
+        assert_eq!(p.blocks(), &noisy(), "the picture is the captured frame");
+        assert!(p.is_exact());
+    }
+
+    #[test]
+    fn test_moved_mcu_takes_every_block_of_the_frame() {
+        let mut p = Picture::new(1, frame());
         // MCU (1, 2): its second luma block moves far, its Cb block by one
-        // step (within TOLERANCE); MCU (3, 1): Cr by one step only (row 0 is
-        // the first fold's exact row).
-        frame.components[0].blocks[2 * 8 + 3][0] += 20;
-        frame.components[1].blocks[2 * 4 + 1][5] += 1;
-        frame.components[2].blocks[4 + 3][0] += 1;
-        picture.fold(2, frame.clone()).unwrap();
-        let changed = picture.changed_since(1).unwrap();
-        assert_eq!(changed.iter().filter(|c| **c).count(), 1);
-        assert!(changed[2 * 4 + 1]);
+        // step (within the tolerance); MCU (3, 1): Cr by one step only (row 0
+        // is the first fold's exact row).
+        let mut f = frame();
+        f.components[0].blocks[2 * 16 + 3][0] += 20;
+        f.components[1].blocks[2 * 8 + 1][5] += 1;
+        f.components[2].blocks[8 + 3][0] += 1;
+        p.fold(2, f.clone()).unwrap();
+        assert_eq!(changed(&p, 1), [2 * 8 + 1]);
+        let cb = &p.blocks().components[1].blocks;
         assert_eq!(
-            picture.blocks.components[1].blocks[2 * 4 + 1],
-            frame.components[1].blocks[2 * 4 + 1]
+            cb[2 * 8 + 1],
+            f.components[1].blocks[2 * 8 + 1],
+            "sent exact"
         );
-        // Within the tolerance alone: left as it was until the exact row.
-        assert_eq!(
-            picture.blocks.components[2].blocks[4 + 3],
-            blocks.components[2].blocks[4 + 3]
-        );
+        // Within the tolerance alone: kept until the exact row comes round.
+        let cr = &p.blocks().components[2].blocks;
+        assert_eq!(cr[8 + 3], frame().components[2].blocks[8 + 3]);
+        assert!(!p.is_exact());
+    }
+
+    #[test]
+    fn test_other_shape_is_refused() {
+        let mut p = Picture::new(1, frame());
+        let other = decode(&screen_jpeg(128, 48, (2, 1), None), Limits::default()).unwrap();
+        assert!(p.fold(2, other).is_err());
+        assert_eq!(p.seq(), 1);
     }
 }

@@ -153,6 +153,14 @@ impl Updates {
             return;
         }
         self.cache.clear();
+        // A digital source repeats its frames byte for byte on a still
+        // screen: nothing to decode when the picture is that frame already.
+        let repeated = self.current.as_ref().is_some_and(|c| c.jpeg == newest.jpeg);
+        if let Some(picture) = self.picture.as_mut().filter(|p| repeated && p.is_exact()) {
+            picture.repeat(newest.seq);
+            self.current = Some(newest);
+            return;
+        }
         match coeff::decode(&newest.jpeg, Limits::default()) {
             Ok(blocks) => {
                 if self.failing {
@@ -593,6 +601,38 @@ mod tests {
         updates.on_frame(&frame(3, good, 64, 32));
         let still = updates.update_for(Some(2), Quality::Source).unwrap();
         assert_eq!(still.kind, KIND_UNCHANGED);
+    }
+
+    #[test]
+    fn test_mangled_frames_never_panic() {
+        // What a failing dongle may send: bytes flipped, cut short, sizes
+        // changing under the picture; every update still builds or the
+        // frame goes whole.
+        let mut rand = crate::testutil::xorshift(13);
+        let good = [
+            screen_jpeg(96, 48, (2, 1), None),
+            screen_jpeg(96, 48, (2, 1), Some((10, 10, 30, 8))),
+            screen_jpeg(80, 40, (2, 2), None),
+        ];
+        let mut updates = Updates::default();
+        let mut base = None;
+        for seq in 1..400 {
+            let mut jpeg = good[(rand() % 3) as usize].clone();
+            match rand() % 4 {
+                0 => {
+                    let at = 100 + (rand() as usize) % (jpeg.len() - 100);
+                    jpeg[at] ^= 1 << (rand() % 8);
+                }
+                1 => jpeg.truncate((rand() as usize) % jpeg.len()),
+                _ => {}
+            }
+            updates.on_frame(&frame(seq, jpeg, 96, 48));
+            let quality = [Quality::Source, Quality::Level(30)][(rand() % 2) as usize];
+            if let Some(update) = updates.update_for(base, quality) {
+                assert!(update.kind == KIND_UNCHANGED || !update.jpeg().is_empty());
+                base = Some(update.seq);
+            }
+        }
     }
 
     #[test]
