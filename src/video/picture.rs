@@ -3,22 +3,26 @@
 //! change-only updates are computed from.
 //!
 //! Each decoded frame is compared with the picture, not with the frame before
-//! it: an MCU counts as changed when a coefficient of one of its blocks moved
-//! by more than `TOLERANCE` from the picture's, and only then are the
-//! picture's blocks of that MCU (all of them, so what is sent is exact)
-//! replaced. So the one-step jitter of a noisy source costs nothing and can
-//! never add up to drift. To end with the captured picture exactly, one MCU
-//! row every `REFRESH_EVERY` frames is compared with no tolerance at all.
+//! it: an MCU counts as changed when one of its blocks moved by more than
+//! `NOISE_ENERGY` from the picture's, and only then are the picture's blocks
+//! of that MCU (all of them, so what is sent is exact) replaced. So the
+//! pixel noise of an analogue source costs nothing and can never add up to
+//! drift. To end with the captured picture exactly, one MCU row every
+//! `REFRESH_EVERY` frames is compared with no tolerance at all.
 //!
 //! A viewer whose picture is the one of frame `base` needs exactly the MCUs
 //! changed by a frame after `base` (`changed_since`); viewers at the same
 //! `base` need the same ones.
 
-use super::coeff::{blocks_differ, Coefficients};
+use super::coeff::{Block, Coefficients, QuantTable};
 
-/// How far a coefficient may move (in quantisation steps) and still count
-/// as unchanged.
-pub const TOLERANCE: u16 = 1;
+/// How much a block may change and still count as unchanged: the energy of
+/// the difference, pixel levels squared summed over its 64 pixels (the DCT
+/// keeps energy, so it is summed over the dequantised coefficients). Two
+/// frames with ±2 levels of noise on every pixel differ by about 250 a
+/// block; one pixel changed by 32 levels is 1,024; a typed character, a
+/// cursor or a pointer is tens of thousands.
+pub const NOISE_ENERGY: u64 = 1024;
 /// Frames between two exact comparisons of the next MCU row: a 1080p 4:2:2
 /// picture (135 rows) is compared whole every 18 s at 30 fps.
 pub const REFRESH_EVERY: u64 = 4;
@@ -110,9 +114,10 @@ impl Picture {
                 .enumerate()
             {
                 let my = by / v;
-                let tolerance = if exact_row == Some(my) { 0 } else { TOLERANCE };
+                let exact = exact_row == Some(my);
                 for (bx, (block, new_block)) in row.iter().zip(new_row).enumerate() {
-                    if block != new_block && blocks_differ(block, new_block, tolerance) {
+                    if block != new_block && (exact || beyond_noise(block, new_block, &mine.quant))
+                    {
                         if let Some(m) = moved.get_mut(my * mcus_wide + bx / h) {
                             *m = true;
                         }
@@ -159,6 +164,16 @@ impl Picture {
     }
 }
 
+/// Whether a block moved by more than `NOISE_ENERGY`.
+fn beyond_noise(a: &Block, b: &Block, quant: &QuantTable) -> bool {
+    let mut energy = 0u64;
+    for ((x, y), q) in a.iter().zip(b).zip(&quant.0) {
+        let d = (i64::from(*x) - i64::from(*y)) * i64::from(*q);
+        energy += (d * d) as u64;
+    }
+    energy > NOISE_ENERGY
+}
+
 /// Same size, MCU grid, components, sampling and quantisation.
 fn same_shape(a: &Coefficients, b: &Coefficients) -> bool {
     a.width == b.width
@@ -203,8 +218,8 @@ mod tests {
     #[test]
     fn test_changes_are_per_mcu_and_since_a_base() {
         let mut p = Picture::new(1, frame());
-        assert!(p.fold(2, &nudged(frame(), (3, 1), 5)));
-        assert!(p.fold(3, &nudged(nudged(frame(), (3, 1), 5), (0, 3), -4)));
+        assert!(p.fold(2, &nudged(frame(), (3, 1), 40)));
+        assert!(p.fold(3, &nudged(nudged(frame(), (3, 1), 40), (0, 3), -30)));
         assert_eq!(changed(&p, 1), [8 + 3, 24]);
         assert_eq!(changed(&p, 2), [24]);
         assert!(changed(&p, 3).is_empty());

@@ -202,12 +202,17 @@ impl Updates {
             return;
         }
         // A digital source repeats its frames byte for byte on a still
-        // screen: nothing to decode when the picture is that frame already.
+        // screen: no decode for a repeat of the frame decoded last. Its
+        // blocks (`spare`) are folded in again only while the picture is not
+        // exactly that frame (the exact row is still coming round).
         let repeated = self.current.as_ref().is_some_and(|c| c.jpeg == newest.jpeg);
-        let exact = self.picture.as_ref().is_some_and(Picture::is_exact);
-        if repeated && exact && self.decoding.is_none() {
-            if let Some(picture) = self.picture.as_mut() {
-                picture.repeat(newest.seq);
+        if let (true, None, Some(picture)) = (repeated, &self.decoding, self.picture.as_mut()) {
+            match &self.spare {
+                _ if picture.is_exact() => picture.repeat(newest.seq),
+                Some(blocks) => {
+                    picture.fold(newest.seq, blocks);
+                }
+                None => picture.repeat(newest.seq),
             }
             self.current = Some(newest);
             self.cache.clear();
