@@ -28,69 +28,253 @@ fn test_stream_parts_are_whole_jpegs_of_the_right_size() {
     }
 }
 
-/// One `/ws/video` message (docs/API.md): sequence, capture time, size, JPEG.
-fn video_frame(message: Message) -> (u64, u64, (u32, u32), Vec<u8>) {
-    let Message::Binary(bytes) = message else {
-        panic!("expected a binary frame message, got {message:?}");
-    };
-    assert_eq!(&bytes[..4], &[1, 0, 0, 0], "kind 1: a whole JPEG");
-    let u64_at = |i: usize| u64::from_be_bytes(bytes[i..i + 8].try_into().unwrap());
-    let u32_at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
-    let size = (u32_at(20), u32_at(24));
-    (u64_at(4), u64_at(12), size, bytes[28..].to_vec())
+/// One `/ws/video` update (docs/API.md), text messages (stats) skipped.
+struct Update {
+    kind: u8,
+    seq: u64,
+    size: (u32, u32),
+    /// Everything after the 28-byte header.
+    body: Vec<u8>,
+}
+
+fn next_update(ws: &mut Ws) -> Update {
+    loop {
+        match ws.read().unwrap() {
+            Message::Binary(bytes) => {
+                assert_eq!(&bytes[1..4], &[0, 0, 0]);
+                let u64_at = |i: usize| u64::from_be_bytes(bytes[i..i + 8].try_into().unwrap());
+                let u32_at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+                assert!(u64_at(12) > 0, "capture time");
+                return Update {
+                    kind: bytes[0],
+                    seq: u64_at(4),
+                    size: (u32_at(20), u32_at(24)),
+                    body: bytes[28..].to_vec(),
+                };
+            }
+            Message::Text(text) => assert!(text.contains("\"stats\""), "{text}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }
 
 fn ack(ws: &mut Ws, seq: u64) {
     send(ws, &format!(r#"{{"type":"ack","seq":{seq}}}"#));
 }
 
-/// Nothing arrives within `wait`.
-fn assert_silent(ws: &mut Ws, wait: Duration) {
-    ws.get_mut().set_read_timeout(Some(wait)).unwrap();
-    match ws.read() {
-        Err(tungstenite::Error::Io(e))
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        Ok(message) => panic!("a {}-byte message came without an ack", message.len()),
-        Err(e) => panic!("reading: {e}"),
+/// RGB pixels and size as jpeg-decoder sees them.
+fn rgb(jpeg: &[u8]) -> (Vec<u8>, usize, usize) {
+    let mut d = jpeg_decoder::Decoder::new(jpeg);
+    let pixels = d.decode().expect("a JPEG kv sent decodes");
+    let info = d.info().unwrap();
+    (pixels, usize::from(info.width), usize::from(info.height))
+}
+
+/// What the UI's canvas does with updates: kind 1 replaces the picture,
+/// kind 2 draws each span's rectangle of its JPEG, kind 3 changes nothing.
+#[derive(Default)]
+struct Canvas {
+    rgb: Vec<u8>,
+    width: usize,
+    height: usize,
+    seq: u64,
+}
+
+impl Canvas {
+    fn apply(&mut self, update: &Update) {
+        self.seq = update.seq;
+        match update.kind {
+            1 => (self.rgb, self.width, self.height) = rgb(&update.body),
+            2 => {
+                let b = &update.body;
+                let word = |i: usize| usize::from(u16::from_be_bytes([b[2 * i], b[2 * i + 1]]));
+                let (mcu_w, mcu_h, n) = (word(0), word(1), word(2));
+                let (patch, pw, _) = rgb(&b[8 + 10 * n..]);
+                for i in 0..n {
+                    let f = |k: usize| word(4 + 5 * i + k);
+                    for dy in 0..mcu_h {
+                        for dx in 0..f(2) * mcu_w {
+                            let (x, y) = (f(0) * mcu_w + dx, f(1) * mcu_h + dy);
+                            if x < self.width && y < self.height {
+                                let from = ((f(4) * mcu_h + dy) * pw + f(3) * mcu_w + dx) * 3;
+                                let to = (y * self.width + x) * 3;
+                                self.rgb[to..to + 3].copy_from_slice(&patch[from..from + 3]);
+                            }
+                        }
+                    }
+                }
+            }
+            3 => {}
+            kind => panic!("unknown kind {kind}"),
+        }
+    }
+}
+
+/// Nothing but stats arrive within `wait`.
+fn assert_no_update(ws: &mut Ws, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        ws.get_mut().set_read_timeout(Some(left)).unwrap();
+        match ws.read() {
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Ok(Message::Text(text)) => assert!(text.contains("\"stats\""), "{text}"),
+            Ok(message) => panic!("a {}-byte message came without an ack", message.len()),
+            Err(e) => panic!("reading: {e}"),
+        }
     }
     ws.get_mut().set_read_timeout(None).unwrap();
 }
 
 #[test]
-fn test_video_channel_sends_the_newest_frame_per_ack_and_nothing_without() {
+fn test_video_channel_sends_the_newest_update_per_ack_and_nothing_without() {
     let kv = Kv::demo(&["-r", "640x480", "-f", "30"]);
     let origin = format!("http://{}", kv.addr);
     let mut ws = kv.ws_at("/ws/video", Some(&origin), &[]).expect("upgrade");
-    let mut last = 0;
-    for i in 0..5 {
-        if i > 0 {
-            ack(&mut ws, last);
+    let first = next_update(&mut ws);
+    assert_eq!(
+        (first.kind, first.size),
+        (1, (640, 480)),
+        "a whole frame first"
+    );
+    assert_eq!(decode_jpeg(&first.body), (640, 480));
+    // The demo's clock ticks each second: without acks, at most the
+    // window's four small updates come, however long one waits.
+    let mut last = first.seq;
+    let mut came = 0;
+    let deadline = Instant::now() + Duration::from_millis(3500);
+    ws.get_mut()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    while Instant::now() < deadline {
+        if let Ok(Message::Binary(bytes)) = ws.read() {
+            came += 1;
+            let seq = u64::from_be_bytes(bytes[4..12].try_into().unwrap());
+            assert!(seq > last, "sequence numbers increase: {last} then {seq}");
+            last = seq;
         }
-        let (seq, captured_us, size, jpeg) = video_frame(ws.read().unwrap());
-        assert_eq!(size, (640, 480));
-        assert_eq!(decode_jpeg(&jpeg), (640, 480));
-        assert!(seq > last, "sequence numbers increase: {last} then {seq}");
-        assert!(captured_us > 0);
-        last = seq;
     }
-    // The last one not acked: nothing more, though the demo publishes 30
-    // frames a second.
-    assert_silent(&mut ws, Duration::from_millis(600));
+    ws.get_mut().set_read_timeout(None).unwrap();
+    assert!(
+        (1..=3).contains(&came),
+        "{came} updates beside the first, unacked"
+    );
+    assert_no_update(&mut ws, Duration::from_millis(1500));
     // A malformed ack is answered, and the channel goes on.
     send(&mut ws, r#"{"type":"ack","seq":"x"}"#);
-    let reply = ws.read().unwrap();
-    assert!(reply.to_text().unwrap().contains("\"error\""), "{reply}");
-    // The ack brings the newest frame, not the one after the last sent.
+    let reply = loop {
+        let text = ws.read().unwrap().into_text().unwrap();
+        if !text.contains("\"stats\"") {
+            break text;
+        }
+    };
+    assert!(reply.contains("\"error\""), "{reply}");
+    // The ack brings an update for the newest frame.
     ack(&mut ws, last);
-    let (seq, ..) = video_frame(ws.read().unwrap());
+    let next = next_update(&mut ws);
     assert!(
-        seq > last + 2,
-        "frame {seq} after {last}: frames skipped while waiting"
+        next.seq > last + 2,
+        "frame {} after {last}: frames skipped",
+        next.seq
     );
     ws.close(None).unwrap();
+}
+
+#[test]
+fn test_video_channel_typing_sends_changed_areas_that_rebuild_the_screen() {
+    let kv = Kv::demo(&["-r", "640x480", "-f", "30"]);
+    let origin = format!("http://{}", kv.addr);
+    let mut video = kv.ws_at("/ws/video", Some(&origin), &[]).expect("upgrade");
+    let mut input = kv.ws(Some(&origin), &[]).expect("input upgrade");
+    let mut canvas = Canvas::default();
+    let first = next_update(&mut video);
+    let whole = first.body.len();
+    canvas.apply(&first);
+    ack(&mut video, first.seq);
+    for code in ["KeyH", "KeyE", "KeyL", "KeyL", "KeyO"] {
+        send(
+            &mut input,
+            &format!(r#"{{"type":"key","code":"{code}","down":true}}"#),
+        );
+        send(
+            &mut input,
+            &format!(r#"{{"type":"key","code":"{code}","down":false}}"#),
+        );
+    }
+    kv.wait_screen("", "hello");
+    // Updates until a changed area came; each much smaller than a frame.
+    let mut changes = 0;
+    while changes == 0 {
+        let update = next_update(&mut video);
+        if update.kind == 2 {
+            changes += 1;
+            assert!(
+                update.body.len() * 4 < whole,
+                "{} of {whole} bytes",
+                update.body.len()
+            );
+        }
+        canvas.apply(&update);
+        ack(&mut video, update.seq);
+    }
+    // The picture built from updates is the screen: compared with a
+    // snapshot of a frame whose content the canvas has (nothing changed
+    // between them; the clock may tick, then try again).
+    for attempt in 0..10 {
+        let (status, head, jpeg) = kv.get("/snapshot.jpg");
+        assert_eq!(status, 200);
+        let snap_seq: u64 = header(&head, "x-frame-seq").unwrap().parse().unwrap();
+        let mut same = true;
+        while canvas.seq < snap_seq {
+            let update = next_update(&mut video);
+            same &= update.kind == 3;
+            canvas.apply(&update);
+            ack(&mut video, update.seq);
+        }
+        if same {
+            let (want, w, h) = rgb(&jpeg);
+            assert_eq!((w, h), (canvas.width, canvas.height));
+            let diff = want
+                .iter()
+                .zip(&canvas.rgb)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max();
+            assert!(
+                diff <= Some(1),
+                "the canvas differs from the screen by {diff:?}"
+            );
+            return;
+        }
+        eprintln!("attempt {attempt}: the screen changed under the snapshot");
+    }
+    panic!("the screen never held still for a snapshot");
+}
+
+#[test]
+fn test_video_channel_lower_quality_sends_fewer_bytes() {
+    let kv = Kv::demo(&["-r", "640x480", "-f", "30"]);
+    let origin = format!("http://{}", kv.addr);
+    let first_bytes = |path: &str| {
+        let mut ws = kv.ws_at(path, Some(&origin), &[]).expect("upgrade");
+        let first = next_update(&mut ws);
+        assert_eq!(first.kind, 1);
+        assert_eq!(decode_jpeg(&first.body), (640, 480));
+        first.body.len()
+    };
+    let source = first_bytes("/ws/video");
+    let low = first_bytes("/ws/video?quality=20");
+    assert!(
+        low * 3 < source * 2,
+        "quality 20: {low} bytes, source {source}"
+    );
+    let refused = kv.ws_at("/ws/video?quality=best", Some(&origin), &[]);
+    assert_eq!(refused.err(), Some(400));
 }
 
 #[test]

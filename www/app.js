@@ -1,6 +1,7 @@
-// kv's browser UI. The target's screen is drawn on a <canvas> from frames that come over
-// their own WebSocket (/ws/video), each acknowledged once drawn so kv sends only what the
-// link carries; when that channel cannot open, an MJPEG <img> (GET /stream) shows it instead.
+// kv's browser UI. The target's screen is drawn on a <canvas> from updates that come over
+// their own WebSocket (/ws/video): a whole frame, then only the areas that changed, each
+// acknowledged once drawn so kv sends only what the link carries, at the quality and rate
+// the page asks for; when that channel cannot open, an MJPEG <img> (GET /stream) shows it.
 // Keyboard and mouse go to kv as JSON messages over another WebSocket (/ws), which also
 // brings kv's status.
 // The browser sends KeyboardEvent.code and pointer positions normalised to 0..32767
@@ -17,12 +18,22 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
 // Poll /api/status when the socket has said nothing for this long (fps keeps moving).
 const STATUS_STALE_MS = 2500;
-// A /ws/video message: kind (1 = one whole JPEG), 3 zero bytes, sequence (u64), capture
-// time (CLOCK_MONOTONIC µs, u64), width, height (u32), all big-endian; then the JPEG.
+// A /ws/video message begins with 28 bytes: kind, 3 zero bytes, sequence (u64), capture
+// time (CLOCK_MONOTONIC µs, u64), width, height (u32), all big-endian (docs/API.md).
 const VIDEO_HEADER = 28;
-const VIDEO_KIND_FRAME = 1;
+const VIDEO_KIND_FRAME = 1; // one whole JPEG
+const VIDEO_KIND_AREAS = 2; // MCU size, spans, then one JPEG the spans are cut from
+const VIDEO_KIND_SAME = 3; // header only: the picture is unchanged
+const SPANS_HEADER = 8; // MCU width, MCU height, span count, zero (u16 each)
+const SPAN_BYTES = 10; // destination column, row, length, source column, row (u16 each)
 // The video channel failing this many times in a row while kv is reachable: use /stream.
 const VIDEO_FAILS_MAX = 3;
+// kv's stats message comes about once a second; older than this, the overlay says so.
+const STATS_STALE_MS = 3500;
+// Choices kept in localStorage (per origin, so per kv).
+const STORE_QUALITY = 'kv.quality';
+const STORE_MAX_FPS = 'kv.maxFps';
+const STORE_STATS = 'kv.stats';
 
 const $ = (id) => document.getElementById(id);
 const view = $('view');
@@ -83,14 +94,19 @@ function onMessage(data) {
 
 const video = {
   ws: null,
-  // Channel failures in a row (closed before its first frame while kv was reachable).
+  // Channel failures in a row (closed before it drew anything while kv was reachable).
   fails: 0,
   // Showing /stream instead of the canvas, for the rest of this page's life.
   fallback: false,
-  // Frames drawn on the canvas, in all and since the last rate was shown.
+  // Updates drawn on the canvas, in all and since the last rate was shown.
   drawn: 0,
   counted: 0,
   countedAt: performance.now(),
+  // Updates drawn per kind since the overlay last showed them.
+  kinds: { 1: 0, 2: 0, 3: 0 },
+  // kv's latest stats message and when it came.
+  stats: null,
+  statsAt: -Infinity,
 };
 const canvas2d = canvas.getContext('2d');
 
@@ -108,25 +124,35 @@ function restartVideo() {
 
 function openVideo() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/video`);
+  // The view's settings ride on the URL, so the first frame already comes at them.
+  const asked = new URLSearchParams({ quality: quality.value, max_fps: maxFps.value }).toString();
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/video?${asked}`);
   ws.binaryType = 'arraybuffer';
   video.ws = ws;
-  let framed = false;
+  // A choice made while the channel was still opening is not in its URL: send it now.
+  ws.addEventListener('open', () => {
+    if (new URLSearchParams({ quality: quality.value, max_fps: maxFps.value }).toString() !== asked) sendView();
+  });
+  // Updates are decoded as they arrive but drawn one after the other, in arrival order:
+  // `queue` is the promise of the previous update having been drawn. `whole` says a whole
+  // frame was drawn on this channel (changed areas apply to it); `broken` that one could not
+  // be applied, so nothing after it may be drawn either.
+  const channel = { ws, queue: Promise.resolve(), whole: false, drew: false, broken: false };
   ws.addEventListener('message', (e) => {
     if (typeof e.data === 'string') {
       onVideoText(e.data);
       return;
     }
-    framed = true;
-    video.fails = 0;
-    drawFrame(ws, e.data);
+    const update = decodeUpdate(e.data);
+    channel.queue = channel.queue.then(() => applyUpdate(channel, update));
   });
   ws.addEventListener('close', () => {
+    channel.broken = true;
     if (video.ws !== ws) return;
     video.ws = null;
     // While kv itself is unreachable, /ws's reconnection restarts the video when it is back.
     if (!link.ws || link.ws.readyState !== WebSocket.OPEN) return;
-    if (!framed) video.fails += 1;
+    if (!channel.drew) video.fails += 1;
     if (video.fails >= VIDEO_FAILS_MAX) {
       useStream();
       return;
@@ -136,36 +162,114 @@ function openVideo() {
 }
 
 function onVideoText(data) {
+  let msg;
   try {
-    const msg = JSON.parse(data);
-    if (msg.type === 'error') notice(`kv video: ${msg.message}`);
+    msg = JSON.parse(data);
   } catch {
-    // Nothing else comes as text on this channel.
+    return; // Nothing else comes as text on this channel.
+  }
+  if (msg.type === 'error') notice(`kv video: ${msg.message}`);
+  else if (msg.type === 'stats') {
+    video.stats = msg;
+    video.statsAt = performance.now();
+    showStats();
   }
 }
 
-/** Draws one message's JPEG, then acknowledges it: kv sends the next frame only then. */
-async function drawFrame(ws, buf) {
-  if (buf.byteLength < VIDEO_HEADER) return;
-  const header = new DataView(buf, 0, VIDEO_HEADER);
-  const seq = Number(header.getBigUint64(4));
-  if (header.getUint8(0) === VIDEO_KIND_FRAME) {
-    try {
-      const jpeg = new Blob([new Uint8Array(buf, VIDEO_HEADER)], { type: 'image/jpeg' });
-      const bitmap = await createImageBitmap(jpeg);
-      if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-        canvas.width = bitmap.width;
-        canvas.height = bitmap.height;
-      }
-      canvas2d.drawImage(bitmap, 0, 0);
-      bitmap.close();
+/** Parses one binary message and starts decoding its JPEG at once (the draw waits its
+ *  turn). Resolves to { kind, seq, width, height, bitmap?, spans? } or { error }. */
+async function decodeUpdate(buf) {
+  if (buf.byteLength < VIDEO_HEADER) return { error: `a ${buf.byteLength}-byte message` };
+  const h = new DataView(buf);
+  const update = {
+    kind: h.getUint8(0),
+    seq: Number(h.getBigUint64(4)),
+    width: h.getUint32(20),
+    height: h.getUint32(24),
+  };
+  let jpegAt = VIDEO_HEADER;
+  if (update.kind === VIDEO_KIND_AREAS) {
+    if (buf.byteLength < VIDEO_HEADER + SPANS_HEADER) return { ...update, error: 'changed areas without spans' };
+    const mw = h.getUint16(28);
+    const mh = h.getUint16(30);
+    const n = h.getUint16(32);
+    jpegAt = VIDEO_HEADER + SPANS_HEADER + n * SPAN_BYTES;
+    if (buf.byteLength < jpegAt) return { ...update, error: `${n} spans in a ${buf.byteLength}-byte message` };
+    update.spans = [];
+    for (let i = 0, at = VIDEO_HEADER + SPANS_HEADER; i < n; i += 1, at += SPAN_BYTES) {
+      // Pixels: cut (sx, sy, w, mh) out of the decoded JPEG, draw it at (dx, dy).
+      update.spans.push({
+        dx: h.getUint16(at) * mw,
+        dy: h.getUint16(at + 2) * mh,
+        w: h.getUint16(at + 4) * mw,
+        h: mh,
+        sx: h.getUint16(at + 6) * mw,
+        sy: h.getUint16(at + 8) * mh,
+      });
+    }
+  } else if (update.kind !== VIDEO_KIND_FRAME) {
+    return update; // kind 3 (unchanged) and kinds this page does not know: nothing to decode
+  }
+  try {
+    update.bitmap = await createImageBitmap(new Blob([new Uint8Array(buf, jpegAt)], { type: 'image/jpeg' }));
+  } catch (err) {
+    update.error = `JPEG does not decode (${err.message})`;
+  }
+  return update;
+}
+
+/** Draws one decoded update (its turn has come), then acknowledges it: kv sends more only
+ *  then. An update that cannot be applied breaks the channel, which is reopened. */
+async function applyUpdate(channel, pending) {
+  const u = await pending;
+  try {
+    if (channel.broken || video.ws !== channel.ws) return;
+    const problem = u.error || drawUpdate(channel, u);
+    if (problem) {
+      // Every later update builds on this one: start over with a whole frame.
+      channel.broken = true;
+      console.warn(`kv video: update ${u.seq}: ${problem}; reopening the channel`);
+      channel.ws.close();
+      return;
+    }
+    if (u.kind === VIDEO_KIND_FRAME || u.kind === VIDEO_KIND_AREAS || (u.kind === VIDEO_KIND_SAME && channel.whole)) {
+      channel.drew = true;
+      video.fails = 0;
       video.drawn += 1;
-    } catch {
-      // A frame that does not decode is skipped; the next one replaces it.
+      video.kinds[u.kind] += 1;
+      canvas.dataset.seq = u.seq; // what the canvas shows, for the tests and the curious
+    }
+    // Kinds this page does not know are acknowledged too, or kv would wait for ever.
+    if (channel.ws.readyState === WebSocket.OPEN) channel.ws.send(JSON.stringify({ type: 'ack', seq: u.seq }));
+  } finally {
+    if (u.bitmap) u.bitmap.close();
+  }
+}
+
+/** Puts one update on the canvas; returns what is wrong with it, if something is. */
+function drawUpdate(channel, u) {
+  if (u.kind === VIDEO_KIND_FRAME) {
+    if (canvas.width !== u.bitmap.width || canvas.height !== u.bitmap.height) {
+      canvas.width = u.bitmap.width;
+      canvas.height = u.bitmap.height;
+    }
+    canvas2d.drawImage(u.bitmap, 0, 0);
+    channel.whole = true;
+  } else if (u.kind === VIDEO_KIND_AREAS) {
+    if (!channel.whole) return 'changed areas before a whole frame';
+    if (u.width !== canvas.width || u.height !== canvas.height) {
+      return `changed areas for ${u.width}×${u.height} on a ${canvas.width}×${canvas.height} picture`;
+    }
+    const bw = u.bitmap.width;
+    const bh = u.bitmap.height;
+    for (const s of u.spans) {
+      // Clipped to the picture (the last MCU column and row may stick out) and to the JPEG.
+      const w = Math.min(s.w, canvas.width - s.dx, bw - s.sx);
+      const h = Math.min(s.h, canvas.height - s.dy, bh - s.sy);
+      if (w > 0 && h > 0) canvas2d.drawImage(u.bitmap, s.sx, s.sy, w, h, s.dx, s.dy, w, h);
     }
   }
-  // Kinds this page does not know are acknowledged too, or kv would wait for ever.
-  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', seq }));
+  return '';
 }
 
 /** The channel cannot work here (a proxy without WebSocket, say): the MJPEG stream it is. */
@@ -180,13 +284,19 @@ function useStream() {
 function showViewRate() {
   if (video.fallback) {
     setPill($('view-pill'), 'MJPEG stream', 'warn');
+    showStats();
     return;
   }
   const now = performance.now();
-  const fps = ((video.drawn - video.counted) * 1000) / Math.max(1, now - video.countedAt);
+  const seconds = Math.max(1, now - video.countedAt) / 1000;
+  const fps = (video.drawn - video.counted) / seconds;
   video.counted = video.drawn;
   video.countedAt = now;
   setPill($('view-pill'), `canvas · ${fps.toFixed(1)} fps`, video.ws ? 'ok' : 'warn');
+  const k = video.kinds;
+  video.page = { fps, whole: k[1] / seconds, areas: k[2] / seconds, same: k[3] / seconds };
+  video.kinds = { 1: 0, 2: 0, 3: 0 };
+  showStats();
 }
 
 document.addEventListener('visibilitychange', restartVideo);
@@ -194,6 +304,99 @@ img.addEventListener('error', () => {
   if (img.getAttribute('src')) setTimeout(restartVideo, 2000);
 });
 setInterval(showViewRate, 1000);
+
+// ---- quality, frame-rate cap and the stats overlay -----------------------------------
+
+const quality = $('quality');
+const maxFps = $('max-fps');
+const statsBox = $('stats');
+const statsToggle = $('stats-toggle');
+
+/** Sets a <select> to a remembered value if it is one of its options. */
+function restoreChoice(select, key) {
+  let saved = null;
+  try {
+    saved = localStorage.getItem(key);
+  } catch {
+    // Storage can be refused (privacy settings): the default it is.
+  }
+  if (saved !== null && [...select.options].some((o) => o.value === saved)) select.value = saved;
+}
+
+function remember(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Not remembered, still applied.
+  }
+}
+
+restoreChoice(quality, STORE_QUALITY);
+restoreChoice(maxFps, STORE_MAX_FPS);
+
+/** Tells kv the view's settings; a reconnect sends them on its URL instead. */
+function sendView() {
+  remember(STORE_QUALITY, quality.value);
+  remember(STORE_MAX_FPS, maxFps.value);
+  const ws = video.ws;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  const q = /^\d+$/.test(quality.value) ? Number(quality.value) : quality.value;
+  ws.send(JSON.stringify({ type: 'view', quality: q, max_fps: Number(maxFps.value) }));
+}
+quality.addEventListener('change', sendView);
+maxFps.addEventListener('change', sendView);
+
+function setStatsShown(shown) {
+  statsBox.hidden = !shown;
+  statsToggle.setAttribute('aria-pressed', String(shown));
+  remember(STORE_STATS, shown ? '1' : '0');
+  showStats();
+}
+statsToggle.addEventListener('click', () => setStatsShown(statsBox.hidden));
+try {
+  if (localStorage.getItem(STORE_STATS) === '1') setStatsShown(true);
+} catch {
+  // Off, the default.
+}
+
+/** kv's bytes per second as a person reads a link's speed. */
+function formatRate(bytesPerS) {
+  if (bytesPerS >= 125000) return `${((bytesPerS * 8) / 1e6).toFixed(2)} Mbit/s`;
+  return `${(bytesPerS / 1000).toFixed(1)} kB/s`;
+}
+
+function showStats() {
+  if (statsBox.hidden) return;
+  const lines = [];
+  if (video.fallback) {
+    lines.push(['MJPEG stream', 'no stats on this path']);
+  } else {
+    const s = video.stats;
+    if (s && performance.now() - video.statsAt < STATS_STALE_MS) {
+      lines.push(['kv sends', `${formatRate(s.bytes_per_s)} · ${Number(s.updates_per_s).toFixed(1)} updates/s`]);
+      lines.push(['latency', typeof s.latency_ms === 'number' ? `${Math.round(s.latency_ms)} ms` : '—']);
+      // Under Auto, `quality` is what kv picked; `auto` says kv picks.
+      const q = s.auto && s.quality !== 'auto' ? `${s.quality} (auto)` : `${s.quality}`;
+      lines.push(['quality', `${q}${s.max_fps ? ` · cap ${s.max_fps} fps` : ''}`]);
+    } else {
+      lines.push(['kv sends', 'no stats from kv']);
+    }
+    const p = video.page;
+    if (p) {
+      lines.push(['drawn', `${p.fps.toFixed(1)} updates/s`]);
+      lines.push(['kinds/s', `whole ${p.whole.toFixed(1)} · areas ${p.areas.toFixed(1)} · same ${p.same.toFixed(1)}`]);
+    }
+  }
+  statsBox.replaceChildren(...lines.map(([name, value]) => {
+    const row = document.createElement('div');
+    const dt = document.createElement('dt');
+    const dd = document.createElement('dd');
+    dt.textContent = name;
+    dd.textContent = value;
+    row.append(dt, dd);
+    return row;
+  }));
+}
 
 // ---- status ------------------------------------------------------------------------
 

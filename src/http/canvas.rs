@@ -1,58 +1,147 @@
-//! Frames for the UI's canvas: binary WebSocket messages on `/ws/video`
-//! (docs/API.md), each a small fixed header (sequence, capture time, size)
-//! followed by the JPEG. kv writes the WebSocket frame header itself and the
-//! JPEG straight from the shared frame with one vectored write, as `/stream`
-//! does: tungstenite's writer would copy every frame for every viewer.
+//! Updates for the UI's canvas: binary WebSocket messages on `/ws/video`
+//! (docs/API.md), each a small fixed header (kind, sequence, capture time,
+//! size), kind 2's span table, then a JPEG. kv writes the WebSocket frame
+//! header itself and the JPEG straight from the shared update with one
+//! vectored write, as `/stream` does: tungstenite's writer would copy every
+//! update for every viewer.
 //!
-//! The page acknowledges each frame once it has drawn it. A new frame goes out
-//! only while fewer than `WINDOW` are unacknowledged, and it is the newest at
-//! that moment, so a slow link gets fewer, fresher pictures and nothing queues.
-//! A page that stops acknowledging gets nothing more; `poll_at` says when it
-//! has owed an acknowledgement for too long.
+//! What goes is built by `video::Updates` for the picture this viewer will
+//! have once everything written so far arrives (`base`): TCP delivers in
+//! order, so a written update needs no acknowledgement to be built on. The
+//! acknowledgements pace the channel: a new update goes out only while few
+//! are unacknowledged, and it is for the newest frame at that moment, so a
+//! slow link gets fewer, fresher pictures and nothing queues. A page that
+//! stops acknowledging gets nothing more; `poll_at` says when it has owed an
+//! acknowledgement for too long.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::video::{fanout, SharedFrame};
+use crate::json;
+use crate::video::fanout;
+use crate::video::updates::{Quality, Update, Updates, KIND_UNCHANGED};
 
-/// Frames written and not yet acknowledged, at most. One keeps a slow link's
-/// lag at one frame; it costs a round trip per frame, which bounds the rate
-/// on a long link (below 10 fps at 100 ms; bench/README.md).
-pub const WINDOW: usize = 1;
+/// Updates written and not yet acknowledged, at most: one large one, or a
+/// few small ones together under `SMALL_IN_FLIGHT` bytes. A large update
+/// alone keeps a slow link's lag at one picture; small ones (typing) do not
+/// each wait a round trip on a long link.
+pub const MAX_IN_FLIGHT: usize = 4;
+pub const SMALL_IN_FLIGHT: usize = 32 * 1024;
 /// A page that has owed an acknowledgement this long is frozen or gone.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(30);
-/// The message's own header, before the JPEG.
+/// On a still screen, "unchanged" goes this often, so the page knows the
+/// channel lives and the latency stays measured.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// How often the page gets its `stats`, and Auto reconsiders the quality.
+pub const STATS_EVERY: Duration = Duration::from_secs(1);
+/// The message's own header, before kind 2's spans and the JPEG.
 pub const HEADER_LEN: usize = 28;
-/// Byte 0 of a message holding one whole JPEG frame. Other kinds may come
-/// (changed regions only); a page skips kinds it does not know.
-pub const KIND_FRAME: u8 = 1;
 /// FIN and the binary opcode (RFC 6455 5.2).
 const FIN_BINARY: u8 = 0x82;
+
+/// The quality a page asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    Fixed(Quality),
+    /// kv picks from `AUTO_LEVELS` by how fast updates are acknowledged.
+    Auto,
+}
+
+/// What Auto steps through, best first.
+const AUTO_LEVELS: [Quality; 5] = [
+    Quality::Source,
+    Quality::Level(80),
+    Quality::Level(60),
+    Quality::Level(40),
+    Quality::Level(25),
+];
+/// Auto steps down when the median latency of a second is above this, and
+/// up after `AUTO_CALM` seconds in a row below `AUTO_FAST`.
+const AUTO_SLOW: Duration = Duration::from_millis(250);
+const AUTO_FAST: Duration = Duration::from_millis(100);
+const AUTO_CALM: u32 = 3;
+
+/// A page's settings: quality and a cap on updates per second (0: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub quality: Choice,
+    pub max_fps: u32,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            quality: Choice::Fixed(Quality::Source),
+            max_fps: 0,
+        }
+    }
+}
+
+impl View {
+    /// Parses a `quality` value: "source", "auto" or 1..=100.
+    pub fn parse_quality(text: &str) -> Result<Choice, String> {
+        match text {
+            "source" => Ok(Choice::Fixed(Quality::Source)),
+            "auto" => Ok(Choice::Auto),
+            n => match n.parse::<u8>() {
+                Ok(level @ 1..=100) => Ok(Choice::Fixed(Quality::Level(level))),
+                _ => Err(format!(
+                    "quality \"{n}\" is not one of \"source\", \"auto\" or 1..100"
+                )),
+            },
+        }
+    }
+
+    /// Parses a `max_fps` value: 0 (no cap) to 120.
+    pub fn parse_max_fps(value: i64) -> Result<u32, String> {
+        u32::try_from(value)
+            .ok()
+            .filter(|fps| *fps <= 120)
+            .ok_or_else(|| format!("max_fps {value} is not 0 (no cap) to 120"))
+    }
+
+    /// The settings the `/ws/video` query asks for (`?quality=&max_fps=`).
+    pub fn from_query(quality: Option<&str>, max_fps: Option<&str>) -> Result<View, String> {
+        let mut view = View::default();
+        if let Some(q) = quality {
+            view.quality = View::parse_quality(q)?;
+        }
+        if let Some(fps) = max_fps {
+            let fps = fps
+                .parse::<i64>()
+                .map_err(|_| format!("max_fps \"{fps}\" is not a number"))?;
+            view.max_fps = View::parse_max_fps(fps)?;
+        }
+        Ok(view)
+    }
+}
 
 /// What a call to `write_to` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Progress {
     /// A whole message went out; call again (other bytes may go first).
     Sent,
-    /// Nothing to send: no newer frame, or the window is full.
+    /// Nothing to send: the picture is the newest, the window is full, or
+    /// the rate cap holds the next one back.
     Idle,
     /// The socket is full; wait until it is writable.
     Blocked,
 }
 
-/// One message being written: its headers, the shared frame, how far it got.
+/// One message being written: its headers, the shared update, how far it got.
 struct Message {
     head: Vec<u8>,
-    frame: SharedFrame,
+    update: Rc<Update>,
     /// Bytes of head + JPEG already written.
     sent: usize,
 }
 
 impl Message {
-    fn new(frame: &SharedFrame) -> Message {
-        let payload = HEADER_LEN + frame.jpeg.len();
-        let mut head = Vec::with_capacity(10 + HEADER_LEN);
+    fn new(update: Rc<Update>) -> Message {
+        let payload = HEADER_LEN + update.body_len();
+        let mut head = Vec::with_capacity(10 + HEADER_LEN + update.spans.len());
         head.push(FIN_BINARY);
         // Server frames are not masked: the length alone, in 1, 2 or 8 bytes.
         match payload {
@@ -66,28 +155,33 @@ impl Message {
                 head.extend_from_slice(&(payload as u64).to_be_bytes());
             }
         }
-        head.extend_from_slice(&[KIND_FRAME, 0, 0, 0]);
-        head.extend_from_slice(&frame.seq.to_be_bytes());
+        head.extend_from_slice(&[update.kind, 0, 0, 0]);
+        head.extend_from_slice(&update.seq.to_be_bytes());
         // CLOCK_MONOTONIC in µs fits 64 bits for 584,000 years of uptime.
-        head.extend_from_slice(&(frame.monotonic_us as u64).to_be_bytes());
-        head.extend_from_slice(&frame.width.to_be_bytes());
-        head.extend_from_slice(&frame.height.to_be_bytes());
+        head.extend_from_slice(&(update.monotonic_us as u64).to_be_bytes());
+        head.extend_from_slice(&update.width.to_be_bytes());
+        head.extend_from_slice(&update.height.to_be_bytes());
+        head.extend_from_slice(&update.spans);
         Message {
             head,
-            frame: frame.clone(),
+            update,
             sent: 0,
         }
     }
+
+    fn len(&self) -> usize {
+        self.head.len() + self.update.jpeg().len()
+    }
 }
 
-/// Where the viewer is between frames and acknowledgements.
+/// Where the viewer is between updates and acknowledgements.
 enum State {
-    /// Fewer than `WINDOW` frames unacknowledged: the next newer frame may go.
+    /// The window has room: the next update may go.
     Ready,
     /// A message is being written; nothing else may go on the socket until
     /// it is whole.
     Writing(Message),
-    /// `WINDOW` frames await their acknowledgements: nothing goes.
+    /// The window is full: nothing goes until an acknowledgement.
     AwaitingAck,
 }
 
@@ -101,44 +195,117 @@ impl State {
     }
 }
 
-pub struct Viewer {
-    state: State,
-    /// Frames written and not acknowledged, oldest first, with when each
-    /// was written.
-    unacked: VecDeque<(u64, Instant)>,
-    /// Sequence of the last frame begun: a frame goes out once at most.
-    last_seq: Option<u64>,
-    /// Sequence of the last frame written whole: nothing later can be acked.
-    last_written: Option<u64>,
-    pub frames_sent: u64,
+/// An update written and not yet acknowledged.
+struct InFlight {
+    seq: u64,
+    bytes: usize,
+    written: Instant,
+    captured: Instant,
 }
 
-impl Default for Viewer {
-    fn default() -> Viewer {
-        Viewer {
-            state: State::Ready,
-            unacked: VecDeque::with_capacity(WINDOW),
-            last_seq: None,
-            last_written: None,
-            frames_sent: 0,
-        }
+/// What went to the page since the last `stats`.
+#[derive(Default)]
+struct Window {
+    bytes: u64,
+    updates: u32,
+    /// Capture to acknowledgement, per acknowledged update.
+    latencies: Vec<Duration>,
+}
+
+impl Window {
+    fn median_latency(&mut self) -> Option<Duration> {
+        self.latencies.sort_unstable();
+        self.latencies.get(self.latencies.len() / 2).copied()
     }
 }
 
+pub struct Viewer {
+    state: State,
+    view: View,
+    /// The quality updates are built in: the fixed choice, or Auto's pick.
+    quality: Quality,
+    /// Auto's seconds in a row below `AUTO_FAST`.
+    calm: u32,
+    /// The frame the page's picture will be once everything written
+    /// arrives; `None` until the first whole frame (or after a change of
+    /// quality, which needs one).
+    base: Option<u64>,
+    unacked: VecDeque<InFlight>,
+    /// Sequence of the last update written whole: nothing later can be acked.
+    last_written: Option<u64>,
+    /// When the last update was written, for the rate cap and `KEEP_ALIVE`.
+    last_sent: Option<Instant>,
+    window: Window,
+    next_stats: Instant,
+    pub updates_sent: u64,
+}
+
 impl Viewer {
+    pub fn new(view: View, now: Instant) -> Viewer {
+        let mut viewer = Viewer {
+            state: State::Ready,
+            view,
+            quality: Quality::Source,
+            calm: 0,
+            base: None,
+            unacked: VecDeque::with_capacity(MAX_IN_FLIGHT),
+            last_written: None,
+            last_sent: None,
+            window: Window::default(),
+            next_stats: now + STATS_EVERY,
+            updates_sent: 0,
+        };
+        viewer.set_view(view);
+        viewer
+    }
+
     fn set_state(&mut self, state: State) {
         log::trace!("canvas: state={}=>{}", self.state.name(), state.name());
         self.state = state;
     }
 
-    fn is_newer(&self, frame: &SharedFrame) -> bool {
-        self.last_seq.is_none_or(|s| s < frame.seq)
+    pub fn view(&self) -> View {
+        self.view
     }
 
-    /// Whether a write now would send something of `latest`.
-    pub fn wants(&self, latest: &SharedFrame) -> bool {
+    /// New settings from the page; a new quality starts from a whole frame.
+    pub fn set_view(&mut self, view: View) {
+        let quality = match view.quality {
+            Choice::Fixed(q) => q,
+            // Auto keeps its pick when the page only changes the cap.
+            Choice::Auto if self.view.quality == Choice::Auto => self.quality,
+            Choice::Auto => Quality::Source,
+        };
+        self.view = view;
+        self.set_quality(quality);
+    }
+
+    fn set_quality(&mut self, quality: Quality) {
+        if quality != self.quality {
+            self.quality = quality;
+            self.base = None;
+        }
+        self.calm = 0;
+    }
+
+    /// Whether another update may be unacknowledged.
+    fn window_has_room(&self) -> bool {
+        let bytes: usize = self.unacked.iter().map(|u| u.bytes).sum();
+        self.unacked.is_empty() || (self.unacked.len() < MAX_IN_FLIGHT && bytes < SMALL_IN_FLIGHT)
+    }
+
+    /// Whether the page's rate cap holds the next update back.
+    fn capped(&self, now: Instant) -> bool {
+        self.view.max_fps > 0
+            && self
+                .last_sent
+                .is_some_and(|at| now < at + Duration::from_secs(1) / self.view.max_fps)
+    }
+
+    /// Whether a write now could send something up to frame `newest`.
+    pub fn wants(&self, newest: u64) -> bool {
         match &self.state {
-            State::Ready => self.is_newer(latest),
+            State::Ready => self.base.is_none_or(|b| b < newest),
             State::Writing(_) => true,
             State::AwaitingAck => false,
         }
@@ -150,61 +317,143 @@ impl Viewer {
         matches!(&self.state, State::Writing(m) if m.sent > 0)
     }
 
-    /// The page drew frame `seq`; acknowledgements are cumulative (an ack
-    /// covers every frame written before it). Err: `seq` was never written.
-    pub fn ack(&mut self, seq: u64) -> Result<(), String> {
+    /// The page drew update `seq`; acknowledgements are cumulative (an ack
+    /// covers every update written before it). Err: `seq` was never written.
+    pub fn ack(&mut self, seq: u64, now: Instant) -> Result<(), String> {
         if self.last_written.is_none_or(|w| seq > w) {
             return Err(format!(
-                "ack for frame {seq}, which kv has not sent; ack the \"seq\" of a frame you drew"
+                "ack for frame {seq}, which kv has not sent; ack the \"seq\" of an update you drew"
             ));
         }
-        while self.unacked.front().is_some_and(|(s, _)| *s <= seq) {
+        while let Some(done) = self.unacked.front().filter(|u| u.seq <= seq) {
+            let latency = now.saturating_duration_since(done.captured);
+            self.window.latencies.push(latency);
             self.unacked.pop_front();
         }
-        if matches!(self.state, State::AwaitingAck) && self.unacked.len() < WINDOW {
+        if matches!(self.state, State::AwaitingAck) && self.window_has_room() {
             self.set_state(State::Ready);
         }
         Ok(())
     }
 
-    /// When the oldest unacknowledged frame has waited too long.
-    pub fn poll_at(&self) -> Option<Instant> {
-        self.unacked.front().map(|(_, at)| *at + ACK_TIMEOUT)
+    /// When the oldest unacknowledged update has waited too long, or the
+    /// next `stats` are due.
+    pub fn poll_at(&self) -> Instant {
+        let overdue = self.unacked.front().map(|u| u.written + ACK_TIMEOUT);
+        overdue.map_or(self.next_stats, |t| t.min(self.next_stats))
     }
 
-    /// Writes at most one message: the one begun, or `latest` when the window
-    /// has room and it is newer than the last one begun. A message not begun
-    /// yet gives way to a newer frame.
+    /// Whether an update has waited `ACK_TIMEOUT` for its acknowledgement.
+    pub fn ack_overdue(&self, now: Instant) -> bool {
+        self.unacked
+            .front()
+            .is_some_and(|u| now >= u.written + ACK_TIMEOUT)
+    }
+
+    /// The `stats` message when due (`None` before): what went over the
+    /// last second. Auto reconsiders its quality here.
+    pub fn stats(&mut self, now: Instant) -> Option<String> {
+        if now < self.next_stats {
+            return None;
+        }
+        let elapsed = now.saturating_duration_since(self.next_stats - STATS_EVERY);
+        self.next_stats = now + STATS_EVERY;
+        let mut window = std::mem::take(&mut self.window);
+        // An update still unacknowledged counts as late as it already is.
+        let waiting = self
+            .unacked
+            .front()
+            .map(|u| now.saturating_duration_since(u.captured));
+        let latency = window.median_latency().max(waiting);
+        if self.view.quality == Choice::Auto {
+            self.auto_step(latency);
+        }
+        let secs = elapsed.as_secs_f64().max(0.001);
+        let quality = match self.quality {
+            Quality::Source => json::quote("source"),
+            Quality::Level(level) => level.to_string(),
+        };
+        Some(
+            json::Object::new()
+                .str("type", "stats")
+                .num("seq", self.base.unwrap_or(0))
+                .raw("quality", &quality)
+                .bool("auto", self.view.quality == Choice::Auto)
+                .num("max_fps", self.view.max_fps)
+                .num("bytes_per_s", (window.bytes as f64 / secs).round() as u64)
+                .decimal("updates_per_s", f64::from(window.updates) / secs)
+                .raw(
+                    "latency_ms",
+                    &latency.map_or_else(|| "null".into(), |l| l.as_millis().to_string()),
+                )
+                .finish(),
+        )
+    }
+
+    /// Auto: one level down when updates take long to be acknowledged, one
+    /// up after `AUTO_CALM` quick seconds in a row.
+    fn auto_step(&mut self, latency: Option<Duration>) {
+        let Some(latency) = latency else {
+            return;
+        };
+        let at = AUTO_LEVELS.iter().position(|q| *q == self.quality);
+        let at = at.unwrap_or(0);
+        if latency > AUTO_SLOW && at + 1 < AUTO_LEVELS.len() {
+            self.set_quality(AUTO_LEVELS[at + 1]);
+        } else if latency < AUTO_FAST && at > 0 {
+            self.calm += 1;
+            if self.calm >= AUTO_CALM {
+                self.set_quality(AUTO_LEVELS[at - 1]);
+            }
+        } else {
+            self.calm = 0;
+        }
+    }
+
+    /// Writes at most one message: the one begun, or the update that brings
+    /// the page to the newest frame when the window has room. A message not
+    /// begun yet gives way to a newer update.
     pub fn write_to<W: Write>(
         &mut self,
         out: &mut W,
-        latest: Option<&SharedFrame>,
+        updates: &mut Updates,
         now: Instant,
     ) -> io::Result<Progress> {
-        let newer = latest.filter(|l| self.is_newer(l));
-        match (&mut self.state, newer) {
-            (State::Ready, Some(frame)) => {
-                self.last_seq = Some(frame.seq);
-                self.set_state(State::Writing(Message::new(frame)));
+        let stale = match &self.state {
+            State::Writing(m) => m.sent == 0 && updates.newest_seq() > Some(m.update.seq),
+            State::Ready => self.window_has_room() && !self.capped(now),
+            State::AwaitingAck => false,
+        };
+        if stale {
+            match updates.update_for(self.base, self.quality) {
+                // "Unchanged" only now and then: the base stays, and the
+                // next change is built from it.
+                Some(u) if u.kind == KIND_UNCHANGED && !self.keep_alive_due(now) => {}
+                Some(update) => self.set_state(State::Writing(Message::new(update))),
+                None => {}
             }
-            (State::Writing(message), Some(frame)) if message.sent == 0 => {
-                self.last_seq = Some(frame.seq);
-                *message = Message::new(frame);
-            }
-            (State::Writing(_), _) => {}
-            (State::Ready | State::AwaitingAck, _) => return Ok(Progress::Idle),
         }
         let State::Writing(message) = &mut self.state else {
             return Ok(Progress::Idle);
         };
-        let parts = [&message.head[..], &message.frame.jpeg[..]];
+        let parts = [&message.head[..], message.update.jpeg()];
         if !fanout::write_parts(out, &parts, &mut message.sent)? {
             return Ok(Progress::Blocked);
         }
-        self.unacked.push_back((message.frame.seq, now));
-        self.last_written = Some(message.frame.seq);
-        self.frames_sent += 1;
-        let next = if self.unacked.len() < WINDOW {
+        let update = &message.update;
+        self.unacked.push_back(InFlight {
+            seq: update.seq,
+            bytes: message.len(),
+            written: now,
+            captured: update.captured,
+        });
+        self.window.bytes += message.len() as u64;
+        self.window.updates += 1;
+        self.base = Some(update.seq);
+        self.last_written = Some(update.seq);
+        self.last_sent = Some(now);
+        self.updates_sent += 1;
+        let next = if self.window_has_room() {
             State::Ready
         } else {
             State::AwaitingAck
@@ -212,27 +461,82 @@ impl Viewer {
         self.set_state(next);
         Ok(Progress::Sent)
     }
+
+    fn keep_alive_due(&self, now: Instant) -> bool {
+        self.last_sent.is_none_or(|at| now >= at + KEEP_ALIVE)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::io::fake::{self, FakeStream};
     use super::*;
-    use crate::video::Frame;
-    use std::rc::Rc;
+    use crate::testutil::screen_jpeg;
+    use crate::video::updates::{KIND_CHANGES, KIND_WHOLE};
+    use crate::video::{Frame, SharedFrame};
 
+    /// A frame whose bytes are no JPEG: it goes out whole, as captured.
     fn frame(seq: u64, jpeg_len: usize, epoch: Instant) -> SharedFrame {
         let mut jpeg = vec![0xAB; jpeg_len];
         jpeg[0] = seq as u8;
+        framed(seq, jpeg, epoch)
+    }
+
+    fn framed(seq: u64, jpeg: Vec<u8>, epoch: Instant) -> SharedFrame {
         let mut f = Frame::new(jpeg.into(), 640, 480, epoch);
         f.seq = seq;
         f.monotonic_us = 5_000_000 + u128::from(seq);
         Rc::new(f)
     }
 
-    /// Splits what was written into (seq, JPEG) per message, checking every
-    /// header on the way.
-    fn messages(mut bytes: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    /// A viewer with its page's socket and the updates it is sent from.
+    struct Bench {
+        fake: FakeStream,
+        wire: super::super::io::Wire<FakeStream>,
+        viewer: Viewer,
+        updates: Updates,
+        t0: Instant,
+    }
+
+    impl Bench {
+        fn new(view: View) -> Bench {
+            let t0 = Instant::now();
+            let (fake, wire) = fake::wire(t0);
+            Bench {
+                fake,
+                wire,
+                viewer: Viewer::new(view, t0),
+                updates: Updates::default(),
+                t0,
+            }
+        }
+
+        fn at(&self, ms: u64) -> Instant {
+            self.t0 + Duration::from_millis(ms)
+        }
+
+        fn publish(&mut self, frame: &SharedFrame) {
+            self.updates.on_frame(frame);
+        }
+
+        fn write(&mut self, ms: u64) -> Progress {
+            let now = self.at(ms);
+            let out = &mut self.wire.stream;
+            self.viewer.write_to(out, &mut self.updates, now).unwrap()
+        }
+
+        /// (kind, seq, bytes after the header) of each message written.
+        fn messages(&self) -> Vec<(u8, u64, Vec<u8>)> {
+            messages(&self.fake.take())
+        }
+
+        fn seqs(&self) -> Vec<u64> {
+            self.messages().into_iter().map(|(_, s, _)| s).collect()
+        }
+    }
+
+    /// Splits what was written into messages, checking every header.
+    fn messages(mut bytes: &[u8]) -> Vec<(u8, u64, Vec<u8>)> {
         let mut out = Vec::new();
         while !bytes.is_empty() {
             assert_eq!(bytes[0], 0x82, "FIN + binary");
@@ -251,157 +555,288 @@ mod tests {
                 }
             };
             let (body, next) = rest.split_at(len);
-            assert_eq!(&body[..4], &[KIND_FRAME, 0, 0, 0]);
+            assert_eq!(&body[1..4], &[0, 0, 0]);
             let seq = u64::from_be_bytes(body[4..12].try_into().unwrap());
             let us = u64::from_be_bytes(body[12..20].try_into().unwrap());
             assert_eq!(us, 5_000_000 + seq, "capture time");
             assert_eq!(&body[20..28], &[0, 0, 2, 128, 0, 0, 1, 224], "640x480");
-            out.push((seq, body[HEADER_LEN..].to_vec()));
+            out.push((body[0], seq, body[HEADER_LEN..].to_vec()));
             bytes = next;
         }
         out
     }
 
-    fn seqs(fake: &FakeStream) -> Vec<u64> {
-        messages(&fake.take()).into_iter().map(|(s, _)| s).collect()
-    }
-
     #[test]
-    fn test_ready_sends_newest_then_awaits_ack() {
-        let t0 = Instant::now();
-        let (fake, mut wire) = fake::wire(t0);
-        let mut viewer = Viewer::default();
-        let f1 = frame(1, 100, t0);
-        assert!(viewer.wants(&f1));
-        let sent = viewer.write_to(&mut wire.stream, Some(&f1), t0).unwrap();
-        assert_eq!(sent, Progress::Sent);
-        let got = messages(&fake.take());
+    fn test_ready_large_update_then_awaits_ack() {
+        let mut bench = Bench::new(View::default());
+        let f1 = frame(1, 40_000, bench.t0);
+        bench.publish(&f1);
+        assert!(bench.viewer.wants(1));
+        assert_eq!(bench.write(0), Progress::Sent);
+        let got = bench.messages();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].0, 1);
-        assert_eq!(got[0].1, f1.jpeg.to_vec(), "the JPEG follows the header");
-        // No ack: frames 2 and 3 are not sent, and nothing is held for them.
-        let f3 = frame(3, 100, t0);
-        assert!(!viewer.wants(&f3));
-        let idle = viewer.write_to(&mut wire.stream, Some(&f3), t0).unwrap();
-        assert_eq!(idle, Progress::Idle);
-        assert!(fake.take().is_empty());
-        assert_eq!(Rc::strong_count(&f3), 1, "nothing queued");
+        assert_eq!((got[0].0, got[0].1), (KIND_WHOLE, 1));
+        assert_eq!(got[0].2, f1.jpeg.to_vec(), "the JPEG follows the header");
+        // No ack: frames 2 and 3 are not sent.
+        bench.publish(&frame(3, 40_000, bench.t0));
+        assert!(!bench.viewer.wants(3));
+        assert_eq!(bench.write(10), Progress::Idle);
+        assert!(bench.fake.take().is_empty());
     }
 
     #[test]
     fn test_awaiting_ack_ack_sends_the_newest() {
-        let t0 = Instant::now();
-        let (fake, mut wire) = fake::wire(t0);
-        let mut viewer = Viewer::default();
-        viewer
-            .write_to(&mut wire.stream, Some(&frame(1, 10, t0)), t0)
-            .unwrap();
-        fake.take();
-        viewer.ack(1).unwrap();
-        let f5 = frame(5, 10, t0);
-        assert!(viewer.wants(&f5));
-        assert_eq!(
-            viewer.write_to(&mut wire.stream, Some(&f5), t0).unwrap(),
-            Progress::Sent
-        );
-        assert_eq!(seqs(&fake), [5], "frames 2..4 skipped");
+        let mut bench = Bench::new(View::default());
+        bench.publish(&frame(1, 40_000, bench.t0));
+        bench.write(0);
+        bench.fake.take();
+        bench.viewer.ack(1, bench.at(5)).unwrap();
+        bench.publish(&frame(5, 40_000, bench.t0));
+        assert!(bench.viewer.wants(5));
+        assert_eq!(bench.write(10), Progress::Sent);
+        assert_eq!(bench.seqs(), [5], "frames 2..4 skipped");
         // The same frame never goes twice.
-        viewer.ack(5).unwrap();
-        assert!(!viewer.wants(&f5));
+        bench.viewer.ack(5, bench.at(20)).unwrap();
+        assert!(!bench.viewer.wants(5));
+        assert_eq!(bench.write(20), Progress::Idle);
+    }
+
+    #[test]
+    fn test_ready_small_updates_share_the_window() {
+        let mut bench = Bench::new(View::default());
+        for seq in 1..=6 {
+            bench.publish(&frame(seq, 100, bench.t0));
+            bench.write(seq);
+        }
         assert_eq!(
-            viewer.write_to(&mut wire.stream, Some(&f5), t0).unwrap(),
-            Progress::Idle
+            bench.seqs(),
+            [1, 2, 3, 4],
+            "four small ones in flight, no more"
         );
+        bench.viewer.ack(2, bench.at(10)).unwrap();
+        assert_eq!(bench.write(10), Progress::Sent);
+        assert_eq!(bench.seqs(), [6]);
     }
 
     #[test]
     fn test_awaiting_ack_bad_acks_are_errors_not_panics() {
-        let t0 = Instant::now();
-        let (_fake, mut wire) = fake::wire(t0);
-        let mut viewer = Viewer::default();
-        assert!(viewer.ack(0).is_err(), "nothing sent yet");
-        viewer
-            .write_to(&mut wire.stream, Some(&frame(7, 10, t0)), t0)
-            .unwrap();
-        let why = viewer.ack(8).unwrap_err();
+        let mut bench = Bench::new(View::default());
+        assert!(bench.viewer.ack(0, bench.t0).is_err(), "nothing sent yet");
+        bench.publish(&frame(7, 40_000, bench.t0));
+        bench.write(0);
+        let why = bench.viewer.ack(8, bench.t0).unwrap_err();
         assert!(why.contains("frame 8"), "{why}");
-        assert!(viewer.ack(u64::MAX).is_err());
+        assert!(bench.viewer.ack(u64::MAX, bench.t0).is_err());
         // An old ack is harmless and opens nothing.
-        viewer.ack(3).unwrap();
-        assert!(!viewer.wants(&frame(9, 10, t0)));
-        viewer.ack(7).unwrap();
-        assert!(viewer.wants(&frame(9, 10, t0)));
+        bench.viewer.ack(3, bench.t0).unwrap();
+        assert!(!bench.viewer.wants(9));
+        bench.viewer.ack(7, bench.t0).unwrap();
+        assert!(bench.viewer.wants(9));
     }
 
     #[test]
     fn test_writing_short_writes_and_would_block_resume() {
-        let t0 = Instant::now();
-        let (fake, mut wire) = fake::wire(t0);
-        let mut viewer = Viewer::default();
+        let mut bench = Bench::new(View::default());
         // 70,000 bytes of JPEG: a 64-bit length, written 1,000 bytes at a time.
-        let f1 = frame(1, 70_000, t0);
-        fake.script().room = Some(5);
-        let step = viewer.write_to(&mut wire.stream, Some(&f1), t0).unwrap();
-        assert_eq!(step, Progress::Blocked);
-        assert!(viewer.is_mid_message());
+        bench.publish(&frame(1, 70_000, bench.t0));
+        bench.fake.script().room = Some(5);
+        assert_eq!(bench.write(0), Progress::Blocked);
+        assert!(bench.viewer.is_mid_message());
         // A newer frame does not cut into a message begun.
-        let f2 = frame(2, 10, t0);
+        bench.publish(&frame(2, 10, bench.t0));
         let mut steps = 0;
         loop {
-            fake.script().room = Some(1000);
-            match viewer.write_to(&mut wire.stream, Some(&f2), t0).unwrap() {
+            bench.fake.script().room = Some(1000);
+            match bench.write(1) {
                 Progress::Blocked => steps += 1,
                 Progress::Sent => break,
                 Progress::Idle => panic!("the message was dropped"),
             }
         }
         assert!(steps > 60, "{steps} short writes");
-        let got = messages(&fake.take());
+        let got = bench.messages();
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].0, got[0].1.len()), (1, 70_000));
-        assert!(!viewer.is_mid_message());
-        assert_eq!(viewer.frames_sent, 1);
+        assert_eq!((got[0].1, got[0].2.len()), (1, 70_000));
+        assert!(!bench.viewer.is_mid_message());
+        assert_eq!(bench.viewer.updates_sent, 1);
     }
 
     #[test]
     fn test_writing_not_begun_gives_way_to_newest() {
-        let t0 = Instant::now();
-        let (fake, mut wire) = fake::wire(t0);
-        let mut viewer = Viewer::default();
-        fake.script().room = Some(0);
-        let f1 = frame(1, 300, t0);
-        let step = viewer.write_to(&mut wire.stream, Some(&f1), t0).unwrap();
-        assert_eq!(step, Progress::Blocked);
-        assert!(!viewer.is_mid_message());
-        fake.script().room = None;
-        let f4 = frame(4, 300, t0);
-        let step = viewer.write_to(&mut wire.stream, Some(&f4), t0).unwrap();
-        assert_eq!(step, Progress::Sent);
-        assert_eq!(seqs(&fake), [4]);
-        assert_eq!(Rc::strong_count(&f1), 1, "the unsent frame is let go");
-        assert!(viewer.ack(1).is_ok(), "covered by 4, never sent alone");
+        let mut bench = Bench::new(View::default());
+        bench.fake.script().room = Some(0);
+        bench.publish(&frame(1, 300, bench.t0));
+        assert_eq!(bench.write(0), Progress::Blocked);
+        assert!(!bench.viewer.is_mid_message());
+        bench.fake.script().room = None;
+        bench.publish(&frame(4, 300, bench.t0));
+        assert_eq!(bench.write(1), Progress::Sent);
+        assert_eq!(bench.seqs(), [4]);
+        assert!(
+            bench.viewer.ack(1, bench.at(2)).is_ok(),
+            "covered by 4, never sent alone"
+        );
     }
 
     #[test]
     fn test_awaiting_ack_times_out_on_virtual_time() {
-        let t0 = Instant::now();
-        let (_fake, mut wire) = fake::wire(t0);
-        let mut viewer = Viewer::default();
-        assert_eq!(viewer.poll_at(), None, "nothing owed");
-        let t1 = t0 + Duration::from_secs(2);
-        viewer
-            .write_to(&mut wire.stream, Some(&frame(1, 10, t0)), t1)
-            .unwrap();
-        assert_eq!(viewer.poll_at(), Some(t1 + ACK_TIMEOUT));
-        viewer.ack(1).unwrap();
-        assert_eq!(viewer.poll_at(), None);
+        let mut bench = Bench::new(View::default());
+        assert_eq!(
+            bench.viewer.poll_at(),
+            bench.t0 + STATS_EVERY,
+            "nothing owed"
+        );
+        bench.publish(&frame(1, 40_000, bench.t0));
+        bench.write(2000);
+        let sent = bench.at(2000);
+        assert!(!bench
+            .viewer
+            .ack_overdue(sent + ACK_TIMEOUT - Duration::from_millis(1)));
+        assert!(bench.viewer.ack_overdue(sent + ACK_TIMEOUT));
+        bench.viewer.ack(1, bench.at(2100)).unwrap();
+        assert!(!bench.viewer.ack_overdue(sent + ACK_TIMEOUT));
+    }
+
+    #[test]
+    fn test_ready_rate_cap_holds_updates_back() {
+        let view = View {
+            max_fps: 10,
+            ..View::default()
+        };
+        let mut bench = Bench::new(view);
+        bench.publish(&frame(1, 100, bench.t0));
+        assert_eq!(bench.write(0), Progress::Sent);
+        bench.publish(&frame(2, 100, bench.t0));
+        assert_eq!(bench.write(50), Progress::Idle, "100 ms between updates");
+        assert_eq!(bench.write(100), Progress::Sent);
+        assert_eq!(bench.seqs(), [1, 2]);
+    }
+
+    #[test]
+    fn test_ready_still_screen_sends_unchanged_once_a_second() {
+        let mut bench = Bench::new(View::default());
+        let jpeg = screen_jpeg(64, 32, (2, 1), None);
+        bench.publish(&framed(1, jpeg.clone(), bench.t0));
+        bench.write(0);
+        for (seq, ms) in (2..40).zip((33..).step_by(33)) {
+            bench.publish(&framed(seq, jpeg.clone(), bench.t0));
+            bench.write(ms);
+        }
+        let kinds: Vec<(u8, u64)> = bench.messages().iter().map(|m| (m.0, m.1)).collect();
+        assert_eq!(
+            kinds,
+            [(KIND_WHOLE, 1), (KIND_UNCHANGED, 32)],
+            "one keep-alive after 1 s"
+        );
+    }
+
+    #[test]
+    fn test_ready_change_goes_as_changed_areas() {
+        let mut bench = Bench::new(View::default());
+        let old = screen_jpeg(640, 480, (2, 1), None);
+        let new = screen_jpeg(640, 480, (2, 1), Some((100, 100, 20, 10)));
+        bench.publish(&framed(1, old, bench.t0));
+        bench.write(0);
+        bench.viewer.ack(1, bench.at(20)).unwrap();
+        bench.publish(&framed(2, new.clone(), bench.t0));
+        bench.write(33);
+        let got = bench.messages();
+        assert_eq!(got.len(), 2);
+        let (kind, seq, body) = &got[1];
+        assert_eq!((*kind, *seq), (KIND_CHANGES, 2));
+        assert!(
+            body.len() < new.len() / 10,
+            "{} bytes of {}",
+            body.len(),
+            new.len()
+        );
+        assert_eq!(&body[..4], &[0, 16, 0, 8], "MCU 16x8 for 4:2:2");
+    }
+
+    #[test]
+    fn test_view_new_quality_sends_whole_frame() {
+        let mut bench = Bench::new(View::default());
+        let jpeg = screen_jpeg(640, 480, (2, 1), None);
+        bench.publish(&framed(1, jpeg.clone(), bench.t0));
+        bench.write(0);
+        bench.viewer.ack(1, bench.at(10)).unwrap();
+        bench.viewer.set_view(View {
+            quality: Choice::Fixed(Quality::Level(30)),
+            max_fps: 0,
+        });
+        assert!(
+            bench.viewer.wants(1),
+            "the same frame again, at the new quality"
+        );
+        bench.write(20);
+        let got = bench.messages();
+        assert_eq!((got[1].0, got[1].1), (KIND_WHOLE, 1));
+        assert!(
+            got[1].2.len() * 2 < got[0].2.len(),
+            "lower quality, fewer bytes"
+        );
+    }
+
+    #[test]
+    fn test_stats_and_auto_steps_down_on_a_slow_link() {
+        let view = View {
+            quality: Choice::Auto,
+            max_fps: 0,
+        };
+        let mut bench = Bench::new(view);
+        bench.publish(&frame(1, 40_000, bench.t0));
+        bench.write(0);
+        // Acknowledged 400 ms after capture: too slow, Auto steps down.
+        bench.viewer.ack(1, bench.at(400)).unwrap();
+        let stats = bench
+            .viewer
+            .stats(bench.at(1000))
+            .expect("due after a second");
+        let stats = crate::json::Value::parse(&stats).unwrap();
+        assert_eq!(stats.get("type").and_then(|v| v.as_str()), Some("stats"));
+        assert_eq!(stats.get("latency_ms").and_then(|v| v.as_i64()), Some(400));
+        // The JPEG, the 28-byte header and a 4-byte WebSocket header.
+        assert_eq!(
+            stats.get("bytes_per_s").and_then(|v| v.as_i64()),
+            Some(40_032)
+        );
+        assert_eq!(stats.get("auto").and_then(|v| v.as_bool()), Some(true));
+        assert!(
+            bench.viewer.stats(bench.at(1500)).is_none(),
+            "once a second"
+        );
+        assert_eq!(bench.viewer.quality, Quality::Level(80));
+        assert!(bench.viewer.wants(1), "a whole frame at the new quality");
+    }
+
+    #[test]
+    fn test_view_parsing() {
+        assert_eq!(View::parse_quality("auto"), Ok(Choice::Auto));
+        assert_eq!(
+            View::parse_quality("60"),
+            Ok(Choice::Fixed(Quality::Level(60)))
+        );
+        for bad in ["0", "101", "high", ""] {
+            let why = View::parse_quality(bad).unwrap_err();
+            assert!(why.contains("source"), "{why}");
+        }
+        assert!(View::parse_max_fps(-1).is_err());
+        assert!(View::from_query(None, Some("x")).is_err());
+        let view = View::from_query(Some("source"), Some("15")).unwrap();
+        assert_eq!(
+            (view.quality, view.max_fps),
+            (Choice::Fixed(Quality::Source), 15)
+        );
     }
 
     #[test]
     fn test_header_lengths_at_the_boundaries() {
         let t0 = Instant::now();
         for (jpeg, head) in [(97, 2), (98, 4), (65_535 - 28, 4), (65_536 - 28, 10)] {
-            let m = Message::new(&frame(1, jpeg, t0));
+            let mut updates = Updates::default();
+            updates.on_frame(&frame(1, jpeg, t0));
+            let update = updates.update_for(None, Quality::Source).unwrap();
+            let m = Message::new(update);
             assert_eq!(m.head.len(), head + HEADER_LEN, "JPEG of {jpeg} bytes");
         }
     }

@@ -337,9 +337,9 @@ impl<S: Stream> Conn<S> {
                     let leftover = self.switch_protocols(&accept);
                     self.set_state(State::WebSocket(Box::new(Session::new(leftover, now))));
                 }
-                Action::UpgradeVideo(accept) => {
+                Action::UpgradeVideo(accept, view) => {
                     let leftover = self.switch_protocols(&accept);
-                    let session = VideoSession::new(leftover, now);
+                    let session = VideoSession::new(leftover, view, now);
                     self.set_state(State::Video(Box::new(session)));
                 }
             }
@@ -402,7 +402,7 @@ impl<S: Stream> Conn<S> {
                 let linger = Linger::new(&response, now, req.content_length);
                 self.set_state(State::Lingering(linger));
             }
-            Action::Stream | Action::Snapshot | Action::Upgrade(_) | Action::UpgradeVideo(_) => {
+            Action::Stream | Action::Snapshot | Action::Upgrade(_) | Action::UpgradeVideo(..) => {
                 self.close_with(Response::error(
                     Status::BadRequest,
                     "this route takes no body",
@@ -480,7 +480,7 @@ impl<S: Stream> Conn<S> {
         // cut into a frame message.
         if let State::Video(session) = &mut self.state {
             return session
-                .write(&mut self.wire, app.video.latest(), now)
+                .write(&mut self.wire, app.video.updates(), now)
                 .map(Next::from);
         }
         if !self.wire.flush(now)? {

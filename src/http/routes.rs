@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
+use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
 use super::{assets, Status};
@@ -25,8 +26,9 @@ pub enum Action {
     Snapshot,
     /// Switch to WebSocket, answering with this `Sec-WebSocket-Accept`.
     Upgrade(String),
-    /// The same, for the video channel (`/ws/video`).
-    UpgradeVideo(String),
+    /// The same, for the video channel (`/ws/video`), with the settings its
+    /// query asked for.
+    UpgradeVideo(String, View),
     /// Stream the request body into this image upload.
     Upload(Upload),
 }
@@ -77,7 +79,13 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
         "/stream" if read_only => Action::Stream,
         "/snapshot.jpg" if read_only => Action::Snapshot,
         "/ws" if req.method == Method::Get => upgrade(req, Action::Upgrade),
-        "/ws/video" if req.method == Method::Get => upgrade(req, Action::UpgradeVideo),
+        "/ws/video" if req.method == Method::Get => {
+            let (quality, max_fps) = (req.query_param("quality"), req.query_param("max_fps"));
+            match View::from_query(quality, max_fps) {
+                Ok(view) => upgrade(req, |accept| Action::UpgradeVideo(accept, view)),
+                Err(e) => Action::Respond(Response::error(Status::BadRequest, &e)),
+            }
+        }
         "/api/status" if read_only => {
             Action::Respond(Response::json(Status::Ok, app.status_json(now)))
         }
@@ -504,7 +512,7 @@ fn eject() -> Handler {
 }
 
 /// A WebSocket upgrade, checked; `to` makes the action from the accept key.
-fn upgrade(req: &Request, to: fn(String) -> Action) -> Action {
+fn upgrade(req: &Request, to: impl FnOnce(String) -> Action) -> Action {
     let refuse = |status, reason: &str| Action::Respond(Response::error(status, reason));
     if !req
         .header("upgrade")

@@ -11,11 +11,12 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use super::canvas::{self, Progress};
+use super::canvas::{self, Progress, View};
 use super::io::{Stream, Wire};
 use super::websocket::{Beat, Heartbeat, Link};
 use super::ws::{self, WebSocket};
 use crate::json::{self, Value};
+use crate::video::updates::Updates;
 use crate::video::SharedFrame;
 
 /// Replies kv could not write yet; a page that sends more while it reads
@@ -51,22 +52,54 @@ fn deferred<S: Stream>(wire: &mut Wire<S>) -> Deferred<'_, S> {
     Deferred { stream, out }
 }
 
-/// The sequence an ack message carries, or what is wrong with it.
-pub fn parse_ack(text: &str) -> Result<u64, String> {
+/// What the page may say on `/ws/video`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PageMessage {
+    /// It drew the update of this frame.
+    Ack(u64),
+    /// New settings (fields left out keep their value).
+    View {
+        quality: Option<canvas::Choice>,
+        max_fps: Option<u32>,
+    },
+}
+
+/// Reads one message from the page, or says what is wrong with it.
+pub fn parse_message(text: &str) -> Result<PageMessage, String> {
     let msg = Value::parse(text).map_err(|e| format!("message is not JSON: {e}"))?;
     match msg.get("type").and_then(Value::as_str) {
-        Some("ack") => {}
-        Some(other) => {
-            return Err(format!(
-                "unknown message type \"{other}\" on /ws/video; it takes only \"ack\" (input goes to /ws)"
-            ))
+        Some("ack") => msg
+            .get("seq")
+            .and_then(Value::as_i64)
+            .and_then(|seq| u64::try_from(seq).ok())
+            .map(PageMessage::Ack)
+            .ok_or_else(|| "\"ack\" needs the frame's \"seq\", a non-negative integer".into()),
+        Some("view") => {
+            let quality = match msg.get("quality") {
+                None => None,
+                Some(q) => {
+                    let text = match (q.as_str(), q.as_i64()) {
+                        (Some(s), _) => s.to_string(),
+                        (None, Some(n)) => n.to_string(),
+                        _ => return Err("\"quality\" is \"source\", \"auto\" or 1..100".into()),
+                    };
+                    Some(View::parse_quality(&text)?)
+                }
+            };
+            let max_fps = match msg.get("max_fps") {
+                None => None,
+                Some(fps) => Some(View::parse_max_fps(
+                    fps.as_i64()
+                        .ok_or("\"max_fps\" is a whole number, 0 for no cap")?,
+                )?),
+            };
+            Ok(PageMessage::View { quality, max_fps })
         }
-        None => return Err("message has no \"type\"".into()),
+        Some(other) => Err(format!(
+            "unknown message type \"{other}\" on /ws/video; it takes \"ack\" and \"view\" (input goes to /ws)"
+        )),
+        None => Err("message has no \"type\"".into()),
     }
-    msg.get("seq")
-        .and_then(Value::as_i64)
-        .and_then(|seq| u64::try_from(seq).ok())
-        .ok_or_else(|| "\"ack\" needs the frame's \"seq\", a non-negative integer".into())
 }
 
 pub struct VideoSession {
@@ -77,11 +110,36 @@ pub struct VideoSession {
 
 impl VideoSession {
     /// `leftover`: bytes that came after the upgrade request's head.
-    pub fn new(leftover: Vec<u8>, now: Instant) -> VideoSession {
+    pub fn new(leftover: Vec<u8>, view: View, now: Instant) -> VideoSession {
         VideoSession {
             ws: WebSocket::new(leftover),
             heartbeat: Heartbeat::new(now),
-            viewer: canvas::Viewer::default(),
+            viewer: canvas::Viewer::new(view, now),
+        }
+    }
+
+    /// Acts on one page message; `Err` is the error reply's text.
+    fn on_message(&mut self, text: &str, now: Instant) -> Result<(), String> {
+        match parse_message(text)? {
+            PageMessage::Ack(seq) => self.viewer.ack(seq, now),
+            PageMessage::View { quality, max_fps } => {
+                let mut view = self.viewer.view();
+                view.quality = quality.unwrap_or(view.quality);
+                view.max_fps = max_fps.unwrap_or(view.max_fps);
+                self.viewer.set_view(view);
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues a text message in the wire; false when the socket failed.
+    fn send_text<S: Stream>(&mut self, wire: &mut Wire<S>, text: String) -> bool {
+        match self.ws.send(&mut deferred(wire), text) {
+            Ok(()) => true,
+            Err(e) => {
+                log::debug!("{}: video websocket: {e}", wire.peer);
+                false
+            }
         }
     }
 
@@ -94,13 +152,12 @@ impl VideoSession {
             self.heartbeat.heard(now);
             match event {
                 ws::Event::Text(text) => {
-                    if let Err(e) = parse_ack(&text).and_then(|seq| self.viewer.ack(seq)) {
+                    if let Err(e) = self.on_message(&text, now) {
                         let reply = json::Object::new()
                             .str("type", "error")
                             .str("message", &e)
                             .finish();
-                        if let Err(e) = self.ws.send(&mut deferred(wire), reply) {
-                            log::debug!("{}: video websocket: {e}", wire.peer);
+                        if !self.send_text(wire, reply) {
                             return Link::Closed;
                         }
                     }
@@ -132,35 +189,39 @@ impl VideoSession {
     pub fn write<S: Stream>(
         &mut self,
         wire: &mut Wire<S>,
-        latest: Option<&SharedFrame>,
+        updates: &mut Updates,
         now: Instant,
     ) -> io::Result<Link> {
         loop {
             if !self.viewer.is_mid_message() && !wire.flush(now)? {
                 return Ok(Link::Open);
             }
-            match self.viewer.write_to(&mut wire.stream, latest, now)? {
+            match self.viewer.write_to(&mut wire.stream, updates, now)? {
                 Progress::Sent => wire.touch(now),
                 Progress::Idle | Progress::Blocked => return Ok(Link::Open),
             }
         }
     }
 
-    /// Whether `write` would send something of this new frame.
+    /// Whether `write` would send something up to this new frame.
     pub fn wants(&self, frame: &SharedFrame) -> bool {
-        self.viewer.wants(frame)
+        self.viewer.wants(frame.seq)
     }
 
-    /// When to ping, to give up on a silent page, or on one that stopped
-    /// acknowledging.
+    /// When to ping, to send the stats, to give up on a silent page, or on
+    /// one that stopped acknowledging.
     pub fn poll_at(&self) -> Instant {
-        let beat = self.heartbeat.poll_at();
-        self.viewer.poll_at().map_or(beat, |ack| ack.min(beat))
+        self.heartbeat.poll_at().min(self.viewer.poll_at())
     }
 
-    /// Open: a ping waits in the wire for `write`.
+    /// Open: a ping or the stats wait in the wire for `write`.
     pub fn on_timer<S: Stream>(&mut self, wire: &mut Wire<S>, now: Instant) -> Link {
-        if self.viewer.poll_at().is_some_and(|t| now >= t) {
+        if let Some(stats) = self.viewer.stats(now) {
+            if !self.send_text(wire, stats) {
+                return Link::Closed;
+            }
+        }
+        if self.viewer.ack_overdue(now) {
             log::info!(
                 "{}: no ack for a video frame in {}s, closing",
                 wire.peer,
@@ -200,6 +261,7 @@ mod tests {
         fake: FakeStream,
         wire: Wire<FakeStream>,
         session: VideoSession,
+        updates: Updates,
         t0: Instant,
     }
 
@@ -210,7 +272,8 @@ mod tests {
             Bench {
                 fake,
                 wire,
-                session: VideoSession::new(Vec::new(), t0),
+                session: VideoSession::new(Vec::new(), View::default(), t0),
+                updates: Updates::default(),
                 t0,
             }
         }
@@ -221,7 +284,8 @@ mod tests {
 
         fn write(&mut self, latest: &SharedFrame, ms: u64) {
             let now = self.at(ms);
-            let link = self.session.write(&mut self.wire, Some(latest), now);
+            self.updates.on_frame(latest);
+            let link = self.session.write(&mut self.wire, &mut self.updates, now);
             assert_eq!(link.unwrap(), Link::Open);
         }
 
@@ -259,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn test_open_frames_follow_acks() {
+    fn test_open_updates_follow_acks() {
         let mut bench = Bench::new();
         let f1 = frame(1, bench.t0);
         assert!(bench.session.wants(&f1));
@@ -267,23 +331,26 @@ mod tests {
         let frames = bench.frames();
         assert_eq!(frames.len(), 1, "after the 101 head, one frame");
         assert_eq!((frames[0].0, seq_of(&frames[0].1)), (2, 1));
-        // Frames 2 and 3 come; without an ack nothing goes.
-        bench.write(&frame(2, bench.t0), 30);
-        let f3 = frame(3, bench.t0);
-        assert!(!bench.session.wants(&f3));
-        bench.write(&f3, 60);
-        assert!(bench.frames().is_empty());
+        // Small updates share the window: three more go, then nothing
+        // without an ack.
+        for seq in 2..=6 {
+            bench.write(&frame(seq, bench.t0), seq * 30);
+        }
+        let seqs: Vec<u64> = bench.frames().iter().map(|f| seq_of(&f.1)).collect();
+        assert_eq!(seqs, [2, 3, 4]);
+        let f7 = frame(7, bench.t0);
+        assert!(!bench.session.wants(&f7));
         // The ack: the newest frame goes, not the ones between.
-        bench.send_text(r#"{"type":"ack","seq":1}"#);
-        assert_eq!(bench.read(70), Link::Open);
-        bench.write(&f3, 70);
+        bench.send_text(r#"{"type":"ack","seq":4}"#);
+        assert_eq!(bench.read(200), Link::Open);
+        bench.write(&f7, 200);
         let frames = bench.frames();
         assert_eq!(frames.len(), 1);
-        assert_eq!(seq_of(&frames[0].1), 3);
+        assert_eq!(seq_of(&frames[0].1), 7);
     }
 
     #[test]
-    fn test_open_malformed_acks_get_error_replies() {
+    fn test_open_malformed_messages_get_error_replies() {
         let mut bench = Bench::new();
         bench.write(&frame(1, bench.t0), 0);
         bench.frames();
@@ -293,18 +360,37 @@ mod tests {
             r#"{"type":"ack"}"#,
             r#"{"type":"ack","seq":-1}"#,
             r#"{"type":"ack","seq":99}"#,
+            r#"{"type":"view","quality":"best"}"#,
         ] {
             bench.send_text(bad);
         }
         assert_eq!(bench.read(10), Link::Open);
-        bench.write(&frame(2, bench.t0), 10);
+        // Replies wait in the wire for the write turn.
+        bench.write(&frame(1, bench.t0), 10);
         let replies = bench.frames();
-        assert_eq!(replies.len(), 5, "one error each, and no frame");
+        assert_eq!(replies.len(), 6, "one error each, and no frame");
         for (op, payload) in replies {
             assert_eq!(op, 1, "text");
             let reply = Value::parse(std::str::from_utf8(&payload).unwrap()).unwrap();
             assert_eq!(reply.get("type").and_then(Value::as_str), Some("error"));
         }
+    }
+
+    #[test]
+    fn test_open_stats_every_second() {
+        let mut bench = Bench::new();
+        bench.write(&frame(1, bench.t0), 0);
+        bench.frames();
+        bench.send_text(r#"{"type":"view","quality":50,"max_fps":5}"#);
+        assert_eq!(bench.read(10), Link::Open);
+        let at = bench.session.poll_at();
+        assert_eq!(at, bench.at(1000));
+        assert_eq!(bench.session.on_timer(&mut bench.wire, at), Link::Open);
+        bench.write(&frame(1, bench.t0), 1000);
+        let frames = bench.frames();
+        let stats = Value::parse(std::str::from_utf8(&frames[0].1).unwrap()).unwrap();
+        assert_eq!(stats.get("type").and_then(Value::as_str), Some("stats"));
+        assert_eq!(stats.get("max_fps").and_then(Value::as_i64), Some(5));
     }
 
     #[test]
@@ -329,7 +415,7 @@ mod tests {
         // The page answers every ping (browsers do by themselves) but never
         // acks: pinged at 15 s, closed at the ack timeout.
         let mut now = bench.t0;
-        for _ in 0..10 {
+        for _ in 0..100 {
             now = bench.session.poll_at();
             bench.fake.send(&[0x8A, 0x80, 0, 0, 0, 0]);
             assert_eq!(bench.session.read(&mut bench.wire, now), Link::Open);
@@ -359,11 +445,30 @@ mod tests {
     }
 
     #[test]
-    fn test_parse_ack() {
-        assert_eq!(parse_ack(r#"{"type":"ack","seq":42}"#), Ok(42));
-        assert!(parse_ack(r#"{"type":"ack","seq":1.5}"#).is_err());
-        assert!(parse_ack(r#"{"seq":1}"#).is_err());
-        let why = parse_ack(r#"{"type":"abs","x":1,"y":1}"#).unwrap_err();
+    fn test_parse_message() {
+        assert_eq!(
+            parse_message(r#"{"type":"ack","seq":42}"#),
+            Ok(PageMessage::Ack(42))
+        );
+        assert!(parse_message(r#"{"type":"ack","seq":1.5}"#).is_err());
+        assert!(parse_message(r#"{"seq":1}"#).is_err());
+        let why = parse_message(r#"{"type":"abs","x":1,"y":1}"#).unwrap_err();
         assert!(why.contains("/ws"), "{why}");
+        let view = parse_message(r#"{"type":"view","quality":"auto","max_fps":10}"#);
+        let want = PageMessage::View {
+            quality: Some(canvas::Choice::Auto),
+            max_fps: Some(10),
+        };
+        assert_eq!(view, Ok(want));
+        let level = parse_message(r#"{"type":"view","quality":40}"#);
+        assert!(matches!(level, Ok(PageMessage::View { max_fps: None, .. })));
+        for bad in [
+            r#"{"type":"view","quality":"best"}"#,
+            r#"{"type":"view","quality":true}"#,
+            r#"{"type":"view","max_fps":-3}"#,
+            r#"{"type":"view","max_fps":"x"}"#,
+        ] {
+            assert!(parse_message(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -11,9 +11,11 @@ mod fps;
 mod frame;
 pub mod jpeg;
 pub mod modes;
+pub mod picture;
 pub mod pipeline;
 mod placeholder;
 pub mod raw;
+pub mod updates;
 pub mod v4l2;
 
 use std::os::fd::RawFd;

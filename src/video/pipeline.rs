@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::fps::FpsMeter;
 use super::placeholder::Placeholder;
+use super::updates::Updates;
 use super::{Frame, FrameSource, Mode, SharedFrame, Signal, VideoInfo};
 use crate::json;
 
@@ -102,6 +103,8 @@ pub struct Pipeline {
     /// Frames shown while the source has no picture.
     placeholder: Placeholder,
     fps: FpsMeter,
+    /// Change-only updates for canvas viewers, built from `latest`.
+    updates: Updates,
 }
 
 impl Pipeline {
@@ -115,6 +118,7 @@ impl Pipeline {
             signal: Signal::Live,
             placeholder: Placeholder::new(),
             fps: FpsMeter::new(now),
+            updates: Updates::default(),
         }
     }
 
@@ -170,6 +174,7 @@ impl Pipeline {
         self.fps.tick(now);
         let shared = SharedFrame::new(frame);
         self.latest = Some(shared.clone());
+        self.updates.on_frame(&shared);
         shared
     }
 
@@ -212,6 +217,7 @@ impl Pipeline {
                 // The next viewer must start with a frame captured for it, not
                 // the screen as it was when the last one left.
                 self.latest = None;
+                self.updates.clear();
             }
         }
         self.capture = capture;
@@ -224,6 +230,11 @@ impl Pipeline {
     /// The newest frame, for a viewer whose socket took the previous one.
     pub fn latest(&self) -> Option<&SharedFrame> {
         self.latest.as_ref()
+    }
+
+    /// Updates for canvas viewers, up to the newest frame.
+    pub fn updates(&mut self) -> &mut Updates {
+        &mut self.updates
     }
 
     /// The newest frame if it is recent enough to answer a snapshot with.

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const base = process.env.KV_URL;
@@ -20,6 +21,8 @@ const ABS_MAX = 32767;
 
 let browser;
 let page;
+// The kv this test started again, if it did (see the restart test).
+let restarted;
 const pageErrors = [];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,11 +47,18 @@ async function get(route) {
 const demoScreen = async () => (await get('/api/demo/screen')).text();
 
 /** Opens the UI in a new page, recording every message it sends to kv: input on /ws in
- *  `sent`, frame acks on /ws/video in `acks`. */
+ *  `sent`, acks and view messages on /ws/video in `acks`; and what kv sends on /ws/video:
+ *  `updates` ({ kind, seq, bytes }) and `stats` (kv's stats messages). */
 async function openUi(context) {
   const p = await context.newPage();
   p.sent = [];
   p.acks = [];
+  p.updates = [];
+  p.stats = [];
+  p.videoUrls = [];
+  // Orders what the page sent and received on /ws/video: `at` of updates, `viewsAt`.
+  p.clock = 0;
+  p.viewsAt = [];
   p.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
   p.on('console', (m) => {
     // HTTP errors are recorded below with their URL (a missing favicon is fine).
@@ -57,14 +67,33 @@ async function openUi(context) {
   p.on('response', (r) => {
     if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`);
   });
-  p.on('websocket', (ws) => ws.on('framesent', (f) => {
-    const into = new URL(ws.url()).pathname === '/ws/video' ? p.acks : p.sent;
-    try {
-      into.push(JSON.parse(f.payload));
-    } catch {
-      into.push({ unparsed: String(f.payload) });
-    }
-  }));
+  p.on('websocket', (ws) => {
+    const isVideo = new URL(ws.url()).pathname === '/ws/video';
+    if (isVideo) p.videoUrls.push(ws.url());
+    ws.on('framesent', (f) => {
+      const into = isVideo ? p.acks : p.sent;
+      try {
+        const msg = JSON.parse(f.payload);
+        into.push(msg);
+        if (isVideo && msg.type === 'view') p.viewsAt.push((p.clock += 1));
+      } catch {
+        into.push({ unparsed: String(f.payload) });
+      }
+    });
+    if (!isVideo) return;
+    ws.on('framereceived', (f) => {
+      if (typeof f.payload === 'string') {
+        try {
+          const msg = JSON.parse(f.payload);
+          if (msg.type === 'stats') p.stats.push(msg);
+        } catch {
+          // Not kv's: the test below fails on what it misses.
+        }
+      } else if (f.payload.length >= 28) {
+        p.updates.push({ kind: f.payload[0], seq: Number(f.payload.readBigUInt64BE(4)), bytes: f.payload.length, at: (p.clock += 1) });
+      }
+    });
+  });
   p.response = await p.goto(`${base}/`);
   await p.waitForFunction(() => document.getElementById('ws-pill').dataset.level === 'ok', null, { timeout: 10000 });
   return p;
@@ -136,6 +165,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
+  if (restarted) restarted.kill('SIGTERM');
 });
 
 test('the page loads under a strict CSP and connects its WebSocket', async () => {
@@ -163,8 +193,135 @@ test('the video shows non-blank frames on the canvas, acknowledging each', async
   await until(() => page.acks.length >= mark + 5, 'five more acknowledgements');
   const seqs = page.acks.slice(mark).map((a) => a.seq);
   assert.ok(page.acks.every((a) => a.type === 'ack'), 'only acks on /ws/video');
-  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `acked sequences increase: ${seqs}`);
+  // A keep-alive (kind 3) may name the frame the update before it brought.
+  assert.ok(seqs.every((s, i) => i === 0 || s >= seqs[i - 1]), `acked sequences never go back: ${seqs}`);
   await until(async () => /^canvas · \d+\.\d fps$/.test(await page.textContent('#view-pill')), 'the canvas rate pill');
+});
+
+/** JPEGs made by Chromium's own encoder (the test has none): `noise` a w×h picture of
+ *  random pixels (slow to decode), else one of 16×16 blocks in distinct colours. */
+const makeJpeg = (p, width, height, noise) => p.evaluate(async ([w, h, noise]) => {
+  const c = new OffscreenCanvas(w, h);
+  const g = c.getContext('2d');
+  if (noise) {
+    const d = g.createImageData(w, h);
+    for (let i = 0; i < d.data.length; i += 1) d.data[i] = (i & 3) === 3 ? 255 : Math.random() * 256;
+    g.putImageData(d, 0, 0);
+  } else {
+    for (let y = 0; y < h; y += 16) {
+      for (let x = 0; x < w; x += 16) {
+        g.fillStyle = `hsl(${(x * 7 + y * 13) % 360} 80% ${30 + ((x + y) % 40)}%)`;
+        g.fillRect(x, y, 16, 16);
+      }
+    }
+  }
+  const bytes = new Uint8Array(await (await c.convertToBlob({ type: 'image/jpeg', quality: 0.95 })).arrayBuffer());
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}, [width, height, noise]).then((b64) => Buffer.from(b64, 'base64'));
+
+/** One /ws/video message as docs/API.md lays it out. `spans`: [dc, dr, len, sc, sr] in MCUs. */
+function videoMessage(kind, seq, width, height, { jpeg, mcu, spans } = {}) {
+  const head = Buffer.alloc(28);
+  head[0] = kind;
+  head.writeBigUInt64BE(BigInt(seq), 4);
+  head.writeBigUInt64BE(BigInt(seq) * 33000n, 12);
+  head.writeUInt32BE(width, 20);
+  head.writeUInt32BE(height, 24);
+  const parts = [head];
+  if (spans) {
+    const areas = Buffer.alloc(8 + spans.length * 10);
+    areas.writeUInt16BE(mcu[0], 0);
+    areas.writeUInt16BE(mcu[1], 2);
+    areas.writeUInt16BE(spans.length, 4);
+    spans.forEach((span, i) => span.forEach((v, j) => areas.writeUInt16BE(v, 8 + i * 10 + j * 2)));
+    parts.push(areas);
+  }
+  if (jpeg) parts.push(jpeg);
+  return Buffer.concat(parts);
+}
+
+/** A page whose /ws/video is `serve(socket, n)` here instead of kv (n counts connections);
+ *  /ws still goes to kv. */
+async function mockedVideo(serve) {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+  let connections = 0;
+  await context.routeWebSocket(/\/ws\/video/, (ws) => { connections += 1; serve(ws, connections); });
+  const p = await openUi(context);
+  p.connections = () => connections;
+  return p;
+}
+
+test('changed areas and unchanged updates are applied in arrival order, clipped, each acked once drawn', async () => {
+  // A whole frame of 1920×1080 noise decodes far slower than the small JPEG of the changed
+  // areas sent right behind it: drawn as decoded, the areas would be painted over.
+  const whole = await makeJpeg(page, 1920, 1080, true);
+  const areas = await makeJpeg(page, 64, 48, false);
+  const W = 1920;
+  const H = 1080;
+  const first = [[2, 3, 2, 0, 0], [119, 67, 3, 1, 1], [0, 0, 1, 3, 2]]; // the 2nd sticks out right and below
+  const second = [[3, 3, 1, 2, 1]]; // over the first's first span
+  const acks = [];
+  const p = await mockedVideo((ws) => {
+    ws.onMessage((m) => acks.push(JSON.parse(m)));
+    ws.send(videoMessage(1, 10, W, H, { jpeg: whole }));
+    ws.send(videoMessage(2, 11, W, H, { jpeg: areas, mcu: [16, 16], spans: first }));
+    ws.send(videoMessage(3, 12, W, H));
+    ws.send(videoMessage(2, 13, W, H, { jpeg: areas, mcu: [16, 16], spans: second }));
+  });
+  try {
+    await until(() => acks.length >= 4, 'four acks');
+    await sleep(300);
+    assert.deepEqual(acks, [10, 11, 12, 13].map((seq) => ({ type: 'ack', seq })), 'one ack per update, in order');
+    assert.equal(await p.$eval('#screen', (c) => c.dataset.seq), '13');
+    // The expected picture, drawn here with the canvas's own clipping.
+    const diff = await p.evaluate(async ([whole, areas, updates]) => {
+      const decode = async (b64) => createImageBitmap(new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'image/jpeg' }));
+      const a = await decode(whole);
+      const b = await decode(areas);
+      const want = new OffscreenCanvas(a.width, a.height).getContext('2d');
+      want.drawImage(a, 0, 0);
+      for (const spans of updates) {
+        for (const [dc, dr, len, sc, sr] of spans) want.drawImage(b, sc * 16, sr * 16, len * 16, 16, dc * 16, dr * 16, len * 16, 16);
+      }
+      const screen = document.getElementById('screen');
+      const got = screen.getContext('2d').getImageData(0, 0, screen.width, screen.height).data;
+      const exp = want.getImageData(0, 0, a.width, a.height).data;
+      let max = 0;
+      let off = 0;
+      for (let i = 0; i < exp.length; i += 1) {
+        const d = Math.abs(got[i] - exp[i]);
+        if (d > 2) off += 1;
+        max = Math.max(max, d);
+      }
+      return { size: [screen.width, screen.height], max, off };
+    }, [whole.toString('base64'), areas.toString('base64'), [first, second]]);
+    console.log(`# mocked kinds 1,2,3,2: canvas ${diff.size.join('×')}, max channel difference ${diff.max}, ${diff.off} channels off by > 2`);
+    assert.deepEqual(diff.size, [W, H]);
+    assert.equal(diff.off, 0, 'the canvas is the whole frame with the spans drawn over it, in order');
+  } finally {
+    await p.context().close();
+  }
+});
+
+test('changed areas before a whole frame, or a JPEG that does not decode, reopen the channel', async () => {
+  const whole = await makeJpeg(page, 320, 240, false);
+  const seen = [];
+  const p = await mockedVideo((ws, n) => {
+    ws.onMessage((m) => seen.push([n, JSON.parse(m)]));
+    if (n === 1) ws.send(videoMessage(2, 5, 320, 240, { jpeg: whole, mcu: [16, 16], spans: [[0, 0, 1, 0, 0]] }));
+    else if (n === 2) ws.send(videoMessage(1, 6, 320, 240, { jpeg: Buffer.from('not a jpeg') }));
+    else ws.send(videoMessage(1, 7, 320, 240, { jpeg: whole }));
+  });
+  try {
+    await until(() => seen.some(([n]) => n === 3), 'a third channel and its ack', 15000);
+    assert.deepEqual(seen, [[3, { type: 'ack', seq: 7 }]], 'nothing acked that was not drawn');
+    assert.equal(await p.$eval('#screen', (c) => `${c.width}×${c.height} ${c.dataset.seq}`), '320×240 7');
+    assert.ok(await p.isVisible('#screen'), 'still the canvas, not /stream');
+  } finally {
+    await p.context().close();
+  }
 });
 
 test('without the video channel the page falls back to /stream', async () => {
@@ -173,7 +330,7 @@ test('without the video channel the page falls back to /stream', async () => {
   await context.addInitScript(() => {
     window.WebSocket = new Proxy(window.WebSocket, {
       construct(Real, args) {
-        if (!String(args[0]).endsWith('/ws/video')) return new Real(...args);
+        if (new URL(args[0], location.href).pathname !== '/ws/video') return new Real(...args);
         const stub = new EventTarget();
         Object.assign(stub, { readyState: Real.CLOSED, send() {}, close() {} });
         setTimeout(() => stub.dispatchEvent(new Event('close')), 10);
@@ -451,6 +608,191 @@ test('on a phone, a tap is a click where it landed', async () => {
   await phone.close();
 });
 
+/** Waits for kv's stats message that satisfies `ok`, newer than index `mark`. */
+const statsWhere = (p, mark, ok, what, timeoutMs = 8000) => until(() => p.stats.slice(mark).find(ok), what, timeoutMs)
+  .catch((e) => { throw new Error(`${e.message}; kv's last stats: ${JSON.stringify(p.stats.at(-1) || 'none')}`); });
+
+/** Picks a quality in the menu; returns the first whole frame kv sent at it (a view message
+ *  that changes the quality kv sends at brings one; `whole` false when it does not change)
+ *  and the stats kv reports a moment later. */
+async function chooseQuality(p, value, expect, whole = true) {
+  const acks = p.acks.length;
+  const stats = p.stats.length;
+  await p.selectOption('#quality', value);
+  const view = await until(() => p.acks.slice(acks).find((m) => m.type === 'view'), `a view message for ${value}`);
+  assert.deepEqual(view, { type: 'view', quality: expect, max_fps: Number(await p.inputValue('#max-fps')) });
+  const viewAt = p.viewsAt.at(-1);
+  // Under Auto, kv reports the quality it picked (and auto: true).
+  const reported = await statsWhere(p, stats, (s) => (expect === 'auto' ? s.auto === true : s.quality === expect && s.auto === false),
+    `kv's stats to report quality ${expect}`);
+  // Typing makes the picture change, so changed areas flow too.
+  await p.focus('#view');
+  for (const key of usKeys(`q${value} `)) await p.keyboard.press(key);
+  const first = whole && await until(() => p.updates.find((u) => u.kind === 1 && u.at > viewAt), `a whole frame at ${value}`);
+  const later = await statsWhere(p, p.stats.length, () => true, 'one more stats message');
+  const sent = p.updates.filter((u) => u.at > viewAt);
+  const perUpdate = later.updates_per_s > 0 ? later.bytes_per_s / later.updates_per_s : 0;
+  console.log(`# quality ${value}: whole frame ${first ? first.bytes : '-'} bytes; ${sent.length} updates received ` +
+    `(kinds ${[1, 2, 3].map((k) => sent.filter((u) => u.kind === k).length).join('/')}); stats ${later.bytes_per_s} B/s, ` +
+    `${later.updates_per_s} updates/s = ${perUpdate.toFixed(0)} B/update, latency ${later.latency_ms} ms, auto ${later.auto}`);
+  return { whole: first, reported, later };
+}
+
+test('the quality menu sends view; kv reports the quality, and Low costs fewer bytes than Source', async () => {
+  assert.equal(await page.inputValue('#quality'), 'auto', 'Auto by default');
+  assert.equal(await page.inputValue('#max-fps'), '0', 'no cap by default');
+  // Auto starts at Source, so Low first: each choice then changes what kv sends.
+  const low = await chooseQuality(page, '40', 40);
+  const source = await chooseQuality(page, 'source', 'source');
+  assert.ok(low.whole.bytes < source.whole.bytes * 0.85,
+    `a whole frame at Low (${low.whole.bytes} B) is well under one at Source (${source.whole.bytes} B)`);
+  const auto = await chooseQuality(page, 'auto', 'auto', false);
+  assert.equal(auto.later.auto, true, 'kv says it picks the quality');
+
+  // The frame-rate cap goes the same way.
+  let mark = page.acks.length;
+  const stats = page.stats.length;
+  await page.selectOption('#max-fps', '5');
+  assert.deepEqual(await until(() => page.acks.slice(mark).find((m) => m.type === 'view'), 'a view message for the cap'),
+    { type: 'view', quality: 'auto', max_fps: 5 });
+  await statsWhere(page, stats, (s) => s.max_fps === 5, 'kv to report max_fps 5');
+
+  // Remembered: a new page of the same browser asks for them on its first connection.
+  await page.selectOption('#quality', '40');
+  const again = await openUi(page.context());
+  try {
+    assert.equal(await again.inputValue('#quality'), '40');
+    assert.equal(await again.inputValue('#max-fps'), '5');
+    const url = new URL(await until(() => again.videoUrls[0], 'the new page\'s video channel'));
+    assert.equal(url.search, '?quality=40&max_fps=5');
+  } finally {
+    await again.close();
+  }
+  mark = page.acks.length;
+  await page.selectOption('#max-fps', '0');
+  await page.selectOption('#quality', 'auto');
+  await until(() => page.acks.slice(mark).filter((m) => m.type === 'view').length === 2, 'the settings restored');
+});
+
+test('the stats overlay shows kv\'s figures and the page\'s, updates, and stays out of the way', async () => {
+  assert.ok(await page.isHidden('#stats'), 'off by default');
+  await page.click('#stats-toggle');
+  assert.equal(await page.getAttribute('#stats-toggle', 'aria-pressed'), 'true');
+  assert.ok(await page.isVisible('#stats'));
+  assert.equal(await page.getAttribute('#stats', 'aria-live'), 'off', 'a screen reader is not read figures every second');
+  const text = () => page.textContent('#stats');
+  const first = await until(async () => {
+    const t = await text();
+    return /kv sends[\d.]+ (kB\/s|Mbit\/s) · [\d.]+ updates\/s/.test(t) && /latency\d+ ms/.test(t) &&
+      /quality(source|\d+ \(auto\)|auto)/.test(t) && /drawn[\d.]+ updates\/s/.test(t) && /whole [\d.]+ · areas [\d.]+ · same [\d.]+/.test(t) && t;
+  }, 'the overlay to show kv\'s stats and the page\'s counts').catch(async (e) => {
+    throw new Error(`${e.message}; it shows "${await text()}"`);
+  });
+  console.log(`# overlay: ${first}`);
+  await page.focus('#view');
+  for (const key of usKeys('stats ')) await page.keyboard.press(key);
+  const next = await until(async () => {
+    const t = await text();
+    return t !== first && t;
+  }, 'the overlay to update');
+  console.log(`# overlay a moment later: ${next}`);
+  const look = await page.evaluate(() => {
+    const box = document.getElementById('stats');
+    const r = box.getBoundingClientRect();
+    const v = document.getElementById('view').getBoundingClientRect();
+    const style = getComputedStyle(box);
+    return { share: (r.width * r.height) / (v.width * v.height), pointer: style.pointerEvents, color: style.color, background: style.backgroundColor };
+  });
+  console.log(`# overlay covers ${(look.share * 100).toFixed(1)}% of the view; ${look.color} on ${look.background}`);
+  assert.ok(look.share < 0.1, 'a corner, not the picture');
+  assert.equal(look.pointer, 'none', 'clicks go through to the target');
+  assert.equal(await page.evaluate(() => localStorage.getItem('kv.stats')), '1', 'remembered');
+  await page.click('#stats-toggle');
+  assert.ok(await page.isHidden('#stats'));
+  assert.equal(await page.evaluate(() => localStorage.getItem('kv.stats')), '0');
+});
+
+test('after typing and scrolling, the canvas shows what /snapshot.jpg shows', async () => {
+  await page.selectOption('#quality', 'source');
+  await page.focus('#view');
+  const text = 'match 123';
+  for (const key of usKeys(text)) await page.keyboard.press(key);
+  await page.keyboard.press('Enter');
+  // More lines than the console's 31 rows (at 1280×720), then the wheel takes it back a few.
+  const lines = Array.from({ length: 36 }, (_, i) => `s${i}`).join('\n');
+  await page.fill('#paste-text', `${lines}\n`);
+  await page.click('#paste button[type=submit]');
+  await until(async () => (await demoScreen()).includes('s35\n'), 'the pasted lines on the target', 20000);
+  await sleep(500);
+  const unscrolled = await frameSample(page);
+  const box = await contentBox(page);
+  await page.mouse.move(box.left + box.width / 2, box.top + box.height / 2);
+  await page.mouse.wheel(0, -300); // three notches up: back through the console
+  await until(async () => (await frameSample(page)).hash !== unscrolled.hash, 'the picture to scroll');
+  await sleep(1000);
+  // At Source, kv sends the captured JPEG's own coefficients (kind 1 is that JPEG; kind 2 cuts
+  // them out with their neighbours), so the same decoder must give the same pixels, bar
+  // rounding at the spans' edges: mean < 2 and 99th percentile < 24 (levels of 255) over RGB.
+  // Those two alone would pass a stale line of text (well under 1% of the pixels), so every
+  // 16×16 block must match too: a block whose mean difference is over 12 is wrong (text on
+  // the demo's background differs by ~150 where a glyph's strokes differ).
+  let figures;
+  for (let attempt = 1; attempt <= 8; attempt += 1) {
+    figures = await page.evaluate(async () => {
+      const r = await fetch('/snapshot.jpg', { cache: 'no-store' });
+      const seq = Number(r.headers.get('X-Frame-Seq'));
+      const snap = await createImageBitmap(await r.blob());
+      const screen = document.getElementById('screen');
+      // The canvas has caught up with the snapshot (or passed it: then the clock may differ).
+      const end = performance.now() + 3000;
+      while (Number(screen.dataset.seq) < seq && performance.now() < end) await new Promise((ok) => setTimeout(ok, 50));
+      const w = screen.width;
+      const h = screen.height;
+      if (snap.width !== w || snap.height !== h) return { error: `snapshot ${snap.width}×${snap.height}, canvas ${w}×${h}` };
+      const got = screen.getContext('2d').getImageData(0, 0, w, h).data;
+      const g = new OffscreenCanvas(w, h).getContext('2d');
+      g.drawImage(snap, 0, 0);
+      const want = g.getImageData(0, 0, w, h).data;
+      const hist = new Array(256).fill(0);
+      const blocks = new Map();
+      let sum = 0;
+      for (let i = 0; i < want.length; i += 4) {
+        const px = i / 4;
+        const key = `${Math.floor((px % w) / 16)},${Math.floor(px / w / 16)}`;
+        let d3 = 0;
+        for (let c = 0; c < 3; c += 1) {
+          const d = Math.abs(got[i + c] - want[i + c]);
+          hist[d] += 1;
+          sum += d;
+          d3 += d;
+        }
+        blocks.set(key, (blocks.get(key) || 0) + d3);
+      }
+      const n = (want.length / 4) * 3;
+      let p99 = 0;
+      for (let acc = 0; p99 < 255 && (acc += hist[p99]) < n * 0.99;) p99 += 1;
+      let max = 255;
+      while (max > 0 && !hist[max]) max -= 1;
+      const blockMeans = [...blocks.values()].map((v) => v / (16 * 16 * 3));
+      return {
+        seq, shown: Number(screen.dataset.seq), size: `${w}×${h}`, mean: sum / n, p99, max,
+        worstBlock: Math.max(...blockMeans), badBlocks: blockMeans.filter((m) => m > 12).length,
+      };
+    });
+    if (figures.error) throw new Error(figures.error);
+    console.log(`# attempt ${attempt}: snapshot ${figures.seq}, canvas ${figures.shown}, ${figures.size}: mean abs diff ` +
+      `${figures.mean.toFixed(3)}, p99 ${figures.p99}, max ${figures.max}, worst 16×16 block ${figures.worstBlock.toFixed(2)}, ` +
+      `blocks over 12: ${figures.badBlocks}`);
+    if (figures.mean < 2 && figures.p99 < 24 && figures.badBlocks === 0) break;
+    await sleep(700); // the title bar's clock ticked between the two: again
+  }
+  assert.ok(figures.mean < 2, `mean abs diff ${figures.mean}`);
+  assert.ok(figures.p99 < 24, `99th percentile ${figures.p99}`);
+  assert.equal(figures.badBlocks, 0, 'no 16×16 block differs');
+  await page.screenshot({ path: path.join(artifacts, 'kv-after-scroll.png') });
+  await page.selectOption('#quality', 'auto');
+});
+
 /** Starts an upload of `total` bytes over a raw socket, sends `sent` of them, vanishes. */
 function vanishingUpload(name, total, sent) {
   const { hostname, port } = new URL(base);
@@ -503,6 +845,41 @@ test('the media panel uploads with progress, resumes, attaches, ejects and delet
   await page.click(`${row} >> text=Delete`);
   await page.waitForSelector(row, { state: 'detached' });
   assert.deepEqual((await images()).images, []);
+});
+
+/** kv answering HTTP on KV_URL. */
+const kvUp = () => fetch(`${base}/api/status`, { cache: 'no-store' }).then((r) => r.ok, () => false);
+
+test('the page survives kv restarting: fresh frames again without a reload', async (t) => {
+  if (!process.env.KV_PID || !process.env.KV_BIN) return t.skip('needs ./run (KV_PID, KV_BIN, KV_ARGS)');
+  const errorsBefore = pageErrors.length;
+  const before = await page.$eval('#screen', (c) => Number(c.dataset.seq));
+  const navigations = await page.evaluate(() => performance.getEntriesByType('navigation').length);
+  await page.evaluate(() => { window.kvSamePage = true; });
+  process.kill(Number(process.env.KV_PID), 'SIGTERM');
+  await until(async () => !(await kvUp()), 'kv to stop');
+  await until(async () => (await page.$eval('#ws-pill', (e) => e.dataset.level)) === 'bad', 'the page to see kv gone');
+  const log = fs.openSync(process.env.KV_LOG || path.join(artifacts, 'kv.log'), 'a');
+  const kv = spawn(process.env.KV_BIN, JSON.parse(process.env.KV_ARGS), { stdio: ['ignore', log, log] });
+  fs.writeFileSync(path.join(artifacts, 'kv.pid'), String(kv.pid));
+  restarted = kv;
+  await until(kvUp, 'kv to answer again');
+  await until(async () => (await page.$eval('#ws-pill', (e) => e.dataset.level)) === 'ok', 'the page to reconnect', 20000);
+  // Fresh frames: the canvas shows one update after another from the new kv (its sequence
+  // starts again, so it may be lower than before), and the pixels are a live picture.
+  const mark = page.acks.length;
+  await until(() => page.acks.slice(mark).filter((a) => a.type === 'ack').length >= 3, 'three frames acked after the restart', 20000);
+  const seqs = page.acks.slice(mark).filter((a) => a.type === 'ack').map((a) => a.seq);
+  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `sequences advance: ${seqs}`);
+  const shown = await page.$eval('#screen', (c) => Number(c.dataset.seq));
+  console.log(`# before the restart the canvas showed ${before}; after, it acked ${seqs.join(', ')} and shows ${shown}`);
+  assert.ok((await frameSample(page)).variance > 20, 'a picture, not a blank canvas');
+  assert.equal(await page.evaluate(() => window.kvSamePage && performance.getEntriesByType('navigation').length), navigations, 'no reload');
+  assert.ok(await page.isVisible('#screen'), 'still the canvas, not the /stream fallback');
+  // While kv was away, the browser logged each refused WebSocket: expected, and only those.
+  const during = pageErrors.splice(errorsBefore);
+  const other = during.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(other, [], 'no other errors while kv was away');
 });
 
 test('no page errors, console errors or CSP violations', () => {

@@ -388,7 +388,7 @@ fn test_websocket_silent_browser_closed() {
 }
 
 #[test]
-fn test_video_upgrade_sends_a_frame_per_ack_after_the_101() {
+fn test_video_upgrade_small_updates_share_the_window_after_the_101() {
     let mut bench = Bench::new();
     let upgrade = UPGRADE.replace("GET /ws ", "GET /ws/video ");
     bench.fake.send(upgrade.as_bytes());
@@ -406,15 +406,23 @@ fn test_video_upgrade_sends_a_frame_per_ack_after_the_101() {
     assert_eq!(message[..2], [0x82, 28 + 7]);
     assert_eq!(message[6..14], first.seq.to_be_bytes());
     assert_eq!(&message[30..], &first.jpeg[..]);
-    // No ack: a new frame is not taken.
-    let second = bench.publish(1);
-    assert_eq!(bench.frame(&second, 1), Next::Keep);
+    // Small updates share the window; after four, nothing without an ack.
+    let mut newest = first.clone();
+    for ms in 1..=4 {
+        newest = bench.publish(ms);
+        if bench.frame(&newest, ms) == Next::Write {
+            let now = bench.at(ms);
+            bench.conn.write_frame(&mut bench.app, now);
+        }
+    }
+    assert_eq!(bench.fake.take().len(), 3 * (2 + 28 + 7), "three more went");
+    assert_eq!(bench.frame(&newest, 4), Next::Keep, "the window is full");
     // The ack (masked text): the newest frame goes on the write turn.
-    let ack = format!("{{\"type\":\"ack\",\"seq\":{}}}", first.seq);
+    let ack = format!("{{\"type\":\"ack\",\"seq\":{}}}", newest.seq - 1);
     bench.fake.send(&crate::http::ws::client_text(&ack));
-    assert_eq!(bench.ready(2), Next::Write);
-    let now = bench.at(2);
+    assert_eq!(bench.ready(5), Next::Write);
+    let now = bench.at(5);
     assert_eq!(bench.conn.write_frame(&mut bench.app, now), Next::Keep);
     let out = bench.fake.take();
-    assert_eq!(out[6..14], second.seq.to_be_bytes());
+    assert_eq!(out[6..14], newest.seq.to_be_bytes());
 }

@@ -1,12 +1,12 @@
 //! Coefficients back to a baseline JPEG: a rectangle of whole MCUs (the whole
 //! frame being the largest) written as a file of its own — SOI, DQT, SOF0, DHT,
 //! one interleaved scan (T.81 §F.1.2), EOI — that any decoder shows as exactly
-//! those blocks. Huffman tables are the standard ones of Annex K.3 or, for a few percent
+//! those blocks, or any `Layout` of MCUs picked from the frame. Huffman tables are the standard ones of Annex K.3 or, for a few percent
 //! more time, ones built for the region (Annex K.2).
 
 use super::bits::BitWriter;
 use super::huffman::HuffmanTable;
-use super::{Block, Coefficients, Error, QuantTable, Region};
+use super::{requantise_block, Block, Coefficients, Error, QuantTable, Region};
 use crate::video::jpeg::{DHT, DQT, EOI, SOF0, SOI, SOS};
 
 /// The largest magnitudes the standard tables can code: DC values within
@@ -69,6 +69,102 @@ impl Sink for Writer<'_> {
     }
 }
 
+/// A picture made of MCUs taken from a frame: what a change-only update
+/// carries. Its grid is `mcus_wide` × `mcus_high` MCUs; each `Run` copies
+/// `len` MCUs of one frame row into one row of the grid, and MCUs no run
+/// covers are blank (a few bits each, never shown).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub mcus_wide: usize,
+    pub mcus_high: usize,
+    /// In pixels: the grid's, less where its last MCU column or row is cut
+    /// as the frame's own edge is (so a run ending there is upsampled as in
+    /// the frame).
+    pub width: u32,
+    pub height: u32,
+    /// Sorted by row, then column; never overlapping.
+    pub runs: Vec<Run>,
+}
+
+/// `len` MCUs from frame MCU `(from_x, from_y)` on, placed at `column` of
+/// the layout's `row`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub row: usize,
+    pub column: usize,
+    pub from_x: usize,
+    pub from_y: usize,
+    pub len: usize,
+}
+
+impl Layout {
+    /// `region` of `frame` as it lies there, cut at the frame's right and
+    /// bottom edges.
+    pub fn region(frame: &Coefficients, region: Region) -> Result<Layout, Error> {
+        let inside = region.width > 0
+            && region.height > 0
+            && region
+                .x
+                .checked_add(region.width)
+                .is_some_and(|r| r <= frame.mcus_wide)
+            && region
+                .y
+                .checked_add(region.height)
+                .is_some_and(|b| b <= frame.mcus_high);
+        if !inside || frame.components.is_empty() {
+            return Err(Error::BadRegion(region));
+        }
+        let (mcu_w, mcu_h) = frame.mcu_size();
+        // In pixels; the grid was checked above, so these fit a frame's u16 size.
+        let pixels = |mcus: usize, size: u32| (mcus as u32).saturating_mul(size);
+        Ok(Layout {
+            mcus_wide: region.width,
+            mcus_high: region.height,
+            width: pixels(region.width, mcu_w)
+                .min(frame.width.saturating_sub(pixels(region.x, mcu_w))),
+            height: pixels(region.height, mcu_h)
+                .min(frame.height.saturating_sub(pixels(region.y, mcu_h))),
+            runs: (0..region.height)
+                .map(|row| Run {
+                    row,
+                    column: 0,
+                    from_x: region.x,
+                    from_y: region.y + row,
+                    len: region.width,
+                })
+                .collect(),
+        })
+    }
+
+    /// Whether every run lies in the grid and in `frame`, in order, apart.
+    fn fits(&self, frame: &Coefficients) -> bool {
+        let (mcu_w, mcu_h) = frame.mcu_size();
+        let grid = |mcus: usize, size: u32| (mcus as u64) * u64::from(size);
+        let size_ok = self.width > 0
+            && self.height > 0
+            && u64::from(self.width) <= grid(self.mcus_wide, mcu_w)
+            && u64::from(self.height) <= grid(self.mcus_high, mcu_h)
+            && self.width <= u32::from(u16::MAX)
+            && self.height <= u32::from(u16::MAX);
+        let mut end = (0, 0);
+        size_ok
+            && self.runs.iter().all(|r| {
+                let ordered = (r.row, r.column) >= end;
+                end = (r.row, r.column.saturating_add(r.len));
+                ordered
+                    && r.len > 0
+                    && r.row < self.mcus_high
+                    && r.column
+                        .checked_add(r.len)
+                        .is_some_and(|e| e <= self.mcus_wide)
+                    && r.from_x
+                        .checked_add(r.len)
+                        .is_some_and(|e| e <= frame.mcus_wide)
+                    && r.from_y < frame.mcus_high
+            })
+    }
+}
+
 /// Appends to `out` a baseline JPEG of `region` of `frame`. Its size is the
 /// region's in pixels, cut at the frame's right and bottom edges.
 pub fn encode_region(
@@ -77,46 +173,45 @@ pub fn encode_region(
     huffman: HuffmanTables,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let inside = region.width > 0
-        && region.height > 0
-        && region
-            .x
-            .checked_add(region.width)
-            .is_some_and(|r| r <= frame.mcus_wide)
-        && region
-            .y
-            .checked_add(region.height)
-            .is_some_and(|b| b <= frame.mcus_high);
-    if !inside || frame.components.is_empty() {
-        return Err(Error::BadRegion(region));
+    encode_layout(frame, &Layout::region(frame, region)?, huffman, None, out)
+}
+
+/// Appends to `out` a baseline JPEG of `layout`'s MCUs of `frame`. With
+/// `quant` (one table per component), blocks are requantised to those tables
+/// on the way (a lower quality) and the file carries them.
+pub fn encode_layout(
+    frame: &Coefficients,
+    layout: &Layout,
+    huffman: HuffmanTables,
+    quant: Option<&[QuantTable]>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let quant: Vec<QuantTable> = match quant {
+        Some(q) if q.len() == frame.components.len() => q.to_vec(),
+        Some(_) => return Err(Error::BadLayout),
+        None => frame.components.iter().map(|c| c.quant).collect(),
+    };
+    if frame.components.is_empty() || !layout.fits(frame) {
+        return Err(Error::BadLayout);
     }
-    let (mcu_w, mcu_h) = frame.mcu_size();
-    // In pixels; the grid was checked above, so these fit a frame's u16 size.
-    let pixels = |mcus: usize, size: u32| (mcus as u32).saturating_mul(size);
-    let width = pixels(region.width, mcu_w)
-        .min(frame.width.saturating_sub(pixels(region.x, mcu_w)))
-        .min(u32::from(u16::MAX));
-    let height = pixels(region.height, mcu_h)
-        .min(frame.height.saturating_sub(pixels(region.y, mcu_h)))
-        .min(u32::from(u16::MAX));
     let ids = [0x00, 0x10, 0x01, 0x11];
     let tables: TableSet = match huffman {
         HuffmanTables::Standard => ids.map(HuffmanTable::standard),
         HuffmanTables::Optimal => {
             let mut counter = Counter([[0; 256]; 4]);
-            walk(frame, region, &mut counter)?;
+            walk(frame, layout, &quant, &mut counter);
             let [a, b, c, d] = &counter.0;
             [a, b, c, d].map(HuffmanTable::optimal)
         }
     };
 
     out.extend_from_slice(&[0xFF, SOI]);
-    let slots = write_dqt(frame, out);
+    let slots = write_dqt(&quant, out);
     // Frame header (§B.2.2): 8-bit samples, size, each component's id,
     // sampling factors and quantisation table.
     let mut sof = vec![8];
-    sof.extend_from_slice(&(height as u16).to_be_bytes());
-    sof.extend_from_slice(&(width as u16).to_be_bytes());
+    sof.extend_from_slice(&(layout.height as u16).to_be_bytes());
+    sof.extend_from_slice(&(layout.width as u16).to_be_bytes());
     sof.push(frame.components.len() as u8);
     for (c, slot) in frame.components.iter().zip(&slots) {
         sof.extend_from_slice(&[c.id, c.h << 4 | c.v, *slot]);
@@ -143,44 +238,87 @@ pub fn encode_region(
         bits: BitWriter::new(out),
         tables: &tables,
     };
-    walk(frame, region, &mut writer)?;
+    walk(frame, layout, &quant, &mut writer);
     writer.bits.finish();
     out.extend_from_slice(&[0xFF, EOI]);
     Ok(())
 }
 
-/// Codes the region's blocks MCU by MCU, in interleaved order (§A.2.3).
-fn walk(frame: &Coefficients, region: Region, sink: &mut impl Sink) -> Result<(), Error> {
+/// Codes the layout's MCUs in interleaved order (§A.2.3), row by row of
+/// its grid: runs from the frame, blank MCUs between them. `layout.fits`
+/// was checked, so every block exists.
+fn walk(frame: &Coefficients, layout: &Layout, quant: &[QuantTable], sink: &mut impl Sink) {
     let mut predictors = vec![0i32; frame.components.len()];
-    for my in region.y..region.y + region.height {
-        for mx in region.x..region.x + region.width {
-            for ((i, c), predictor) in frame.components.iter().enumerate().zip(&mut predictors) {
-                let t = usize::from(i > 0);
-                let (h, v) = (usize::from(c.h), usize::from(c.v));
-                for by in 0..v {
-                    for bx in 0..h {
-                        let block = c
-                            .block(mx * h + bx, my * v + by)
-                            .ok_or(Error::BadRegion(region))?;
-                        encode_block(sink, block, predictor, t);
-                    }
+    let mut runs = layout.runs.iter().peekable();
+    for row in 0..layout.mcus_high {
+        let mut column = 0;
+        while column < layout.mcus_wide {
+            let run = runs.next_if(|r| r.row == row && r.column == column);
+            let Some(run) = run else {
+                encode_blank_mcu(frame, &mut predictors, sink);
+                column += 1;
+                continue;
+            };
+            for mx in run.from_x..run.from_x + run.len {
+                encode_mcu(frame, (mx, run.from_y), quant, &mut predictors, sink);
+            }
+            column += run.len;
+        }
+    }
+}
+
+/// One MCU's blocks, component by component, requantised where `quant`
+/// differs from the component's own table.
+fn encode_mcu(
+    frame: &Coefficients,
+    (mx, my): (usize, usize),
+    quant: &[QuantTable],
+    predictors: &mut [i32],
+    sink: &mut impl Sink,
+) {
+    let parts = frame.components.iter().zip(quant).zip(predictors);
+    for (i, ((c, to), predictor)) in parts.enumerate() {
+        let t = usize::from(i > 0);
+        let (h, v) = (usize::from(c.h), usize::from(c.v));
+        for by in 0..v {
+            for bx in 0..h {
+                let Some(block) = c.block(mx * h + bx, my * v + by) else {
+                    continue;
+                };
+                if *to == c.quant {
+                    encode_block(sink, block, predictor, t);
+                } else {
+                    let mut block = *block;
+                    requantise_block(&mut block, &c.quant, to);
+                    encode_block(sink, &block, predictor, t);
                 }
             }
         }
     }
-    Ok(())
+}
+
+/// An MCU nobody sees: every block the DC of the one before, no AC.
+fn encode_blank_mcu(frame: &Coefficients, predictors: &mut [i32], sink: &mut impl Sink) {
+    for (i, (c, predictor)) in frame.components.iter().zip(predictors).enumerate() {
+        let t = usize::from(i > 0);
+        let mut blank = [0i16; 64];
+        blank[0] = *predictor as i16;
+        for _ in 0..c.h * c.v {
+            encode_block(sink, &blank, predictor, t);
+        }
+    }
 }
 
 /// Writes one DQT segment with each distinct table once; returns each
 /// component's table slot.
-fn write_dqt(frame: &Coefficients, out: &mut Vec<u8>) -> Vec<u8> {
+fn write_dqt(quant: &[QuantTable], out: &mut Vec<u8>) -> Vec<u8> {
     let mut distinct: Vec<&QuantTable> = Vec::new();
-    let mut slots = Vec::with_capacity(frame.components.len());
-    for c in &frame.components {
-        let slot = match distinct.iter().position(|t| **t == c.quant) {
+    let mut slots = Vec::with_capacity(quant.len());
+    for table in quant {
+        let slot = match distinct.iter().position(|t| *t == table) {
             Some(slot) => slot,
             None => {
-                distinct.push(&c.quant);
+                distinct.push(table);
                 distinct.len() - 1
             }
         };

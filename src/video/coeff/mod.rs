@@ -21,7 +21,7 @@ mod tests;
 use std::fmt;
 
 pub use decode::decode;
-pub use encode::{encode_region, HuffmanTables};
+pub use encode::{encode_layout, encode_region, HuffmanTables, Layout, Run};
 pub use quant::{requantise_block, QuantTable};
 
 /// One 8x8 block of quantised coefficients in zigzag order; index 0 is DC.
@@ -163,6 +163,9 @@ pub enum Error {
     Truncated(&'static str),
     /// A region that is not inside the frame's MCU grid, or empty.
     BadRegion(Region),
+    /// A layout whose runs leave its grid or the frame, overlap, or are out
+    /// of order, or quantisation tables not one per component.
+    BadLayout,
 }
 
 impl fmt::Display for Error {
@@ -180,6 +183,7 @@ impl fmt::Display for Error {
                 "region {}x{} MCUs at ({}, {}) is empty or outside the frame",
                 r.width, r.height, r.x, r.y
             ),
+            Error::BadLayout => write!(f, "layout of MCUs does not fit the frame"),
         }
     }
 }

@@ -1,0 +1,207 @@
+//! The picture a viewer that is up to date has, as quantised JPEG
+//! coefficients, and which frame last changed each of its MCUs: what
+//! change-only updates are computed from.
+//!
+//! Each decoded frame is compared with the picture, not with the frame before
+//! it: a block counts as changed when a coefficient moved by more than
+//! `TOLERANCE` from the picture's, and only then is the picture's block
+//! replaced. So the one-step jitter of a noisy source costs nothing and can
+//! never add up to drift. To end with the captured picture exactly, one MCU
+//! row every `REFRESH_EVERY` frames is compared with no tolerance at all.
+//!
+//! A viewer whose picture is the one of frame `base` needs exactly the MCUs
+//! changed by a frame after `base` (`changed_since`); viewers at the same
+//! `base` need the same ones.
+
+use super::coeff::{blocks_differ, Coefficients};
+
+/// How far a coefficient may move (in quantisation steps) and still count
+/// as unchanged.
+pub const TOLERANCE: u16 = 1;
+/// Frames between two exact comparisons of the next MCU row: a 1080p 4:2:2
+/// picture (135 rows) is compared whole every 18 s at 30 fps.
+pub const REFRESH_EVERY: u64 = 4;
+
+pub struct Picture {
+    blocks: Coefficients,
+    /// Per MCU, row by row: the sequence of the frame that last changed it.
+    changed: Vec<u64>,
+    /// The frame this picture began with: a viewer at an older one (or at
+    /// none) needs a whole frame.
+    start: u64,
+    /// The newest frame folded in.
+    seq: u64,
+    /// Frames folded in, for the exact row's turn.
+    folds: u64,
+    /// Per MCU: a block of it was kept though the frame's differed (within
+    /// the tolerance), so the picture is not yet the captured one there.
+    inexact: Vec<bool>,
+}
+
+impl Picture {
+    /// A picture that begins with frame `seq`.
+    pub fn new(seq: u64, blocks: Coefficients) -> Picture {
+        let mcus = blocks.mcus_wide * blocks.mcus_high;
+        Picture {
+            blocks,
+            changed: vec![seq; mcus],
+            start: seq,
+            seq,
+            folds: 0,
+            inexact: vec![false; mcus],
+        }
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    pub fn blocks(&self) -> &Coefficients {
+        &self.blocks
+    }
+
+    /// Whether the picture is the last frame folded in, block for block.
+    pub fn is_exact(&self) -> bool {
+        !self.inexact.contains(&true)
+    }
+
+    /// Frame `seq` is byte for byte the last one folded in, and the picture
+    /// is exactly that: nothing to compare.
+    pub fn repeat(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
+    /// Folds in frame `seq`'s coefficients. `Err` gives them back when the
+    /// frame cannot be compared with the picture (another size, sampling or
+    /// quantisation): the caller begins a new picture with it.
+    pub fn fold(&mut self, seq: u64, frame: Coefficients) -> Result<(), Coefficients> {
+        if !same_shape(&self.blocks, &frame) {
+            return Err(frame);
+        }
+        let exact_row = self
+            .folds
+            .is_multiple_of(REFRESH_EVERY)
+            .then(|| (self.folds / REFRESH_EVERY) as usize % self.blocks.mcus_high.max(1));
+        self.folds += 1;
+        self.seq = seq;
+        let mcus_wide = self.blocks.mcus_wide;
+        if let Some(row) = exact_row {
+            let exact = self.inexact.chunks_mut(mcus_wide).nth(row);
+            exact.into_iter().flatten().for_each(|mcu| *mcu = false);
+        }
+        for (mine, new) in self.blocks.components.iter_mut().zip(&frame.components) {
+            let (h, v) = (usize::from(mine.h), usize::from(mine.v));
+            let rows = mine.blocks.chunks_exact_mut(mine.blocks_wide);
+            for (by, (row, new_row)) in rows
+                .zip(new.blocks.chunks_exact(new.blocks_wide))
+                .enumerate()
+            {
+                let my = by / v;
+                let tolerance = if exact_row == Some(my) { 0 } else { TOLERANCE };
+                for (bx, (block, new_block)) in row.iter_mut().zip(new_row).enumerate() {
+                    if block == new_block {
+                        continue;
+                    }
+                    let mcu = my * mcus_wide + bx / h;
+                    if blocks_differ(block, new_block, tolerance) {
+                        *block = *new_block;
+                        if let Some(at) = self.changed.get_mut(mcu) {
+                            *at = seq;
+                        }
+                    } else if let Some(inexact) = self.inexact.get_mut(mcu) {
+                        *inexact = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Which MCUs changed after frame `base`, row by row (`mcus_wide` a
+    /// row), or `None` when `base` is older than the picture.
+    pub fn changed_since(&self, base: u64) -> Option<Vec<bool>> {
+        (base >= self.start).then(|| self.changed.iter().map(|&seq| seq > base).collect())
+    }
+}
+
+/// Same size, MCU grid, components, sampling and quantisation.
+fn same_shape(a: &Coefficients, b: &Coefficients) -> bool {
+    a.width == b.width
+        && a.height == b.height
+        && a.mcus_wide == b.mcus_wide
+        && a.mcus_high == b.mcus_high
+        && a.components.len() == b.components.len()
+        && a.components.iter().zip(&b.components).all(|(x, y)| {
+            (x.id, x.h, x.v, x.quant, x.blocks_wide, x.blocks_high)
+                == (y.id, y.h, y.v, y.quant, y.blocks_wide, y.blocks_high)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::screen_jpeg;
+    use crate::video::coeff::{decode, Limits};
+
+    /// A 4:2:2 frame of 8 x 4 MCUs.
+    fn frame() -> Coefficients {
+        decode(&screen_jpeg(128, 32, (2, 1), None), Limits::default()).unwrap()
+    }
+
+    /// Nudges one AC coefficient of MCU (mx, my)'s first luma block.
+    fn nudged(mut f: Coefficients, (mx, my): (usize, usize), by: i16) -> Coefficients {
+        let luma = &mut f.components[0];
+        let at = my * luma.blocks_wide + mx * usize::from(luma.h);
+        luma.blocks[at][5] += by;
+        f
+    }
+
+    fn changed(p: &Picture, base: u64) -> Vec<usize> {
+        let map = p.changed_since(base).unwrap();
+        map.iter().enumerate().filter(|(_, c)| **c).map(|(i, _)| i).collect()
+    }
+
+    #[test]
+    fn test_changes_are_per_mcu_and_since_a_base() {
+        let mut p = Picture::new(1, frame());
+        p.fold(2, nudged(frame(), (3, 1), 5)).unwrap();
+        p.fold(3, nudged(nudged(frame(), (3, 1), 5), (0, 3), -4)).unwrap();
+        assert_eq!(changed(&p, 1), [8 + 3, 24]);
+        assert_eq!(changed(&p, 2), [24]);
+        assert!(changed(&p, 3).is_empty());
+        assert_eq!(p.changed_since(0), None, "older than the picture: whole");
+    }
+
+    #[test]
+    fn test_jitter_within_tolerance_then_refreshed_exactly() {
+        let mut p = Picture::new(1, frame());
+        assert!(p.is_exact());
+        // One step of noise in row 2: unchanged, but not exact any more.
+        let noisy = || nudged(frame(), (6, 2), 1);
+        let mut seq = 2;
+        p.fold(seq, noisy()).unwrap();
+        assert!(changed(&p, 1).is_empty(), "within the tolerance");
+        assert!(!p.is_exact());
+        // The exact row comes round to row 2 within 4 rows x REFRESH_EVERY.
+        while changed(&p, 1).is_empty() {
+            seq += 1;
+            assert!(seq < 2 + 4 * REFRESH_EVERY + 1, "never refreshed");
+            p.fold(seq, noisy()).unwrap();
+        }
+        assert_eq!(changed(&p, 1), [16 + 6]);
+        assert_eq!(p.blocks(), &noisy(), "the picture is the captured frame");
+        assert!(p.is_exact());
+    }
+
+    #[test]
+    fn test_other_shape_is_refused() {
+        let mut p = Picture::new(1, frame());
+        let other = decode(&screen_jpeg(128, 48, (2, 1), None), Limits::default()).unwrap();
+        assert!(p.fold(2, other).is_err());
+        assert_eq!(p.seq(), 1);
+    }
+}

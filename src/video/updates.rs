@@ -1,0 +1,657 @@
+//! What a `/ws/video` viewer is sent (docs/API.md): the whole frame, only the
+//! MCUs that changed since the picture it has, or word that nothing did.
+//!
+//! The newest frame is entropy-decoded into coefficients (no IDCT, no colour
+//! conversion) only when a viewer asks for an update, so frames nobody asks
+//! for are never decoded, and folded into the `Picture`. An update depends on
+//! the viewer's picture (`base`) and quality only, so viewers at the same
+//! state share one, built once and sent by reference. A frame that cannot be
+//! decoded goes out whole, as captured, and change-only updates resume with
+//! the next frame that decodes.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::coeff::{self, encode_layout, Coefficients, HuffmanTables, Layout, Limits};
+use super::coeff::{QuantTable, Run};
+use super::picture::Picture;
+use super::SharedFrame;
+
+/// Byte 0 of each kind of message (docs/API.md).
+pub const KIND_WHOLE: u8 = 1;
+pub const KIND_CHANGES: u8 = 2;
+pub const KIND_UNCHANGED: u8 = 3;
+
+/// Changed MCUs at most this many apart in a row go as one span: the MCUs
+/// between cost less than another span's context and table entry.
+const MERGE_GAP: usize = 3;
+/// A JPEG side is a u16 of pixels.
+const MAX_SIDE: usize = u16::MAX as usize;
+
+/// The quality a viewer sees: the captured coefficients as they are, or
+/// requantised to the tables of a JPEG quality (1..=100), never finer than
+/// the source's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Quality {
+    Source,
+    Level(u8),
+}
+
+/// The JPEG an update carries.
+enum Jpeg {
+    /// Nothing (kind 3).
+    None,
+    /// The captured frame's own bytes.
+    Captured(SharedFrame),
+    /// Built from coefficients.
+    Built(Vec<u8>),
+}
+
+/// One message's content, shared by every viewer it fits.
+pub struct Update {
+    pub kind: u8,
+    /// The frame the update brings the picture to.
+    pub seq: u64,
+    pub captured: Instant,
+    pub monotonic_us: u128,
+    pub width: u32,
+    pub height: u32,
+    /// Kind 2: MCU size, span count and the spans, the bytes between the
+    /// header and the JPEG.
+    pub spans: Vec<u8>,
+    jpeg: Jpeg,
+    /// MCUs replaced: all of them for a whole frame, none for kind 3.
+    pub mcus: usize,
+}
+
+impl Update {
+    fn new(frame: &SharedFrame, kind: u8, jpeg: Jpeg) -> Update {
+        Update {
+            kind,
+            seq: frame.seq,
+            captured: frame.captured,
+            monotonic_us: frame.monotonic_us,
+            width: frame.width,
+            height: frame.height,
+            spans: Vec::new(),
+            jpeg,
+            mcus: 0,
+        }
+    }
+
+    pub fn jpeg(&self) -> &[u8] {
+        match &self.jpeg {
+            Jpeg::None => &[],
+            Jpeg::Captured(frame) => &frame.jpeg,
+            Jpeg::Built(bytes) => bytes,
+        }
+    }
+
+    /// Bytes after the message's 28-byte header.
+    pub fn body_len(&self) -> usize {
+        self.spans.len() + self.jpeg().len()
+    }
+}
+
+#[derive(Default)]
+pub struct Updates {
+    /// The newest frame published.
+    newest: Option<SharedFrame>,
+    /// The frame updates are built for: the newest once decoded and folded.
+    current: Option<SharedFrame>,
+    /// `None` while frames do not decode: whole frames only.
+    picture: Option<Picture>,
+    /// Whether the last decode failed (logged once per run of failures).
+    failing: bool,
+    /// Updates built for `current`, by the viewer's base and quality.
+    cache: Vec<(Option<u64>, Quality, Rc<Update>)>,
+}
+
+impl Updates {
+    /// A frame was published: the next update is built for it.
+    pub fn on_frame(&mut self, frame: &SharedFrame) {
+        self.newest = Some(frame.clone());
+    }
+
+    /// Capture stopped: let the frames and the picture go.
+    pub fn clear(&mut self) {
+        *self = Updates::default();
+    }
+
+    /// The newest frame's sequence.
+    pub fn newest_seq(&self) -> Option<u64> {
+        self.newest.as_ref().map(|f| f.seq)
+    }
+
+    /// The update that brings a viewer whose picture is frame `base` (`None`:
+    /// no picture yet) to the newest frame in `quality`; `None` when it is
+    /// there already.
+    pub fn update_for(&mut self, base: Option<u64>, quality: Quality) -> Option<Rc<Update>> {
+        self.catch_up();
+        let frame = self.current.clone()?;
+        if base == Some(frame.seq) {
+            return None;
+        }
+        let cached = self
+            .cache
+            .iter()
+            .find(|(b, q, _)| *b == base && *q == quality);
+        if let Some((_, _, update)) = cached {
+            return Some(update.clone());
+        }
+        let update = Rc::new(self.build(&frame, base, quality));
+        self.cache.push((base, quality, update.clone()));
+        Some(update)
+    }
+
+    /// Decodes the newest frame and folds it into the picture, once.
+    fn catch_up(&mut self) {
+        let Some(newest) = self.newest.clone() else {
+            return;
+        };
+        if self.current.as_ref().is_some_and(|c| c.seq == newest.seq) {
+            return;
+        }
+        self.cache.clear();
+        // A digital source repeats its frames byte for byte on a still
+        // screen: nothing to decode when the picture is that frame already.
+        let repeated = self.current.as_ref().is_some_and(|c| c.jpeg == newest.jpeg);
+        if let Some(picture) = self.picture.as_mut().filter(|p| repeated && p.is_exact()) {
+            picture.repeat(newest.seq);
+            self.current = Some(newest);
+            return;
+        }
+        match coeff::decode(&newest.jpeg, Limits::default()) {
+            Ok(blocks) => {
+                if self.failing {
+                    log::info!("📹 frame {} decodes: change-only updates again", newest.seq);
+                    self.failing = false;
+                }
+                self.picture = Some(match self.picture.take() {
+                    Some(mut picture) => match picture.fold(newest.seq, blocks) {
+                        Ok(()) => picture,
+                        Err(blocks) => Picture::new(newest.seq, blocks),
+                    },
+                    None => Picture::new(newest.seq, blocks),
+                });
+            }
+            Err(e) => {
+                if !self.failing {
+                    log::warn!(
+                        "📹 frame {}: {e}; canvas viewers get whole frames until frames decode again",
+                        newest.seq
+                    );
+                    self.failing = true;
+                }
+                self.picture = None;
+            }
+        }
+        self.current = Some(newest);
+    }
+
+    fn build(&self, frame: &SharedFrame, base: Option<u64>, quality: Quality) -> Update {
+        let Some(picture) = &self.picture else {
+            return whole(frame, None, None);
+        };
+        let blocks = picture.blocks();
+        let quant = tables_for(blocks, quality);
+        let Some(changed) = base.and_then(|b| picture.changed_since(b)) else {
+            return whole(frame, Some(blocks), quant.as_deref());
+        };
+        let changed = with_neighbours(blocks, changed);
+        let count = changed.iter().filter(|c| **c).count();
+        if count == 0 {
+            return Update::new(frame, KIND_UNCHANGED, Jpeg::None);
+        }
+        if count * 2 > changed.len() {
+            return whole(frame, Some(blocks), quant.as_deref());
+        }
+        let spans = spans(&changed, blocks.mcus_wide);
+        let Some((layout, table)) = pack(blocks, &spans) else {
+            return whole(frame, Some(blocks), quant.as_deref());
+        };
+        let mut jpeg = Vec::new();
+        if let Err(e) = encode_layout(
+            blocks,
+            &layout,
+            HuffmanTables::Optimal,
+            quant.as_deref(),
+            &mut jpeg,
+        ) {
+            log::warn!(
+                "📹 frame {}: changed areas: {e}; sending it whole",
+                frame.seq
+            );
+            return whole(frame, Some(blocks), quant.as_deref());
+        }
+        let mut update = Update::new(frame, KIND_CHANGES, Jpeg::Built(jpeg));
+        update.spans = table;
+        update.mcus = count;
+        update
+    }
+}
+
+/// A whole frame: the captured bytes at the source's quality (or when the
+/// frame does not decode), else the picture requantised.
+fn whole(
+    frame: &SharedFrame,
+    blocks: Option<&Coefficients>,
+    quant: Option<&[QuantTable]>,
+) -> Update {
+    let mcus = blocks.map_or(0, |b| b.mcus_wide * b.mcus_high);
+    let built = match (blocks, quant) {
+        (Some(blocks), Some(quant)) => {
+            let mut jpeg = Vec::new();
+            let encoded = Layout::region(blocks, blocks.whole()).and_then(|layout| {
+                encode_layout(
+                    blocks,
+                    &layout,
+                    HuffmanTables::Standard,
+                    Some(quant),
+                    &mut jpeg,
+                )
+            });
+            match encoded {
+                Ok(()) => Some(jpeg),
+                Err(e) => {
+                    log::warn!(
+                        "📹 frame {}: requantising: {e}; sent as captured",
+                        frame.seq
+                    );
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let jpeg = built.map_or_else(|| Jpeg::Captured(frame.clone()), Jpeg::Built);
+    let mut update = Update::new(frame, KIND_WHOLE, jpeg);
+    update.mcus = mcus;
+    update
+}
+
+/// Each component's table for `quality`: `None` when that is the source's.
+fn tables_for(blocks: &Coefficients, quality: Quality) -> Option<Vec<QuantTable>> {
+    let Quality::Level(level) = quality else {
+        return None;
+    };
+    let tables: Vec<QuantTable> = blocks
+        .components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| QuantTable::annex_k(i > 0, level).coarsest(&c.quant))
+        .collect();
+    let same = tables
+        .iter()
+        .zip(&blocks.components)
+        .all(|(t, c)| *t == c.quant);
+    (!same).then_some(tables)
+}
+
+/// The changed MCUs and, where chroma is subsampled that way, their
+/// neighbours: upsampled chroma interpolates between neighbouring samples,
+/// so a changed MCU also changes the neighbour's pixels next to it.
+fn with_neighbours(frame: &Coefficients, changed: Vec<bool>) -> Vec<bool> {
+    let (across, down) = subsampled(frame);
+    let (wide, high) = (frame.mcus_wide, frame.mcus_high);
+    // Across, then down from that: the corners' diagonal neighbours too.
+    let mut changed = changed;
+    for (step, wanted) in [((1, 0), across), ((0, 1), down)] {
+        if !wanted {
+            continue;
+        }
+        let was = changed.clone();
+        for (i, _) in was.iter().enumerate().filter(|(_, c)| **c) {
+            let (x, y) = (i % wide, i / wide);
+            let before = (x.saturating_sub(step.0), y.saturating_sub(step.1));
+            let after = ((x + step.0).min(wide - 1), (y + step.1).min(high - 1));
+            for (x, y) in [before, after] {
+                changed[y * wide + x] = true;
+            }
+        }
+    }
+    changed
+}
+
+/// Whether some chroma is subsampled across, and down.
+fn subsampled(frame: &Coefficients) -> (bool, bool) {
+    let max = |f: fn(&coeff::Component) -> u8| frame.components.iter().map(f).max().unwrap_or(1);
+    let (max_h, max_v) = (max(|c| c.h), max(|c| c.v));
+    (
+        frame.components.iter().any(|c| c.h < max_h),
+        frame.components.iter().any(|c| c.v < max_v),
+    )
+}
+
+/// A run of changed MCUs in one frame row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    column: usize,
+    row: usize,
+    len: usize,
+}
+
+/// The changed MCUs as runs, row by row; runs at most `MERGE_GAP` apart
+/// are one.
+fn spans(changed: &[bool], mcus_wide: usize) -> Vec<Span> {
+    let mut spans: Vec<Span> = Vec::new();
+    for (row, mcus) in changed.chunks(mcus_wide.max(1)).enumerate() {
+        for (column, _) in mcus.iter().enumerate().filter(|(_, c)| **c) {
+            match spans.last_mut() {
+                Some(last) if last.row == row && column <= last.column + last.len + MERGE_GAP => {
+                    last.len = column + 1 - last.column;
+                }
+                _ => spans.push(Span {
+                    column,
+                    row,
+                    len: 1,
+                }),
+            }
+        }
+    }
+    spans
+}
+
+/// Lays the spans out in one picture, a span (with its neighbours) per
+/// layout row, and writes the span table kind 2 carries. Upsampled chroma
+/// reads the samples next to each pixel, so where chroma is subsampled a
+/// span takes its neighbouring MCUs along, not drawn (left and right; above
+/// and below for vertical subsampling), and one that ends at the frame's
+/// right or bottom edge ends at the layout's, cut as the frame is there. `None`
+/// when the layout would not fit a JPEG.
+fn pack(frame: &Coefficients, spans: &[Span]) -> Option<(Layout, Vec<u8>)> {
+    let (context_x, context_y) = subsampled(frame);
+    let (mcu_w, mcu_h) = frame.mcu_size();
+    let (mcu_w, mcu_h) = (mcu_w as usize, mcu_h as usize);
+    let cut_x = (frame.mcus_wide * mcu_w).saturating_sub(frame.width as usize);
+    let cut_y = (frame.mcus_high * mcu_h).saturating_sub(frame.height as usize);
+    let last_row = frame.mcus_high.saturating_sub(1);
+
+    // With vertical context, the bottom row's spans become one, laid out
+    // last: its lowest chroma row is repeated there, as at the frame's edge.
+    let mut spans = spans.to_vec();
+    if context_y {
+        let (bottom, mut rest): (Vec<Span>, Vec<Span>) =
+            spans.into_iter().partition(|s| s.row == last_row);
+        if let (Some(first), Some(end)) = (bottom.first(), bottom.last()) {
+            rest.push(Span {
+                column: first.column,
+                row: last_row,
+                len: end.column + end.len - first.column,
+            });
+        }
+        spans = rest;
+    }
+
+    // Each span's extent in the frame, neighbours included.
+    let extent = |s: &Span| {
+        let left = usize::from(context_x && s.column > 0);
+        let right = usize::from(context_x && s.column + s.len < frame.mcus_wide);
+        let above = usize::from(context_y && s.row > 0);
+        let below = usize::from(context_y && s.row < last_row);
+        (left, s.len + left + right, above, 1 + above + below)
+    };
+    let mcus_wide = spans.iter().map(|s| extent(s).1).max()?;
+    let mcus_high: usize = spans.iter().map(|s| extent(s).3).sum();
+    if mcus_wide * mcu_w > MAX_SIDE || mcus_high * mcu_h > MAX_SIDE {
+        return None;
+    }
+    let mut runs = Vec::new();
+    let mut table = Vec::with_capacity(8 + 10 * spans.len());
+    for v in [mcu_w, mcu_h, spans.len(), 0] {
+        table.extend_from_slice(&(v as u16).to_be_bytes());
+    }
+    let mut row = 0;
+    for s in &spans {
+        let (left, wide, above, high) = extent(s);
+        let at_right = s.column + s.len == frame.mcus_wide;
+        // Ending at the frame's right edge: at the layout's too.
+        let column = if context_x && at_right {
+            mcus_wide - wide
+        } else {
+            0
+        };
+        for dy in 0..high {
+            runs.push(Run {
+                row: row + dy,
+                column,
+                from_x: s.column - left,
+                from_y: s.row + dy - above,
+                len: wide,
+            });
+        }
+        for v in [s.column, s.row, s.len, column + left, row + above] {
+            table.extend_from_slice(&(v as u16).to_be_bytes());
+        }
+        row += high;
+    }
+    let cut = |cut: usize, applies: bool| if applies { cut } else { 0 };
+    let right_edge = spans.iter().any(|s| s.column + s.len == frame.mcus_wide);
+    let bottom_edge = spans.last().is_some_and(|s| s.row == last_row);
+    let layout = Layout {
+        mcus_wide,
+        mcus_high,
+        width: (mcus_wide * mcu_w - cut(cut_x, context_x && right_edge)) as u32,
+        height: (mcus_high * mcu_h - cut(cut_y, context_y && bottom_edge)) as u32,
+        runs,
+    };
+    Some((layout, table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::screen_jpeg;
+    use crate::video::Frame;
+
+    fn frame(seq: u64, jpeg: Vec<u8>, width: u32, height: u32) -> SharedFrame {
+        let mut f = Frame::new(jpeg.into(), width, height, Instant::now());
+        f.seq = seq;
+        Rc::new(f)
+    }
+
+    /// RGB pixels as jpeg-decoder sees them.
+    fn rgb(jpeg: &[u8]) -> (Vec<u8>, usize, usize) {
+        let mut d = jpeg_decoder::Decoder::new(jpeg);
+        let pixels = d.decode().expect("kv's JPEG decodes");
+        let info = d.info().unwrap();
+        (pixels, usize::from(info.width), usize::from(info.height))
+    }
+
+    /// What a page does with a kind 2 update: draws each span's rectangle
+    /// of the decoded JPEG onto `picture`, clipped to it.
+    fn apply(picture: &mut [u8], width: usize, height: usize, update: &Update) {
+        let s = &update.spans;
+        let word = |i: usize| usize::from(u16::from_be_bytes([s[2 * i], s[2 * i + 1]]));
+        let (mcu_w, mcu_h, n) = (word(0), word(1), word(2));
+        assert_eq!(word(3), 0);
+        assert_eq!(s.len(), 8 + 10 * n);
+        let (patch, pw, ph) = rgb(update.jpeg());
+        for i in 0..n {
+            let f = |k: usize| word(4 + 5 * i + k);
+            let (col, row, len, src_col, src_row) = (f(0), f(1), f(2), f(3), f(4));
+            for dy in 0..mcu_h {
+                for dx in 0..len * mcu_w {
+                    let (x, y) = (col * mcu_w + dx, row * mcu_h + dy);
+                    let (sx, sy) = (src_col * mcu_w + dx, src_row * mcu_h + dy);
+                    if x >= width || y >= height {
+                        continue;
+                    }
+                    assert!(sx < pw && sy < ph, "span {i} reads outside the patch");
+                    let (to, from) = ((y * width + x) * 3, (sy * pw + sx) * 3);
+                    picture[to..to + 3].copy_from_slice(&patch[from..from + 3]);
+                }
+            }
+        }
+    }
+
+    /// The largest difference between two RGB pictures.
+    fn largest_difference(a: &[u8], b: &[u8]) -> u8 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| x.abs_diff(*y))
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn test_changed_area_applied_gives_the_new_frame() {
+        // Sizes with and without partial MCUs; every sampling kv meets.
+        for (w, h) in [(256u16, 128u16), (203, 117)] {
+            for sampling in [(1, 1), (2, 1), (2, 2)] {
+                let old = screen_jpeg(w, h, sampling, None);
+                let mark = Some((40, 33, 21, 9));
+                let new = screen_jpeg(w, h, sampling, mark);
+                let edge = Some((u32::from(w) - 12, u32::from(h) - 7, 12, 7));
+                let corner = screen_jpeg(w, h, sampling, edge);
+                let mut updates = Updates::default();
+                let size = (u32::from(w), u32::from(h));
+                updates.on_frame(&frame(1, old.clone(), size.0, size.1));
+                let first = updates.update_for(None, Quality::Source).unwrap();
+                assert_eq!(first.kind, KIND_WHOLE);
+                assert_eq!(first.jpeg(), &old[..], "the captured bytes themselves");
+                let (mut picture, pw, ph) = rgb(&old);
+                for (seq, jpeg) in [(2, &new), (3, &corner)] {
+                    updates.on_frame(&frame(seq, jpeg.clone(), size.0, size.1));
+                    let update = updates.update_for(Some(seq - 1), Quality::Source).unwrap();
+                    let case = format!("{w}x{h} {sampling:?} frame {seq}");
+                    assert_eq!(update.kind, KIND_CHANGES, "{case}");
+                    assert!(
+                        update.body_len() < jpeg.len(),
+                        "{case}: {} bytes",
+                        update.body_len()
+                    );
+                    apply(&mut picture, pw, ph, &update);
+                    let (want, _, _) = rgb(jpeg);
+                    // jpeg-decoder's colour conversion rounds by one here
+                    // and there (coeff tests); the samples are the same.
+                    let diff = largest_difference(&picture, &want);
+                    assert!(diff <= 1, "{case}: picture off by {diff}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn test_still_frames_are_unchanged_and_shared() {
+        let jpeg = screen_jpeg(128, 64, (2, 1), None);
+        let mut updates = Updates::default();
+        updates.on_frame(&frame(1, jpeg.clone(), 128, 64));
+        updates.update_for(None, Quality::Source).unwrap();
+        assert!(
+            updates.update_for(Some(1), Quality::Source).is_none(),
+            "up to date"
+        );
+        updates.on_frame(&frame(2, jpeg.clone(), 128, 64));
+        let a = updates.update_for(Some(1), Quality::Source).unwrap();
+        assert_eq!((a.kind, a.seq, a.body_len()), (KIND_UNCHANGED, 2, 0));
+        let b = updates.update_for(Some(1), Quality::Source).unwrap();
+        assert!(
+            Rc::ptr_eq(&a, &b),
+            "viewers at the same state share one update"
+        );
+    }
+
+    #[test]
+    fn test_most_changed_goes_whole() {
+        let mut updates = Updates::default();
+        let old = screen_jpeg(128, 64, (2, 1), None);
+        let new = screen_jpeg(128, 64, (2, 1), Some((0, 0, 128, 40)));
+        updates.on_frame(&frame(1, old, 128, 64));
+        updates.update_for(None, Quality::Source);
+        updates.on_frame(&frame(2, new.clone(), 128, 64));
+        let update = updates.update_for(Some(1), Quality::Source).unwrap();
+        assert_eq!(update.kind, KIND_WHOLE);
+        assert_eq!(update.jpeg(), &new[..]);
+    }
+
+    #[test]
+    fn test_lower_quality_is_smaller_and_decodes() {
+        let jpeg = screen_jpeg(256, 128, (2, 1), None);
+        let mut updates = Updates::default();
+        updates.on_frame(&frame(1, jpeg.clone(), 256, 128));
+        let low = updates.update_for(None, Quality::Level(30)).unwrap();
+        assert_eq!(low.kind, KIND_WHOLE);
+        assert!(
+            low.body_len() * 2 < jpeg.len(),
+            "{} of {}",
+            low.body_len(),
+            jpeg.len()
+        );
+        let (_, w, h) = rgb(low.jpeg());
+        assert_eq!((w, h), (256, 128));
+        // Asking for more than the source has gives the source.
+        let high = updates.update_for(None, Quality::Level(100)).unwrap();
+        assert_eq!(high.jpeg(), &jpeg[..]);
+    }
+
+    #[test]
+    fn test_undecodable_frames_go_whole_then_changes_resume() {
+        let good = screen_jpeg(64, 32, (2, 1), None);
+        let mut updates = Updates::default();
+        updates.on_frame(&frame(1, vec![0xFF, 0xD8, 0xFF, 0xD9], 64, 32));
+        let broken = updates.update_for(None, Quality::Level(40)).unwrap();
+        assert_eq!(
+            (broken.kind, broken.jpeg()),
+            (KIND_WHOLE, &[0xFF, 0xD8, 0xFF, 0xD9][..])
+        );
+        updates.on_frame(&frame(2, good.clone(), 64, 32));
+        let next = updates.update_for(Some(1), Quality::Source).unwrap();
+        assert_eq!(next.kind, KIND_WHOLE, "a new picture starts whole");
+        updates.on_frame(&frame(3, good, 64, 32));
+        let still = updates.update_for(Some(2), Quality::Source).unwrap();
+        assert_eq!(still.kind, KIND_UNCHANGED);
+    }
+
+    #[test]
+    fn test_mangled_frames_never_panic() {
+        // What a failing dongle may send: bytes flipped, cut short, sizes
+        // changing under the picture; every update still builds or the
+        // frame goes whole.
+        let mut rand = crate::testutil::xorshift(13);
+        let good = [
+            screen_jpeg(96, 48, (2, 1), None),
+            screen_jpeg(96, 48, (2, 1), Some((10, 10, 30, 8))),
+            screen_jpeg(80, 40, (2, 2), None),
+        ];
+        let mut updates = Updates::default();
+        let mut base = None;
+        for seq in 1..400 {
+            let mut jpeg = good[(rand() % 3) as usize].clone();
+            match rand() % 4 {
+                0 => {
+                    let at = 100 + (rand() as usize) % (jpeg.len() - 100);
+                    jpeg[at] ^= 1 << (rand() % 8);
+                }
+                1 => jpeg.truncate((rand() as usize) % jpeg.len()),
+                _ => {}
+            }
+            updates.on_frame(&frame(seq, jpeg, 96, 48));
+            let quality = [Quality::Source, Quality::Level(30)][(rand() % 2) as usize];
+            if let Some(update) = updates.update_for(base, quality) {
+                assert!(update.kind == KIND_UNCHANGED || !update.jpeg().is_empty());
+                base = Some(update.seq);
+            }
+        }
+    }
+
+    #[test]
+    fn test_spans_merge_close_runs() {
+        let row = |bits: &str| bits.chars().map(|c| c == '1').collect::<Vec<bool>>();
+        let changed = [row("1100010000000001"), row("0000000000000000")].concat();
+        let spans = spans(&changed, 16);
+        let want = [
+            Span {
+                column: 0,
+                row: 0,
+                len: 6,
+            },
+            Span {
+                column: 15,
+                row: 0,
+                len: 1,
+            },
+        ];
+        assert_eq!(spans, want);
+    }
+}
