@@ -160,13 +160,13 @@ def build_replay():
 
 
 HEADER = (f"{'link':>9} {'case':>13} {'route':>9} {'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'kB/s':>6} {'kv CPU':>6} {'kB/upd':>6}  kinds (1 whole, 2 areas, 3 unchanged)")
+          f"{'kB/s':>6} {'kv CPU':>6} {'B/update':>8}  kinds (1 whole, 2 areas, 3 unchanged)")
 
 
 def row(mbit, case, route, r):
     fps, p50, p99, kbs, cpu, per_update, kinds = r
     return (f"{mbit:>4g} Mb/s {case:>13} {route:>9} {fps:>9.1f} {p50:>7.0f} {p99:>7.0f} {kbs:>6.0f} "
-            f"{cpu:>5.1f}% {per_update / 1000:>6.1f}  {kinds}")
+            f"{cpu:>5.1f}% {per_update:>8}  {kinds}")
 
 
 def main():
