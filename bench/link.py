@@ -109,6 +109,7 @@ def measure(cmd, mbit, seconds, route, quality=None, keys=False):
     kv = start_server(cmd)
     viewer = [sys.executable, os.path.join(HERE, "link_viewer.py"), KV_ADDR, str(PORT), str(seconds),
               str(WARMUP), route] + (["--quality", quality] if quality else []) + (["--keys"] if keys else [])
+    v = None
     try:
         v = subprocess.Popen(["ip", "netns", "exec", NS] + viewer, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -123,8 +124,10 @@ def measure(cmd, mbit, seconds, route, quality=None, keys=False):
         return (float(fps), float(p50), float(p99), float(kbs), 100 * (cpu1 - cpu0) / (t1 - t0),
                 int(per_update), kinds)
     finally:
-        kv.terminate()
-        kv.wait()
+        for proc in (v, kv):
+            if proc and proc.poll() is None:
+                proc.terminate()
+                proc.wait()
 
 
 def frames_dir(size, noise):
@@ -137,7 +140,9 @@ def frames_dir(size, noise):
     out = os.path.join(REPO, "target", "link-frames", f"{key}-{size}", "noise" if noise else "clean")
     if not os.path.exists(os.path.join(out, "done")):
         python = os.path.join(VENV, "bin", "python")
-        if subprocess.run([python, "-c", "import PIL"], capture_output=True).returncode != 0:
+        has_pillow = os.path.exists(python) and subprocess.run(
+            [python, "-c", "import PIL"], capture_output=True).returncode == 0
+        if not has_pillow:
             print(f"python venv with Pillow (PyPI) in {VENV}", file=sys.stderr)
             sh(sys.executable, "-m", "venv", VENV)
             sh(os.path.join(VENV, "bin", "pip"), "install", "-q", "Pillow")
