@@ -1,7 +1,8 @@
 //! What the JPEG coefficient path costs per 1080p frame, against a pixel
 //! decode and re-encode of the same frame in the same run: `coeff::decode`
 //! (entropy decoding to coefficients), `coeff::encode_region` of the whole
-//! frame, the change map (`blocks_differ` over every block), and
+//! frame, sliced decoding with `Decoder`, the change map (`blocks_differ`
+//! over every block, `mcu_differs` over every MCU), and
 //! requantising to about quality 50 (plus encoding that), beside
 //! `jpeg-decoder` (full decode to RGB) and `jpeg-encoder` (RGB to q50).
 //!
@@ -13,15 +14,17 @@
 //!
 //!     cargo bench --bench coeff [-- [--runs N] [--quality Q] [--save DIR]]
 //!
+//! With `$TJBENCH` (or `tjbench` on the PATH) it also runs libjpeg-turbo's
+//! decode and q50 encode of the same picture and prints the coefficient path
+//! (decode into reused grids + change map + a patch encode) against them.
 //! `--save DIR` writes the frame as `desktop.jpg` and its pixels as
-//! `desktop.ppm`, for libjpeg-turbo's `tjbench desktop.jpg` (decode) and
-//! `tjbench desktop.ppm 50 -subsamp 422` (encode) on the same picture.
+//! `desktop.ppm`, for running `tjbench` by hand.
 
 use std::time::Duration;
 
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 use kv::render::{Canvas, Rgb};
-use kv::video::coeff::{self, HuffmanTables, Limits, QuantTable};
+use kv::video::coeff::{self, HuffmanTables, Limits, QuantTable, Region};
 
 const WIDTH: u32 = 1920;
 const HEIGHT: u32 = 1080;
@@ -102,6 +105,67 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// One frame decoded `rows` MCU rows per step, as the event loop would, into
+/// new grids or those of an `old` frame.
+fn sliced_decode(
+    jpeg: &[u8],
+    rows: usize,
+    old: Option<coeff::Coefficients>,
+) -> Option<coeff::Coefficients> {
+    let mut decoder = match old {
+        Some(old) => coeff::Decoder::reusing(jpeg, Limits::default(), old),
+        None => coeff::Decoder::new(jpeg, Limits::default()),
+    }
+    .ok()?;
+    loop {
+        if let Some(frame) = decoder.step(rows).ok()? {
+            return Some(frame);
+        }
+    }
+}
+
+/// libjpeg-turbo's decode and q50 4:2:2 encode of the same picture, from
+/// `tjbench` (wall time, from its megapixels per second), when `$TJBENCH` or
+/// `tjbench` on the PATH runs.
+fn tjbench(jpeg: &[u8], rgb: &[u8]) -> Option<(Duration, Duration)> {
+    let program = std::env::var("TJBENCH").unwrap_or_else(|_| "tjbench".into());
+    let dir = std::env::temp_dir().join(format!("kv-coeff-bench-{}", std::process::id()));
+    let mut ppm = format!("P6\n{WIDTH} {HEIGHT}\n255\n").into_bytes();
+    ppm.extend_from_slice(rgb);
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("desktop.jpg"), jpeg))
+        .and_then(|()| std::fs::write(dir.join("desktop.ppm"), &ppm));
+    // Output lines end in: ... CompPerf CompRatio DecompPerf (Mpixels/s).
+    let perf = |args: &[&str], from_end: usize| -> Option<Duration> {
+        let out = std::process::Command::new(&program)
+            .current_dir(&dir)
+            .args(args)
+            .args(["-benchtime", "3", "-warmup", "1", "-quiet", "-nowrite"])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let mpixels: f64 = fields
+            .get(fields.len().checked_sub(from_end)?)?
+            .parse()
+            .ok()?;
+        let megapixels = f64::from(WIDTH * HEIGHT) / 1e6;
+        (mpixels > 0.0).then(|| Duration::from_secs_f64(megapixels / mpixels))
+    };
+    let result = written.ok().and_then(|()| {
+        Some((
+            perf(&["desktop.jpg"], 1)?,
+            perf(&["desktop.ppm", "50", "-subsamp", "422"], 3)?,
+        ))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if result.is_none() {
+        println!("(no libjpeg-turbo figures: {program} did not run; set TJBENCH)");
+    }
+    result
+}
+
 fn main() {
     let mut runs = 15;
     let mut quality = 90u8;
@@ -138,6 +202,32 @@ fn main() {
     let (frame, m, f) = measure(runs, || coeff::decode(&source, Limits::default()));
     let frame = frame.unwrap_or_else(|e| fail(&format!("coeff::decode: {e}")));
     let decode = row("coeff::decode (to coefficients)", m, f, None);
+    let (_, m, f) = measure(runs, || {
+        coeff::Decoder::new(&source[..], Limits::default()).is_ok()
+    });
+    row(
+        "  of which Decoder::new (headers, zeroed grids)",
+        m,
+        f,
+        None,
+    );
+    for rows in [1, 8] {
+        let (sliced, m, f) = measure(runs, || sliced_decode(&source, rows, None));
+        if sliced.as_ref() != Some(&frame) {
+            fail("a sliced decode differs from the one-shot decode");
+        }
+        let steps = frame.mcus_high.div_ceil(rows);
+        let name = format!("coeff::Decoder, {rows} MCU row(s) per step ({steps} steps)");
+        row(&name, m, f, None);
+    }
+    // The steady state of a stream: each frame decoded into the grids of the
+    // one before last.
+    let mut old = Some(frame.clone());
+    let ((), m, f) = measure(runs, || old = sliced_decode(&source, 8, old.take()));
+    if old.as_ref() != Some(&frame) {
+        fail("decoding into old grids differs from the one-shot decode");
+    }
+    let decode_reusing = row("coeff::Decoder::reusing, 8 rows per step", m, f, None);
     let encode_whole = |frame: &coeff::Coefficients, huffman| {
         let mut out = Vec::with_capacity(source.len());
         if let Err(e) = coeff::encode_region(frame, frame.whole(), huffman, &mut out) {
@@ -198,6 +288,36 @@ fn main() {
         f,
         None,
     );
+    let (changed, m, f) = measure(runs, || {
+        let mcus = (0..frame.mcus_high).flat_map(|y| (0..frame.mcus_wide).map(move |x| (x, y)));
+        mcus.filter(|&(x, y)| coeff::mcu_differs(&frame, &again, x, y, 1))
+            .count()
+    });
+    let change_map = row(
+        &format!("change map (mcu_differs, {changed} changed)"),
+        m,
+        f,
+        None,
+    );
+    // A window's worth of change: 320x240 pixels re-sent as a patch.
+    let (mcu_w, mcu_h) = frame.mcu_size();
+    let window = Region {
+        x: 10,
+        y: 10,
+        width: (320 / mcu_w) as usize,
+        height: (240 / mcu_h) as usize,
+    };
+    let (patch, m, f) = measure(runs, || {
+        let mut out = Vec::new();
+        coeff::encode_region(&frame, window, HuffmanTables::Standard, &mut out).map(|()| out)
+    });
+    let patch = patch.unwrap_or_else(|e| fail(&format!("coeff::encode_region: {e}")));
+    let patch_encode = row(
+        "coeff::encode_region (320x240 patch, standard)",
+        m,
+        f,
+        Some(patch.len()),
+    );
 
     let (rgb, m, f) = measure(runs, || jpeg_decoder::Decoder::new(&source[..]).decode());
     let rgb = rgb.unwrap_or_else(|e| fail(&format!("jpeg-decoder: {e}")));
@@ -226,6 +346,26 @@ fn main() {
         Some(q50.len()),
     );
 
+    let changes = decode_reusing + change_map + patch_encode;
+    if let Some((tj_decode, tj_encode)) = tjbench(&source, &decoded.rgb) {
+        println!(
+            "{:<44} {:>7.2}",
+            "libjpeg-turbo decode (tjbench, wall time)",
+            ms(tj_decode)
+        );
+        println!(
+            "{:<44} {:>7.2}",
+            "libjpeg-turbo encode q50 4:2:2 (tjbench)",
+            ms(tj_encode)
+        );
+        let turbo = tj_decode + tj_encode;
+        println!(
+            "coefficient path (decode reusing + change map + patch) {:.2} ms = {:.2} x libjpeg-turbo decode + encode ({:.2} ms)",
+            ms(changes),
+            changes.as_secs_f64() / turbo.as_secs_f64().max(1e-9),
+            ms(turbo),
+        );
+    }
     let path = decode + requantise + encode_q50;
     let pixels = pixel_decode + pixel_encode;
     println!(

@@ -151,6 +151,9 @@ impl Server {
                 self.on_video(frame, now);
             }
             self.on_timers(now);
+            if let Some(frame) = self.app.video.updates().step() {
+                self.on_picture(&frame, now);
+            }
             self.write_frames();
             self.update_audience(now);
             self.sync_fds()?;
@@ -158,8 +161,9 @@ impl Server {
     }
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {
-        if !self.writes.is_empty() {
-            // Frames still to write: look for input, then carry on at once.
+        if !self.writes.is_empty() || self.app.video.is_decoding() {
+            // Frames still to write or decode: look for input, then carry
+            // on at once.
             return Some(now);
         }
         let conns = self.conns.iter().flatten().map(Conn::poll_at);
@@ -336,6 +340,18 @@ impl Server {
     fn fan_out(&mut self, frame: &SharedFrame, now: Instant) {
         for slot in 0..self.conns.len() {
             let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            let next = conn.on_frame(frame, &mut self.app, now);
+            self.follow(slot, next, now);
+        }
+    }
+
+    /// A frame was decoded and folded in for canvas viewers: those with
+    /// room for an update queue to write it.
+    fn on_picture(&mut self, frame: &SharedFrame, now: Instant) {
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut().filter(|c| c.is_canvas()) else {
                 continue;
             };
             let next = conn.on_frame(frame, &mut self.app, now);

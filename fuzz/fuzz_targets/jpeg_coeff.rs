@@ -1,7 +1,7 @@
 //! Whatever a capture dongle writes, taken apart into coefficients: `decode`
 //! must never panic, loop or allocate beyond its limits, and whatever it
 //! accepts must encode back (whole, and as a corner region) to the very same
-//! coefficients.
+//! coefficients; and `Decoder`, a row at a time, must come to the same answer.
 #![no_main]
 
 use kv::video::coeff::{self, HuffmanTables, Limits, Region};
@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
         max_width: 512,
         max_height: 512,
     };
-    let Ok(frame) = coeff::decode(data, limits) else {
+    let one_shot = coeff::decode(data, limits);
+    assert_eq!(sliced(data, limits), one_shot, "sliced decoding agrees");
+    let Ok(frame) = one_shot else {
         return;
     };
     let mut whole = Vec::new();
@@ -29,3 +31,12 @@ fuzz_target!(|data: &[u8]| {
     coeff::encode_region(&frame, corner, HuffmanTables::Optimal, &mut part).expect("a region inside encodes");
     assert!(coeff::decode(&part, limits).is_ok(), "a region decodes");
 });
+
+fn sliced(data: &[u8], limits: Limits) -> Result<coeff::Coefficients, coeff::Error> {
+    let mut decoder = coeff::Decoder::new(data, limits)?;
+    loop {
+        if let Some(frame) = decoder.step(1)? {
+            return Ok(frame);
+        }
+    }
+}

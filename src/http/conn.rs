@@ -511,6 +511,11 @@ impl<S: Stream> Conn<S> {
         Ok(Next::Keep)
     }
 
+    /// Whether this is a `/ws/video` channel.
+    pub fn is_canvas(&self) -> bool {
+        matches!(self.state, State::Video(_))
+    }
+
     /// A new frame was published. An idle viewer takes it and answers
     /// `Write`: the loop sends it with `write_frame` when its turn comes, so
     /// input that arrived meanwhile is not kept waiting behind every viewer.

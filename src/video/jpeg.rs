@@ -57,6 +57,9 @@ impl Segment<'_> {
 pub(crate) struct Segments<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// `pos` is in entropy-coded data, skipped only when the walk goes on (a
+    /// decoder that stops at SOS has no use for the scan's end).
+    in_scan: bool,
     done: bool,
 }
 
@@ -64,6 +67,19 @@ pub(crate) fn segments(buf: &[u8]) -> Segments<'_> {
     Segments {
         buf,
         pos: 0,
+        in_scan: false,
+        done: false,
+    }
+}
+
+/// Walks on from inside a scan's entropy-coded data at `from` (any point of
+/// it a decoder stopped at): the markers after the scan, as `segments` would
+/// continue after SOS, without looking at the data before `from` again.
+pub(crate) fn segments_after_scan(buf: &[u8], from: usize) -> Segments<'_> {
+    Segments {
+        buf,
+        pos: from,
+        in_scan: true,
         done: false,
     }
 }
@@ -87,6 +103,10 @@ impl<'a> Segments<'a> {
     }
 
     fn next_segment(&mut self) -> Option<Segment<'a>> {
+        if self.in_scan {
+            self.in_scan = false;
+            self.pos = self.end_of_entropy_data(self.pos)?;
+        }
         if *self.buf.get(self.pos)? != 0xFF {
             return None;
         }
@@ -123,9 +143,7 @@ impl<'a> Segments<'a> {
         }
         let body = self.buf.get(m + 3..m + 1 + len)?;
         self.pos = m + 1 + len;
-        if marker == SOS {
-            self.pos = self.end_of_entropy_data(self.pos)?;
-        }
+        self.in_scan = marker == SOS;
         Some(Segment { marker, at, body })
     }
 }

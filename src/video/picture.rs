@@ -3,8 +3,9 @@
 //! change-only updates are computed from.
 //!
 //! Each decoded frame is compared with the picture, not with the frame before
-//! it: a block counts as changed when a coefficient moved by more than
-//! `TOLERANCE` from the picture's, and only then is the picture's block
+//! it: an MCU counts as changed when a coefficient of one of its blocks moved
+//! by more than `TOLERANCE` from the picture's, and only then are the
+//! picture's blocks of that MCU (all of them, so what is sent is exact)
 //! replaced. So the one-step jitter of a noisy source costs nothing and can
 //! never add up to drift. To end with the captured picture exactly, one MCU
 //! row every `REFRESH_EVERY` frames is compared with no tolerance at all.
@@ -75,12 +76,12 @@ impl Picture {
         self.seq = seq;
     }
 
-    /// Folds in frame `seq`'s coefficients. `Err` gives them back when the
-    /// frame cannot be compared with the picture (another size, sampling or
-    /// quantisation): the caller begins a new picture with it.
-    pub fn fold(&mut self, seq: u64, frame: Coefficients) -> Result<(), Coefficients> {
-        if !same_shape(&self.blocks, &frame) {
-            return Err(frame);
+    /// Folds in frame `seq`'s coefficients. False when the frame cannot be
+    /// compared with the picture (another size, sampling or quantisation):
+    /// the caller begins a new picture with it.
+    pub fn fold(&mut self, seq: u64, frame: &Coefficients) -> bool {
+        if !same_shape(&self.blocks, frame) {
+            return false;
         }
         let exact_row = self
             .folds
@@ -93,6 +94,32 @@ impl Picture {
             let exact = self.inexact.chunks_mut(mcus_wide).nth(row);
             exact.into_iter().flatten().for_each(|mcu| *mcu = false);
         }
+        // An MCU changed when one of its blocks moved beyond the tolerance;
+        // then all its blocks, in every component, become the frame's, so an
+        // MCU that is sent goes out exact. Otherwise a block that moved by one
+        // step beside one that moved far stays behind, drawn stale where the
+        // picture should be the captured one (tests/vm 32-video-changes at
+        // 1366x768: an MCU's Cb moved one step, its Y and Cr far; 125 pixels
+        // stayed off by up to 7 until the exact row came round).
+        let mut moved = vec![false; self.changed.len()];
+        for (mine, new) in self.blocks.components.iter().zip(&frame.components) {
+            let (h, v) = (usize::from(mine.h), usize::from(mine.v));
+            let rows = mine.blocks.chunks_exact(mine.blocks_wide);
+            for (by, (row, new_row)) in rows
+                .zip(new.blocks.chunks_exact(new.blocks_wide))
+                .enumerate()
+            {
+                let my = by / v;
+                let tolerance = if exact_row == Some(my) { 0 } else { TOLERANCE };
+                for (bx, (block, new_block)) in row.iter().zip(new_row).enumerate() {
+                    if block != new_block && blocks_differ(block, new_block, tolerance) {
+                        if let Some(m) = moved.get_mut(my * mcus_wide + bx / h) {
+                            *m = true;
+                        }
+                    }
+                }
+            }
+        }
         for (mine, new) in self.blocks.components.iter_mut().zip(&frame.components) {
             let (h, v) = (usize::from(mine.h), usize::from(mine.v));
             let rows = mine.blocks.chunks_exact_mut(mine.blocks_wide);
@@ -100,25 +127,29 @@ impl Picture {
                 .zip(new.blocks.chunks_exact(new.blocks_wide))
                 .enumerate()
             {
-                let my = by / v;
-                let tolerance = if exact_row == Some(my) { 0 } else { TOLERANCE };
                 for (bx, (block, new_block)) in row.iter_mut().zip(new_row).enumerate() {
+                    let mcu = (by / v) * mcus_wide + bx / h;
                     if block == new_block {
                         continue;
                     }
-                    let mcu = my * mcus_wide + bx / h;
-                    if blocks_differ(block, new_block, tolerance) {
+                    if moved.get(mcu) == Some(&true) {
                         *block = *new_block;
-                        if let Some(at) = self.changed.get_mut(mcu) {
-                            *at = seq;
-                        }
                     } else if let Some(inexact) = self.inexact.get_mut(mcu) {
                         *inexact = true;
                     }
                 }
             }
         }
-        Ok(())
+        for (mcu, _) in moved.iter().enumerate().filter(|(_, m)| **m) {
+            if let Some(at) = self.changed.get_mut(mcu) {
+                *at = seq;
+            }
+            // Every block of it is the frame's now.
+            if let Some(inexact) = self.inexact.get_mut(mcu) {
+                *inexact = false;
+            }
+        }
+        true
     }
 
     /// Which MCUs changed after frame `base`, row by row (`mcus_wide` a
@@ -162,14 +193,18 @@ mod tests {
 
     fn changed(p: &Picture, base: u64) -> Vec<usize> {
         let map = p.changed_since(base).unwrap();
-        map.iter().enumerate().filter(|(_, c)| **c).map(|(i, _)| i).collect()
+        map.iter()
+            .enumerate()
+            .filter(|(_, c)| **c)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     #[test]
     fn test_changes_are_per_mcu_and_since_a_base() {
         let mut p = Picture::new(1, frame());
-        p.fold(2, nudged(frame(), (3, 1), 5)).unwrap();
-        p.fold(3, nudged(nudged(frame(), (3, 1), 5), (0, 3), -4)).unwrap();
+        assert!(p.fold(2, &nudged(frame(), (3, 1), 5)));
+        assert!(p.fold(3, &nudged(nudged(frame(), (3, 1), 5), (0, 3), -4)));
         assert_eq!(changed(&p, 1), [8 + 3, 24]);
         assert_eq!(changed(&p, 2), [24]);
         assert!(changed(&p, 3).is_empty());
@@ -183,14 +218,14 @@ mod tests {
         // One step of noise in row 2: unchanged, but not exact any more.
         let noisy = || nudged(frame(), (6, 2), 1);
         let mut seq = 2;
-        p.fold(seq, noisy()).unwrap();
+        assert!(p.fold(seq, &noisy()));
         assert!(changed(&p, 1).is_empty(), "within the tolerance");
         assert!(!p.is_exact());
         // The exact row comes round to row 2 within 4 rows x REFRESH_EVERY.
         while changed(&p, 1).is_empty() {
             seq += 1;
             assert!(seq < 2 + 4 * REFRESH_EVERY + 1, "never refreshed");
-            p.fold(seq, noisy()).unwrap();
+            assert!(p.fold(seq, &noisy()));
         }
         assert_eq!(changed(&p, 1), [16 + 6]);
         assert_eq!(p.blocks(), &noisy(), "the picture is the captured frame");
@@ -198,10 +233,34 @@ mod tests {
     }
 
     #[test]
+    fn test_moved_mcu_takes_every_block_of_the_frame() {
+        let mut p = Picture::new(1, frame());
+        // MCU (1, 2): its second luma block moves far, its Cb block by one
+        // step (within the tolerance); MCU (3, 1): Cr by one step only (row 0
+        // is the first fold's exact row).
+        let mut f = frame();
+        f.components[0].blocks[2 * 16 + 3][0] += 20;
+        f.components[1].blocks[2 * 8 + 1][5] += 1;
+        f.components[2].blocks[8 + 3][0] += 1;
+        assert!(p.fold(2, &f));
+        assert_eq!(changed(&p, 1), [2 * 8 + 1]);
+        let cb = &p.blocks().components[1].blocks;
+        assert_eq!(
+            cb[2 * 8 + 1],
+            f.components[1].blocks[2 * 8 + 1],
+            "sent exact"
+        );
+        // Within the tolerance alone: kept until the exact row comes round.
+        let cr = &p.blocks().components[2].blocks;
+        assert_eq!(cr[8 + 3], frame().components[2].blocks[8 + 3]);
+        assert!(!p.is_exact());
+    }
+
+    #[test]
     fn test_other_shape_is_refused() {
         let mut p = Picture::new(1, frame());
         let other = decode(&screen_jpeg(128, 48, (2, 1), None), Limits::default()).unwrap();
-        assert!(p.fold(2, other).is_err());
+        assert!(!p.fold(2, &other));
         assert_eq!(p.seq(), 1);
     }
 }

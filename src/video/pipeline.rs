@@ -237,6 +237,11 @@ impl Pipeline {
         &mut self.updates
     }
 
+    /// Whether a frame is being decoded for canvas viewers, a slice a turn.
+    pub fn is_decoding(&self) -> bool {
+        self.updates.is_decoding()
+    }
+
     /// The newest frame if it is recent enough to answer a snapshot with.
     pub fn fresh_frame(&self, now: Instant) -> Option<SharedFrame> {
         self.latest

@@ -3,16 +3,19 @@
 //!
 //! The newest frame is entropy-decoded into coefficients (no IDCT, no colour
 //! conversion) only when a viewer asks for an update, so frames nobody asks
-//! for are never decoded, and folded into the `Picture`. An update depends on
-//! the viewer's picture (`base`) and quality only, so viewers at the same
-//! state share one, built once and sent by reference. A frame that cannot be
-//! decoded goes out whole, as captured, and change-only updates resume with
-//! the next frame that decodes.
+//! for are never decoded, and folded into the `Picture`. Decoding goes a
+//! bounded number of MCUs at a time: the first slice at once, the rest in
+//! the loop's later turns (`step`), so a large frame never holds a keystroke
+//! back; meanwhile viewers get updates for the frame before. An update
+//! depends on the viewer's picture (`base`) and quality only, so viewers at
+//! the same state share one, built once and sent by reference. A frame that
+//! cannot be decoded goes out whole, as captured, and change-only updates
+//! resume with the next frame that decodes.
 
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::coeff::{self, encode_layout, Coefficients, HuffmanTables, Layout, Limits};
+use super::coeff::{self, encode_layout, Coefficients, Decoder, HuffmanTables, Layout, Limits};
 use super::coeff::{QuantTable, Run};
 use super::picture::Picture;
 use super::SharedFrame;
@@ -27,6 +30,19 @@ pub const KIND_UNCHANGED: u8 = 3;
 const MERGE_GAP: usize = 3;
 /// A JPEG side is a u16 of pixels.
 const MAX_SIDE: usize = u16::MAX as usize;
+/// MCUs decoded per slice: a 640x480 frame in one, 1080p in four; about
+/// 1.6 ms on this project's x86 bench host (bench/README.md), a few times
+/// that on a board's core.
+const MCUS_PER_STEP: usize = 4096;
+
+/// A shared frame's JPEG, for the decoder to hold while it works.
+struct FrameBytes(SharedFrame);
+
+impl AsRef<[u8]> for FrameBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.jpeg
+    }
+}
 
 /// The quality a viewer sees: the captured coefficients as they are, or
 /// requantised to the tables of a JPEG quality (1..=100), never finer than
@@ -99,6 +115,10 @@ pub struct Updates {
     newest: Option<SharedFrame>,
     /// The frame updates are built for: the newest once decoded and folded.
     current: Option<SharedFrame>,
+    /// A newer frame being decoded, a slice at a time.
+    decoding: Option<(SharedFrame, Decoder<FrameBytes>)>,
+    /// The grids of the last frame decoded, for the next to decode into.
+    spare: Option<Coefficients>,
     /// `None` while frames do not decode: whole frames only.
     picture: Option<Picture>,
     /// Whether the last decode failed (logged once per run of failures).
@@ -124,10 +144,10 @@ impl Updates {
     }
 
     /// The update that brings a viewer whose picture is frame `base` (`None`:
-    /// no picture yet) to the newest frame in `quality`; `None` when it is
-    /// there already.
+    /// no picture yet) to the newest frame decoded, in `quality`; `None` when
+    /// it is there already. A newer frame starts decoding here.
     pub fn update_for(&mut self, base: Option<u64>, quality: Quality) -> Option<Rc<Update>> {
-        self.catch_up();
+        self.begin_decode();
         let frame = self.current.clone()?;
         if base == Some(frame.seq) {
             return None;
@@ -144,49 +164,102 @@ impl Updates {
         Some(update)
     }
 
-    /// Decodes the newest frame and folds it into the picture, once.
-    fn catch_up(&mut self) {
+    /// Whether a frame is being decoded: the loop calls `step` each turn.
+    pub fn is_decoding(&self) -> bool {
+        self.decoding.is_some()
+    }
+
+    /// Decodes the next slice of the frame being decoded. Returns the frame
+    /// once it is folded in: viewers may have an update to send.
+    pub fn step(&mut self) -> Option<SharedFrame> {
+        let (frame, mut decoder) = self.decoding.take()?;
+        let rows = MCUS_PER_STEP / decoder.mcus_wide().max(1);
+        match decoder.step(rows) {
+            Ok(None) => {
+                self.decoding = Some((frame, decoder));
+                None
+            }
+            Ok(Some(blocks)) => {
+                self.fold(&frame, blocks);
+                Some(frame)
+            }
+            Err(e) => {
+                self.failed(&frame, &e);
+                Some(frame)
+            }
+        }
+    }
+
+    /// Starts decoding the newest frame unless it is decoded or being
+    /// decoded, and runs the first slice.
+    fn begin_decode(&mut self) {
         let Some(newest) = self.newest.clone() else {
             return;
         };
-        if self.current.as_ref().is_some_and(|c| c.seq == newest.seq) {
+        let seq = |f: &Option<SharedFrame>| f.as_ref().map(|f| f.seq);
+        let decoding = self.decoding.as_ref().map(|(f, _)| f.seq);
+        if seq(&self.current) == Some(newest.seq) || decoding == Some(newest.seq) {
             return;
         }
-        self.cache.clear();
         // A digital source repeats its frames byte for byte on a still
         // screen: nothing to decode when the picture is that frame already.
         let repeated = self.current.as_ref().is_some_and(|c| c.jpeg == newest.jpeg);
-        if let Some(picture) = self.picture.as_mut().filter(|p| repeated && p.is_exact()) {
-            picture.repeat(newest.seq);
+        let exact = self.picture.as_ref().is_some_and(Picture::is_exact);
+        if repeated && exact && self.decoding.is_none() {
+            if let Some(picture) = self.picture.as_mut() {
+                picture.repeat(newest.seq);
+            }
             self.current = Some(newest);
+            self.cache.clear();
             return;
         }
-        match coeff::decode(&newest.jpeg, Limits::default()) {
-            Ok(blocks) => {
-                if self.failing {
-                    log::info!("📹 frame {} decodes: change-only updates again", newest.seq);
-                    self.failing = false;
-                }
-                self.picture = Some(match self.picture.take() {
-                    Some(mut picture) => match picture.fold(newest.seq, blocks) {
-                        Ok(()) => picture,
-                        Err(blocks) => Picture::new(newest.seq, blocks),
-                    },
-                    None => Picture::new(newest.seq, blocks),
-                });
+        // A newer frame replaces one still being decoded.
+        let bytes = FrameBytes(newest.clone());
+        let started = match self.spare.take() {
+            Some(old) => Decoder::reusing(bytes, Limits::default(), old),
+            None => Decoder::new(bytes, Limits::default()),
+        };
+        match started {
+            Ok(decoder) => {
+                self.decoding = Some((newest, decoder));
+                self.step();
             }
-            Err(e) => {
-                if !self.failing {
-                    log::warn!(
-                        "📹 frame {}: {e}; canvas viewers get whole frames until frames decode again",
-                        newest.seq
-                    );
-                    self.failing = true;
-                }
-                self.picture = None;
-            }
+            Err(e) => self.failed(&newest, &e),
         }
-        self.current = Some(newest);
+    }
+
+    /// A frame decoded: folded into the picture (or beginning a new one).
+    fn fold(&mut self, frame: &SharedFrame, blocks: Coefficients) {
+        if self.failing {
+            log::info!("📹 frame {} decodes: change-only updates again", frame.seq);
+            self.failing = false;
+        }
+        let folded = self
+            .picture
+            .as_mut()
+            .is_some_and(|p| p.fold(frame.seq, &blocks));
+        if folded {
+            self.spare = Some(blocks);
+        } else {
+            self.picture = Some(Picture::new(frame.seq, blocks));
+        }
+        self.current = Some(frame.clone());
+        self.cache.clear();
+    }
+
+    /// A frame that does not decode goes out whole; so do the next ones
+    /// until one decodes.
+    fn failed(&mut self, frame: &SharedFrame, e: &coeff::Error) {
+        if !self.failing {
+            log::warn!(
+                "📹 frame {}: {e}; canvas viewers get whole frames until frames decode again",
+                frame.seq
+            );
+            self.failing = true;
+        }
+        self.picture = None;
+        self.current = Some(frame.clone());
+        self.cache.clear();
     }
 
     fn build(&self, frame: &SharedFrame, base: Option<u64>, quality: Quality) -> Update {
@@ -633,6 +706,38 @@ mod tests {
                 base = Some(update.seq);
             }
         }
+    }
+
+    #[test]
+    fn test_large_frame_decodes_a_slice_at_a_time() {
+        // 1280x640 4:2:2: 80 x 80 MCUs, two slices of MCUS_PER_STEP.
+        let (w, h) = (1280, 640);
+        let old = screen_jpeg(w, h, (2, 1), None);
+        let new = screen_jpeg(w, h, (2, 1), Some((600, 300, 40, 20)));
+        let mut updates = Updates::default();
+        updates.on_frame(&frame(1, old, 1280, 640));
+        assert!(
+            updates.update_for(None, Quality::Source).is_none(),
+            "first slice only"
+        );
+        assert!(updates.is_decoding());
+        assert_eq!(
+            updates.step().map(|f| f.seq),
+            Some(1),
+            "decoded in the second"
+        );
+        assert!(!updates.is_decoding());
+        assert_eq!(
+            updates.update_for(None, Quality::Source).unwrap().kind,
+            KIND_WHOLE
+        );
+        // Meanwhile a viewer at frame 1 has nothing new; when frame 2 is
+        // folded in, its change.
+        updates.on_frame(&frame(2, new, 1280, 640));
+        assert!(updates.update_for(Some(1), Quality::Source).is_none());
+        assert_eq!(updates.step().map(|f| f.seq), Some(2));
+        let update = updates.update_for(Some(1), Quality::Source).unwrap();
+        assert_eq!((update.kind, update.seq), (KIND_CHANGES, 2));
     }
 
     #[test]

@@ -8,11 +8,23 @@ use super::Error;
 /// Reads bits from entropy-coded data starting at a byte offset, stopping at the
 /// first marker. Past the marker (or the buffer's end) it supplies zero bits so
 /// lookahead never fails; `overran` tells whether any of them were consumed.
+///
+/// Callers `fill` once before each code and its extra bits (at most 16 + 11
+/// bits), then `peek` and `consume` without further checks: the buffer always
+/// holds at least `FILLED` bits after `fill`.
 pub struct BitReader<'a> {
     data: &'a [u8],
+    state: BitState,
+}
+
+/// Where a `BitReader` stands: kept between slices of a scan, while the reader
+/// itself (which borrows the data) lives only for one slice.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BitState {
     /// Next byte to load into `acc`.
     pos: usize,
-    /// Loaded bits, left-aligned: the next bit is bit 63.
+    /// Loaded bits, left-aligned: the next bit is bit 63; the bits below the
+    /// `count` valid ones are zero.
     acc: u64,
     /// How many bits of `acc` are valid.
     count: u32,
@@ -20,61 +32,108 @@ pub struct BitReader<'a> {
     fake: u32,
 }
 
-impl<'a> BitReader<'a> {
-    pub fn new(data: &'a [u8], pos: usize) -> BitReader<'a> {
-        BitReader {
-            data,
+impl BitState {
+    /// Before the first bit of the data at byte offset `pos`.
+    pub fn at(pos: usize) -> BitState {
+        BitState {
             pos,
-            acc: 0,
-            count: 0,
-            fake: 0,
+            ..BitState::default()
         }
     }
 
-    /// Loads bytes until at least 57 bits are available.
-    fn refill(&mut self) {
-        while self.count <= 56 {
-            let byte = match self.data.get(self.pos) {
-                Some(&0xFF) if self.data.get(self.pos + 1) == Some(&0x00) => {
-                    self.pos += 2;
+    /// The offset of the next byte not yet loaded (never past a marker).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+/// Bits guaranteed after `fill`: one Huffman code (16) plus its extra bits (11).
+pub const FILLED: u32 = 32;
+
+/// Eight bytes with a 0xFF among them: stuffing or a marker, the slow path.
+fn has_ff(word: u64) -> bool {
+    // The classic "some byte is zero" test, on the complement.
+    let inverse = !word;
+    inverse.wrapping_sub(0x0101_0101_0101_0101) & word & 0x8080_8080_8080_8080 != 0
+}
+
+impl<'a> BitReader<'a> {
+    /// Continues where `suspend` left off, over the same data.
+    pub fn resume(data: &'a [u8], state: BitState) -> BitReader<'a> {
+        BitReader { data, state }
+    }
+
+    pub fn suspend(&self) -> BitState {
+        self.state
+    }
+
+    /// Makes at least `FILLED` bits available: loads as many whole bytes as
+    /// fit at once when none of the next eight is 0xFF (almost always), else
+    /// one at a time.
+    #[inline(always)]
+    pub fn fill(&mut self) {
+        let s = &mut self.state;
+        if s.count >= FILLED {
+            return;
+        }
+        let next8 = self.data.get(s.pos..).and_then(<[u8]>::first_chunk::<8>);
+        if let Some(&bytes) = next8 {
+            let word = u64::from_be_bytes(bytes);
+            if !has_ff(word) {
+                let n = (63 - s.count) / 8;
+                s.acc |= (word >> (64 - 8 * n)) << (64 - s.count - 8 * n);
+                s.pos += n as usize;
+                s.count += 8 * n;
+                return;
+            }
+        }
+        self.refill_slowly();
+    }
+
+    /// Loads bytes one at a time until more than 56 bits are available,
+    /// unstuffing 0xFF00 and making up zeros past a marker.
+    #[inline(never)]
+    fn refill_slowly(&mut self) {
+        let s = &mut self.state;
+        while s.count <= 56 {
+            let byte = match self.data.get(s.pos) {
+                Some(&0xFF) if self.data.get(s.pos + 1) == Some(&0x00) => {
+                    s.pos += 2;
                     0xFF
                 }
                 // A marker, or the end of the buffer: the data is over.
                 Some(&0xFF) | None => {
-                    self.fake += 8;
+                    s.fake += 8;
                     0
                 }
                 Some(&b) => {
-                    self.pos += 1;
+                    s.pos += 1;
                     b
                 }
             };
-            self.acc |= u64::from(byte) << (56 - self.count);
-            self.count += 8;
+            s.acc |= u64::from(byte) << (56 - s.count);
+            s.count += 8;
         }
     }
 
-    /// The next 16 bits without consuming them.
-    pub fn peek16(&mut self) -> u32 {
-        if self.count < 16 {
-            self.refill();
-        }
-        (self.acc >> 48) as u32
+    /// The next 16 bits without consuming them; `fill` first.
+    #[inline(always)]
+    pub fn peek16(&self) -> u32 {
+        (self.state.acc >> 48) as u32
     }
 
-    /// Consumes `n` (at most 16) bits; they must have been peeked.
+    /// Consumes `n` (at most `FILLED`) bits; they must have been filled (no
+    /// clamping here: this is on every coefficient's critical path).
+    #[inline(always)]
     pub fn consume(&mut self, n: u32) {
-        let n = n.min(self.count);
-        self.acc <<= n;
-        self.count -= n;
+        self.state.acc <<= n;
+        self.state.count -= n;
     }
 
-    /// The next `n` bits (0..=16) as an unsigned number.
+    /// The next `n` bits (1..=16) as an unsigned number; `fill` first.
+    #[inline(always)]
     pub fn bits(&mut self, n: u32) -> u32 {
-        if n == 0 {
-            return 0;
-        }
-        let value = self.peek16() >> (16 - n.min(16));
+        let value = (self.state.acc >> (64 - n.clamp(1, 16))) as u32;
         self.consume(n);
         value
     }
@@ -82,7 +141,7 @@ impl<'a> BitReader<'a> {
     /// Whether bits that are not in the data were consumed: the scan or the
     /// restart interval was cut short.
     pub fn overran(&self) -> bool {
-        self.fake > self.count
+        self.state.fake > self.state.count
     }
 
     /// At the end of a restart interval: drops the rest of the current byte
@@ -92,18 +151,19 @@ impl<'a> BitReader<'a> {
         if self.overran() {
             return Err(Error::Truncated("a restart interval ends early"));
         }
+        let s = &mut self.state;
         // Whole bytes still in `acc` were loaded from the data ahead of the
         // marker: only padding bits of a partial byte may precede it.
-        let real = self.count - self.fake;
+        let real = s.count - s.fake;
         if real >= 8 {
             return Err(Error::Malformed(
                 "restart interval has data past its last MCU",
-                self.pos,
+                s.pos,
             ));
         }
         let expected = 0xD0 + (index % 8) as u8;
         // Fill bytes (0xFF) may precede a marker (T.81 §B.1.1.2).
-        let mut at = self.pos;
+        let mut at = s.pos;
         while self.data.get(at) == Some(&0xFF) && self.data.get(at + 1) == Some(&0xFF) {
             at += 1;
         }
@@ -115,10 +175,7 @@ impl<'a> BitReader<'a> {
             Some(_) => return Err(Error::Malformed("restart marker missing", at)),
             None => return Err(Error::Truncated("data ends before a restart marker")),
         }
-        self.pos = at + 2;
-        self.acc = 0;
-        self.count = 0;
-        self.fake = 0;
+        *s = BitState::at(at + 2);
         Ok(())
     }
 }

@@ -3,12 +3,23 @@
 //! encoding (the code of each symbol, §C.2), and the standard tables of Annex K.3
 //! that `video::jpeg` already carries for frames that come without any.
 
-use super::bits::{BitReader, BitWriter};
+use super::bits::BitWriter;
 use super::Error;
 use crate::video::jpeg::STANDARD_TABLES;
 
 /// Codes up to this long are decoded with one table lookup.
 const FAST_BITS: u32 = 9;
+
+/// A whole AC coefficient from one lookup: run of zeros, value, and how many
+/// bits its code and extra bits take (0: not in the lookup table). End of
+/// block is run 0, value 0; sixteen zeros (ZRL) is run 15, value 0, so storing
+/// it like any other coefficient is right.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Coefficient {
+    pub value: i16,
+    pub run: u8,
+    pub bits: u8,
+}
 
 /// One table, ready to decode and to encode with.
 #[derive(Clone, Debug)]
@@ -16,6 +27,10 @@ pub struct HuffmanTable {
     /// Indexed by the next `FAST_BITS` bits: `(length << 8) | symbol`, or 0
     /// when the code is longer.
     fast: [u16; 1 << FAST_BITS],
+    /// Indexed the same way: the coefficient when the code and its extra bits
+    /// both fit in `FAST_BITS` (most AC coefficients of a capture frame), so
+    /// decoding one costs one lookup.
+    whole: [Coefficient; 1 << FAST_BITS],
     /// Per code length 1..=16 (index 0 unused): the largest code of that
     /// length (-1 when none), and where its codes start in `values` minus the
     /// smallest code (T.81 §F.2.2.3's MAXCODE and VALPTR - MINCODE).
@@ -36,6 +51,7 @@ impl HuffmanTable {
         }
         let mut table = HuffmanTable {
             fast: [0; 1 << FAST_BITS],
+            whole: [Coefficient::default(); 1 << FAST_BITS],
             max_code: [-1; 17],
             offset: [0; 17],
             values: values.to_vec(),
@@ -70,7 +86,30 @@ impl HuffmanTable {
             }
             code <<= 1;
         }
+        table.fill_whole();
         Ok(table)
+    }
+
+    /// Fills `whole` from `fast`: for the AC symbols whose code and extra bits
+    /// fit, the extra bits are in the index too, so the value is known.
+    fn fill_whole(&mut self) {
+        for (index, (&entry, whole)) in self.fast.iter().zip(&mut self.whole).enumerate() {
+            let (len, symbol) = (u32::from(entry >> 8), entry as u8);
+            let size = u32::from(symbol & 0x0F);
+            if len == 0 || len + size > FAST_BITS {
+                continue;
+            }
+            // Of the symbols with size 0 only EOB and ZRL are valid.
+            if size == 0 && symbol != 0x00 && symbol != 0xF0 {
+                continue;
+            }
+            let extra = (index as u32 >> (FAST_BITS - len - size)) & ((1 << size) - 1);
+            *whole = Coefficient {
+                value: extend(extra, size) as i16,
+                run: symbol >> 4,
+                bits: (len + size) as u8,
+            };
+        }
     }
 
     /// The standard table for class (0 DC, 1 AC) and destination (0 luma, 1 chroma).
@@ -162,6 +201,7 @@ impl HuffmanTable {
     fn empty() -> HuffmanTable {
         HuffmanTable {
             fast: [0; 1 << FAST_BITS],
+            whole: [Coefficient::default(); 1 << FAST_BITS],
             max_code: [-1; 17],
             offset: [0; 17],
             values: Vec::new(),
@@ -169,22 +209,33 @@ impl HuffmanTable {
         }
     }
 
-    /// Decodes one symbol (§F.2.2.3).
-    pub fn decode(&self, reader: &mut BitReader) -> Result<u8, Error> {
-        let peek = reader.peek16();
-        let entry = self.fast[(peek >> (16 - FAST_BITS)) as usize];
+    /// The AC coefficient the next bits (`peek16`) code, when one lookup
+    /// gives it whole (`bits` is 0 otherwise).
+    #[inline(always)]
+    pub fn coefficient(&self, peek16: u32) -> Coefficient {
+        self.whole[(peek16 >> (16 - FAST_BITS)) as usize & ((1 << FAST_BITS) - 1)]
+    }
+
+    /// The symbol the next bits (`peek16`) code, and its code length
+    /// (§F.2.2.3): one lookup for short codes, a search by length for long ones.
+    #[inline(always)]
+    pub fn symbol(&self, peek16: u32) -> Result<(u32, u8), Error> {
+        let entry = self.fast[(peek16 >> (16 - FAST_BITS)) as usize & ((1 << FAST_BITS) - 1)];
         if entry != 0 {
-            reader.consume(u32::from(entry >> 8));
-            return Ok(entry as u8);
+            return Ok((u32::from(entry >> 8), entry as u8));
         }
+        self.long_symbol(peek16)
+    }
+
+    #[inline(never)]
+    fn long_symbol(&self, peek16: u32) -> Result<(u32, u8), Error> {
         for len in FAST_BITS + 1..=16 {
-            let code = (peek >> (16 - len)) as i32;
+            let code = (peek16 >> (16 - len)) as i32;
             if code <= self.max_code[len as usize] {
-                reader.consume(len);
                 let index = usize::try_from(code + self.offset[len as usize]).ok();
                 return index
                     .and_then(|i| self.values.get(i))
-                    .copied()
+                    .map(|&symbol| (len, symbol))
                     .ok_or(Error::Malformed("bad Huffman code", 0));
             }
         }
@@ -210,6 +261,20 @@ impl HuffmanTable {
         }
         out.extend_from_slice(&bits);
         out.extend_from_slice(&self.values);
+    }
+}
+
+/// The signed value of a `size`-bit magnitude category (§F.2.2.1's EXTEND):
+/// values with a leading 0 bit are negative.
+#[inline(always)]
+pub fn extend(bits: u32, size: u32) -> i32 {
+    let bits = bits as i32;
+    if size == 0 {
+        0
+    } else if bits < 1 << (size - 1) {
+        bits - (1 << size) + 1
+    } else {
+        bits
     }
 }
 

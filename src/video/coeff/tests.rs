@@ -507,3 +507,91 @@ fn test_blocks_differ_tolerance() {
     let d: Block = [i16::MIN; 64];
     assert!(!blocks_differ(&c, &d, u16::MAX));
 }
+
+/// `Decoder` run in slices of `rows()` MCU rows.
+fn sliced(jpeg: &[u8], mut rows: impl FnMut() -> usize) -> Result<Coefficients, Error> {
+    let mut decoder = Decoder::new(jpeg, Limits::default())?;
+    loop {
+        if let Some(frame) = decoder.step(rows())? {
+            return Ok(frame);
+        }
+    }
+}
+
+#[test]
+fn test_sliced_decode_equals_one_shot() {
+    let mut next = crate::testutil::xorshift(0x2545_F491_4F6C_DD1D);
+    // Each sampling, odd sizes, restart intervals that end mid-row and on
+    // every MCU, and a greyscale frame (a single-component scan).
+    let frames = [
+        encoded(64, 48, 90, (1, 1), 0, false),
+        encoded(70, 38, 75, (2, 1), 3, false),
+        encoded(53, 41, 85, (2, 2), 2, false),
+        encoded(40, 40, 95, (2, 2), 1, false),
+        encoded(33, 17, 80, (1, 1), 5, true),
+    ];
+    for j in &frames {
+        let whole = decode(j, Limits::default());
+        assert!(whole.is_ok());
+        assert_eq!(sliced(j, || 1), whole);
+        for _ in 0..20 {
+            assert_eq!(sliced(j, || 1 + next() as usize % 4), whole);
+        }
+    }
+}
+
+#[test]
+fn test_sliced_decode_fails_as_one_shot_does() {
+    let j = encoded(48, 32, 85, (2, 1), 2, false);
+    for end in (0..j.len()).step_by(7) {
+        let cut = &j[..end];
+        assert_eq!(
+            sliced(cut, || 1),
+            decode(cut, Limits::default()),
+            "cut at {end}"
+        );
+    }
+    let mut decoder = Decoder::new(&j[..], Limits::default()).unwrap();
+    assert!(decoder.step(usize::MAX).unwrap().is_some());
+    assert_eq!(decoder.step(1), Err(Error::Finished));
+}
+
+#[test]
+fn test_mcu_differs() {
+    let frame = decode(&encoded(64, 32, 90, (2, 2), 0, false), Limits::default()).unwrap();
+    let mut changed = frame.clone();
+    // One chroma block: MCU (1, 0) of a 4:2:0 frame, by one step.
+    changed.components[2].blocks[1][5] += 1;
+    for (mx, my) in [(0, 0), (1, 0), (2, 0), (3, 1)] {
+        assert!(!mcu_differs(&frame, &frame, mx, my, 0));
+        assert_eq!(mcu_differs(&frame, &changed, mx, my, 0), (mx, my) == (1, 0));
+        assert!(!mcu_differs(&frame, &changed, mx, my, 1));
+    }
+    assert!(!mcu_differs(&frame, &changed, 4, 0, 0), "outside the grid");
+}
+
+#[test]
+fn test_decoding_into_an_old_frames_grids() {
+    let decode_reusing = |jpeg: &[u8], old: Coefficients| {
+        let mut decoder = Decoder::reusing(jpeg, Limits::default(), old)?;
+        loop {
+            if let Some(frame) = decoder.step(2)? {
+                return Ok::<_, Error>(frame);
+            }
+        }
+    };
+    let colour = encoded(70, 38, 90, (2, 1), 3, false);
+    let other = encoded(70, 38, 60, (2, 1), 0, false);
+    // Greyscale: a single-component scan leaves padding blocks uncoded.
+    let grey = encoded(70, 38, 90, (1, 1), 0, true);
+    let small = encoded(24, 16, 90, (2, 1), 0, false);
+    for (old, new) in [
+        (&colour, &other),
+        (&colour, &grey),
+        (&grey, &colour),
+        (&small, &colour),
+    ] {
+        let old = decode(old, Limits::default()).unwrap();
+        assert_eq!(decode_reusing(new, old), decode(new, Limits::default()));
+    }
+}

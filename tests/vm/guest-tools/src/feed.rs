@@ -48,13 +48,7 @@ pub fn open_output(dev: &str, width: u16, height: u16, max_frame: usize) -> Resu
     Ok(file)
 }
 
-fn set_output_format(
-    dev: &str,
-    file: &File,
-    width: u16,
-    height: u16,
-    max_frame: usize,
-) -> Outcome {
+fn set_output_format(dev: &str, file: &File, width: u16, height: u16, max_frame: usize) -> Outcome {
     let mut fmt = V4l2Format([0; 208]);
     fmt.put(0, V4L2_BUF_TYPE_VIDEO_OUTPUT);
     // struct v4l2_pix_format: width, height, pixelformat, field, bytesperline, sizeimage, colorspace
@@ -162,7 +156,11 @@ mod tests {
     #[test]
     fn test_s_fmt_request_matches_the_kernel_headers() {
         // videodev2.h's VIDIOC_S_FMT as the C compiler computes it for each word size.
-        let want = if cfg!(target_pointer_width = "64") { 0xc0d0_5605 } else { 0xc0cc_5605 };
+        let want = if cfg!(target_pointer_width = "64") {
+            0xc0d0_5605
+        } else {
+            0xc0cc_5605
+        };
         assert_eq!(VIDIOC_S_FMT, want);
     }
 }

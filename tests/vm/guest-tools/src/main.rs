@@ -3,12 +3,14 @@
 //! to grep, and exits non-zero when the check itself failed (1) or was misused (2).
 
 mod bench;
+mod changes;
 mod evdev;
 mod feed;
 mod http;
 mod jpeg;
 mod watch;
 mod ws;
+mod wsvideo;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,6 +34,14 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
                                          sort /stream parts into runs: fed frames, others
                                          (or sizes); stop after N frames or N runs
   snapshot URL                           GET one JPEG, check it is whole and decodes
+  change-frames WIDTH HEIGHT DIR         write still.jpg, changed.jpg (a small rectangle
+                                         changed) and different.jpg, 4:2:2 q90, into DIR
+  feed-link DEV FPS LINK                 write the JPEG file LINK names into v4l2loopback,
+                                         read again for every frame
+  ws-video-check URL LINK STILL_SECS FIRST NEXT...
+                                         /ws/video client: apply and ack every update, check the
+                                         picture is FIRST, still for STILL_SECS, then re-point
+                                         LINK at each NEXT; one 'phase' line each
 bench (for bench/vm-bench; prints BENCH lines):
   bench-feed DEV FPS FILE...             write these JPEG files round-robin into v4l2loopback
   bench-viewers URL PID SECONDS FAST [STALLED THROTTLED BYTES_PER_S] [--label L]
@@ -68,6 +78,13 @@ fn main() -> ExitCode {
         ["mjpeg-feed-bare", dev, w, h, fps, count] => feed_bare_args(dev, w, h, fps, count),
         ["stream-watch", url, secs, rest @ ..] => stream_watch(url, secs, rest),
         ["snapshot", url] => watch::snapshot(url),
+        ["change-frames", w, h, dir] => {
+            dim(w).and_then(|w| dim(h).and_then(|h| changes::write_frames(w, h, dir)))
+        }
+        ["feed-link", dev, fps, link] => number(fps).and_then(|f| changes::feed_link(dev, f, link)),
+        ["ws-video-check", url, link, secs, first, next @ ..] => {
+            number(secs).and_then(|s| wsvideo::check(url, link, s, first, next))
+        }
         ["bench-feed", dev, fps, files @ ..] => {
             number(fps).and_then(|fps| bench::feed_files(dev, fps, files))
         }
