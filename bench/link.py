@@ -1,27 +1,42 @@
 #!/usr/bin/env python3
 """A viewer behind a slow link: kv in the root network namespace, the viewer in a
 namespace of its own behind a veth pair shaped with htb on kv's side (netem is
-missing on these machines; see ../shared/LINK.md). The viewer reads `/stream`
-(MJPEG parts) or `/ws/video` (binary WebSocket messages, each acknowledged as
-soon as it is whole, as the UI does once it has drawn it). For each rate it
-prints the pictures per second the viewer gets, the latency from capture to a
-whole picture received (kv's capture stamp, `X-Timestamp-Us` or the message
-header's, against the viewer's CLOCK_MONOTONIC, the same clock in every
-namespace) and the bytes per second on the wire.
+missing on these machines; see ../shared/LINK.md). The viewer (link_viewer.py)
+reads `/stream` (MJPEG parts) or `/ws/video` (whole frames, changed areas and
+"unchanged" messages, each acknowledged as soon as it is whole, as the UI does
+once it has drawn it). For each case it prints the updates per second the viewer
+gets, the latency from capture to a whole update received (kv's capture stamp,
+`X-Timestamp-Us` or the message header's, against the viewer's CLOCK_MONOTONIC,
+the same clock in every namespace), the bytes per second on the wire, kv's CPU
+(utime + stime over the measured window) and, for `/ws/video`, the mix of
+message kinds and the mean bytes per update.
+
+Two sources:
+- the demo target (default): `kv --demo -r SIZE`;
+- `--workloads still typing scroll motion [--noise]`: dongle-like 4:2:2 q90 JPEGs
+  rendered once by workloads.py (Pillow in a private venv under ~/.cache/kv-bench)
+  into target/link-frames/, served at 30 fps by kv as a library (bench/replay.rs,
+  built here with `cargo bench --no-run`). During `typing` the viewer also types
+  10 keys/s over `/ws`. `--noise` uses the frames with ±2 levels of noise.
 
     cargo build --release && sudo python3 bench/link.py [--rates 2 5 20] [--seconds 12]
         [--kv target/release/kv] [--baseline OTHER_KV] [--size 1920x1080]
-        [--routes /stream /ws/video]
+        [--routes /stream /ws/video] [--quality source|auto|N]
+        [--workloads still typing scroll motion] [--noise]
 
-`--baseline` runs a second kv binary through the same links in the same run (for
-example one built from an older commit) and prints the ratios. Needs root (it
-creates the namespace `kvlink` and the veth `kvlh`/`kvlc`, and removes them at
-the end). Speed is reported, never asserted: it exits non-zero only when the run
-itself broke.
+`--baseline` runs a second kv binary through the same links in the same run (demo
+source only; for example one built from an older commit) and prints the ratios.
+`--quality` is passed to `/ws/video` as `?quality=`. Needs root (it creates the
+namespace `kvlink` and the veth `kvlh`/`kvlc`, and removes them at the end, also
+on errors and on SIGTERM). Speed is reported, never asserted: it exits non-zero
+only when the run itself broke.
 """
 import argparse
+import hashlib
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -30,83 +45,9 @@ import time
 NS, HOST_IF, NS_IF = "kvlink", "kvlh", "kvlc"
 KV_ADDR, NS_ADDR, PORT = "10.199.7.1", "10.199.7.2", 3177
 WARMUP = 2.0
-
-# The viewer runs inside the namespace as its own Python process.
-VIEWER = r'''
-import base64, os, socket, struct, sys, time
-host, port, secs, warmup, route = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-s = socket.create_connection((host, port), timeout=10)
-buf, lat, received, start = b"", [], 0, time.monotonic()
-measured_from, bytes_at_start = None, 0
-def need(n):
-    global buf, received
-    while len(buf) < n:
-        d = s.recv(65536)
-        if not d:
-            raise SystemExit("kv closed " + route)
-        received += len(d)
-        buf += d
-def take(n):
-    global buf
-    need(n)
-    data, buf = buf[:n], buf[n:]
-    return data
-def head():
-    # A head up to its blank line: the first line and the headers.
-    global buf
-    need(4)
-    i = buf.find(b"\r\n\r\n")
-    while i < 0:
-        need(len(buf) + 1)
-        i = buf.find(b"\r\n\r\n")
-    lines = take(i + 4).decode("latin1").split("\r\n")
-    return lines[0], dict((l.split(":", 1)[0].strip().lower(), l.split(":", 1)[1].strip())
-                          for l in lines[1:] if ":" in l)
-if route == "/stream":
-    s.sendall(("GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
-    def next_frame():
-        while True:
-            _, h = head()
-            if "content-length" in h:  # not the response head
-                take(int(h["content-length"]) + 13)
-                return int(h["x-timestamp-us"])
-else:
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(("GET /ws/video HTTP/1.1\r\nHost: %s:%d\r\nOrigin: http://%s:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n"
-               % (host, port, host, port, key)).encode())
-    status, _ = head()
-    if " 101 " not in status:
-        raise SystemExit("/ws/video refused: " + status)
-    def send(opcode, payload):
-        mask = os.urandom(4)
-        s.sendall(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask
-                  + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-    def next_frame():
-        while True:
-            b0, n = take(2)
-            n &= 0x7F
-            if n >= 126:
-                n = int.from_bytes(take(2 if n == 126 else 8), "big")
-            payload = take(n)
-            if b0 & 0x0F == 9:
-                send(10, payload)
-            elif b0 & 0x0F == 2:
-                seq, us = struct.unpack(">QQ", payload[4:20])
-                send(1, ('{"type":"ack","seq":%d}' % seq).encode())
-                return us
-while time.monotonic() - start < warmup + secs:
-    captured_us = next_frame()
-    now_ms = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000
-    if time.monotonic() - start >= warmup:
-        if measured_from is None:
-            measured_from, bytes_at_start = time.monotonic(), received
-        lat.append(now_ms - captured_us / 1000)
-elapsed = time.monotonic() - measured_from
-lat.sort()
-print("%.2f %.1f %.1f %.1f" % (len(lat) / elapsed, lat[len(lat) // 2],
-      lat[min(len(lat) - 1, int(len(lat) * 0.99))], (received - bytes_at_start) / elapsed / 1000))
-'''
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+VENV = os.path.expanduser("~/.cache/kv-bench/venv")
 
 
 def sh(*cmd, check=True):
@@ -138,67 +79,156 @@ def shape(mbit):
        "rate", f"{mbit}mbit", "ceil", f"{mbit}mbit")
 
 
-def start_kv(binary, size):
-    proc = subprocess.Popen([binary, "--demo", "-r", size, "-b", KV_ADDR, "-p", str(PORT)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    for line in proc.stderr:
-        if re.search(r"Listening on http://", line):
-            # Keep reading its log so kv never blocks on a full pipe.
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return proc
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    sys.exit(f"{binary} did not start listening on {KV_ADDR}:{PORT}")
+def start_server(cmd):
+    """Starts kv (or the replay bench) and waits until it listens."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    listening = threading.Event()
+
+    def read_log():  # to the end, so kv never blocks on a full pipe
+        for line in proc.stderr:
+            if "Listening on http://" in line:
+                listening.set()
+    threading.Thread(target=read_log, daemon=True).start()
+    if not listening.wait(10):
+        proc.kill()
+        proc.wait()
+        sys.exit(f"{cmd[0]} did not start listening on {KV_ADDR}:{PORT}")
+    return proc
 
 
-def measure(binary, size, mbit, seconds, route):
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(cmd, mbit, seconds, route, quality=None, keys=False):
+    """One viewer through the link at `mbit`: (updates/s, p50, p99, kB/s, CPU %, B/update, kinds)."""
     shape(mbit)
-    kv = start_kv(binary, size)
+    kv = start_server(cmd)
+    viewer = [sys.executable, os.path.join(HERE, "link_viewer.py"), KV_ADDR, str(PORT), str(seconds),
+              str(WARMUP), route] + (["--quality", quality] if quality else []) + (["--keys"] if keys else [])
+    v = None
     try:
-        out = sh("ip", "netns", "exec", NS, sys.executable, "-c", VIEWER,
-                 KV_ADDR, str(PORT), str(seconds), str(WARMUP), route)
-        fps, p50, p99, kbs = (float(x) for x in out.stdout.split())
-        return fps, p50, p99, kbs
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"{route} viewer failed at {mbit} Mbit/s: {e.stderr.strip()}")
+        v = subprocess.Popen(["ip", "netns", "exec", NS] + viewer, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        first = v.stdout.readline()
+        cpu0, t0 = cpu_seconds(kv.pid), time.monotonic()
+        last = v.stdout.readline()
+        cpu1, t1 = cpu_seconds(kv.pid), time.monotonic()
+        err = v.stderr.read()
+        if v.wait() != 0 or first.strip() != "measuring" or not last:
+            sys.exit(f"{route} viewer failed at {mbit:g} Mbit/s: {err.strip() or first + last}")
+        fps, p50, p99, kbs, per_update, kinds = last.split()
+        return (float(fps), float(p50), float(p99), float(kbs), 100 * (cpu1 - cpu0) / (t1 - t0),
+                int(per_update), kinds)
     finally:
-        kv.terminate()
-        kv.wait()
+        for proc in (v, kv):
+            if proc and proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+
+
+def frames_dir(size, noise):
+    """The workloads' frames at `size`, rendered once (cached by the scripts' hash)."""
+    digest = hashlib.sha256()
+    for script in ("workloads.py", "frames.py"):
+        with open(os.path.join(HERE, script), "rb") as f:
+            digest.update(f.read())
+    key = digest.hexdigest()[:12]
+    out = os.path.join(REPO, "target", "link-frames", f"{key}-{size}", "noise" if noise else "clean")
+    if not os.path.exists(os.path.join(out, "done")):
+        python = os.path.join(VENV, "bin", "python")
+        has_pillow = os.path.exists(python) and subprocess.run(
+            [python, "-c", "import PIL"], capture_output=True).returncode == 0
+        if not has_pillow:
+            print(f"python venv with Pillow (PyPI) in {VENV}", file=sys.stderr)
+            sh(sys.executable, "-m", "venv", VENV)
+            sh(os.path.join(VENV, "bin", "pip"), "install", "-q", "Pillow")
+        print(f"rendering the workloads into {out}", file=sys.stderr)
+        subprocess.run([python, os.path.join(HERE, "workloads.py"), out, "--size", size]
+                       + (["--noise"] if noise else []), check=True, stdout=sys.stderr)
+        open(os.path.join(out, "done"), "w").close()
+    return out
+
+
+def build_replay():
+    """bench/replay.rs built with `cargo bench --no-run`: the path of its executable."""
+    out = subprocess.run(["cargo", "bench", "--bench", "replay", "--no-run", "--message-format=json"],
+                         cwd=REPO, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "replay" and msg["executable"]:
+            return msg["executable"]
+    sys.exit("cargo built no replay bench executable")
+
+
+HEADER = (f"{'link':>9} {'case':>13} {'route':>9} {'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'kB/s':>6} {'kv CPU':>6} {'B/update':>8}  kinds (1 whole, 2 areas, 3 unchanged)")
+
+
+def row(mbit, case, route, r):
+    fps, p50, p99, kbs, cpu, per_update, kinds = r
+    return (f"{mbit:>4g} Mb/s {case:>13} {route:>9} {fps:>9.1f} {p50:>7.0f} {p99:>7.0f} {kbs:>6.0f} "
+            f"{cpu:>5.1f}% {per_update:>8}  {kinds}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kv", default="target/release/kv")
-    ap.add_argument("--baseline", help="a second kv binary, measured through the same links")
+    ap.add_argument("--baseline", help="a second kv binary, measured through the same links (demo only)")
     ap.add_argument("--rates", type=float, nargs="+", default=[2, 5, 20], help="Mbit/s")
     ap.add_argument("--seconds", type=float, default=12)
-    ap.add_argument("--size", default="1920x1080", help="the demo source's resolution")
+    ap.add_argument("--size", default="1920x1080", help="the source's resolution")
     ap.add_argument("--routes", nargs="+", default=["/stream", "/ws/video"],
                     choices=["/stream", "/ws/video"], help="what the viewer reads")
+    ap.add_argument("--quality", help="/ws/video's ?quality=: source, auto or 1..100")
+    ap.add_argument("--workloads", nargs="+", choices=["still", "typing", "scroll", "motion"],
+                    help="replay dongle-like frames instead of the demo target")
+    ap.add_argument("--noise", action="store_true", help="the workloads' frames with per-pixel noise")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/link.py needs root: it creates a network namespace and shapes a veth")
-    binaries = [("kv", args.kv)] + ([("baseline", args.baseline)] if args.baseline else [])
-    for _, b in binaries:
-        if not os.access(b, os.X_OK):
-            sys.exit(f"{b}: not an executable; build it first (cargo build --release)")
-    link_up()
+    if args.quality and not re.fullmatch(r"source|auto|[1-9][0-9]?|100", args.quality):
+        sys.exit(f"--quality {args.quality!r}: use source, auto or 1..100")
+    if args.workloads:
+        if args.baseline:
+            sys.exit("--baseline compares kv binaries on the demo source; leave out --workloads")
+        replay = build_replay()
+        frames = frames_dir(args.size, args.noise)
+        cases = [(w + ("+noise" if args.noise else ""),
+                  [replay, "--frames", os.path.join(frames, w), "--bind", KV_ADDR, "--port", str(PORT)],
+                  w == "typing") for w in args.workloads]
+        title = (f"replayed 4:2:2 q90 frames ({'with' if args.noise else 'no'} noise) at {args.size} 30 fps, "
+                 f"frames from {frames}")
+    else:
+        binaries = [("kv", args.kv)] + ([("baseline", args.baseline)] if args.baseline else [])
+        for _, b in binaries:
+            if not os.access(b, os.X_OK):
+                sys.exit(f"{b}: not an executable; build it first (cargo build --release)")
+        cases = [(name, [b, "--demo", "-r", args.size, "-b", KV_ADDR, "-p", str(PORT)], False)
+                 for name, b in binaries]
+        title = f"kv --demo -r {args.size}"
+    # SIGTERM (or a hang-up) unwinds like Ctrl-C, so the link is always removed.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit("bench/link.py: stopped by a signal"))
     try:
-        print(f"kv --demo -r {args.size}, one viewer, {args.seconds:.0f} s after {WARMUP:.0f} s warm-up")
-        print(f"{'link':>9} {'route':>9} {'binary':>9} {'pictures/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'kB/s':>7}")
+        link_up()
+        print(f"{title}; one viewer, {args.seconds:g} s after {WARMUP:g} s warm-up; "
+              f"/ws/video quality {args.quality or 'default'}; load {os.getloadavg()[0]:.2f}")
         for mbit in args.rates:
+            print(HEADER)
             for route in args.routes:
                 rows = {}
-                for name, b in binaries:
-                    rows[name] = measure(b, args.size, mbit, args.seconds, route)
-                    fps, p50, p99, kbs = rows[name]
-                    print(f"{mbit:>4g} Mb/s {route:>9} {name:>9} {fps:>10.1f} {p50:>8.0f} {p99:>8.0f} {kbs:>7.0f}",
-                          flush=True)
+                for name, cmd, keys in cases:
+                    rows[name] = measure(cmd, mbit, args.seconds, route,
+                                         args.quality if route == "/ws/video" else None, keys)
+                    print(row(mbit, name, route, rows[name]), flush=True)
                 if "baseline" in rows:
-                    (_, k50, k99, _), (_, b50, b99, _) = rows["kv"], rows["baseline"]
-                    print(f"{'':>9} {'':>9} {'ratio':>9} {'':>10} {k50 / b50:>8.2f} {k99 / b99:>8.2f}")
+                    (_, k50, k99, *_), (_, b50, b99, *_) = rows["kv"], rows["baseline"]
+                    print(f"{'':>9} {'ratio':>13} {'':>9} {'':>9} {k50 / b50:>7.2f} {k99 / b99:>7.2f}")
+            print()
     finally:
         link_down()
 
