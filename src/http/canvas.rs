@@ -199,6 +199,8 @@ impl State {
 /// An update written and not yet acknowledged.
 struct InFlight {
     seq: u64,
+    /// A picture (kind 1 or 2), not word that nothing changed.
+    picture: bool,
     bytes: usize,
     written: Instant,
     captured: Instant,
@@ -211,13 +213,13 @@ struct Window {
     updates: u32,
     /// Capture to acknowledgement, per acknowledged update.
     latencies: Vec<Duration>,
+    /// The same for pictures (kinds 1 and 2) alone: what Auto steps up on.
+    picture_latencies: Vec<Duration>,
 }
 
-impl Window {
-    fn median_latency(&mut self) -> Option<Duration> {
-        self.latencies.sort_unstable();
-        self.latencies.get(self.latencies.len() / 2).copied()
-    }
+fn median(latencies: &mut [Duration]) -> Option<Duration> {
+    latencies.sort_unstable();
+    latencies.get(latencies.len() / 2).copied()
 }
 
 pub struct Viewer {
@@ -329,6 +331,9 @@ impl Viewer {
         while let Some(done) = self.unacked.front().filter(|u| u.seq <= seq) {
             let latency = now.saturating_duration_since(done.captured);
             self.window.latencies.push(latency);
+            if done.picture {
+                self.window.picture_latencies.push(latency);
+            }
             self.unacked.pop_front();
         }
         if matches!(self.state, State::AwaitingAck) && self.window_has_room() {
@@ -365,9 +370,10 @@ impl Viewer {
             .unacked
             .front()
             .map(|u| now.saturating_duration_since(u.captured));
-        let latency = window.median_latency().max(waiting);
+        let latency = median(&mut window.latencies).max(waiting);
         if self.view.quality == Choice::Auto {
-            self.auto_step(latency);
+            let pictures = median(&mut window.picture_latencies).max(waiting);
+            self.auto_step(latency, pictures);
         }
         let secs = elapsed.as_secs_f64().max(0.001);
         let quality = match self.quality {
@@ -392,22 +398,25 @@ impl Viewer {
     }
 
     /// Auto: one level down when updates take long to be acknowledged, one
-    /// up after `AUTO_CALM` quick seconds in a row.
-    fn auto_step(&mut self, latency: Option<Duration>) {
-        let Some(latency) = latency else {
-            return;
-        };
+    /// up after `AUTO_CALM` seconds in a row whose pictures came quickly. A
+    /// second with no picture (a still screen) says nothing about the link:
+    /// stepping up on it would only send a whole frame to find out.
+    fn auto_step(&mut self, latency: Option<Duration>, pictures: Option<Duration>) {
         let at = AUTO_LEVELS.iter().position(|q| *q == self.quality);
         let at = at.unwrap_or(0);
-        if latency > AUTO_SLOW && at + 1 < AUTO_LEVELS.len() {
-            self.set_quality(AUTO_LEVELS[at + 1]);
-        } else if latency < AUTO_FAST && at > 0 {
-            self.calm += 1;
-            if self.calm >= AUTO_CALM {
-                self.set_quality(AUTO_LEVELS[at - 1]);
+        if latency.is_some_and(|l| l > AUTO_SLOW) {
+            if at + 1 < AUTO_LEVELS.len() {
+                self.set_quality(AUTO_LEVELS[at + 1]);
             }
-        } else {
-            self.calm = 0;
+        } else if let Some(pictures) = pictures {
+            if pictures < AUTO_FAST && at > 0 {
+                self.calm += 1;
+                if self.calm >= AUTO_CALM {
+                    self.set_quality(AUTO_LEVELS[at - 1]);
+                }
+            } else {
+                self.calm = 0;
+            }
         }
     }
 
@@ -444,6 +453,7 @@ impl Viewer {
         let update = &message.update;
         self.unacked.push_back(InFlight {
             seq: update.seq,
+            picture: update.kind != KIND_UNCHANGED,
             bytes: message.len(),
             written: now,
             captured: update.captured,
@@ -809,6 +819,41 @@ mod tests {
         );
         assert_eq!(bench.viewer.quality, Quality::Level(80));
         assert!(bench.viewer.wants(1), "a whole frame at the new quality");
+    }
+
+    #[test]
+    fn test_auto_still_screen_does_not_step_up() {
+        let view = View {
+            quality: Choice::Auto,
+            max_fps: 0,
+        };
+        let mut bench = Bench::new(view);
+        bench.viewer.set_quality(Quality::Level(80));
+        let jpeg = screen_jpeg(64, 32, (2, 1), None);
+        let mut ms = 0;
+        for seq in 1..=200 {
+            ms += 33;
+            bench.publish(&framed(seq, jpeg.clone(), bench.at(ms)));
+            if bench.write(ms) == Progress::Sent {
+                bench.viewer.ack(seq, bench.at(ms + 5)).unwrap();
+            }
+            bench.viewer.stats(bench.at(ms + 5));
+        }
+        assert_eq!(
+            bench.viewer.quality,
+            Quality::Level(80),
+            "only 'unchanged' came"
+        );
+        // Pictures acknowledged quickly for AUTO_CALM seconds: one step up.
+        for seq in 201..=320 {
+            ms += 33;
+            bench.publish(&frame(seq, 100, bench.at(ms)));
+            if bench.write(ms) == Progress::Sent {
+                bench.viewer.ack(seq, bench.at(ms + 5)).unwrap();
+            }
+            bench.viewer.stats(bench.at(ms + 5));
+        }
+        assert_eq!(bench.viewer.quality, Quality::Source);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! for are never decoded, and folded into the `Picture`. Decoding goes a
 //! bounded number of MCUs at a time: the first slice at once, the rest in
 //! the loop's later turns (`step`), so a large frame never holds a keystroke
-//! back; meanwhile viewers get updates for the frame before. An update
+//! back; viewers wait those few milliseconds for it rather than get the
+//! frame before. An update
 //! depends on the viewer's picture (`base`) and quality only, so viewers at
 //! the same state share one, built once and sent by reference. A frame that
 //! cannot be decoded goes out whole, as captured, and change-only updates
@@ -148,6 +149,11 @@ impl Updates {
     /// it is there already. A newer frame starts decoding here.
     pub fn update_for(&mut self, base: Option<u64>, quality: Quality) -> Option<Rc<Update>> {
         self.begin_decode();
+        if self.decoding.is_some() {
+            // A few milliseconds more give the newest frame, not the one
+            // before: the loop wakes viewers when it is folded in.
+            return None;
+        }
         let frame = self.current.clone()?;
         if base == Some(frame.seq) {
             return None;
@@ -196,9 +202,10 @@ impl Updates {
         let Some(newest) = self.newest.clone() else {
             return;
         };
-        let seq = |f: &Option<SharedFrame>| f.as_ref().map(|f| f.seq);
-        let decoding = self.decoding.as_ref().map(|(f, _)| f.seq);
-        if seq(&self.current) == Some(newest.seq) || decoding == Some(newest.seq) {
+        // A frame being decoded is finished first: restarting with each
+        // newer one would never finish on a core slower than the frame rate.
+        let current = self.current.as_ref().map(|f| f.seq);
+        if self.decoding.is_some() || current == Some(newest.seq) {
             return;
         }
         // A digital source repeats its frames byte for byte on a still
@@ -206,7 +213,7 @@ impl Updates {
         // blocks (`spare`) are folded in again only while the picture is not
         // exactly that frame (the exact row is still coming round).
         let repeated = self.current.as_ref().is_some_and(|c| c.jpeg == newest.jpeg);
-        if let (true, None, Some(picture)) = (repeated, &self.decoding, self.picture.as_mut()) {
+        if let (true, Some(picture)) = (repeated, self.picture.as_mut()) {
             match &self.spare {
                 _ if picture.is_exact() => picture.repeat(newest.seq),
                 Some(blocks) => {
@@ -218,7 +225,6 @@ impl Updates {
             self.cache.clear();
             return;
         }
-        // A newer frame replaces one still being decoded.
         let bytes = FrameBytes(newest.clone());
         let started = match self.spare.take() {
             Some(old) => Decoder::reusing(bytes, Limits::default(), old),
