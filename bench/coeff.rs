@@ -1,8 +1,8 @@
 //! What the JPEG coefficient path costs per 1080p frame, against a pixel
 //! decode and re-encode of the same frame in the same run: `coeff::decode`
 //! (entropy decoding to coefficients), `coeff::encode_region` of the whole
-//! frame, sliced decoding with `Decoder`, the change map (`blocks_differ`
-//! over every block, `mcu_differs` over every MCU), and
+//! frame, sliced decoding with `Decoder`, the change map (`Picture::fold`
+//! of an unchanged frame), and
 //! requantising to about quality 50 (plus encoding that), beside
 //! `jpeg-decoder` (full decode to RGB) and `jpeg-encoder` (RGB to q50).
 //!
@@ -25,6 +25,7 @@ use std::time::Duration;
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 use kv::render::{Canvas, Rgb};
 use kv::video::coeff::{self, HuffmanTables, Limits, QuantTable, Region};
+use kv::video::picture::Picture;
 
 const WIDTH: u32 = 1920;
 const HEIGHT: u32 = 1080;
@@ -272,33 +273,12 @@ fn main() {
         Some(smaller.len()),
     );
 
-    // The change map: every block against the same frame captured again
-    // (identical, so every coefficient is looked at).
+    // The change map: the same frame captured again folded into the
+    // picture (identical, so every block is compared and none is taken).
     let again = frame.clone();
-    let (changed, m, f) = measure(runs, || {
-        let pairs = frame.components.iter().zip(&again.components);
-        pairs
-            .flat_map(|(a, b)| a.blocks.iter().zip(&b.blocks))
-            .filter(|(a, b)| coeff::blocks_differ(a, b, 1))
-            .count()
-    });
-    row(
-        &format!("change map (blocks_differ, {changed} changed)"),
-        m,
-        f,
-        None,
-    );
-    let (changed, m, f) = measure(runs, || {
-        let mcus = (0..frame.mcus_high).flat_map(|y| (0..frame.mcus_wide).map(move |x| (x, y)));
-        mcus.filter(|&(x, y)| coeff::mcu_differs(&frame, &again, x, y, 1))
-            .count()
-    });
-    let change_map = row(
-        &format!("change map (mcu_differs, {changed} changed)"),
-        m,
-        f,
-        None,
-    );
+    let mut picture = Picture::new(1, frame.clone());
+    let (_, m, f) = measure(runs, || picture.fold(2, &again));
+    let change_map = row("change map (Picture::fold, nothing changed)", m, f, None);
     // A window's worth of change: 320x240 pixels re-sent as a patch.
     let (mcu_w, mcu_h) = frame.mcu_size();
     let window = Region {

@@ -3,9 +3,9 @@
 //! conversion. `decode` entropy-decodes a baseline frame into one grid of 8x8
 //! blocks per component, `encode_region` writes any rectangle of whole MCUs back
 //! as a small baseline JPEG of its own, `requantise` moves coefficients to a
-//! coarser quantisation table (a lower quality), and `blocks_differ` and
-//! `mcu_differs` say whether a block or an MCU changed between two frames.
-//! `Decoder` does what `decode` does a slice at a time.
+//! coarser quantisation table (a lower quality); `video::picture` compares
+//! frames block by block. `Decoder` does what `decode` does a slice at a
+//! time.
 //!
 //! Coefficients are kept in **zigzag order** (ITU T.81 Figure A.6), the order of
 //! the entropy-coded data and of DQT segments: neither decoding, encoding nor
@@ -134,60 +134,6 @@ pub struct Region {
     pub y: usize,
     pub width: usize,
     pub height: usize,
-}
-
-/// Whether two blocks differ by more than `tolerance` in any coefficient.
-/// With a tolerance of 0 this is exact equality; a small one absorbs the
-/// one-step jitter an analogue source or a dongle's rate control leaves in
-/// otherwise unchanged blocks.
-#[inline]
-pub fn blocks_differ(a: &Block, b: &Block, tolerance: u16) -> bool {
-    // Most unchanged blocks are identical: equality is a memory compare
-    // (vectorised by the C library even when this crate is built for size).
-    if a == b {
-        return false;
-    }
-    let largest = a
-        .iter()
-        .zip(b)
-        .fold(0u16, |most, (&x, &y)| most.max(x.abs_diff(y)));
-    largest > tolerance
-}
-
-/// Whether any block of MCU (`mx`, `my`), in any component, differs by more
-/// than `tolerance` between two frames of the same geometry (`false` when the
-/// MCU grids differ or the MCU is outside them: ask only about frames that
-/// match).
-pub fn mcu_differs(
-    a: &Coefficients,
-    b: &Coefficients,
-    mx: usize,
-    my: usize,
-    tolerance: u16,
-) -> bool {
-    let same = (a.mcus_wide, a.mcus_high) == (b.mcus_wide, b.mcus_high);
-    if !same || mx >= a.mcus_wide || my >= a.mcus_high {
-        return false;
-    }
-    let pairs = a.components.iter().zip(&b.components);
-    pairs
-        .into_iter()
-        .any(|(ca, cb)| mcu_blocks_differ(ca, cb, mx, my, tolerance))
-}
-
-/// One component's part of an MCU: `v` rows of `h` blocks side by side.
-fn mcu_blocks_differ(a: &Component, b: &Component, mx: usize, my: usize, tolerance: u16) -> bool {
-    let (h, v) = (usize::from(a.h), usize::from(a.v));
-    (0..v).any(|by| {
-        let start = (my * v + by) * a.blocks_wide + mx * h;
-        match (
-            a.blocks.get(start..start + h),
-            b.blocks.get(start..start + h),
-        ) {
-            (Some(x), Some(y)) => x.iter().zip(y).any(|(p, q)| blocks_differ(p, q, tolerance)),
-            _ => false,
-        }
-    })
 }
 
 /// Why a JPEG could not be taken apart (or a region written). Every variant

@@ -492,22 +492,6 @@ fn test_requantised_frame_is_smaller_and_decodes() {
     assert!(requantised <= 1.5 * direct, "{requantised} vs {direct}");
 }
 
-#[test]
-fn test_blocks_differ_tolerance() {
-    let a: Block = [3; 64];
-    let mut b = a;
-    assert!(!blocks_differ(&a, &b, 0));
-    b[63] = 4;
-    assert!(blocks_differ(&a, &b, 0));
-    assert!(!blocks_differ(&a, &b, 1));
-    b[0] = i16::MIN;
-    assert!(blocks_differ(&a, &b, 32770));
-    assert!(!blocks_differ(&a, &b, 32771));
-    let c: Block = [i16::MAX; 64];
-    let d: Block = [i16::MIN; 64];
-    assert!(!blocks_differ(&c, &d, u16::MAX));
-}
-
 /// `Decoder` run in slices of `rows()` MCU rows.
 fn sliced(jpeg: &[u8], mut rows: impl FnMut() -> usize) -> Result<Coefficients, Error> {
     let mut decoder = Decoder::new(jpeg, Limits::default())?;
@@ -554,20 +538,6 @@ fn test_sliced_decode_fails_as_one_shot_does() {
     let mut decoder = Decoder::new(&j[..], Limits::default()).unwrap();
     assert!(decoder.step(usize::MAX).unwrap().is_some());
     assert_eq!(decoder.step(1), Err(Error::Finished));
-}
-
-#[test]
-fn test_mcu_differs() {
-    let frame = decode(&encoded(64, 32, 90, (2, 2), 0, false), Limits::default()).unwrap();
-    let mut changed = frame.clone();
-    // One chroma block: MCU (1, 0) of a 4:2:0 frame, by one step.
-    changed.components[2].blocks[1][5] += 1;
-    for (mx, my) in [(0, 0), (1, 0), (2, 0), (3, 1)] {
-        assert!(!mcu_differs(&frame, &frame, mx, my, 0));
-        assert_eq!(mcu_differs(&frame, &changed, mx, my, 0), (mx, my) == (1, 0));
-        assert!(!mcu_differs(&frame, &changed, mx, my, 1));
-    }
-    assert!(!mcu_differs(&frame, &changed, 4, 0, 0), "outside the grid");
 }
 
 #[test]
