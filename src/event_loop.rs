@@ -161,7 +161,7 @@ impl Server {
     }
 
     fn poll_at(&self, now: Instant) -> Option<Instant> {
-        if !self.writes.is_empty() || self.app.video.is_decoding() {
+        if !self.writes.is_empty() || self.app.video.updates_busy() {
             // Frames still to write or decode: look for input, then carry
             // on at once.
             return Some(now);

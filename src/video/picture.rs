@@ -26,8 +26,9 @@ use super::coeff::{Block, Coefficients, QuantTable};
 /// by 20, while a typed character, a cursor or a pointer is 100,000 and up.
 pub const NOISE_ENERGY: u64 = 6400;
 /// Frames between two exact comparisons of the next MCU row: a 1080p 4:2:2
-/// picture (135 rows) is compared whole every 18 s at 30 fps.
-pub const REFRESH_EVERY: u64 = 4;
+/// picture (135 rows) is compared whole every 36 s at 30 fps; under noise
+/// every row compared exactly is sent (bench/README.md: ~55 kB/s at 1080p).
+pub const REFRESH_EVERY: u64 = 8;
 
 pub struct Picture {
     blocks: Coefficients,

@@ -237,9 +237,10 @@ impl Pipeline {
         &mut self.updates
     }
 
-    /// Whether a frame is being decoded for canvas viewers, a slice a turn.
-    pub fn is_decoding(&self) -> bool {
-        self.updates.is_decoding()
+    /// Whether a frame is being decoded or an update encoded for canvas
+    /// viewers, a slice a turn.
+    pub fn updates_busy(&self) -> bool {
+        self.updates.is_busy()
     }
 
     /// The newest frame if it is recent enough to answer a snapshot with.

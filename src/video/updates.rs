@@ -16,6 +16,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
+use super::coeff::LayoutEncoder;
 use super::coeff::{self, encode_layout, Coefficients, Decoder, HuffmanTables, Layout, Limits};
 use super::coeff::{QuantTable, Run};
 use super::picture::Picture;
@@ -35,6 +36,9 @@ const MAX_SIDE: usize = u16::MAX as usize;
 /// 1.6 ms on this project's x86 bench host (bench/README.md), a few times
 /// that on a board's core.
 const MCUS_PER_STEP: usize = 4096;
+
+/// Frames an encoded update is held for its viewer at most (`Updates::held`).
+const HOLD_FRAMES: u32 = 30;
 
 /// A shared frame's JPEG, for the decoder to hold while it works.
 struct FrameBytes(SharedFrame);
@@ -62,6 +66,28 @@ enum Jpeg {
     Captured(SharedFrame),
     /// Built from coefficients.
     Built(Vec<u8>),
+}
+
+/// An update whose JPEG is still to be encoded, a slice at a time.
+struct Plan {
+    kind: u8,
+    spans: Vec<u8>,
+    mcus: usize,
+    encoder: LayoutEncoder,
+}
+
+/// An update being encoded for viewers at `base` and `quality`.
+struct Building {
+    base: Option<u64>,
+    quality: Quality,
+    frame: SharedFrame,
+    plan: Plan,
+}
+
+/// What `build` made: an update, or one to encode first.
+enum Built {
+    Ready(Update),
+    Encoding(Plan),
 }
 
 /// One message's content, shared by every viewer it fits.
@@ -118,6 +144,13 @@ pub struct Updates {
     current: Option<SharedFrame>,
     /// A newer frame being decoded, a slice at a time.
     decoding: Option<(SharedFrame, Decoder<FrameBytes>)>,
+    /// An update being encoded, a slice at a time.
+    building: Option<Building>,
+    /// An encoded update (base, quality) its viewer has not taken yet, and
+    /// frames published since: no newer frame is folded in (which would drop
+    /// it) until it is taken or `HOLD_FRAMES` have passed, so on a core
+    /// slower than the frame rate a viewer never waits for ever.
+    held: Option<(Option<u64>, Quality, u32)>,
     /// The grids of the last frame decoded, for the next to decode into.
     spare: Option<Coefficients>,
     /// `None` while frames do not decode: whole frames only.
@@ -132,6 +165,12 @@ impl Updates {
     /// A frame was published: the next update is built for it.
     pub fn on_frame(&mut self, frame: &SharedFrame) {
         self.newest = Some(frame.clone());
+        if let Some((_, _, frames)) = &mut self.held {
+            *frames += 1;
+            if *frames > HOLD_FRAMES {
+                self.held = None;
+            }
+        }
     }
 
     /// Capture stopped: let the frames and the picture go.
@@ -149,35 +188,83 @@ impl Updates {
     /// it is there already. A newer frame starts decoding here.
     pub fn update_for(&mut self, base: Option<u64>, quality: Quality) -> Option<Rc<Update>> {
         self.begin_decode();
-        if self.decoding.is_some() {
+        if self.is_busy() {
             // A few milliseconds more give the newest frame, not the one
-            // before: the loop wakes viewers when it is folded in.
+            // before: the loop wakes viewers when it is ready.
             return None;
         }
         let frame = self.current.clone()?;
         if base == Some(frame.seq) {
             return None;
         }
+        if let Some(update) = self.cached(base, quality) {
+            if self.held.is_some_and(|(b, q, _)| (b, q) == (base, quality)) {
+                self.held = None;
+            }
+            return Some(update);
+        }
+        match self.build(&frame, base, quality) {
+            Built::Ready(update) => {
+                let update = Rc::new(update);
+                self.cache.push((base, quality, update.clone()));
+                Some(update)
+            }
+            Built::Encoding(plan) => {
+                self.building = Some(Building {
+                    base,
+                    quality,
+                    frame,
+                    plan,
+                });
+                self.step();
+                self.cached(base, quality)
+            }
+        }
+    }
+
+    /// An update built for `current` from `base` in `quality`, unless
+    /// `base` is `current` already.
+    fn cached(&self, base: Option<u64>, quality: Quality) -> Option<Rc<Update>> {
+        let current = self.current.as_ref().map(|f| f.seq);
         let cached = self
             .cache
             .iter()
             .find(|(b, q, _)| *b == base && *q == quality);
-        if let Some((_, _, update)) = cached {
-            return Some(update.clone());
-        }
-        let update = Rc::new(self.build(&frame, base, quality));
-        self.cache.push((base, quality, update.clone()));
-        Some(update)
+        cached
+            .filter(|_| base != current)
+            .map(|(_, _, update)| update.clone())
     }
 
-    /// Whether a frame is being decoded: the loop calls `step` each turn.
-    pub fn is_decoding(&self) -> bool {
-        self.decoding.is_some()
+    /// Whether a frame is being decoded or encoded: the loop calls `step`
+    /// each turn.
+    pub fn is_busy(&self) -> bool {
+        self.decoding.is_some() || self.building.is_some()
     }
 
-    /// Decodes the next slice of the frame being decoded. Returns the frame
-    /// once it is folded in: viewers may have an update to send.
+    /// Decodes, or encodes, the next slice. Returns the frame once it is
+    /// folded in or its update is built: viewers may have one to send.
     pub fn step(&mut self) -> Option<SharedFrame> {
+        if self.decoding.is_some() {
+            return self.step_decode();
+        }
+        let mut building = self.building.take()?;
+        let picture = self.picture.as_ref()?;
+        let plan = &mut building.plan;
+        let rows = MCUS_PER_STEP / plan.encoder.mcus_wide().max(1);
+        let Some(jpeg) = plan.encoder.step(picture.blocks(), rows) else {
+            self.building = Some(building);
+            return None;
+        };
+        let mut update = Update::new(&building.frame, plan.kind, Jpeg::Built(jpeg));
+        update.spans = std::mem::take(&mut plan.spans);
+        update.mcus = plan.mcus;
+        self.cache
+            .push((building.base, building.quality, Rc::new(update)));
+        self.held = Some((building.base, building.quality, 0));
+        Some(building.frame)
+    }
+
+    fn step_decode(&mut self) -> Option<SharedFrame> {
         let (frame, mut decoder) = self.decoding.take()?;
         let rows = MCUS_PER_STEP / decoder.mcus_wide().max(1);
         match decoder.step(rows) {
@@ -204,8 +291,9 @@ impl Updates {
         };
         // A frame being decoded is finished first: restarting with each
         // newer one would never finish on a core slower than the frame rate.
+        // Nor is the picture changed under a whole frame being encoded.
         let current = self.current.as_ref().map(|f| f.seq);
-        if self.decoding.is_some() || current == Some(newest.seq) {
+        if self.is_busy() || self.held.is_some() || current == Some(newest.seq) {
             return;
         }
         // A digital source repeats its frames byte for byte on a still
@@ -233,7 +321,7 @@ impl Updates {
         match started {
             Ok(decoder) => {
                 self.decoding = Some((newest, decoder));
-                self.step();
+                self.step_decode();
             }
             Err(e) => self.failed(&newest, &e),
         }
@@ -273,7 +361,7 @@ impl Updates {
         self.cache.clear();
     }
 
-    fn build(&self, frame: &SharedFrame, base: Option<u64>, quality: Quality) -> Update {
+    fn build(&self, frame: &SharedFrame, base: Option<u64>, quality: Quality) -> Built {
         let Some(picture) = &self.picture else {
             return whole(frame, None, None);
         };
@@ -285,7 +373,7 @@ impl Updates {
         let changed = with_neighbours(blocks, changed);
         let count = changed.iter().filter(|c| **c).count();
         if count == 0 {
-            return Update::new(frame, KIND_UNCHANGED, Jpeg::None);
+            return Built::Ready(Update::new(frame, KIND_UNCHANGED, Jpeg::None));
         }
         if count * 2 > changed.len() {
             return whole(frame, Some(blocks), quant.as_deref());
@@ -294,64 +382,66 @@ impl Updates {
         let Some((layout, table)) = pack(blocks, &spans) else {
             return whole(frame, Some(blocks), quant.as_deref());
         };
-        let mut jpeg = Vec::new();
-        if let Err(e) = encode_layout(
-            blocks,
-            &layout,
-            HuffmanTables::Optimal,
-            quant.as_deref(),
-            &mut jpeg,
-        ) {
+        let built = if layout.mcus_wide * layout.mcus_high > MCUS_PER_STEP {
+            // Large: the standard tables, a slice at a time.
+            LayoutEncoder::new(blocks, layout, quant.as_deref()).map(|encoder| {
+                Built::Encoding(Plan {
+                    kind: KIND_CHANGES,
+                    spans: table,
+                    mcus: count,
+                    encoder,
+                })
+            })
+        } else {
+            // Small: built now, with tables made for it (far smaller than
+            // the standard ones' 420 bytes of DHT alone).
+            let mut jpeg = Vec::new();
+            let optimal = HuffmanTables::Optimal;
+            encode_layout(blocks, &layout, optimal, quant.as_deref(), &mut jpeg).map(|()| {
+                let mut update = Update::new(frame, KIND_CHANGES, Jpeg::Built(jpeg));
+                update.spans = table;
+                update.mcus = count;
+                Built::Ready(update)
+            })
+        };
+        built.unwrap_or_else(|e| {
             log::warn!(
                 "📹 frame {}: changed areas: {e}; sending it whole",
                 frame.seq
             );
-            return whole(frame, Some(blocks), quant.as_deref());
-        }
-        let mut update = Update::new(frame, KIND_CHANGES, Jpeg::Built(jpeg));
-        update.spans = table;
-        update.mcus = count;
-        update
+            whole(frame, Some(blocks), quant.as_deref())
+        })
     }
 }
 
 /// A whole frame: the captured bytes at the source's quality (or when the
-/// frame does not decode), else the picture requantised.
+/// frame does not decode), else the picture requantised, a slice at a time.
 fn whole(
     frame: &SharedFrame,
     blocks: Option<&Coefficients>,
     quant: Option<&[QuantTable]>,
-) -> Update {
+) -> Built {
     let mcus = blocks.map_or(0, |b| b.mcus_wide * b.mcus_high);
-    let built = match (blocks, quant) {
-        (Some(blocks), Some(quant)) => {
-            let mut jpeg = Vec::new();
-            let encoded = Layout::region(blocks, blocks.whole()).and_then(|layout| {
-                encode_layout(
-                    blocks,
-                    &layout,
-                    HuffmanTables::Standard,
-                    Some(quant),
-                    &mut jpeg,
-                )
-            });
-            match encoded {
-                Ok(()) => Some(jpeg),
-                Err(e) => {
-                    log::warn!(
-                        "📹 frame {}: requantising: {e}; sent as captured",
-                        frame.seq
-                    );
-                    None
-                }
+    if let (Some(blocks), Some(quant)) = (blocks, quant) {
+        let layout = Layout::region(blocks, blocks.whole());
+        match layout.and_then(|layout| LayoutEncoder::new(blocks, layout, Some(quant))) {
+            Ok(encoder) => {
+                return Built::Encoding(Plan {
+                    kind: KIND_WHOLE,
+                    spans: Vec::new(),
+                    mcus,
+                    encoder,
+                })
             }
+            Err(e) => log::warn!(
+                "📹 frame {}: requantising: {e}; sent as captured",
+                frame.seq
+            ),
         }
-        _ => None,
-    };
-    let jpeg = built.map_or_else(|| Jpeg::Captured(frame.clone()), Jpeg::Built);
-    let mut update = Update::new(frame, KIND_WHOLE, jpeg);
+    }
+    let mut update = Update::new(frame, KIND_WHOLE, Jpeg::Captured(frame.clone()));
     update.mcus = mcus;
-    update
+    Built::Ready(update)
 }
 
 /// Each component's table for `quality`: `None` when that is the source's.
@@ -731,13 +821,13 @@ mod tests {
             updates.update_for(None, Quality::Source).is_none(),
             "first slice only"
         );
-        assert!(updates.is_decoding());
+        assert!(updates.is_busy());
         assert_eq!(
             updates.step().map(|f| f.seq),
             Some(1),
             "decoded in the second"
         );
-        assert!(!updates.is_decoding());
+        assert!(!updates.is_busy());
         assert_eq!(
             updates.update_for(None, Quality::Source).unwrap().kind,
             KIND_WHOLE
@@ -749,6 +839,32 @@ mod tests {
         assert_eq!(updates.step().map(|f| f.seq), Some(2));
         let update = updates.update_for(Some(1), Quality::Source).unwrap();
         assert_eq!((update.kind, update.seq), (KIND_CHANGES, 2));
+    }
+
+    #[test]
+    fn test_lower_quality_whole_frame_encodes_a_slice_at_a_time() {
+        // 1280x640 4:2:2 at quality 40: two slices of MCUS_PER_STEP.
+        let jpeg = screen_jpeg(1280, 640, (2, 1), None);
+        let mut updates = Updates::default();
+        updates.on_frame(&frame(1, jpeg.clone(), 1280, 640));
+        assert!(updates.update_for(None, Quality::Source).is_none());
+        updates.step();
+        assert!(
+            updates.update_for(None, Quality::Level(40)).is_none(),
+            "first slice"
+        );
+        assert!(updates.is_busy());
+        // A newer frame waits: the picture does not change under the encoder.
+        updates.on_frame(&frame(2, jpeg.clone(), 1280, 640));
+        assert!(updates.update_for(Some(1), Quality::Source).is_none());
+        assert_eq!(updates.step().map(|f| f.seq), Some(1), "built");
+        let low = updates
+            .update_for(None, Quality::Level(40))
+            .expect("the built one first");
+        assert_eq!((low.kind, low.seq), (KIND_WHOLE, 1));
+        assert!(low.body_len() * 2 < jpeg.len());
+        let (_, w, h) = rgb(low.jpeg());
+        assert_eq!((w, h), (1280, 640));
     }
 
     #[test]

@@ -181,15 +181,16 @@ impl<'a> BitReader<'a> {
 }
 
 /// Writes entropy-coded data: codes MSB first, 0xFF stuffed with 0x00.
-pub struct BitWriter<'a> {
-    out: &'a mut Vec<u8>,
+pub struct BitWriter {
+    out: Vec<u8>,
     /// Pending bits, right-aligned.
     acc: u64,
     count: u32,
 }
 
-impl<'a> BitWriter<'a> {
-    pub fn new(out: &'a mut Vec<u8>) -> BitWriter<'a> {
+impl BitWriter {
+    /// Appends to `out` (which may already hold the file's headers).
+    pub fn new(out: Vec<u8>) -> BitWriter {
         BitWriter {
             out,
             acc: 0,
@@ -213,11 +214,13 @@ impl<'a> BitWriter<'a> {
         }
     }
 
-    /// Pads the last byte with 1 bits (T.81 §F.1.2.3) and flushes it.
-    pub fn finish(mut self) {
+    /// Pads the last byte with 1 bits (T.81 §F.1.2.3), flushes it and gives
+    /// the bytes back.
+    pub fn finish(mut self) -> Vec<u8> {
         if self.count > 0 {
             let pad = 8 - self.count;
             self.put((1 << pad) - 1, pad);
         }
+        self.out
     }
 }

@@ -54,7 +54,7 @@ impl Sink for Counter {
 }
 
 struct Writer<'a> {
-    bits: BitWriter<'a>,
+    bits: &'a mut BitWriter,
     tables: &'a TableSet,
 }
 
@@ -186,27 +186,134 @@ pub fn encode_layout(
     quant: Option<&[QuantTable]>,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let quant: Vec<QuantTable> = match quant {
-        Some(q) if q.len() == frame.components.len() => q.to_vec(),
-        Some(_) => return Err(Error::BadLayout),
-        None => frame.components.iter().map(|c| c.quant).collect(),
-    };
-    if frame.components.is_empty() || !layout.fits(frame) {
-        return Err(Error::BadLayout);
-    }
+    let quant = quant_for(frame, layout, quant)?;
     let ids = [0x00, 0x10, 0x01, 0x11];
     let tables: TableSet = match huffman {
         HuffmanTables::Standard => ids.map(HuffmanTable::standard),
         HuffmanTables::Optimal => {
             let mut counter = Counter([[0; 256]; 4]);
-            walk(frame, layout, &quant, &mut counter);
+            let mut predictors = vec![0i32; frame.components.len()];
+            let rows = 0..layout.mcus_high;
+            walk(frame, layout, rows, &quant, &mut predictors, &mut counter);
             let [a, b, c, d] = &counter.0;
             [a, b, c, d].map(HuffmanTable::optimal)
         }
     };
+    let mut encoder = LayoutEncoder::with_tables(frame, layout.clone(), quant, tables);
+    // All rows in one step: the file is whole.
+    let jpeg = encoder.step(frame, usize::MAX).ok_or(Error::BadLayout)?;
+    out.extend_from_slice(&jpeg);
+    Ok(())
+}
 
+/// The tables each component is coded with, once the layout is checked.
+fn quant_for(
+    frame: &Coefficients,
+    layout: &Layout,
+    quant: Option<&[QuantTable]>,
+) -> Result<Vec<QuantTable>, Error> {
+    if frame.components.is_empty() || !layout.fits(frame) {
+        return Err(Error::BadLayout);
+    }
+    match quant {
+        Some(q) if q.len() == frame.components.len() => Ok(q.to_vec()),
+        Some(_) => Err(Error::BadLayout),
+        None => Ok(frame.components.iter().map(|c| c.quant).collect()),
+    }
+}
+
+/// `encode_layout` a few layout rows at a time, so a whole 1080p frame at a
+/// lower quality never holds the loop for the 8 to 12 ms it takes on this
+/// project's x86 bench host (several times that on a board). The standard
+/// tables only: optimal ones need a pass over every block first.
+pub struct LayoutEncoder {
+    layout: Layout,
+    quant: Vec<QuantTable>,
+    tables: TableSet,
+    /// `None` once the file is whole.
+    bits: Option<BitWriter>,
+    predictors: Vec<i32>,
+    /// The next layout row to code.
+    row: usize,
+}
+
+impl LayoutEncoder {
+    /// Checks the layout and writes the file's headers. Every `step` must be
+    /// given the same frame (its blocks may not change in between).
+    pub fn new(
+        frame: &Coefficients,
+        layout: Layout,
+        quant: Option<&[QuantTable]>,
+    ) -> Result<LayoutEncoder, Error> {
+        let quant = quant_for(frame, &layout, quant)?;
+        let tables = [0x00, 0x10, 0x01, 0x11].map(HuffmanTable::standard);
+        Ok(LayoutEncoder::with_tables(frame, layout, quant, tables))
+    }
+
+    fn with_tables(
+        frame: &Coefficients,
+        layout: Layout,
+        quant: Vec<QuantTable>,
+        tables: TableSet,
+    ) -> LayoutEncoder {
+        let mut out = Vec::new();
+        write_headers(frame, &layout, &quant, &tables, &mut out);
+        LayoutEncoder {
+            predictors: vec![0i32; frame.components.len()],
+            layout,
+            quant,
+            tables,
+            bits: Some(BitWriter::new(out)),
+            row: 0,
+        }
+    }
+
+    /// MCUs across the layout: how much a row holds.
+    pub fn mcus_wide(&self) -> usize {
+        self.layout.mcus_wide
+    }
+
+    /// Codes the next `rows` (at least one) rows; the JPEG once it is whole.
+    pub fn step(&mut self, frame: &Coefficients, rows: usize) -> Option<Vec<u8>> {
+        let bits = self.bits.as_mut()?;
+        let end = self
+            .row
+            .saturating_add(rows.max(1))
+            .min(self.layout.mcus_high);
+        let mut writer = Writer {
+            bits,
+            tables: &self.tables,
+        };
+        let range = self.row..end;
+        walk(
+            frame,
+            &self.layout,
+            range,
+            &self.quant,
+            &mut self.predictors,
+            &mut writer,
+        );
+        self.row = end;
+        if end < self.layout.mcus_high {
+            return None;
+        }
+        let mut jpeg = self.bits.take()?.finish();
+        jpeg.extend_from_slice(&[0xFF, EOI]);
+        Some(jpeg)
+    }
+}
+
+/// SOI, DQT, SOF0, DHT and SOS: everything before the entropy-coded data.
+fn write_headers(
+    frame: &Coefficients,
+    layout: &Layout,
+    quant: &[QuantTable],
+    tables: &TableSet,
+    out: &mut Vec<u8>,
+) {
+    let ids = [0x00, 0x10, 0x01, 0x11];
     out.extend_from_slice(&[0xFF, SOI]);
-    let slots = write_dqt(&quant, out);
+    let slots = write_dqt(quant, out);
     // Frame header (§B.2.2): 8-bit samples, size, each component's id,
     // sampling factors and quantisation table.
     let mut sof = vec![8];
@@ -233,34 +340,32 @@ pub fn encode_layout(
     }
     sos.extend_from_slice(&[0, 63, 0]);
     segment(SOS, &sos, out);
-
-    let mut writer = Writer {
-        bits: BitWriter::new(out),
-        tables: &tables,
-    };
-    walk(frame, layout, &quant, &mut writer);
-    writer.bits.finish();
-    out.extend_from_slice(&[0xFF, EOI]);
-    Ok(())
 }
 
-/// Codes the layout's MCUs in interleaved order (§A.2.3), row by row of
-/// its grid: runs from the frame, blank MCUs between them. `layout.fits`
-/// was checked, so every block exists.
-fn walk(frame: &Coefficients, layout: &Layout, quant: &[QuantTable], sink: &mut impl Sink) {
-    let mut predictors = vec![0i32; frame.components.len()];
-    let mut runs = layout.runs.iter().peekable();
-    for row in 0..layout.mcus_high {
+/// Codes `rows` of the layout's grid in interleaved order (§A.2.3): runs
+/// from the frame, blank MCUs between them. `layout.fits` was checked, so
+/// every block exists (one that does not is skipped, never a panic).
+fn walk(
+    frame: &Coefficients,
+    layout: &Layout,
+    rows: std::ops::Range<usize>,
+    quant: &[QuantTable],
+    predictors: &mut [i32],
+    sink: &mut impl Sink,
+) {
+    let first = layout.runs.partition_point(|r| r.row < rows.start);
+    let mut runs = layout.runs[first..].iter().peekable();
+    for row in rows {
         let mut column = 0;
         while column < layout.mcus_wide {
             let run = runs.next_if(|r| r.row == row && r.column == column);
             let Some(run) = run else {
-                encode_blank_mcu(frame, &mut predictors, sink);
+                encode_blank_mcu(frame, predictors, sink);
                 column += 1;
                 continue;
             };
             for mx in run.from_x..run.from_x + run.len {
-                encode_mcu(frame, (mx, run.from_y), quant, &mut predictors, sink);
+                encode_mcu(frame, (mx, run.from_y), quant, predictors, sink);
             }
             column += run.len;
         }

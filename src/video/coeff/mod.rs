@@ -22,7 +22,7 @@ mod tests;
 use std::fmt;
 
 pub use decode::{decode, Decoder};
-pub use encode::{encode_layout, encode_region, HuffmanTables, Layout, Run};
+pub use encode::{encode_layout, encode_region, HuffmanTables, Layout, LayoutEncoder, Run};
 pub use quant::{requantise_block, QuantTable};
 
 /// One 8x8 block of quantised coefficients in zigzag order; index 0 is DC.

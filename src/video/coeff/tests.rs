@@ -492,6 +492,38 @@ fn test_requantised_frame_is_smaller_and_decodes() {
     assert!(requantised <= 1.5 * direct, "{requantised} vs {direct}");
 }
 
+#[test]
+fn test_layout_encoder_in_slices_equals_one_go() {
+    // A requantised whole frame, coded one row, then three rows, a step.
+    for sampling in [(1, 1), (2, 1), (2, 2)] {
+        let frame = decode(&encoded(75, 53, 90, sampling, 0, false), Limits::default()).unwrap();
+        let quant: Vec<QuantTable> = frame
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| QuantTable::annex_k(i > 0, 40).coarsest(&c.quant))
+            .collect();
+        let layout = Layout::region(&frame, frame.whole()).unwrap();
+        let mut one_go = Vec::new();
+        let standard = HuffmanTables::Standard;
+        encode_layout(&frame, &layout, standard, Some(&quant), &mut one_go).unwrap();
+        for rows in [1, 3] {
+            let mut encoder = LayoutEncoder::new(&frame, layout.clone(), Some(&quant)).unwrap();
+            let mut steps = 1;
+            let sliced = loop {
+                match encoder.step(&frame, rows) {
+                    Some(jpeg) => break jpeg,
+                    None => steps += 1,
+                }
+            };
+            assert_eq!(sliced, one_go, "{sampling:?}, {rows} rows a step");
+            assert_eq!(steps, layout.mcus_high.div_ceil(rows));
+            assert_eq!(encoder.step(&frame, rows), None, "once only");
+        }
+        assert!(one_go.len() < encoded(75, 53, 90, sampling, 0, false).len());
+    }
+}
+
 /// `Decoder` run in slices of `rows()` MCU rows.
 fn sliced(jpeg: &[u8], mut rows: impl FnMut() -> usize) -> Result<Coefficients, Error> {
     let mut decoder = Decoder::new(jpeg, Limits::default())?;
