@@ -81,13 +81,13 @@ struct Building {
     base: Option<u64>,
     quality: Quality,
     frame: SharedFrame,
-    plan: Plan,
+    plan: Box<Plan>,
 }
 
 /// What `build` made: an update, or one to encode first.
 enum Built {
     Ready(Update),
-    Encoding(Plan),
+    Encoding(Box<Plan>),
 }
 
 /// One message's content, shared by every viewer it fits.
@@ -385,12 +385,12 @@ impl Updates {
         let built = if layout.mcus_wide * layout.mcus_high > MCUS_PER_STEP {
             // Large: the standard tables, a slice at a time.
             LayoutEncoder::new(blocks, layout, quant.as_deref()).map(|encoder| {
-                Built::Encoding(Plan {
+                Built::Encoding(Box::new(Plan {
                     kind: KIND_CHANGES,
                     spans: table,
                     mcus: count,
                     encoder,
-                })
+                }))
             })
         } else {
             // Small: built now, with tables made for it (far smaller than
@@ -426,12 +426,12 @@ fn whole(
         let layout = Layout::region(blocks, blocks.whole());
         match layout.and_then(|layout| LayoutEncoder::new(blocks, layout, Some(quant))) {
             Ok(encoder) => {
-                return Built::Encoding(Plan {
+                return Built::Encoding(Box::new(Plan {
                     kind: KIND_WHOLE,
                     spans: Vec::new(),
                     mcus,
                     encoder,
-                })
+                }))
             }
             Err(e) => log::warn!(
                 "📹 frame {}: requantising: {e}; sent as captured",

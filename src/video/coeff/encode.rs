@@ -61,7 +61,7 @@ struct Writer<'a> {
 impl Sink for Writer<'_> {
     fn symbol(&mut self, table: usize, symbol: u8) {
         if let Some(t) = self.tables.get(table) {
-            t.encode(&mut self.bits, symbol);
+            t.encode(self.bits, symbol);
         }
     }
     fn bits(&mut self, value: u32, n: u32) {
