@@ -13,6 +13,16 @@ fn send(ws: &mut Ws, json: &str) {
     ws.send(Message::text(json)).unwrap();
 }
 
+/// A key down and up.
+fn press(ws: &mut Ws, code: &str) {
+    for down in [true, false] {
+        send(
+            ws,
+            &format!(r#"{{"type":"key","code":"{code}","down":{down}}}"#),
+        );
+    }
+}
+
 #[test]
 fn test_stream_parts_are_whole_jpegs_of_the_right_size() {
     let kv = Kv::demo(&["-r", "640x480"]);
@@ -198,14 +208,7 @@ fn test_video_channel_typing_sends_changed_areas_that_rebuild_the_screen() {
     canvas.apply(&first);
     ack(&mut video, first.seq);
     for code in ["KeyH", "KeyE", "KeyL", "KeyL", "KeyO"] {
-        send(
-            &mut input,
-            &format!(r#"{{"type":"key","code":"{code}","down":true}}"#),
-        );
-        send(
-            &mut input,
-            &format!(r#"{{"type":"key","code":"{code}","down":false}}"#),
-        );
+        press(&mut input, code);
     }
     kv.wait_screen("", "hello");
     // Updates until a changed area came; each much smaller than a frame.
@@ -333,14 +336,7 @@ fn test_typing_hello_world_over_websocket_reaches_the_target() {
         if shifted(c) {
             send(&mut ws, r#"{"type":"key","code":"ShiftLeft","down":true}"#);
         }
-        send(
-            &mut ws,
-            &format!(r#"{{"type":"key","code":"{code}","down":true}}"#),
-        );
-        send(
-            &mut ws,
-            &format!(r#"{{"type":"key","code":"{code}","down":false}}"#),
-        );
+        press(&mut ws, &code);
         if shifted(c) {
             send(&mut ws, r#"{"type":"key","code":"ShiftLeft","down":false}"#);
         }
