@@ -531,8 +531,18 @@ mod tests {
             self.updates.on_frame(frame);
         }
 
+        /// As the loop does: when the update waits for decoding or
+        /// encoding slices, they run and the viewer is asked again.
         fn write(&mut self, ms: u64) -> Progress {
             let now = self.at(ms);
+            let out = &mut self.wire.stream;
+            let progress = self.viewer.write_to(out, &mut self.updates, now).unwrap();
+            if progress != Progress::Idle || !self.updates.is_busy() {
+                return progress;
+            }
+            while self.updates.is_busy() {
+                self.updates.step();
+            }
             let out = &mut self.wire.stream;
             self.viewer.write_to(out, &mut self.updates, now).unwrap()
         }

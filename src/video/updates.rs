@@ -32,10 +32,11 @@ pub const KIND_UNCHANGED: u8 = 3;
 const MERGE_GAP: usize = 3;
 /// A JPEG side is a u16 of pixels.
 const MAX_SIDE: usize = u16::MAX as usize;
-/// MCUs decoded per slice: a 640x480 frame in one, 1080p in four; about
-/// 1.6 ms on this project's x86 bench host (bench/README.md), a few times
-/// that on a board's core.
-const MCUS_PER_STEP: usize = 4096;
+/// MCUs decoded, or encoded, per slice: 1080p in 16. On this project's x86
+/// bench host a slice is about 0.5 ms to decode and 2 ms to requantise and
+/// encode (bench/loop_latency.py: a /ws ping waits 2–3 ms at p99 behind a
+/// 1080p canvas at quality 40), a few times that on a board's core.
+const MCUS_PER_STEP: usize = 1024;
 
 /// Frames an encoded update is held for its viewer at most (`Updates::held`).
 const HOLD_FRAMES: u32 = 30;
@@ -809,9 +810,22 @@ mod tests {
         }
     }
 
+    /// Steps until the work in hand is done: the frame it was for, and
+    /// how many steps it took.
+    fn finish(updates: &mut Updates) -> (Option<u64>, usize) {
+        let mut steps = 1;
+        loop {
+            if let Some(frame) = updates.step() {
+                return (Some(frame.seq), steps);
+            }
+            assert!(updates.is_busy(), "stopped without a frame");
+            steps += 1;
+        }
+    }
+
     #[test]
     fn test_large_frame_decodes_a_slice_at_a_time() {
-        // 1280x640 4:2:2: 80 x 80 MCUs, two slices of MCUS_PER_STEP.
+        // 1280x640 4:2:2: 80 x 80 MCUs, 7 slices of MCUS_PER_STEP.
         let (w, h) = (1280, 640);
         let old = screen_jpeg(w, h, (2, 1), None);
         let new = screen_jpeg(w, h, (2, 1), Some((600, 300, 40, 20)));
@@ -822,11 +836,9 @@ mod tests {
             "first slice only"
         );
         assert!(updates.is_busy());
-        assert_eq!(
-            updates.step().map(|f| f.seq),
-            Some(1),
-            "decoded in the second"
-        );
+        let (seq, steps) = finish(&mut updates);
+        assert_eq!(seq, Some(1));
+        assert!(steps >= 4, "{steps} more slices");
         assert!(!updates.is_busy());
         assert_eq!(
             updates.update_for(None, Quality::Source).unwrap().kind,
@@ -836,19 +848,19 @@ mod tests {
         // folded in, its change.
         updates.on_frame(&frame(2, new, 1280, 640));
         assert!(updates.update_for(Some(1), Quality::Source).is_none());
-        assert_eq!(updates.step().map(|f| f.seq), Some(2));
+        assert_eq!(finish(&mut updates).0, Some(2));
         let update = updates.update_for(Some(1), Quality::Source).unwrap();
         assert_eq!((update.kind, update.seq), (KIND_CHANGES, 2));
     }
 
     #[test]
     fn test_lower_quality_whole_frame_encodes_a_slice_at_a_time() {
-        // 1280x640 4:2:2 at quality 40: two slices of MCUS_PER_STEP.
+        // 1280x640 4:2:2 at quality 40: 7 slices of MCUS_PER_STEP.
         let jpeg = screen_jpeg(1280, 640, (2, 1), None);
         let mut updates = Updates::default();
         updates.on_frame(&frame(1, jpeg.clone(), 1280, 640));
         assert!(updates.update_for(None, Quality::Source).is_none());
-        updates.step();
+        finish(&mut updates);
         assert!(
             updates.update_for(None, Quality::Level(40)).is_none(),
             "first slice"
@@ -857,7 +869,9 @@ mod tests {
         // A newer frame waits: the picture does not change under the encoder.
         updates.on_frame(&frame(2, jpeg.clone(), 1280, 640));
         assert!(updates.update_for(Some(1), Quality::Source).is_none());
-        assert_eq!(updates.step().map(|f| f.seq), Some(1), "built");
+        let (seq, steps) = finish(&mut updates);
+        assert_eq!(seq, Some(1), "built");
+        assert!(steps >= 4, "{steps} more slices");
         let low = updates
             .update_for(None, Quality::Level(40))
             .expect("the built one first");
