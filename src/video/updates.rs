@@ -73,7 +73,6 @@ enum Jpeg {
 struct Plan {
     kind: u8,
     spans: Vec<u8>,
-    mcus: usize,
     encoder: LayoutEncoder,
 }
 
@@ -104,8 +103,6 @@ pub struct Update {
     /// header and the JPEG.
     pub spans: Vec<u8>,
     jpeg: Jpeg,
-    /// MCUs replaced: all of them for a whole frame, none for kind 3.
-    pub mcus: usize,
 }
 
 impl Update {
@@ -119,7 +116,6 @@ impl Update {
             height: frame.height,
             spans: Vec::new(),
             jpeg,
-            mcus: 0,
         }
     }
 
@@ -258,7 +254,6 @@ impl Updates {
         };
         let mut update = Update::new(&building.frame, plan.kind, Jpeg::Built(jpeg));
         update.spans = std::mem::take(&mut plan.spans);
-        update.mcus = plan.mcus;
         self.cache
             .push((building.base, building.quality, Rc::new(update)));
         self.held = Some((building.base, building.quality, 0));
@@ -389,7 +384,6 @@ impl Updates {
                 Built::Encoding(Box::new(Plan {
                     kind: KIND_CHANGES,
                     spans: table,
-                    mcus: count,
                     encoder,
                 }))
             })
@@ -401,7 +395,6 @@ impl Updates {
             encode_layout(blocks, &layout, optimal, quant.as_deref(), &mut jpeg).map(|()| {
                 let mut update = Update::new(frame, KIND_CHANGES, Jpeg::Built(jpeg));
                 update.spans = table;
-                update.mcus = count;
                 Built::Ready(update)
             })
         };
@@ -422,7 +415,6 @@ fn whole(
     blocks: Option<&Coefficients>,
     quant: Option<&[QuantTable]>,
 ) -> Built {
-    let mcus = blocks.map_or(0, |b| b.mcus_wide * b.mcus_high);
     if let (Some(blocks), Some(quant)) = (blocks, quant) {
         let layout = Layout::region(blocks, blocks.whole());
         match layout.and_then(|layout| LayoutEncoder::new(blocks, layout, Some(quant))) {
@@ -430,7 +422,6 @@ fn whole(
                 return Built::Encoding(Box::new(Plan {
                     kind: KIND_WHOLE,
                     spans: Vec::new(),
-                    mcus,
                     encoder,
                 }))
             }
@@ -441,7 +432,6 @@ fn whole(
         }
     }
     let mut update = Update::new(frame, KIND_WHOLE, Jpeg::Captured(frame.clone()));
-    update.mcus = mcus;
     Built::Ready(update)
 }
 
