@@ -431,8 +431,11 @@ fn whole(
             ),
         }
     }
-    let mut update = Update::new(frame, KIND_WHOLE, Jpeg::Captured(frame.clone()));
-    Built::Ready(update)
+    Built::Ready(Update::new(
+        frame,
+        KIND_WHOLE,
+        Jpeg::Captured(frame.clone()),
+    ))
 }
 
 /// Each component's table for `quality`: `None` when that is the source's.
