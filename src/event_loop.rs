@@ -317,12 +317,17 @@ impl Server {
     /// the queue; a frame that slipped in meanwhile is reported at once. It
     /// costs two epoll_ctl calls per frame.
     fn rearm_video(&mut self) {
-        let fds = self.app.video.fds();
         let registry = self.poll.registry();
-        if let Err(e) = reregister(registry, &self.video_fds, &fds, VIDEO, VIDEO_INTEREST) {
+        let current = self.app.video.fds();
+        for fd in &current {
+            // Open and the capture's own: safe to take out by number.
+            let _ = registry.deregister(&mut SourceFd(fd));
+        }
+        // Out of the set now, so the sync adds them again.
+        self.video_fds.retain(|fd| !current.contains(fd));
+        if let Err(e) = self.sync_fds() {
             log::warn!("video: cannot watch the capture device for frames: {e}");
         }
-        self.video_fds = fds;
     }
 
     /// What the pipeline published, if anything: the source was just
@@ -443,40 +448,131 @@ impl Server {
     /// (a capture device opened, closed or replugged; a HID device closed
     /// while its gadget is unbound, or reopened).
     fn sync_fds(&mut self) -> io::Result<()> {
-        let registry = self.poll.registry();
         let video = self.app.video.fds();
-        if video != self.video_fds {
-            reregister(registry, &self.video_fds, &video, VIDEO, VIDEO_INTEREST)?;
-            self.video_fds = video;
-        }
         let hid = (self.app.hid.fds(), self.app.hid.fd_epoch());
-        if hid != self.hid_fds {
-            reregister(
-                registry,
-                &self.hid_fds.0,
-                &hid.0,
-                HID,
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            self.hid_fds = hid;
+        if video == self.video_fds && hid == self.hid_fds {
+            return Ok(());
         }
+        // A device closed this turn left the epoll set with its descriptor,
+        // and its number may since belong to a connection accepted or a
+        // device opened in the same turn: those are not the device's to
+        // deregister.
+        let taken: Vec<RawFd> = self
+            .conns
+            .iter_mut()
+            .flatten()
+            .map(|conn| conn.stream_mut().as_raw_fd())
+            .chain(video.iter().copied())
+            .chain(hid.0.iter().copied())
+            .collect();
+        let registry = self.poll.registry();
+        reregister(
+            registry,
+            &self.video_fds,
+            &video,
+            &taken,
+            VIDEO,
+            VIDEO_INTEREST,
+        )?;
+        let both = Interest::READABLE | Interest::WRITABLE;
+        reregister(registry, &self.hid_fds.0, &hid.0, &taken, HID, both)?;
+        self.video_fds = video;
+        self.hid_fds = hid;
         Ok(())
     }
 }
 
+/// Moves one owner's descriptors in the epoll set from `old` to `new`.
+/// An old one still open and no longer wanted is deregistered; one whose
+/// number is `taken` (wanted now, by this owner or another) is left alone:
+/// if it was closed, the kernel already dropped it from the set, and
+/// deregistering by number would silence the number's new owner. Each new
+/// one is registered, or modified when it is still registered from before.
 fn reregister(
     registry: &mio::Registry,
     old: &[RawFd],
     new: &[RawFd],
+    taken: &[RawFd],
     token: Token,
     interest: Interest,
 ) -> io::Result<()> {
-    for fd in old {
-        // A closed fd has already left the epoll set; that error is expected.
+    for fd in old.iter().filter(|fd| !taken.contains(fd)) {
+        // Closed, so already out of the set: that error is expected.
         let _ = registry.deregister(&mut SourceFd(fd));
     }
     for fd in new {
-        registry.register(&mut SourceFd(fd), token, interest)?;
+        match registry.register(&mut SourceFd(fd), token, interest) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                registry.reregister(&mut SourceFd(fd), token, interest)?
+            }
+            result => result?,
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    use super::*;
+
+    const CONN: Token = Token(FIRST_CONN);
+
+    /// The tokens ready within 100 ms.
+    fn ready(poll: &mut Poll) -> Vec<Token> {
+        let mut events = Events::with_capacity(8);
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .unwrap();
+        events.iter().map(|e| e.token()).collect()
+    }
+
+    /// A HID device closes and, in the same turn, a connection is accepted
+    /// under its number: syncing the HID set must leave the connection
+    /// polled (it used to be deregistered, and its request never read).
+    #[test]
+    #[allow(unsafe_code)] // dup2: the reused number made certain
+    fn a_closed_devices_number_reused_by_a_connection_stays_polled() {
+        let mut poll = Poll::new().unwrap();
+        let registry = poll.registry();
+        let (device, _host) = UnixStream::pair().unwrap();
+        let number = device.into_raw_fd();
+        reregister(registry, &[], &[number], &[number], HID, Interest::READABLE).unwrap();
+        // The device's file closes and the connection takes its number in
+        // one step, so no other test's descriptor can come between.
+        let (conn, mut client) = UnixStream::pair().unwrap();
+        assert_eq!(unsafe { libc::dup2(conn.as_raw_fd(), number) }, number);
+        drop(conn);
+        let mut conn = unsafe { UnixStream::from_raw_fd(number) };
+        registry
+            .register(&mut SourceFd(&number), CONN, Interest::READABLE)
+            .unwrap();
+        reregister(registry, &[number], &[], &[number], HID, Interest::READABLE).unwrap();
+        client.write_all(b"GET").unwrap();
+        assert_eq!(ready(&mut poll), [CONN]);
+        let mut request = [0; 3];
+        conn.read_exact(&mut request).unwrap();
+    }
+
+    /// A device still open and no longer wanted leaves the set; one still
+    /// wanted (a HID set registered anew after another device reopened)
+    /// is modified, not refused.
+    #[test]
+    fn an_open_device_leaves_the_set_or_stays_in_it() {
+        let mut poll = Poll::new().unwrap();
+        let registry = poll.registry();
+        let (kept, mut kept_host) = UnixStream::pair().unwrap();
+        let (left, mut left_host) = UnixStream::pair().unwrap();
+        let both = [kept.as_raw_fd(), left.as_raw_fd()];
+        reregister(registry, &[], &both, &both, HID, Interest::READABLE).unwrap();
+        let now = [kept.as_raw_fd()];
+        reregister(registry, &both, &now, &now, HID, Interest::READABLE).unwrap();
+        left_host.write_all(b"x").unwrap();
+        assert_eq!(ready(&mut poll), []);
+        kept_host.write_all(b"x").unwrap();
+        assert_eq!(ready(&mut poll), [HID]);
+    }
 }

@@ -351,6 +351,12 @@ impl Write for Socket {
     }
 }
 
+impl std::os::fd::AsRawFd for Socket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.tcp.as_raw_fd()
+    }
+}
+
 impl Source for Socket {
     fn register(
         &mut self,

@@ -267,8 +267,18 @@ waitfor 5 grep -q listening /tmp/kbdu.log
 # A client that presses KeyA and keeps it down, connected, through all of this.
 spawn hold guest-tools ws-send --hold 90 "$WS_URL" '{"type":"key","code":"KeyA","down":true}'
 waitfor 5 grep -q '^EV_KEY 30 1$' /tmp/kbdu.log || result gadget-udc-held FAIL "KeyA never went down: $(excerpt /tmp/kbdu.log 3)"
-spawn udcstream guest-tools stream-read "$KV_URL/stream" 30 60
+# The viewer connects while kv is stopped, after the unbind: kv's next turn then closes
+# the HID devices and accepts the viewer together, and the viewer's socket takes a closed
+# device's number. (Once kv deregistered that number from its poll set with the device's,
+# and the viewer was never read: seen once in CI before this pause made it certain.)
+KV_PID=$(cat /tmp/kv-vm/pids/kv)
+NODES=$(ls /dev/hidg* 2>/dev/null | tr '\n' ' ')
+kill -STOP "$KV_PID"
 echo "" > "$CFS/kv/UDC"
+waitfor 5 sh -c "for node in $NODES; do [ ! -e \$node ] || exit 1; done"
+spawn udcstream guest-tools stream-read "$KV_URL/stream" 30 60
+sleep 0.5
+kill -CONT "$KV_PID"
 if waitfor 10 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":false,\"udc\":\"unbound\"'"; then
   result gadget-udc-unbound-offline PASS "$(status | grep -o '"hid":{"online":[^,]*,"udc":[^,]*')"
 else
