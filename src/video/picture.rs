@@ -14,6 +14,8 @@
 //! changed by a frame after `base` (`changed_since`); viewers at the same
 //! `base` need the same ones.
 
+use std::ops::Range;
+
 use super::coeff::{Block, Coefficients, QuantTable};
 
 /// How much a block may change and still count as unchanged: the energy of
@@ -44,6 +46,22 @@ pub struct Picture {
     /// Per MCU: a block of it was kept though the frame's differed (within
     /// the tolerance), so the picture is not yet the captured one there.
     inexact: Vec<bool>,
+}
+
+/// A frame being folded into the picture a few MCU rows at a time
+/// (`Picture::fold_rows`), so that a large one never holds the loop long.
+pub struct Fold {
+    seq: u64,
+    /// The MCU row compared with no tolerance this time, if any.
+    exact_row: Option<usize>,
+    /// MCU rows compared so far.
+    compared: usize,
+    /// MCU rows whose blocks are replaced where they moved.
+    settled: usize,
+    /// Per MCU: a block moved beyond the tolerance (any at all in the exact row).
+    moved: Vec<bool>,
+    /// Per MCU: a block differs at all, however little.
+    touched: Vec<bool>,
 }
 
 impl Picture {
@@ -83,81 +101,132 @@ impl Picture {
         self.seq = seq;
     }
 
-    /// Folds in frame `seq`'s coefficients. False when the frame cannot be
-    /// compared with the picture (another size, sampling or quantisation):
-    /// the caller begins a new picture with it.
+    /// Folds in frame `seq`'s coefficients at once (`begin_fold` and
+    /// `fold_rows` do it a few rows at a time). False when the frame cannot
+    /// be compared with the picture (another size, sampling or
+    /// quantisation): the caller begins a new picture with it.
     pub fn fold(&mut self, seq: u64, frame: &Coefficients) -> bool {
-        if !same_shape(&self.blocks, frame) {
+        let Some(mut fold) = self.begin_fold(seq, frame) else {
             return false;
+        };
+        while !self.fold_rows(&mut fold, frame, usize::MAX) {}
+        true
+    }
+
+    /// Starts folding in frame `seq`; `None` when it cannot be compared with
+    /// the picture (see `fold`). Until `fold_rows` says it is done, the
+    /// picture is part old, part new: nothing may be built from it.
+    pub fn begin_fold(&mut self, seq: u64, frame: &Coefficients) -> Option<Fold> {
+        if !same_shape(&self.blocks, frame) {
+            return None;
         }
         let exact_row = self
             .folds
             .is_multiple_of(REFRESH_EVERY)
             .then(|| (self.folds / REFRESH_EVERY) as usize % self.blocks.mcus_high.max(1));
         self.folds += 1;
-        self.seq = seq;
-        let mcus_wide = self.blocks.mcus_wide;
-        if let Some(row) = exact_row {
-            let exact = self.inexact.chunks_mut(mcus_wide).nth(row);
-            exact.into_iter().flatten().for_each(|mcu| *mcu = false);
+        let mcus = self.changed.len();
+        Some(Fold {
+            seq,
+            exact_row,
+            compared: 0,
+            settled: 0,
+            moved: vec![false; mcus],
+            touched: vec![false; mcus],
+        })
+    }
+
+    /// Compares up to `rows` more MCU rows of `frame` with the picture and
+    /// settles those whose neighbours are compared; true once the whole frame
+    /// is folded in.
+    pub fn fold_rows(&mut self, fold: &mut Fold, frame: &Coefficients, rows: usize) -> bool {
+        let high = self.blocks.mcus_high;
+        let to = fold.compared.saturating_add(rows.max(1)).min(high);
+        self.compare(fold, frame, fold.compared..to);
+        fold.compared = to;
+        // A row settles once the row below it is compared: a small change
+        // there beside a real one in this row moves with it (`settle`).
+        let settle_to = if to == high { high } else { to - 1 };
+        self.settle(fold, frame, fold.settled..settle_to);
+        fold.settled = fold.settled.max(settle_to);
+        if fold.settled < high {
+            return false;
         }
-        // An MCU changed when one of its blocks moved beyond the tolerance;
-        // then all its blocks, in every component, become the frame's, so an
-        // MCU that is sent goes out exact. Otherwise a block that moved by one
-        // step beside one that moved far stays behind, drawn stale where the
-        // picture should be the captured one (tests/vm 32-video-changes at
-        // 1366x768: an MCU's Cb moved one step, its Y and Cr far; 125 pixels
-        // stayed off by up to 7 until the exact row came round).
-        let mut moved = vec![false; self.changed.len()];
-        // MCUs with any block that differs at all, however little.
-        let mut touched = vec![false; self.changed.len()];
+        self.seq = fold.seq;
+        true
+    }
+
+    /// Marks which MCUs of `rows` differ at all (`touched`) and which moved
+    /// beyond the tolerance, or at all in the exact row (`moved`).
+    fn compare(&self, fold: &mut Fold, frame: &Coefficients, rows: Range<usize>) {
+        let mcus_wide = self.blocks.mcus_wide;
         for (mine, new) in self.blocks.components.iter().zip(&frame.components) {
             let (h, v) = (usize::from(mine.h), usize::from(mine.v));
-            let rows = mine.blocks.chunks_exact(mine.blocks_wide);
-            for (by, (row, new_row)) in rows
-                .zip(new.blocks.chunks_exact(new.blocks_wide))
-                .enumerate()
-            {
+            let block_rows = mine.blocks.chunks_exact(mine.blocks_wide);
+            let new_rows = new.blocks.chunks_exact(new.blocks_wide);
+            let pairs = block_rows.zip(new_rows).enumerate();
+            for (by, (row, new_row)) in pairs.skip(rows.start * v).take(rows.len() * v) {
                 let my = by / v;
-                let exact = exact_row == Some(my);
+                let exact = fold.exact_row == Some(my);
                 for (bx, (block, new_block)) in row.iter().zip(new_row).enumerate() {
                     let mcu = my * mcus_wide + bx / h;
-                    if block == new_block || mcu >= moved.len() {
+                    if block == new_block || mcu >= fold.moved.len() {
                         continue;
                     }
-                    touched[mcu] = true;
+                    fold.touched[mcu] = true;
                     if exact || beyond_noise(block, new_block, &mine.quant) {
-                        moved[mcu] = true;
+                        fold.moved[mcu] = true;
                     }
                 }
             }
         }
+    }
+
+    /// Replaces the picture's blocks of the MCUs of `rows` that moved: all
+    /// of them, in every component, so an MCU that is sent goes out exact.
+    /// Otherwise a block that moved by one step beside one that moved far
+    /// stays behind, drawn stale where the picture should be the captured
+    /// one (tests/vm 32-video-changes at 1366x768: an MCU's Cb moved one
+    /// step, its Y and Cr far; 125 pixels stayed off by up to 7 until the
+    /// exact row came round).
+    fn settle(&mut self, fold: &Fold, frame: &Coefficients, rows: Range<usize>) {
+        if rows.is_empty() {
+            return;
+        }
+        let (mcus_wide, mcus_high) = (self.blocks.mcus_wide, self.blocks.mcus_high);
+        if let Some(row) = fold.exact_row.filter(|r| rows.contains(r)) {
+            let exact = self.inexact.chunks_mut(mcus_wide).nth(row);
+            exact.into_iter().flatten().for_each(|mcu| *mcu = false);
+        }
         // Beside a real change, a small one is its edge (a faint chroma
         // fringe of the same stroke, not noise): it moves too.
-        let mcus_high = self.blocks.mcus_high;
-        let was = moved.clone();
-        for (mcu, _) in touched.iter().enumerate().filter(|(_, t)| **t) {
-            let (x, y) = (mcu % mcus_wide, mcu / mcus_wide);
-            let near = (y.saturating_sub(1)..=(y + 1).min(mcus_high - 1))
-                .flat_map(|ny| {
-                    (x.saturating_sub(1)..=(x + 1).min(mcus_wide - 1)).map(move |nx| (nx, ny))
-                })
-                .any(|(nx, ny)| was[ny * mcus_wide + nx]);
-            moved[mcu] |= near;
-        }
+        let first = rows.start * mcus_wide;
+        let moves: Vec<bool> = (first..(rows.end * mcus_wide).min(fold.moved.len()))
+            .map(|mcu| {
+                let (x, y) = (mcu % mcus_wide, mcu / mcus_wide);
+                let near = || {
+                    (y.saturating_sub(1)..=(y + 1).min(mcus_high - 1))
+                        .flat_map(|ny| {
+                            (x.saturating_sub(1)..=(x + 1).min(mcus_wide - 1))
+                                .map(move |nx| (nx, ny))
+                        })
+                        .any(|(nx, ny)| fold.moved[ny * mcus_wide + nx])
+                };
+                fold.moved[mcu] || (fold.touched[mcu] && near())
+            })
+            .collect();
         for (mine, new) in self.blocks.components.iter_mut().zip(&frame.components) {
             let (h, v) = (usize::from(mine.h), usize::from(mine.v));
-            let rows = mine.blocks.chunks_exact_mut(mine.blocks_wide);
-            for (by, (row, new_row)) in rows
-                .zip(new.blocks.chunks_exact(new.blocks_wide))
-                .enumerate()
-            {
+            let block_rows = mine.blocks.chunks_exact_mut(mine.blocks_wide);
+            let new_rows = new.blocks.chunks_exact(new.blocks_wide);
+            let pairs = block_rows.zip(new_rows).enumerate();
+            for (by, (row, new_row)) in pairs.skip(rows.start * v).take(rows.len() * v) {
                 for (bx, (block, new_block)) in row.iter_mut().zip(new_row).enumerate() {
                     let mcu = (by / v) * mcus_wide + bx / h;
                     if block == new_block {
                         continue;
                     }
-                    if moved.get(mcu) == Some(&true) {
+                    if moves.get(mcu - first) == Some(&true) {
                         *block = *new_block;
                     } else if let Some(inexact) = self.inexact.get_mut(mcu) {
                         *inexact = true;
@@ -165,16 +234,11 @@ impl Picture {
                 }
             }
         }
-        for (mcu, _) in moved.iter().enumerate().filter(|(_, m)| **m) {
-            if let Some(at) = self.changed.get_mut(mcu) {
-                *at = seq;
-            }
+        for (i, _) in moves.iter().enumerate().filter(|(_, m)| **m) {
+            self.changed[first + i] = fold.seq;
             // Every block of it is the frame's now.
-            if let Some(inexact) = self.inexact.get_mut(mcu) {
-                *inexact = false;
-            }
+            self.inexact[first + i] = false;
         }
-        true
     }
 
     /// Which MCUs changed after frame `base`, row by row (`mcus_wide` a
@@ -289,6 +353,33 @@ mod tests {
         let cr = &p.blocks().components[2].blocks;
         assert_eq!(cr[8 + 3], frame().components[2].blocks[8 + 3]);
         assert!(!p.is_exact());
+    }
+
+    #[test]
+    fn test_folding_a_row_at_a_time_is_folding_at_once() {
+        let (mut whole, mut sliced) = (Picture::new(1, frame()), Picture::new(1, frame()));
+        for seq in 2..2 + 3 * REFRESH_EVERY {
+            // A far move in row 1 with a one-step fringe below it in row 2
+            // (it moves with it across the slice's edge), and noise alone
+            // in row 3.
+            let (by, step) = (seq as i16 * 100, if seq % 2 == 0 { 1 } else { -1 });
+            let f = nudged(nudged(nudged(frame(), (2, 1), by), (2, 2), step), (6, 3), 1);
+            assert!(whole.fold(seq, &f));
+            let mut fold = sliced.begin_fold(seq, &f).unwrap();
+            let mut slices = 1;
+            while !sliced.fold_rows(&mut fold, &f, 1) {
+                slices += 1;
+            }
+            assert_eq!(slices, 4, "one MCU row a slice");
+            assert_eq!(sliced.seq(), seq);
+            assert_eq!(changed(&sliced, seq - 1), changed(&whole, seq - 1));
+            assert_eq!(changed(&sliced, 1), changed(&whole, 1));
+            assert!(
+                changed(&whole, seq - 1).contains(&(2 * 8 + 2)),
+                "the fringe moved"
+            );
+            assert!(sliced.blocks() == whole.blocks() && sliced.is_exact() == whole.is_exact());
+        }
     }
 
     #[test]

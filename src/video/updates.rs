@@ -3,15 +3,14 @@
 //!
 //! The newest frame is entropy-decoded into coefficients (no IDCT, no colour
 //! conversion) only when a viewer asks for an update, so frames nobody asks
-//! for are never decoded, and folded into the `Picture`. Decoding goes a
-//! bounded number of MCUs at a time: the first slice at once, the rest in
-//! the loop's later turns (`step`), so a large frame never holds a keystroke
-//! back; viewers wait those few milliseconds for it rather than get the
-//! frame before. An update
-//! depends on the viewer's picture (`base`) and quality only, so viewers at
-//! the same state share one, built once and sent by reference. A frame that
-//! cannot be decoded goes out whole, as captured, and change-only updates
-//! resume with the next frame that decodes.
+//! for are never decoded, and folded into the `Picture`. Decoding and
+//! folding go a bounded number of MCUs at a time: the first slice at once,
+//! the rest in the loop's later turns (`step`), so a large frame never holds
+//! a keystroke back; viewers wait those few milliseconds for it rather than
+//! get the frame before. An update depends on the viewer's picture (`base`)
+//! and quality only, so viewers at the same state share one, built once and
+//! sent by reference. A frame that cannot be decoded goes out whole, as
+//! captured, and change-only updates resume with the next frame that decodes.
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -19,7 +18,7 @@ use std::time::Instant;
 use super::coeff::LayoutEncoder;
 use super::coeff::{self, encode_layout, Coefficients, Decoder, HuffmanTables, Layout, Limits};
 use super::coeff::{QuantTable, Run};
-use super::picture::Picture;
+use super::picture::{Fold, Picture};
 use super::SharedFrame;
 
 /// Byte 0 of each kind of message (docs/API.md).
@@ -32,10 +31,11 @@ pub const KIND_UNCHANGED: u8 = 3;
 const MERGE_GAP: usize = 3;
 /// A JPEG side is a u16 of pixels.
 const MAX_SIDE: usize = u16::MAX as usize;
-/// MCUs decoded, or encoded, per slice: 1080p in 16. On this project's x86
-/// bench host a slice is about 0.5 ms to decode and 2 ms to requantise and
-/// encode (bench/loop_latency.py: a /ws ping waits 2–3 ms at p99 behind a
-/// 1080p canvas at quality 40), a few times that on a board's core.
+/// MCUs decoded, folded in or encoded per slice: 1080p in 16. On this
+/// project's x86 bench host a slice is about 0.5 ms to decode, 0.25 ms to
+/// fold in and 2 ms to requantise and encode (bench/loop_latency.py: a /ws
+/// ping waits 2–3 ms at p99 behind a 1080p canvas at quality 40), a few
+/// times that on a board's core.
 const MCUS_PER_STEP: usize = 1024;
 
 /// Frames an encoded update is held for its viewer at most (`Updates::held`).
@@ -82,6 +82,16 @@ struct Building {
     quality: Quality,
     frame: SharedFrame,
     plan: Box<Plan>,
+}
+
+/// The frame work the loop does a slice of each turn (`Updates::step`).
+enum Work {
+    /// The newest frame, being entropy-decoded.
+    Decoding(SharedFrame, Decoder<FrameBytes>),
+    /// A frame's coefficients, being folded into the picture.
+    Folding(SharedFrame, Coefficients, Fold),
+    /// An update, being encoded.
+    Building(Building),
 }
 
 /// What `build` made: an update, or one to encode first.
@@ -139,10 +149,9 @@ pub struct Updates {
     newest: Option<SharedFrame>,
     /// The frame updates are built for: the newest once decoded and folded.
     current: Option<SharedFrame>,
-    /// A newer frame being decoded, a slice at a time.
-    decoding: Option<(SharedFrame, Decoder<FrameBytes>)>,
-    /// An update being encoded, a slice at a time.
-    building: Option<Building>,
+    /// A newer frame being decoded or folded in, or an update being
+    /// encoded: a slice at a time.
+    work: Option<Work>,
     /// An encoded update (base, quality) its viewer has not taken yet, and
     /// frames published since: no newer frame is folded in (which would drop
     /// it) until it is taken or `HOLD_FRAMES` have passed, so on a core
@@ -207,12 +216,12 @@ impl Updates {
                 Some(update)
             }
             Built::Encoding(plan) => {
-                self.building = Some(Building {
+                self.work = Some(Work::Building(Building {
                     base,
                     quality,
                     frame,
                     plan,
-                });
+                }));
                 self.step();
                 self.cached(base, quality)
             }
@@ -232,24 +241,85 @@ impl Updates {
             .map(|(_, _, update)| update.clone())
     }
 
-    /// Whether a frame is being decoded or encoded: the loop calls `step`
-    /// each turn.
+    /// Whether a frame is being decoded, folded in or encoded: the loop
+    /// calls `step` each turn.
     pub fn is_busy(&self) -> bool {
-        self.decoding.is_some() || self.building.is_some()
+        self.work.is_some()
     }
 
-    /// Decodes, or encodes, the next slice. Returns the frame once it is
-    /// folded in or its update is built: viewers may have one to send.
+    /// Decodes, folds in or encodes the next slice. Returns the frame once
+    /// it is folded in or its update is built: viewers may have one to send.
     pub fn step(&mut self) -> Option<SharedFrame> {
-        if self.decoding.is_some() {
-            return self.step_decode();
+        match self.work.take()? {
+            Work::Decoding(frame, decoder) => self.step_decode(frame, decoder),
+            Work::Folding(frame, blocks, fold) => self.step_fold(frame, blocks, fold),
+            Work::Building(building) => self.step_build(building),
         }
-        let mut building = self.building.take()?;
+    }
+
+    fn step_decode(
+        &mut self,
+        frame: SharedFrame,
+        mut decoder: Decoder<FrameBytes>,
+    ) -> Option<SharedFrame> {
+        let rows = MCUS_PER_STEP / decoder.mcus_wide().max(1);
+        match decoder.step(rows) {
+            Ok(None) => {
+                self.work = Some(Work::Decoding(frame, decoder));
+                None
+            }
+            Ok(Some(blocks)) => {
+                if self.failing {
+                    log::info!("📹 frame {} decodes: change-only updates again", frame.seq);
+                    self.failing = false;
+                }
+                self.begin_fold(frame, blocks)
+            }
+            Err(e) => {
+                self.failed(&frame, &e);
+                Some(frame)
+            }
+        }
+    }
+
+    /// A frame's coefficients, to fold into the picture (its first slice at
+    /// once), or to begin a new picture with when they cannot be.
+    fn begin_fold(&mut self, frame: SharedFrame, blocks: Coefficients) -> Option<SharedFrame> {
+        let fold = self
+            .picture
+            .as_mut()
+            .and_then(|p| p.begin_fold(frame.seq, &blocks));
+        match fold {
+            Some(fold) => self.step_fold(frame, blocks, fold),
+            None => {
+                self.picture = Some(Picture::new(frame.seq, blocks));
+                Some(self.now_current(frame))
+            }
+        }
+    }
+
+    fn step_fold(
+        &mut self,
+        frame: SharedFrame,
+        blocks: Coefficients,
+        mut fold: Fold,
+    ) -> Option<SharedFrame> {
+        let picture = self.picture.as_mut()?;
+        let rows = MCUS_PER_STEP / blocks.mcus_wide.max(1);
+        if !picture.fold_rows(&mut fold, &blocks, rows) {
+            self.work = Some(Work::Folding(frame, blocks, fold));
+            return None;
+        }
+        self.spare = Some(blocks);
+        Some(self.now_current(frame))
+    }
+
+    fn step_build(&mut self, mut building: Building) -> Option<SharedFrame> {
         let picture = self.picture.as_ref()?;
         let plan = &mut building.plan;
         let rows = MCUS_PER_STEP / plan.encoder.mcus_wide().max(1);
         let Some(jpeg) = plan.encoder.step(picture.blocks(), rows) else {
-            self.building = Some(building);
+            self.work = Some(Work::Building(building));
             return None;
         };
         let mut update = Update::new(&building.frame, plan.kind, Jpeg::Built(jpeg));
@@ -258,25 +328,6 @@ impl Updates {
             .push((building.base, building.quality, Rc::new(update)));
         self.held = Some((building.base, building.quality, 0));
         Some(building.frame)
-    }
-
-    fn step_decode(&mut self) -> Option<SharedFrame> {
-        let (frame, mut decoder) = self.decoding.take()?;
-        let rows = MCUS_PER_STEP / decoder.mcus_wide().max(1);
-        match decoder.step(rows) {
-            Ok(None) => {
-                self.decoding = Some((frame, decoder));
-                None
-            }
-            Ok(Some(blocks)) => {
-                self.fold(&frame, blocks);
-                Some(frame)
-            }
-            Err(e) => {
-                self.failed(&frame, &e);
-                Some(frame)
-            }
-        }
     }
 
     /// Starts decoding the newest frame unless it is decoded or being
@@ -298,15 +349,16 @@ impl Updates {
         // exactly that frame (the exact row is still coming round).
         let repeated = self.current.as_ref().is_some_and(|c| c.jpeg == newest.jpeg);
         if let (true, Some(picture)) = (repeated, self.picture.as_mut()) {
-            match &self.spare {
-                _ if picture.is_exact() => picture.repeat(newest.seq),
-                Some(blocks) => {
-                    picture.fold(newest.seq, blocks);
+            match self.spare.take() {
+                Some(blocks) if !picture.is_exact() => {
+                    self.begin_fold(newest, blocks);
                 }
-                None => picture.repeat(newest.seq),
+                spare => {
+                    self.spare = spare;
+                    picture.repeat(newest.seq);
+                    self.now_current(newest);
+                }
             }
-            self.current = Some(newest);
-            self.cache.clear();
             return;
         }
         let bytes = FrameBytes(newest.clone());
@@ -316,30 +368,17 @@ impl Updates {
         };
         match started {
             Ok(decoder) => {
-                self.decoding = Some((newest, decoder));
-                self.step_decode();
+                self.step_decode(newest, decoder);
             }
             Err(e) => self.failed(&newest, &e),
         }
     }
 
-    /// A frame decoded: folded into the picture (or beginning a new one).
-    fn fold(&mut self, frame: &SharedFrame, blocks: Coefficients) {
-        if self.failing {
-            log::info!("📹 frame {} decodes: change-only updates again", frame.seq);
-            self.failing = false;
-        }
-        let folded = self
-            .picture
-            .as_mut()
-            .is_some_and(|p| p.fold(frame.seq, &blocks));
-        if folded {
-            self.spare = Some(blocks);
-        } else {
-            self.picture = Some(Picture::new(frame.seq, blocks));
-        }
+    /// `frame` is the one the picture is now: updates are built for it.
+    fn now_current(&mut self, frame: SharedFrame) -> SharedFrame {
         self.current = Some(frame.clone());
         self.cache.clear();
+        frame
     }
 
     /// A frame that does not decode goes out whole; so do the next ones
@@ -353,8 +392,7 @@ impl Updates {
             self.failing = true;
         }
         self.picture = None;
-        self.current = Some(frame.clone());
-        self.cache.clear();
+        self.now_current(frame.clone());
     }
 
     fn build(&self, frame: &SharedFrame, base: Option<u64>, quality: Quality) -> Built {
@@ -817,7 +855,7 @@ mod tests {
     }
 
     #[test]
-    fn test_large_frame_decodes_a_slice_at_a_time() {
+    fn test_large_frame_decodes_and_folds_a_slice_at_a_time() {
         // 1280x640 4:2:2: 80 x 80 MCUs, 7 slices of MCUS_PER_STEP.
         let (w, h) = (1280, 640);
         let old = screen_jpeg(w, h, (2, 1), None);
@@ -841,7 +879,12 @@ mod tests {
         // folded in, its change.
         updates.on_frame(&frame(2, new, 1280, 640));
         assert!(updates.update_for(Some(1), Quality::Source).is_none());
-        assert_eq!(finish(&mut updates).0, Some(2));
+        let (seq, steps) = finish(&mut updates);
+        assert_eq!(seq, Some(2));
+        assert_eq!(
+            steps, 12,
+            "decoded in 7 slices, then folded in 7, one turn shared"
+        );
         let update = updates.update_for(Some(1), Quality::Source).unwrap();
         assert_eq!((update.kind, update.seq), (KIND_CHANGES, 2));
     }
