@@ -86,8 +86,9 @@ struct Building {
 
 /// The frame work the loop does a slice of each turn (`Updates::step`).
 enum Work {
-    /// The newest frame, being entropy-decoded.
-    Decoding(SharedFrame, Decoder<FrameBytes>),
+    /// The newest frame, being entropy-decoded (the decoder's tables are
+    /// 34 KB: boxed, so each step moves a pointer).
+    Decoding(SharedFrame, Box<Decoder<FrameBytes>>),
     /// A frame's coefficients, being folded into the picture.
     Folding(SharedFrame, Coefficients, Fold),
     /// An update, being encoded.
@@ -260,7 +261,7 @@ impl Updates {
     fn step_decode(
         &mut self,
         frame: SharedFrame,
-        mut decoder: Decoder<FrameBytes>,
+        mut decoder: Box<Decoder<FrameBytes>>,
     ) -> Option<SharedFrame> {
         let rows = MCUS_PER_STEP / decoder.mcus_wide().max(1);
         match decoder.step(rows) {
@@ -368,7 +369,7 @@ impl Updates {
         };
         match started {
             Ok(decoder) => {
-                self.step_decode(newest, decoder);
+                self.step_decode(newest, Box::new(decoder));
             }
             Err(e) => self.failed(&newest, &e),
         }
