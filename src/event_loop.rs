@@ -370,9 +370,9 @@ impl Server {
         while let Some(slot) = self.writes.pop_front() {
             let now = Instant::now();
             if let Some(Some(conn)) = self.conns.get_mut(slot) {
-                if conn.write_frame(&mut self.app, now) == Next::Close {
-                    self.close(slot, now);
-                }
+                // A viewer with more to write than a chunk goes round again.
+                let next = conn.write_frame(&mut self.app, now);
+                self.follow(slot, next, now);
             }
             if start.elapsed() >= WRITE_BUDGET {
                 break;

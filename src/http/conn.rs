@@ -11,7 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::io::{Filled, Stream, Wire};
+use super::io::{Filled, Metered, Stream, Wire};
 use super::linger::{Drain, Linger};
 use super::request::{self, Method};
 use super::response::{open_ended_head, Response};
@@ -35,6 +35,9 @@ const SNAPSHOT: Duration = Duration::from_secs(5);
 const STALLED: Duration = Duration::from_secs(60);
 /// Responses not yet taken by the client; beyond this, pipelined requests wait.
 const OUT_HIGH: usize = 256 * 1024;
+/// Frame bytes written to one viewer in one go: the loop's write turn goes
+/// round its viewers a chunk at a time for `WRITE_BUDGET`, then reads input.
+const WRITE_CHUNK: usize = 64 * 1024;
 
 /// What the connection is doing.
 enum State {
@@ -227,7 +230,8 @@ impl<S: Stream> Conn<S> {
                 }
                 _ => {}
             }
-            if self.write_out(app, now)? == Next::Close {
+            let wrote = self.write_out(app, now)?;
+            if wrote == Next::Close {
                 return Ok(Next::Close);
             }
             match filled {
@@ -238,7 +242,7 @@ impl<S: Stream> Conn<S> {
                 // snapshot, a client not reading its responses) is read again
                 // when that changes: the loop calls back on writable, on the
                 // timer or on the frame, and must not spin here meanwhile.
-                Filled::Drained | Filled::Full => return Ok(Next::Keep),
+                Filled::Drained | Filled::Full => return Ok(wrote),
             }
         }
     }
@@ -475,13 +479,19 @@ impl<S: Stream> Conn<S> {
     /// Writes pending responses, then the viewer's parts. Close when a
     /// `Closing` connection has written everything (under TLS, up to its
     /// close_notify).
+    /// Writes what waits: responses, then frames, at most `WRITE_CHUNK`
+    /// bytes of those; `Next::Write` when more frame bytes wait for the
+    /// loop's write turn.
     fn write_out(&mut self, app: &mut App, now: Instant) -> io::Result<Next> {
+        let mut left = WRITE_CHUNK;
         // The video channel orders its own bytes: the wire's buffer must not
         // cut into a frame message.
         if let State::Video(session) = &mut self.state {
-            return session
-                .write(&mut self.wire, app.video.updates(), now)
-                .map(Next::from);
+            let link = session.write(&mut self.wire, app.video.updates(), now, &mut left)?;
+            return Ok(match Next::from(link) {
+                Next::Keep if left == 0 => Next::Write,
+                next => next,
+            });
         }
         if !self.wire.flush(now)? {
             return Ok(Next::Keep);
@@ -501,14 +511,14 @@ impl<S: Stream> Conn<S> {
                     .video
                     .latest()
                     .filter(|l| link_has_room(&self.wire.stream, l));
-                viewer.write_to(&mut self.wire.stream, latest)?;
+                viewer.write_to(&mut Metered::new(&mut self.wire.stream, &mut left), latest)?;
                 if viewer.frames_sent != before || !viewer.is_idle() {
                     self.wire.touch(now);
                 }
             }
             _ => {}
         }
-        Ok(Next::Keep)
+        Ok(if left == 0 { Next::Write } else { Next::Keep })
     }
 
     /// Whether this is a `/ws/video` channel.

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use super::canvas::{self, Progress, View};
-use super::io::{Stream, Wire};
+use super::io::{Metered, Stream, Wire};
 use super::websocket::{Beat, Heartbeat, Link};
 use super::ws::{self, WebSocket};
 use crate::json::{self, Value};
@@ -191,12 +191,14 @@ impl VideoSession {
         wire: &mut Wire<S>,
         updates: &mut Updates,
         now: Instant,
+        left: &mut usize,
     ) -> io::Result<Link> {
         loop {
             if !self.viewer.is_mid_message() && !wire.flush(now)? {
                 return Ok(Link::Open);
             }
-            match self.viewer.write_to(&mut wire.stream, updates, now)? {
+            let mut out = Metered::new(&mut wire.stream, left);
+            match self.viewer.write_to(&mut out, updates, now)? {
                 Progress::Sent => wire.touch(now),
                 Progress::Idle | Progress::Blocked => return Ok(Link::Open),
             }
@@ -285,7 +287,10 @@ mod tests {
         fn write(&mut self, latest: &SharedFrame, ms: u64) {
             let now = self.at(ms);
             self.updates.on_frame(latest);
-            let link = self.session.write(&mut self.wire, &mut self.updates, now);
+            let all = &mut usize::MAX;
+            let link = self
+                .session
+                .write(&mut self.wire, &mut self.updates, now, all);
             assert_eq!(link.unwrap(), Link::Open);
         }
 

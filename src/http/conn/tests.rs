@@ -227,6 +227,32 @@ fn test_viewer_slow_socket_skips_to_newest_frame() {
 }
 
 #[test]
+fn test_viewer_large_frame_goes_a_chunk_a_turn() {
+    let mut bench = Bench::new();
+    bench.fake.send(b"GET /stream HTTP/1.1\r\nHost: kv\r\n\r\n");
+    assert_eq!(bench.ready(0), Next::Keep);
+    bench.fake.take();
+    let now = bench.at(1);
+    let mut jpeg = vec![0x55; 2 * WRITE_CHUNK + 100];
+    jpeg[..2].copy_from_slice(&[0xff, 0xd8]);
+    let frame = Frame::new(jpeg.into_boxed_slice(), 64, 48, now);
+    let frame = bench.app.video.publish(frame, now);
+    assert_eq!(bench.frame(&frame, 1), Next::Write);
+    let mut turns = 0;
+    while bench.conn.write_frame(&mut bench.app, now) == Next::Write {
+        assert_eq!(bench.fake.take().len(), WRITE_CHUNK, "one chunk a turn");
+        turns += 1;
+    }
+    assert_eq!(turns, 2);
+    let rest = bench.fake.take_text();
+    assert!(
+        rest.ends_with("\r\n--kvframe\r\n"),
+        "the part ends: {}",
+        rest.len()
+    );
+}
+
+#[test]
 fn test_viewer_link_behind_skips_frames_until_acknowledged() {
     let mut bench = Bench::new();
     bench.fake.send(b"GET /stream HTTP/1.1\r\nHost: kv\r\n\r\n");
