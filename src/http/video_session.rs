@@ -287,10 +287,10 @@ mod tests {
         fn write(&mut self, latest: &SharedFrame, ms: u64) {
             let now = self.at(ms);
             self.updates.on_frame(latest);
-            let all = &mut usize::MAX;
+            let mut all = usize::MAX;
             let link = self
                 .session
-                .write(&mut self.wire, &mut self.updates, now, all);
+                .write(&mut self.wire, &mut self.updates, now, &mut all);
             assert_eq!(link.unwrap(), Link::Open);
         }
 
