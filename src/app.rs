@@ -77,6 +77,7 @@ impl App {
             .opt_str("udc", hid.udc.as_deref())
             .raw("leds", &leds)
             .str("layout", hid.layout)
+            .num("paste_queued", hid.paste_queued)
             .raw(
                 "layouts",
                 &json::array(layout::NAMES.iter().map(|n| json::quote(n))),
