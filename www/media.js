@@ -1,13 +1,15 @@
 // Virtual media panel: upload disk images to kv's images folder (PUT /api/images/NAME,
 // resumable with ?offset=N), list them, put one in the target's USB drive as a flash
 // drive or CD-ROM (POST /api/media/attach), eject it, delete it. Shown only when kv runs
-// with --images. Uploads go as the file's bytes (never a form), with a progress bar,
+// with --images, opened from the toolbar. Uploads go as the file's bytes (never a form), with a progress bar,
 // speed and time left; an interrupted upload resumes from what kv already holds.
 'use strict';
 
 (() => {
   const byId = (id) => document.getElementById(id);
   const panel = byId('media');
+  // The toolbar button that opens the panel: shown only when kv runs with --images.
+  const toggle = byId('media-toggle');
   const form = byId('media-form');
   const fileInput = byId('media-file');
   const nameInput = byId('media-name');
@@ -51,10 +53,10 @@
 
   async function refresh() {
     const r = await fetch('/api/images', { cache: 'no-store' });
-    if (r.status === 404) { panel.hidden = true; return; }
+    if (r.status === 404) { toggle.hidden = true; panel.hidden = true; return; }
     if (!r.ok) { say(`images: ${await errorText(r)}`); return; }
     state = await r.json();
-    panel.hidden = false;
+    toggle.hidden = false;
     render();
   }
 
@@ -215,9 +217,13 @@
     if (pending) upload(pending.file, pending.name, pending.overwrite);
   });
 
+  toggle.addEventListener('click', () => {
+    panel.hidden = !panel.hidden;
+    toggle.setAttribute('aria-pressed', String(!panel.hidden));
+  });
   refresh();
   // The target may eject the medium itself, other operators upload or delete.
   setInterval(() => {
-    if (document.visibilityState === 'visible' && !panel.hidden && !xhr) refresh();
+    if (document.visibilityState === 'visible' && !toggle.hidden && !xhr) refresh();
   }, 5000);
 })();

@@ -774,9 +774,11 @@ test('after typing and scrolling, the canvas shows what /snapshot.jpg shows', as
   await page.keyboard.press('Enter');
   // More lines than the console's 31 rows (at 1280×720), then the wheel takes it back a few.
   const lines = Array.from({ length: 36 }, (_, i) => `s${i}`).join('\n');
+  await page.click('#paste-toggle');
   await page.fill('#paste-text', `${lines}\n`);
-  await page.click('#paste button[type=submit]');
+  await page.click('#paste-go');
   await until(async () => (await demoScreen()).includes('s35\n'), 'the pasted lines on the target', 20000);
+  await page.click('#paste-toggle');
   await sleep(500);
   const unscrolled = await frameSample(page);
   const box = await contentBox(page);
@@ -861,6 +863,8 @@ function vanishingUpload(name, total, sent) {
 
 test('the media panel uploads with progress, resumes, attaches, ejects and deletes', async () => {
   const images = async () => (await get('/api/images')).json();
+  await page.waitForSelector('#media-toggle:not([hidden])');
+  await page.click('#media-toggle');
   await page.waitForSelector('#media:not([hidden])');
   const MiB = 1 << 20;
   const bytes = Buffer.alloc(3 * MiB);
@@ -899,6 +903,8 @@ test('the media panel uploads with progress, resumes, attaches, ejects and delet
   await page.click(`${row} >> text=Delete`);
   await page.waitForSelector(row, { state: 'detached' });
   assert.deepEqual((await images()).images, []);
+  await page.click('#media-toggle');
+  assert.ok(await page.isHidden('#media'));
 });
 
 test('at 1366x768 the whole UI fits the window: the toolbar never scrolls away', async () => {
@@ -1173,9 +1179,10 @@ test('with a password, a restart that lost the session says so at login and come
     // The light theme reaches the login page too.
     await p.emulateMedia({ colorScheme: 'light' });
     await p.goto(`${base}/login.html`);
-    assert.equal(await p.$eval('body', (b) => getComputedStyle(b).backgroundColor), 'rgb(243, 244, 246)');
+    const background = () => p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+    assert.equal(await background(), 'rgb(243, 244, 246)');
     await p.emulateMedia({ colorScheme: 'dark' });
-    assert.equal(await p.$eval('body', (b) => getComputedStyle(b).backgroundColor), 'rgb(21, 23, 26)');
+    assert.equal(await background(), 'rgb(21, 23, 26)');
   } finally {
     await context.close();
     // Back to kv without a password. The 401s of the page while its session was gone
