@@ -193,11 +193,31 @@
     } else {
       let reason = `HTTP ${request.status}`;
       try { reason = JSON.parse(request.responseText).error || reason; } catch { /* not JSON */ }
-      rate.textContent = `upload refused: ${reason}`;
-      if (request.status !== 409 && request.status < 500) pending = null;
+      // kv's reasons name its API; here the checkbox is the way to say it.
+      reason = reason.replace(/add \?overwrite=1 to replace it/, 'tick "replace an image of this name" to replace it');
+      rate.textContent = `Not uploaded: ${reason}`;
+      // Only an upload cut off or failed on kv's side can resume; after a refusal the
+      // progress bar and Resume would promise what cannot happen.
+      if (request.status < 500) pending = null;
     }
     setBusy(false);
     await refresh();
+  }
+
+  /** What kv would refuse, said before a byte is sent, from the list it gave last. */
+  function beforeUpload(file, name, overwrite) {
+    if (!state) return '';
+    const image = state.images.find((i) => i.name === name);
+    if (image && image.attached) return `${name} is in the target's drive: eject it first, or choose another name.`;
+    if (image && !overwrite) return `An image named ${name} is already on the board: tick "replace an image of this name", or change the name.`;
+    if (state.max_image_size && file.size > state.max_image_size) {
+      return `${name} is ${human(file.size)}; this kv takes images up to ${human(state.max_image_size)} (--max-image-size).`;
+    }
+    const part = state.partial.find((p) => p.name === name);
+    // The old image stays until the new one is whole: replacing needs the room too.
+    const needed = file.size - (part && part.size < file.size ? part.size : 0);
+    if (needed > state.free) return `${name} needs ${human(needed)} more; the board has ${human(state.free)} free. Delete an image first.`;
+    return '';
   }
 
   fileInput.addEventListener('change', () => {
@@ -209,7 +229,12 @@
     e.preventDefault();
     const file = fileInput.files[0];
     const name = nameInput.value.trim();
-    if (!file || !name) { say('choose an image file (and a name) to upload'); return; }
+    if (!file || !name) { say('Choose an image file (and a name) to upload'); return; }
+    const problem = beforeUpload(file, name, byId('media-overwrite').checked);
+    if (problem) {
+      rate.textContent = problem;
+      return;
+    }
     upload(file, name, byId('media-overwrite').checked);
   });
   byId('media-cancel').addEventListener('click', () => { if (xhr) xhr.abort(); });

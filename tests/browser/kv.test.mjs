@@ -888,6 +888,14 @@ test('the media panel uploads with progress, resumes, attaches, ejects and delet
   if (process.env.KV_IMAGES) {
     assert.ok(fs.readFileSync(path.join(process.env.KV_IMAGES, 'ui.img')).equals(bytes), 'the stored image is the file');
   }
+  // The same name again, without "replace": said in words before a byte is sent.
+  const putsBefore = puts.length;
+  await page.setInputFiles('#media-file', { name: 'ui.img', mimeType: 'application/octet-stream', buffer: bytes });
+  await page.click('#media-upload');
+  assert.equal(await page.textContent('#media-rate'),
+    'An image named ui.img is already on the board: tick "replace an image of this name", or change the name.');
+  assert.equal(puts.length, putsBefore, 'nothing uploaded');
+  assert.ok(await page.isHidden('#media-resume'), 'no Resume that cannot work');
 
   const row = 'tr[data-name="ui.img"]';
   assert.match(await page.textContent('#media-drive'), /simulated/);
