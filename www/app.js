@@ -80,6 +80,25 @@ function connect() {
   });
 }
 
+/** A link that died without closing (Wi-Fi gone, a cable pulled, kv frozen) closes no
+ *  socket for minutes; but kv sends stats on the video channel every second, so a channel
+ *  silent for this long means the link is gone (eight missed stats: a slow link that
+ *  still works is not called lost). */
+const SILENT_MS = 8000;
+setInterval(() => {
+  const vws = video.ws;
+  if (link.lost || !vws || vws.readyState !== WebSocket.OPEN || document.visibilityState !== 'visible') return;
+  if (performance.now() - video.heardAt < SILENT_MS) return;
+  const ws = link.ws;
+  link.ws = null;
+  video.ws = null;
+  connectionLost();
+  // Their close events come late or never; these sockets no longer count (see the handlers).
+  if (ws) ws.close();
+  vws.close();
+  setTimeout(connect, RECONNECT_MIN_MS);
+}, 1000);
+
 /** The page goes on showing the last picture, but says it is old and refuses input. */
 function connectionLost() {
   link.lost = true;
@@ -190,6 +209,8 @@ const video = {
   // kv's latest stats message and when it came.
   stats: null,
   statsAt: -Infinity,
+  // When the channel last brought anything (opened, an update, stats).
+  heardAt: -Infinity,
 };
 const canvas2d = canvas.getContext('2d');
 
@@ -214,6 +235,7 @@ function openVideo() {
   video.ws = ws;
   // A choice made while the channel was still opening is not in its URL: send it now.
   ws.addEventListener('open', () => {
+    video.heardAt = performance.now();
     if (new URLSearchParams({ quality: quality.value, max_fps: maxFps.value }).toString() !== asked) sendView();
   });
   // Updates are decoded as they arrive but drawn one after the other, in arrival order:
@@ -222,6 +244,7 @@ function openVideo() {
   // be applied, so nothing after it may be drawn either.
   const channel = { ws, queue: Promise.resolve(), whole: false, drew: false, broken: false };
   ws.addEventListener('message', (e) => {
+    if (video.ws === ws) video.heardAt = performance.now();
     if (typeof e.data === 'string') {
       onVideoText(e.data);
       return;

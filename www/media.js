@@ -52,7 +52,12 @@
   }
 
   async function refresh() {
-    const r = await fetch('/api/images', { cache: 'no-store' });
+    let r;
+    try {
+      r = await fetch('/api/images', { cache: 'no-store' });
+    } catch {
+      return; // kv is not reachable: the page says so over the picture; the next refresh retries
+    }
     if (r.status === 404) { toggle.hidden = true; panel.hidden = true; return; }
     if (!r.ok) { say(`images: ${await errorText(r)}`); return; }
     state = await r.json();
@@ -123,12 +128,18 @@
   }
 
   async function post(route, body) {
-    const r = await fetch(route, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!r.ok) say(`${route}: ${await errorText(r)}`);
+    let r;
+    try {
+      r = await fetch(route, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch {
+      say('Not done: kv is not reachable. Try again once the connection is back.');
+      return;
+    }
+    if (!r.ok) say(await errorText(r));
     await refresh();
   }
 
@@ -138,8 +149,14 @@
   async function remove(name, partial) {
     const what = partial ? `the partial upload of ${name}` : name;
     if (!window.confirm(`Delete ${what}?`)) return;
-    const r = await fetch(url(name) + (partial ? '?partial=1' : ''), { method: 'DELETE' });
-    if (!r.ok) say(`delete ${name}: ${await errorText(r)}`);
+    let r;
+    try {
+      r = await fetch(url(name) + (partial ? '?partial=1' : ''), { method: 'DELETE' });
+    } catch {
+      say(`${name} not deleted: kv is not reachable. Try again once the connection is back.`);
+      return;
+    }
+    if (!r.ok) say(`${name} not deleted: ${await errorText(r)}`);
     await refresh();
   }
 

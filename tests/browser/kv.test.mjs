@@ -1133,6 +1133,30 @@ test('the page survives kv restarting: says so, refuses keys visibly, fresh fram
   assert.deepEqual(other, [], 'no other errors while kv was away');
 });
 
+test('a link that dies without closing (kv frozen) is shown as lost within 10 s, and comes back', async (t) => {
+  if (!restarted) return t.skip('needs the restart test before it');
+  await firstFrame(page);
+  const errorsBefore = pageErrors.length;
+  // SIGSTOP: kv's sockets stay open but nothing comes, as when Wi-Fi or a cable goes.
+  restarted.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  try {
+    await until(async () => page.isVisible('#offline'), 'the lost connection to be shown', 10000);
+    console.log(`# a silent link shown as lost after ${Date.now() - stoppedAt} ms`);
+    assert.match(await page.textContent('#offline-text'), /^Connection to kv lost — reconnecting \(\d+ s\)$/);
+    await page.focus('#view');
+    await page.keyboard.press('KeyZ');
+    assert.equal(await page.textContent('#offline-keys'), '1 key typed meanwhile NOT sent to the target');
+  } finally {
+    restarted.kill('SIGCONT');
+  }
+  const acked = page.acks.length;
+  await until(() => page.acks.slice(acked).some((a) => a.type === 'ack'), 'fresh frames after kv goes on', 10000);
+  await until(async () => page.isHidden('#offline'), 'the lost state to clear');
+  const other = pageErrors.splice(errorsBefore).filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(other, [], 'no other errors');
+});
+
 /** Stops the kv the restart test started and starts one with `env` on the same port. */
 async function restartKv(env) {
   const exited = new Promise((resolve) => (restarted.exitCode === null ? restarted.once('exit', resolve) : resolve()));
