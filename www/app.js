@@ -167,7 +167,22 @@ function send(msg) {
     return false;
   }
   link.ws.send(JSON.stringify(msg));
+  if (recorder.on && msg.type === 'key') record(msg);
   return true;
+}
+
+// Keys sent while a macro is being recorded (www/macros.js), with the pauses between them
+// (shorter ones are typing speed, not meaning).
+const RECORD_MIN_WAIT_MS = 20;
+const RECORD_MAX_WAIT_MS = 10000;
+const recorder = { on: false, events: [], at: 0 };
+
+function record(msg) {
+  const now = performance.now();
+  const wait = Math.round(now - recorder.at);
+  if (recorder.events.length && wait >= RECORD_MIN_WAIT_MS) recorder.events.push({ wait: Math.min(wait, RECORD_MAX_WAIT_MS) });
+  recorder.at = now;
+  recorder.events.push({ code: msg.code, down: msg.down });
 }
 
 /** Input the operator gave while kv is unreachable: counted and shown at once. */

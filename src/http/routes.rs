@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::auth::Verdict;
 use crate::http::ws;
 use crate::json::{self, Value};
+use crate::macros::Refused;
 use crate::media::{self, Medium, Upload};
 use crate::video::{modes, Mode};
 
@@ -142,6 +143,13 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
             Action::Respond(post(req, app, now, eject()))
         }
         "/api/media/attach" | "/api/media/eject" => not_allowed("POST"),
+        "/api/macros" if read_only => {
+            Action::Respond(Response::json(Status::Ok, app.macros.json().to_string()))
+        }
+        "/api/macros" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, save_macros(body)))
+        }
+        "/api/macros" => not_allowed("GET, HEAD, POST"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
         path => asset(req, path),
     }
@@ -418,6 +426,16 @@ fn set_layout(body: &[u8]) -> Handler {
             Ok(()) => Response::ok_json(),
             Err(e) => Response::error(Status::BadRequest, &e),
         }
+    })
+}
+
+/// `POST /api/macros`: every macro, as `GET /api/macros` gives them.
+fn save_macros(body: &[u8]) -> Handler {
+    let text = String::from_utf8_lossy(body).into_owned();
+    Box::new(move |app, _now| match app.macros.replace(&text) {
+        Ok(()) => Response::ok_json(),
+        Err(Refused::Invalid(e)) => Response::error(Status::BadRequest, &e),
+        Err(Refused::NotSaved(e)) => Response::error(Status::InternalServerError, &e),
     })
 }
 

@@ -984,6 +984,62 @@ test('Tab goes to the target; Ctrl+Alt+Shift, shown in the hint, leaves the pict
   }
 });
 
+test('a recorded macro is kept on kv and replays the same key events; a written one too', async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  let p = await openUi(context);
+  try {
+    await p.click('#macros summary');
+    await p.click('#macro-record');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'view', 'recording types into the picture');
+    const mark = p.sent.length;
+    for (const key of usKeys('Hi!')) await p.keyboard.press(key);
+    await p.keyboard.press('Escape');
+    await p.click('#macro-record');
+    const recorded = sentSince(p, mark, 'key').map((m) => `${m.code}:${m.down}`);
+    assert.equal(recorded.length, 12, recorded.join(' '));
+    await p.fill('#macro-name', 'greet');
+    await p.click('#macro-form button[type=submit]');
+    await until(async () => (await p.textContent('#macro-result')) === 'Saved greet', 'the macro saved');
+    // Kept on the board (in --state-dir): a new page, or a new kv, finds it.
+    const kept = await (await get('/api/macros')).json();
+    assert.deepEqual(kept.macros.map((m) => m.name), ['greet']);
+    if (process.env.KV_ARTIFACTS) assert.ok(fs.existsSync(path.join(process.env.KV_ARTIFACTS, 'state', 'macros.json')));
+    await p.close();
+    p = await openUi(context);
+    await p.click('#macros summary');
+    await p.waitForSelector('#macro-list button:has-text("greet")');
+    const before = await demoScreen();
+    const replay = p.sent.length;
+    await p.click('#macro-list button:has-text("▶ greet")');
+    await until(async () => (await p.textContent('#echo')) === 'Sent greet', 'the replay to finish');
+    assert.deepEqual(sentSince(p, replay, 'key').map((m) => `${m.code}:${m.down}`), recorded, 'the same key events');
+    await until(async () => (await demoScreen()).slice(before.length) === 'Hi!<Esc>', '"Hi!<Esc>" typed again');
+    // Written by hand: a chord, a wait, one key down and up.
+    await p.fill('#macro-name', 'bios');
+    await p.fill('#macro-keys', 'ControlLeft+AltLeft+Delete wait:30 +F2 -F2');
+    await p.click('#macro-form button[type=submit]');
+    await until(async () => (await p.textContent('#macro-result')) === 'Saved bios', 'the written macro saved');
+    const written = p.sent.length;
+    await p.click('#macro-list button:has-text("▶ bios")');
+    await until(async () => (await p.textContent('#echo')) === 'Sent bios', 'the written macro to play');
+    assert.deepEqual(sentSince(p, written, 'key').map((m) => `${m.code}:${m.down ? 'down' : 'up'}`), [
+      'ControlLeft:down', 'AltLeft:down', 'Delete:down', 'Delete:up', 'AltLeft:up', 'ControlLeft:up', 'F2:down', 'F2:up',
+    ]);
+    // kv refuses what is not a key, and says which.
+    const errorsBefore = pageErrors.length;
+    await p.fill('#macro-name', 'typo');
+    await p.fill('#macro-keys', 'KeyQQ');
+    await p.click('#macro-form button[type=submit]');
+    await until(async () => /^Not saved: macro "typo": unknown key code "KeyQQ"/.test(await p.textContent('#macro-result')), 'the refusal');
+    const refused = pageErrors.splice(errorsBefore);
+    assert.ok(refused.every((e) => /^HTTP 400 for .*\/api\/macros$/.test(e)), `only the expected 400: ${refused}`);
+    for (const name of ['greet', 'bios']) await p.click(`#macro-list button[aria-label="Delete ${name}"]`);
+    await until(async () => (await (await get('/api/macros')).json()).macros.length === 0, 'both deleted on kv');
+  } finally {
+    await context.close();
+  }
+});
+
 test('on a phone, the on-screen keyboard types Esc, F2, arrows, Ctrl+Alt+Del and text', async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const p = await openUi(phone);
