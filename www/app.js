@@ -650,7 +650,6 @@ function flushCtrl() {
 
 // The way out of the picture for keyboard users (Tab, Shift+Tab and Esc all go to the
 // target): Ctrl+Alt+Shift, as in Guacamole. Shown in the hint and documented in the README.
-const LEAVE_CHORD = ['Control', 'Alt', 'Shift'];
 const isModifier = (code) => /^(Control|Alt|Shift|Meta)(Left|Right)$/.test(code);
 
 /** Ctrl+Alt+Shift held, the last of them just pressed: keyboard focus leaves the
