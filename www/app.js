@@ -106,6 +106,11 @@ function connectionLost() {
   link.unsent = 0;
   view.classList.add('lost');
   $('offline').hidden = false;
+  // kv stops typing a paste when its page's connection goes (it releases everything).
+  if (paste.phase === 'checking' || paste.phase === 'typing') {
+    pasteFinished('Interrupted: the connection to kv was lost, and kv stops typing then. ' +
+      'Check what reached the target before pasting again.');
+  }
   for (const pill of document.querySelectorAll('.pill:not(#ws-pill)')) {
     pill.dataset.stale = '';
     pill.title = pill.title.replace(/ \(last known.*$/, '') + ' (last known: kv is not reachable)';

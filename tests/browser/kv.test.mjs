@@ -1193,6 +1193,11 @@ test('a link that dies without closing (kv frozen) is shown as lost within 10 s,
   if (!restarted) return t.skip('needs the restart test before it');
   await firstFrame(page);
   const errorsBefore = pageErrors.length;
+  // A long paste is being typed when the link dies.
+  await page.click('#paste-toggle');
+  await page.fill('#paste-text', 'zyxwvutsrq'.repeat(40));
+  await page.click('#paste-go');
+  await until(async () => (await page.$eval('#paste-progress', (e) => !e.hidden && e.value)) > 0, 'the paste under way', 5000);
   // SIGSTOP: kv's sockets stay open but nothing comes, as when Wi-Fi or a cable goes.
   restarted.kill('SIGSTOP');
   const stoppedAt = Date.now();
@@ -1200,6 +1205,8 @@ test('a link that dies without closing (kv frozen) is shown as lost within 10 s,
     await until(async () => page.isVisible('#offline'), 'the lost connection to be shown', 10000);
     console.log(`# a silent link shown as lost after ${Date.now() - stoppedAt} ms`);
     assert.match(await page.textContent('#offline-text'), /^Connection to kv lost — reconnecting \(\d+ s\)$/);
+    assert.match(await page.textContent('#paste-result'), /^Interrupted: the connection to kv was lost/);
+    assert.ok(await page.isHidden('#paste-progress') && await page.isEnabled('#paste-go'), 'no progress bar left behind');
     await page.focus('#view');
     await page.keyboard.press('KeyZ');
     assert.equal(await page.textContent('#offline-keys'), '1 key typed meanwhile NOT sent to the target');
@@ -1209,6 +1216,12 @@ test('a link that dies without closing (kv frozen) is shown as lost within 10 s,
   const acked = page.acks.length;
   await until(() => page.acks.slice(acked).some((a) => a.type === 'ack'), 'fresh frames after kv goes on', 10000);
   await until(async () => page.isHidden('#offline'), 'the lost state to clear');
+  // kv let go of the dead page's paste: nothing more is typed.
+  const screen = await demoScreen();
+  await sleep(600);
+  assert.equal(await demoScreen(), screen, 'the paste stopped');
+  assert.ok(!screen.endsWith('zyxwvutsrq'.repeat(40)), 'it stopped part way');
+  await page.click('#paste-toggle');
   const other = pageErrors.splice(errorsBefore).filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(other, [], 'no other errors');
 });
