@@ -1,5 +1,7 @@
 //! Embeds every file of `www/` into the binary (`$OUT_DIR/assets.rs`) with a
-//! content hash for its ETag, and records the git commit for `kv --version`.
+//! content hash for its ETag and, for text files, a gzipped copy made here
+//! once (kv never compresses at run time); records the git commit for
+//! `kv --version`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,9 @@ fn main() {
     collect(&www, &mut files);
     files.sort();
 
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let mut out = String::from("pub static ASSETS: &[Asset] = &[\n");
-    for path in &files {
+    for (i, path) in files.iter().enumerate() {
         let body = fs::read(path).unwrap();
         let rel = path
             .strip_prefix(&www)
@@ -22,21 +25,32 @@ fn main() {
             .to_str()
             .unwrap()
             .replace('\\', "/");
+        let mime = mime(path);
+        let hash = fnv1a(&body);
+        // Images such as PNG are compressed already; a gzip that saves
+        // nothing is not worth a second copy in the binary.
+        let gzip = match mime.starts_with("text/") || mime.contains("svg") || mime.contains("json")
+        {
+            true => Some(gzip(&body)).filter(|gz| gz.len() < body.len()),
+            false => None,
+        };
+        let gzip = match gzip {
+            Some(gz) => {
+                let gz_path = out_dir.join(format!("asset{i}.gz"));
+                fs::write(&gz_path, gz).unwrap();
+                format!("Some(include_bytes!({gz_path:?}))")
+            }
+            None => "None".into(),
+        };
         writeln!(
             out,
-            "    Asset {{ path: \"/{rel}\", mime: \"{}\", etag: \"\\\"{:016x}\\\"\", body: include_bytes!({:?}) }},",
-            mime(path),
-            fnv1a(&body),
-            path
+            "    Asset {{ path: \"/{rel}\", mime: \"{mime}\", etag: \"\\\"{hash:016x}\\\"\", \
+             etag_gzip: \"\\\"{hash:016x}-gz\\\"\", body: include_bytes!({path:?}), gzip: {gzip} }},",
         )
         .unwrap();
     }
     out.push_str("];\n");
-    fs::write(
-        PathBuf::from(env::var("OUT_DIR").unwrap()).join("assets.rs"),
-        out,
-    )
-    .unwrap();
+    fs::write(out_dir.join("assets.rs"), out).unwrap();
 
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -92,5 +106,26 @@ fn mime(path: &Path) -> &'static str {
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// `bytes` as a gzip member (RFC 1952): a 10-byte header, raw deflate at the
+/// best level, then CRC-32 and length, little-endian.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    // No file name and no time stamp: the same input makes the same bytes.
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 0xff];
+    out.extend(miniz_oxide::deflate::compress_to_vec(bytes, 10));
+    out.extend(crc32(bytes).to_le_bytes());
+    out.extend((bytes.len() as u32).to_le_bytes());
+    out
+}
+
+/// CRC-32 (IEEE, reflected, as gzip uses it), bit by bit: a few hundred KB
+/// once per build.
+fn crc32(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, &b| {
+        (0..8).fold(crc ^ b as u32, |c, _| {
+            (c >> 1) ^ (0xedb8_8320 & (c & 1).wrapping_neg())
+        })
     })
 }

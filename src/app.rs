@@ -25,6 +25,8 @@ pub struct App {
     pub media: Option<crate::media::Images>,
     /// Credentials, sessions and failed-login delays (auth).
     pub auth: crate::auth::Gate,
+    /// The UI's macros, kept in `--state-dir`.
+    pub macros: crate::macros::Macros,
 }
 
 impl App {
@@ -37,6 +39,7 @@ impl App {
     ) -> App {
         App {
             auth: crate::auth::Gate::new(config.credentials.clone()),
+            macros: crate::macros::Macros::load(&config.state_dir),
             config,
             video: Pipeline::new(source, now),
             hid,
@@ -77,6 +80,7 @@ impl App {
             .opt_str("udc", hid.udc.as_deref())
             .raw("leds", &leds)
             .str("layout", hid.layout)
+            .num("paste_queued", hid.paste_queued)
             .raw(
                 "layouts",
                 &json::array(layout::NAMES.iter().map(|n| json::quote(n))),

@@ -12,6 +12,7 @@ pub mod gadget;
 pub mod hid;
 pub mod http;
 pub mod json;
+pub mod macros;
 pub mod media;
 pub mod net;
 pub mod render;

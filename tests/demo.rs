@@ -560,3 +560,69 @@ fn test_caps_lock_led_comes_back_from_the_target() {
     let (_, _, body) = kv.get("/api/status");
     assert!(String::from_utf8(body).unwrap().contains("\"caps\":true"));
 }
+
+/// Issue 14: the UI's text files go gzipped (made at build time) to a browser
+/// that accepts it, byte for byte the files of www/ once inflated; as they are
+/// to one that does not; each with its own ETag and `Vary: Accept-Encoding`.
+#[test]
+fn test_assets_gzipped_when_accepted() {
+    let kv = Kv::demo(&[]);
+    for (path, file) in [
+        ("/app.js", "app.js"),
+        ("/", "index.html"),
+        ("/style.css", "style.css"),
+    ] {
+        let www = std::fs::read(format!("{}/www/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let (status, head, plain) = kv.get_with(path, "Accept-Encoding: br;q=1, gzip;q=0\r\n");
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(
+            header(&head, "content-encoding"),
+            None,
+            "{path}: gzip;q=0 refuses it"
+        );
+        assert!(
+            plain == www,
+            "{path}: {} bytes served, {} in www/",
+            plain.len(),
+            www.len()
+        );
+        let (status, gz_head, gz) = kv.get_with(path, "Accept-Encoding: gzip, deflate, br\r\n");
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(header(&gz_head, "content-encoding"), Some("gzip"), "{path}");
+        for h in [&head, &gz_head] {
+            assert_eq!(header(h, "vary"), Some("Accept-Encoding"), "{path}");
+        }
+        assert_eq!(gz[..3], [0x1f, 0x8b, 8], "{path}: a gzip member");
+        assert!(
+            gz.len() * 2 < www.len(),
+            "{path}: {} of {} bytes",
+            gz.len(),
+            www.len()
+        );
+        let crc_len = &gz[gz.len() - 8..];
+        assert_eq!(
+            crc_len[4..],
+            (www.len() as u32).to_le_bytes(),
+            "{path}: ISIZE"
+        );
+        let inflated = miniz_oxide::inflate::decompress_to_vec(&gz[10..gz.len() - 8]).unwrap();
+        assert!(
+            inflated == www,
+            "{path}: inflates to {} bytes, not the file",
+            inflated.len()
+        );
+        let etag = header(&gz_head, "etag").unwrap();
+        assert_ne!(
+            Some(etag),
+            header(&head, "etag"),
+            "{path}: two representations, two tags"
+        );
+        let again = format!("Accept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n");
+        assert_eq!(kv.get_with(path, &again).0, 304, "{path}");
+    }
+    // The icon: asked for by every browser, served as SVG.
+    let (status, head, body) = kv.get("/favicon.ico");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-type"), Some("image/svg+xml"));
+    assert!(body.starts_with(b"<svg"));
+}

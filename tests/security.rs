@@ -80,7 +80,13 @@ fn test_attack_every_route_without_credentials_is_401() {
     let (status, head, _) = kv.get_with("/", "Accept: text/html,*/*\r\n");
     assert_eq!(status, 303);
     assert_eq!(header(&head, "location"), Some("/login.html"));
-    for path in ["/login.html", "/login.js", "/login.css"] {
+    for path in [
+        "/login.html",
+        "/login.js",
+        "/login.css",
+        "/favicon.ico",
+        "/favicon.svg",
+    ] {
         let (status, head, _) = kv.get(path);
         assert_eq!(status, 200, "{path}");
         let csp = header(&head, "content-security-policy").unwrap();

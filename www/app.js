@@ -15,7 +15,9 @@ const ALTGR_WINDOW_MS = 50;
 const NOTCH_PX = 100;
 const WHEEL_IDLE_MS = 400;
 const RECONNECT_MIN_MS = 500;
-const RECONNECT_MAX_MS = 10000;
+// Retries stay frequent: the picture must be back within seconds of kv restarting (issue
+// 14), and one refused connection every 2 s costs the board nothing.
+const RECONNECT_MAX_MS = 2000;
 // Poll /api/status when the socket has said nothing for this long (fps keeps moving).
 const STATUS_STALE_MS = 2500;
 // A /ws/video message begins with 28 bytes: kind, 3 zero bytes, sequence (u64), capture
@@ -45,37 +47,157 @@ const isWindows = /^Win/i.test(platform);
 
 // ---- connection --------------------------------------------------------------------
 
-const link = { ws: null, delay: RECONNECT_MIN_MS, lost: false };
+// `lostAt`: when the connection went (null while connected); `unsent`: input the page
+// could not send since then, counted so the operator knows it did not reach the target.
+const link = { ws: null, delay: RECONNECT_MIN_MS, lost: false, lostAt: null, unsent: 0, opened: false };
 
 function connect() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/ws`);
   link.ws = ws;
-  setPill($('ws-pill'), 'connecting…', 'warn');
+  if (!link.lost) setPill($('ws-pill'), 'connecting…', 'warn');
+  let opened = false;
   ws.addEventListener('open', () => {
+    opened = true;
     link.delay = RECONNECT_MIN_MS;
     setPill($('ws-pill'), 'connected', 'ok');
     if (link.lost || !video.ws) restartVideo();
+    if (link.lost) reconnected();
     link.lost = false;
+    link.opened = true;
   });
   ws.addEventListener('message', (e) => onMessage(e.data));
   ws.addEventListener('close', () => {
     if (link.ws !== ws) return;
     link.ws = null;
-    link.lost = true;
+    if (!link.lost) connectionLost();
     const wait = link.delay * (0.8 + Math.random() * 0.4);
     link.delay = Math.min(link.delay * 2, RECONNECT_MAX_MS);
-    setPill($('ws-pill'), `disconnected, retrying in ${Math.ceil(wait / 1000)} s`, 'bad');
     setTimeout(connect, wait);
+    // Refused before it opened while kv answers HTTP: most likely the session is gone
+    // (kv restarted, or someone logged this session out).
+    if (!opened) checkSession();
   });
 }
 
-/** Sends one input message; false when there is no open connection (the input is dropped:
- *  replaying stale keystrokes later would be worse). */
+/** A link that died without closing (Wi-Fi gone, a cable pulled, kv frozen) closes no
+ *  socket for minutes; but kv sends stats on the video channel every second, so a channel
+ *  silent for this long means the link is gone (eight missed stats: a slow link that
+ *  still works is not called lost). */
+const SILENT_MS = 8000;
+setInterval(() => {
+  const vws = video.ws;
+  if (link.lost || !vws || vws.readyState !== WebSocket.OPEN || document.visibilityState !== 'visible') return;
+  if (performance.now() - video.heardAt < SILENT_MS) return;
+  const ws = link.ws;
+  link.ws = null;
+  video.ws = null;
+  connectionLost();
+  // Their close events come late or never; these sockets no longer count (see the handlers).
+  if (ws) ws.close();
+  vws.close();
+  setTimeout(connect, RECONNECT_MIN_MS);
+}, 1000);
+
+/** The page goes on showing the last picture, but says it is old and refuses input. */
+function connectionLost() {
+  link.lost = true;
+  link.lostAt = performance.now();
+  link.unsent = 0;
+  view.classList.add('lost');
+  $('offline').hidden = false;
+  // kv stops typing a paste when its page's connection goes (it releases everything).
+  if (paste.phase === 'checking' || paste.phase === 'typing') {
+    pasteFinished('Interrupted: the connection to kv was lost, and kv stops typing then. ' +
+      'Check what reached the target before pasting again.');
+  }
+  for (const pill of document.querySelectorAll('.pill:not(#ws-pill)')) {
+    pill.dataset.stale = '';
+    pill.title = pill.title.replace(/ \(last known.*$/, '') + ' (last known: kv is not reachable)';
+  }
+  showLost();
+}
+
+function showLost() {
+  if (!link.lost) return;
+  const seconds = Math.round((performance.now() - link.lostAt) / 1000);
+  const what = link.opened ? 'Connection to kv lost' : 'kv is not reachable';
+  $('offline-text').textContent = `${what} — reconnecting (${seconds} s)`;
+  setPill($('ws-pill'), `disconnected ${seconds} s, reconnecting`, 'bad');
+  $('offline-keys').textContent = link.unsent
+    ? `${link.unsent} key${link.unsent === 1 ? '' : 's'} typed meanwhile NOT sent to the target`
+    : 'Keys and clicks are not sent until it is back';
+}
+setInterval(showLost, 1000);
+
+function reconnected() {
+  const seconds = Math.round((performance.now() - link.lostAt) / 1000);
+  view.classList.remove('lost');
+  $('offline').hidden = true;
+  for (const pill of document.querySelectorAll('.pill[data-stale]')) {
+    delete pill.dataset.stale;
+    pill.title = pill.title.replace(/ \(last known.*$/, '');
+  }
+  if (link.unsent) {
+    notice(`Reconnected after ${seconds} s. ${link.unsent} key press${link.unsent === 1 ? ' was' : 'es were'} typed while ` +
+      'disconnected and NOT sent: type them again if they are still wanted.');
+  }
+  link.unsent = 0;
+  link.lostAt = null;
+}
+
+/** To the login page, saying why (`reason`) and where to come back to. */
+function toLogin(reason) {
+  const back = location.pathname + location.search + location.hash;
+  location.replace(`/login.html?${new URLSearchParams({ reason, next: back })}`);
+}
+
+/** kv answers, but not to this page's session: to the login page, which says why and
+ *  comes back here afterwards. */
+async function checkSession() {
+  try {
+    const r = await fetch('/api/session', { cache: 'no-store' });
+    if (r.status === 401) toLogin('session');
+  } catch {
+    // kv is not reachable at all: the reconnection goes on.
+  }
+}
+
+/** Sends one input message; false when there is no open connection. Input is never
+ *  queued for later (replaying stale keystrokes would be worse); what was not sent is
+ *  counted and shown instead. */
 function send(msg) {
-  if (!link.ws || link.ws.readyState !== WebSocket.OPEN) return false;
+  if (!link.ws || link.ws.readyState !== WebSocket.OPEN) {
+    if (msg.type === 'key' && msg.down) refused();
+    return false;
+  }
   link.ws.send(JSON.stringify(msg));
+  if (recorder.on && msg.type === 'key') record(msg);
   return true;
+}
+
+// Keys sent while a macro is being recorded (www/macros.js), with the pauses between them
+// (shorter ones are typing speed, not meaning).
+const RECORD_MIN_WAIT_MS = 20;
+const RECORD_MAX_WAIT_MS = 10000;
+const recorder = { on: false, events: [], at: 0 };
+
+function record(msg) {
+  const now = performance.now();
+  const wait = Math.round(now - recorder.at);
+  if (recorder.events.length && wait >= RECORD_MIN_WAIT_MS) recorder.events.push({ wait: Math.min(wait, RECORD_MAX_WAIT_MS) });
+  recorder.at = now;
+  recorder.events.push({ code: msg.code, down: msg.down });
+}
+
+/** Input the operator gave while kv is unreachable: counted and shown at once. */
+function refused() {
+  link.unsent += 1;
+  showLost();
+  const box = $('offline-keys');
+  box.classList.remove('flash');
+  void box.offsetWidth; // restart the animation for every refused key
+  box.classList.add('flash');
 }
 
 function onMessage(data) {
@@ -86,7 +208,7 @@ function onMessage(data) {
     return;
   }
   if (msg.type === 'status' && msg.status) applyStatus(msg.status);
-  else if (msg.type === 'paste') pasteDone(msg);
+  else if (msg.type === 'paste') pasteReply(msg);
   else if (msg.type === 'error') notice(`kv: ${msg.message}`);
 }
 
@@ -107,6 +229,8 @@ const video = {
   // kv's latest stats message and when it came.
   stats: null,
   statsAt: -Infinity,
+  // When the channel last brought anything (opened, an update, stats).
+  heardAt: -Infinity,
 };
 const canvas2d = canvas.getContext('2d');
 
@@ -131,6 +255,7 @@ function openVideo() {
   video.ws = ws;
   // A choice made while the channel was still opening is not in its URL: send it now.
   ws.addEventListener('open', () => {
+    video.heardAt = performance.now();
     if (new URLSearchParams({ quality: quality.value, max_fps: maxFps.value }).toString() !== asked) sendView();
   });
   // Updates are decoded as they arrive but drawn one after the other, in arrival order:
@@ -139,6 +264,7 @@ function openVideo() {
   // be applied, so nothing after it may be drawn either.
   const channel = { ws, queue: Promise.resolve(), whole: false, drew: false, broken: false };
   ws.addEventListener('message', (e) => {
+    if (video.ws === ws) video.heardAt = performance.now();
     if (typeof e.data === 'string') {
       onVideoText(e.data);
       return;
@@ -418,10 +544,25 @@ function applyStatus(s) {
   } else {
     setPill($('video-pill'), `video: ${v.signal || 'unknown'}`, v.signal === 'idle' ? 'warn' : 'bad');
   }
-  $('video-pill').title = `Video ${v.device || ''} ${v.format || ''}, ${v.viewers ?? '?'} viewer(s)`;
+  $('video-pill').title = `Video ${v.device || ''} ${v.format || ''}`;
+  if (typeof v.viewers === 'number') {
+    // This page is one of them; more means someone else is watching (or typing) too.
+    const others = v.viewers - 1;
+    setPill($('viewers-pill'), others > 0 ? `${v.viewers} viewers` : 'only you watch', others > 0 ? 'warn' : 'ok');
+  }
 
   const hid = s.hid || {};
-  setPill($('hid-pill'), hid.online ? 'HID online' : 'HID offline', hid.online ? 'ok' : 'warn');
+  const [usb, usbLevel, usbWhy] = usbWords(hid);
+  setPill($('hid-pill'), usb, usbLevel);
+  $('hid-pill').title = usbWhy;
+  const net = s.network;
+  $('net-pill').hidden = !net;
+  if (net) {
+    const dhcp = net.dnsmasq ? (net.dnsmasq.running ? 'DHCP on' : 'DHCP stopped') : 'no DHCP';
+    setPill($('net-pill'), `USB network ${net.address || net.interface} · ${dhcp}`,
+      !net.dnsmasq || net.dnsmasq.running ? 'ok' : 'bad');
+  }
+  pasteProgress(hid.paste_queued || 0);
   const leds = hid.leds || {};
   for (const [name, label] of [['num', 'Num Lock'], ['caps', 'Caps Lock'], ['scroll', 'Scroll Lock']]) {
     const el = $(`led-${name}`);
@@ -434,7 +575,27 @@ function applyStatus(s) {
     return [value, `${m.width}×${m.height} @ ${m.fps}`];
   }), `${v.width}x${v.height}@${v.fps}`);
   const layout = $('layout');
-  fillSelect(layout, (hid.layouts || []).map((l) => [l, l]), layout.dataset.chosen ? layout.value : hid.layout);
+  fillSelect(layout, (hid.layouts || []).map((l) => [l, layoutName(l)]), layout.dataset.chosen ? layout.value : hid.layout);
+}
+
+// The layouts kv knows (status hid.layouts), as people call them.
+const LAYOUT_NAMES = { us: 'English (US)', uk: 'English (UK)', de: 'German', fr: 'French', es: 'Spanish', it: 'Italian' };
+const layoutName = (code) => LAYOUT_NAMES[code] || code;
+
+/** The target's USB port in words: [pill text, level, what to do]. `udc` is the USB
+ *  controller's state (kv's own gadget, --gadget); without it only `online` is known. */
+function usbWords(hid) {
+  const words = {
+    configured: ['USB: target connected', 'ok', 'The target has taken kv as its keyboard and mouse'],
+    'not attached': ['USB: cable not connected', 'bad', 'No computer on the board\'s USB port: check the cable to the target'],
+    suspended: ['USB: target asleep', 'warn', 'The target suspended the USB port (sleep); a key press may wake it'],
+    unbound: ['USB: gadget unbound', 'bad', 'Something unbound kv\'s USB gadget from the controller; restart kv'],
+  };
+  if (hid.udc) {
+    return words[hid.udc] || [`USB: ${hid.udc}`, hid.online ? 'ok' : 'warn', `The USB controller reports "${hid.udc}"`];
+  }
+  return hid.online ? ['USB: keyboard ready', 'ok', 'The target reads kv\'s keyboard and mouse']
+    : ['USB: target not reading', 'warn', 'The target does not read kv\'s keyboard and mouse: is it on and the cable in?'];
 }
 
 /** Rebuilds a <select> only when its options change, so an open menu is not disturbed. */
@@ -492,10 +653,30 @@ function flushCtrl() {
   keyDown('ControlLeft');
 }
 
+// The way out of the picture for keyboard users (Tab, Shift+Tab and Esc all go to the
+// target): Ctrl+Alt+Shift, as in Guacamole. Shown in the hint and documented in the README.
+const isModifier = (code) => /^(Control|Alt|Shift|Meta)(Left|Right)$/.test(code);
+
+/** Ctrl+Alt+Shift held, the last of them just pressed: keyboard focus leaves the
+ *  picture for the toolbar, and the modifiers already sent are released on the target. */
+function leaveChord(e) {
+  return isModifier(e.code) && e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey;
+}
+
+function leavePicture() {
+  releaseAll(true);
+  $('fullscreen').focus();
+  echo('Keyboard left the picture: Tab moves between the controls');
+}
+
 view.addEventListener('keydown', (e) => {
   e.preventDefault();
   // The target auto-repeats by itself; the browser's repeats would double it.
   if (e.repeat || e.isComposing || !e.code || e.code === 'Unidentified') return;
+  if (leaveChord(e)) {
+    leavePicture();
+    return;
+  }
   if (isWindows && e.code === 'ControlLeft' && !keys.down.has('ControlLeft')) {
     keys.pendingCtrl = setTimeout(flushCtrl, ALTGR_WINDOW_MS);
     return;
@@ -539,15 +720,44 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') releaseAll();
 });
 
+/** Presses `codes` together and releases them in reverse order: a chord. True when sent. */
+function sendChord(codes) {
+  if (!codes.every((code) => send({ type: 'key', code, down: true }))) return false;
+  for (const code of [...codes].reverse()) send({ type: 'key', code, down: false });
+  return true;
+}
+
+let echoTimer = 0;
+/** A short line in the toolbar saying what was just sent (or not). */
+function echo(text) {
+  const el = $('echo');
+  el.textContent = text;
+  clearTimeout(echoTimer);
+  echoTimer = setTimeout(() => { el.textContent = ''; }, 2500);
+}
+
+/** A button that sent something lights up for a moment. */
+function flash(button) {
+  button.classList.add('flash');
+  setTimeout(() => button.classList.remove('flash'), 300);
+}
+
 for (const button of document.querySelectorAll('[data-keys]')) {
   button.addEventListener('click', () => {
-    const codes = button.dataset.keys.split(' ');
-    for (const code of codes) send({ type: 'key', code, down: true });
-    for (const code of codes.reverse()) send({ type: 'key', code, down: false });
+    if (sendChord(button.dataset.keys.split(' '))) {
+      flash(button);
+      echo(`Sent ${button.textContent}`);
+    } else {
+      echo(`${button.textContent} NOT sent: no connection to kv`);
+    }
+    $('shortcuts').open = false;
     view.focus();
   });
 }
-$('release').addEventListener('click', () => releaseAll(true));
+$('release').addEventListener('click', () => {
+  releaseAll(true);
+  echo('Released every key and button');
+});
 
 // ---- mouse and touch ---------------------------------------------------------------
 
@@ -650,8 +860,110 @@ view.addEventListener('pointerdown', (e) => {
     return;
   }
   if (!pointer.relative) view.setPointerCapture(e.pointerId);
-  onPointer(e);
+  if (e.pointerType === 'touch' && !pointer.relative) touchDown(e);
+  else onPointer(e);
 });
+
+// ---- touch: tap = click, long press = right click, drag, two fingers scroll and zoom ---
+
+const LONG_PRESS_MS = 500;
+// A finger that moves less than this is still a tap (or a long press).
+const TAP_SLOP_PX = 10;
+// Two fingers moving together this far is one wheel notch.
+const SCROLL_NOTCH_PX = 30;
+// `mode`: '' (no finger), 'pending' (one finger, not yet a tap, drag or long press),
+// 'drag' (left button held), 'right' (the long press clicked right), 'multi' (two fingers).
+const touch = { points: new Map(), mode: '', timer: 0, start: null, pinch: null };
+
+/** Where (x, y) of the window falls on the target's screen, 0..ABS_MAX. */
+function absAt(x, y) {
+  const b = contentBox();
+  return {
+    x: Math.round(clamp01((x - b.left) / b.width) * ABS_MAX),
+    y: Math.round(clamp01((y - b.top) / b.height) * ABS_MAX),
+  };
+}
+
+/** Moves the target's pointer to the window's (x, y) with `buttons` held. */
+function touchAbs(x, y, buttons) {
+  const at = absAt(x, y);
+  pointer.x = at.x;
+  pointer.y = at.y;
+  pointer.buttons = buttons;
+  sendAbs();
+}
+
+function pinchOf() {
+  const [a, b] = [...touch.points.values()];
+  const r = view.getBoundingClientRect();
+  return { d: Math.hypot(a.x - b.x, a.y - b.y), x: (a.x + b.x) / 2 - r.left, y: (a.y + b.y) / 2 - r.top };
+}
+
+function touchDown(e) {
+  touch.points.set(e.pointerId, { x: e.clientX, y: e.clientY });
+  if (touch.points.size === 1) {
+    touch.mode = 'pending';
+    touch.start = { x: e.clientX, y: e.clientY };
+    clearTimeout(touch.timer);
+    touch.timer = setTimeout(() => {
+      if (touch.mode !== 'pending') return;
+      touch.mode = 'right';
+      touchAbs(touch.start.x, touch.start.y, 0);
+      touchAbs(touch.start.x, touch.start.y, 2);
+      touchAbs(touch.start.x, touch.start.y, 0);
+      echo('Right click');
+      if (navigator.vibrate) navigator.vibrate(20);
+    }, LONG_PRESS_MS);
+  } else if (touch.points.size === 2) {
+    clearTimeout(touch.timer);
+    if (touch.mode === 'drag') touchAbs(touch.start.x, touch.start.y, 0);
+    touch.mode = 'multi';
+    const p = pinchOf();
+    touch.pinch = { d: p.d, y: p.y, scale: zoom.scale, wheel: 0 };
+  }
+}
+
+function touchMove(e) {
+  if (!touch.points.has(e.pointerId)) return;
+  touch.points.set(e.pointerId, { x: e.clientX, y: e.clientY });
+  if (touch.mode === 'pending') {
+    if (Math.hypot(e.clientX - touch.start.x, e.clientY - touch.start.y) < TAP_SLOP_PX) return;
+    clearTimeout(touch.timer);
+    touch.mode = 'drag';
+    touchAbs(touch.start.x, touch.start.y, 0);
+    touchAbs(touch.start.x, touch.start.y, 1);
+  }
+  if (touch.mode === 'drag') {
+    touchAbs(e.clientX, e.clientY, 1);
+  } else if (touch.mode === 'multi' && touch.points.size === 2) {
+    const p = pinchOf();
+    // Fingers apart or together zoom the picture here; moving together scrolls the target.
+    if (touch.pinch.d > 0 && Math.abs(p.d / touch.pinch.d - 1) > 0.08) setZoom(touch.pinch.scale * (p.d / touch.pinch.d), p.x, p.y);
+    touch.pinch.wheel += p.y - touch.pinch.y;
+    touch.pinch.y = p.y;
+    const notches = Math.trunc(touch.pinch.wheel / SCROLL_NOTCH_PX);
+    if (notches) {
+      touch.pinch.wheel -= notches * SCROLL_NOTCH_PX;
+      // Fingers moving down pull the content down: scroll up, as on the phone itself.
+      send({ type: 'wheel', dx: 0, dy: notches });
+    }
+  }
+}
+
+function touchUp(e) {
+  if (!touch.points.delete(e.pointerId)) return;
+  clearTimeout(touch.timer);
+  if (touch.mode === 'pending' && e.type === 'pointerup') {
+    // A tap: arrive, press, release where it landed.
+    touchAbs(touch.start.x, touch.start.y, 0);
+    touchAbs(touch.start.x, touch.start.y, 1);
+    touchAbs(touch.start.x, touch.start.y, 0);
+  } else if (touch.mode === 'drag') {
+    touchAbs(e.clientX, e.clientY, 0);
+  }
+  if (touch.points.size === 0) touch.mode = '';
+  else if (touch.mode !== 'multi') touch.mode = 'multi';
+}
 /** Raw deltas where the browser has them: the target applies its own acceleration. */
 function lockPointer() {
   const ignore = () => {};
@@ -659,9 +971,16 @@ function lockPointer() {
   if (locking && locking.catch) locking.catch(() => Promise.resolve(view.requestPointerLock()).catch(ignore));
 }
 
-view.addEventListener('pointermove', onPointer);
-view.addEventListener('pointerup', onPointer);
-view.addEventListener('pointercancel', onPointer);
+for (const type of ['pointermove', 'pointerup', 'pointercancel']) {
+  view.addEventListener(type, (e) => {
+    if (e.pointerType === 'touch' && !pointer.relative) {
+      if (type === 'pointermove') touchMove(e);
+      else touchUp(e);
+    } else {
+      onPointer(e);
+    }
+  });
+}
 // No text selection, autoscroll or context menu of our own over the target's screen.
 view.addEventListener('mousedown', (e) => e.preventDefault());
 view.addEventListener('contextmenu', (e) => e.preventDefault());
@@ -705,8 +1024,9 @@ function updateHint() {
   const hint = $('hint');
   const locked = document.pointerLockElement === view;
   if (pointer.relative && !locked) hint.textContent = 'Click the screen to lock the pointer (Esc unlocks)';
-  else hint.textContent = 'Click the screen to type into the target';
-  hint.hidden = locked || (!pointer.relative && document.activeElement === view);
+  else if (locked) hint.textContent = 'Pointer locked: Esc unlocks it';
+  else if (document.activeElement === view) hint.textContent = 'Keys go to the target · Ctrl+Alt+Shift leaves the picture';
+  else hint.textContent = 'Click the screen (or Tab to it) to type into the target';
 }
 view.addEventListener('focus', updateHint);
 view.addEventListener('blur', updateHint);
@@ -720,7 +1040,7 @@ $('fullscreen').addEventListener('click', async () => {
     return;
   }
   try {
-    await view.requestFullscreen();
+    await $('app').requestFullscreen();
   } catch (err) {
     notice(`Fullscreen refused: ${err.message}`);
     return;
@@ -732,6 +1052,38 @@ $('fullscreen').addEventListener('click', async () => {
 document.addEventListener('fullscreenchange', () => {
   $('fullscreen').textContent = document.fullscreenElement ? 'Exit fullscreen' : 'Fullscreen';
 });
+
+// ---- fit or 1:1, pinch zoom ------------------------------------------------------------
+
+const STORE_SCALE = 'kv.scale';
+const zoom = { scale: 1, x: 0, y: 0 };
+
+/** Fit (the whole picture in the view) or 1:1 (pixel for pixel, scrolled when bigger). */
+function setActualSize(actual) {
+  view.classList.toggle('actual', actual);
+  $('scale').setAttribute('aria-pressed', String(actual));
+  $('scale').title = actual ? 'Pixel for pixel: press to fit the picture to the window'
+    : 'Fitted to the window: press to show it pixel for pixel (1:1)';
+  setZoom(1, 0, 0);
+  remember(STORE_SCALE, actual ? '1:1' : 'fit');
+}
+$('scale').addEventListener('click', () => setActualSize(!view.classList.contains('actual')));
+try {
+  if (localStorage.getItem(STORE_SCALE) === '1:1') setActualSize(true);
+} catch {
+  // Fit, the default.
+}
+
+/** Zooms the picture by `scale` around (x, y) of the view (pinch on a touch screen).
+ *  The mouse mapping measures the transformed picture, so clicks still land right. */
+function setZoom(scale, x, y) {
+  zoom.scale = Math.min(4, Math.max(1, scale));
+  zoom.x = x;
+  zoom.y = y;
+  const t = zoom.scale === 1 ? '' : `translate(${x}px, ${y}px) scale(${zoom.scale}) translate(${-x}px, ${-y}px)`;
+  canvas.style.transform = t;
+  img.style.transform = t;
+}
 
 const pad = (n) => String(n).padStart(2, '0');
 function timestamp(d) {
@@ -774,24 +1126,119 @@ $('mode').addEventListener('change', async () => {
   fetchStatus();
 });
 
-// ---- paste -------------------------------------------------------------------------
+// ---- paste ---------------------------------------------------------------------------
+// A paste is checked first ({"check":true}: kv says what the layout cannot type, typing
+// nothing); characters it cannot type are shown before anything is typed, with the choice
+// to stop. While kv types, the status's hid.paste_queued shows the progress; "Stop typing"
+// sends release, which stops a paste on kv.
+
+// `phase`: '' (idle), 'checking', 'asking', 'typing'.
+const paste = { phase: '', text: '', layout: '', chars: 0, most: 0, started: 0, poll: 0 };
+
+function setPasteOpen(open) {
+  $('paste').hidden = !open;
+  $('paste-toggle').setAttribute('aria-pressed', String(open));
+  if (open) $('paste-text').focus();
+}
+$('paste-toggle').addEventListener('click', () => setPasteOpen($('paste').hidden));
 
 $('paste').addEventListener('submit', (e) => {
   e.preventDefault();
   const text = $('paste-text').value;
-  if (!text) return;
-  const msg = { type: 'paste', text };
-  if ($('layout').value) msg.layout = $('layout').value;
-  $('paste-result').value = send(msg) ? `Typing ${[...text].length} characters…` : 'Not connected to kv';
+  if (!text || paste.phase === 'checking' || paste.phase === 'typing') return;
+  paste.text = text;
+  paste.layout = $('layout').value;
+  paste.chars = [...text].length;
+  $('paste-ask').hidden = true;
+  const msg = { type: 'paste', text, check: true };
+  if (paste.layout) msg.layout = paste.layout;
+  if (send(msg)) {
+    paste.phase = 'checking';
+    $('paste-result').value = 'Checking what the layout can type…';
+  } else {
+    $('paste-result').value = 'Not typed: no connection to kv. It types once the connection is back and you press Type it again.';
+  }
 });
 $('paste-text').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('paste').requestSubmit();
 });
 $('layout').addEventListener('change', () => { $('layout').dataset.chosen = '1'; });
 
-function pasteDone(msg) {
-  if (msg.skipped) $('paste-result').value = `Could not type in this layout: ${[...msg.skipped].join(' ')}`;
+function pasteReply(msg) {
+  if (msg.check && paste.phase === 'checking') {
+    if (msg.skipped) {
+      paste.phase = 'asking';
+      const shown = [...msg.skipped].map((c) => (c === '…' ? 'and more' : `“${c}”`)).join(' ');
+      $('paste-ask-text').textContent = `The ${layoutName(paste.layout)} layout cannot type ${shown}. ` +
+        'Typing the rest leaves them out, which breaks a password. Choose another layout above, or:';
+      $('paste-ask').hidden = false;
+      $('paste-result').value = '';
+      $('paste-keep').focus();
+    } else {
+      typePaste();
+    }
+  } else if (msg.skipped) {
+    $('paste-result').value = `Left out, the layout cannot type them: ${[...msg.skipped].join(' ')}`;
+  }
 }
+
+function typePaste() {
+  $('paste-ask').hidden = true;
+  const msg = { type: 'paste', text: paste.text };
+  if (paste.layout) msg.layout = paste.layout;
+  if (!send(msg)) {
+    paste.phase = '';
+    $('paste-result').value = 'Not typed: the connection to kv was lost';
+    return;
+  }
+  paste.phase = 'typing';
+  paste.most = 0;
+  paste.started = performance.now();
+  $('paste-progress').value = 0;
+  $('paste-progress').hidden = false;
+  $('paste-cancel').hidden = false;
+  $('paste-go').disabled = true;
+  $('paste-result').value = `Typing ${paste.chars} characters…`;
+  // Status pushes come when the status changes: a short paste may be done before one.
+  clearInterval(paste.poll);
+  paste.poll = setInterval(fetchStatus, 1000);
+}
+
+/** Follows kv's count of keystrokes still to type (status hid.paste_queued). */
+function pasteProgress(queued) {
+  if (paste.phase !== 'typing') return;
+  paste.most = Math.max(paste.most, queued);
+  if (queued > 0) {
+    $('paste-progress').value = 1 - queued / paste.most;
+    $('paste-result').value = `Typing ${paste.chars} characters… about ${Math.round(100 * (1 - queued / paste.most))} % done`;
+    return;
+  }
+  // Nothing queued: done, unless this status is older than the paste itself.
+  if (paste.most === 0 && performance.now() - paste.started < 500) return;
+  pasteFinished(`Typed ${paste.chars} characters ✓`);
+}
+
+function pasteFinished(text) {
+  paste.phase = '';
+  clearInterval(paste.poll);
+  $('paste-progress').hidden = true;
+  $('paste-cancel').hidden = true;
+  $('paste-go').disabled = false;
+  $('paste-result').value = text;
+}
+
+$('paste-cancel').addEventListener('click', () => {
+  send({ type: 'release' });
+  const done = paste.most ? Math.round(100 * $('paste-progress').value) : 0;
+  pasteFinished(`Stopped: about ${done} % of ${paste.chars} characters were typed`);
+});
+$('paste-anyway').addEventListener('click', typePaste);
+$('paste-keep').addEventListener('click', () => {
+  paste.phase = '';
+  $('paste-ask').hidden = true;
+  $('paste-result').value = 'Nothing typed';
+  $('paste-text').focus();
+});
 
 updateHint();
 connect();

@@ -1,13 +1,15 @@
 // Virtual media panel: upload disk images to kv's images folder (PUT /api/images/NAME,
 // resumable with ?offset=N), list them, put one in the target's USB drive as a flash
 // drive or CD-ROM (POST /api/media/attach), eject it, delete it. Shown only when kv runs
-// with --images. Uploads go as the file's bytes (never a form), with a progress bar,
+// with --images, opened from the toolbar. Uploads go as the file's bytes (never a form), with a progress bar,
 // speed and time left; an interrupted upload resumes from what kv already holds.
 'use strict';
 
 (() => {
   const byId = (id) => document.getElementById(id);
   const panel = byId('media');
+  // The toolbar button that opens the panel: shown only when kv runs with --images.
+  const toggle = byId('media-toggle');
   const form = byId('media-form');
   const fileInput = byId('media-file');
   const nameInput = byId('media-name');
@@ -50,11 +52,16 @@
   }
 
   async function refresh() {
-    const r = await fetch('/api/images', { cache: 'no-store' });
-    if (r.status === 404) { panel.hidden = true; return; }
+    let r;
+    try {
+      r = await fetch('/api/images', { cache: 'no-store' });
+    } catch {
+      return; // kv is not reachable: the page says so over the picture; the next refresh retries
+    }
+    if (r.status === 404) { toggle.hidden = true; panel.hidden = true; return; }
     if (!r.ok) { say(`images: ${await errorText(r)}`); return; }
     state = await r.json();
-    panel.hidden = false;
+    toggle.hidden = false;
     render();
   }
 
@@ -121,12 +128,18 @@
   }
 
   async function post(route, body) {
-    const r = await fetch(route, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!r.ok) say(`${route}: ${await errorText(r)}`);
+    let r;
+    try {
+      r = await fetch(route, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch {
+      say('Not done: kv is not reachable. Try again once the connection is back.');
+      return;
+    }
+    if (!r.ok) say(await errorText(r));
     await refresh();
   }
 
@@ -136,8 +149,14 @@
   async function remove(name, partial) {
     const what = partial ? `the partial upload of ${name}` : name;
     if (!window.confirm(`Delete ${what}?`)) return;
-    const r = await fetch(url(name) + (partial ? '?partial=1' : ''), { method: 'DELETE' });
-    if (!r.ok) say(`delete ${name}: ${await errorText(r)}`);
+    let r;
+    try {
+      r = await fetch(url(name) + (partial ? '?partial=1' : ''), { method: 'DELETE' });
+    } catch {
+      say(`${name} not deleted: kv is not reachable. Try again once the connection is back.`);
+      return;
+    }
+    if (!r.ok) say(`${name} not deleted: ${await errorText(r)}`);
     await refresh();
   }
 
@@ -191,11 +210,31 @@
     } else {
       let reason = `HTTP ${request.status}`;
       try { reason = JSON.parse(request.responseText).error || reason; } catch { /* not JSON */ }
-      rate.textContent = `upload refused: ${reason}`;
-      if (request.status !== 409 && request.status < 500) pending = null;
+      // kv's reasons name its API; here the checkbox is the way to say it.
+      reason = reason.replace(/add \?overwrite=1 to replace it/, 'tick "replace an image of this name" to replace it');
+      rate.textContent = `Not uploaded: ${reason}`;
+      // Only an upload cut off or failed on kv's side can resume; after a refusal the
+      // progress bar and Resume would promise what cannot happen.
+      if (request.status < 500) pending = null;
     }
     setBusy(false);
     await refresh();
+  }
+
+  /** What kv would refuse, said before a byte is sent, from the list it gave last. */
+  function beforeUpload(file, name, overwrite) {
+    if (!state) return '';
+    const image = state.images.find((i) => i.name === name);
+    if (image && image.attached) return `${name} is in the target's drive: eject it first, or choose another name.`;
+    if (image && !overwrite) return `An image named ${name} is already on the board: tick "replace an image of this name", or change the name.`;
+    if (state.max_image_size && file.size > state.max_image_size) {
+      return `${name} is ${human(file.size)}; this kv takes images up to ${human(state.max_image_size)} (--max-image-size).`;
+    }
+    const part = state.partial.find((p) => p.name === name);
+    // The old image stays until the new one is whole: replacing needs the room too.
+    const needed = file.size - (part && part.size < file.size ? part.size : 0);
+    if (needed > state.free) return `${name} needs ${human(needed)} more; the board has ${human(state.free)} free. Delete an image first.`;
+    return '';
   }
 
   fileInput.addEventListener('change', () => {
@@ -207,7 +246,12 @@
     e.preventDefault();
     const file = fileInput.files[0];
     const name = nameInput.value.trim();
-    if (!file || !name) { say('choose an image file (and a name) to upload'); return; }
+    if (!file || !name) { say('Choose an image file (and a name) to upload'); return; }
+    const problem = beforeUpload(file, name, byId('media-overwrite').checked);
+    if (problem) {
+      rate.textContent = problem;
+      return;
+    }
     upload(file, name, byId('media-overwrite').checked);
   });
   byId('media-cancel').addEventListener('click', () => { if (xhr) xhr.abort(); });
@@ -215,9 +259,13 @@
     if (pending) upload(pending.file, pending.name, pending.overwrite);
   });
 
+  toggle.addEventListener('click', () => {
+    panel.hidden = !panel.hidden;
+    toggle.setAttribute('aria-pressed', String(!panel.hidden));
+  });
   refresh();
   // The target may eject the medium itself, other operators upload or delete.
   setInterval(() => {
-    if (document.visibilityState === 'visible' && !panel.hidden && !xhr) refresh();
+    if (document.visibilityState === 'visible' && !toggle.hidden && !xhr) refresh();
   }, 5000);
 })();

@@ -1,6 +1,7 @@
 // The UI's side of login sessions: a "Log out" button when the page was
 // opened through the login page (POST /api/logout forgets the session on
-// kv), and back to the login page when the session ends elsewhere.
+// kv), and back to the login page when the session ends elsewhere (or kv
+// restarted: sessions live in kv's memory), which says so and returns here.
 'use strict';
 
 (() => {
@@ -9,7 +10,7 @@
   async function session() {
     try {
       const r = await fetch('/api/session', { cache: 'no-store' });
-      if (r.status === 401) location.replace('/login.html');
+      if (r.status === 401) toLogin('session');
       return r.ok ? await r.json() : null;
     } catch {
       return null;
@@ -32,7 +33,7 @@
     button.textContent = 'Log out';
     button.title = 'End this session on kv';
     button.addEventListener('click', logout);
-    document.querySelector('.bar')?.append(button);
+    document.querySelector('.bar [role=toolbar]')?.append(button);
     setInterval(session, SESSION_CHECK_MS);
   });
 })();

@@ -51,6 +51,8 @@ pub struct Config {
     pub tls: Option<TlsSource>,
     /// Plain HTTP beside HTTPS (`--http-port`).
     pub http_listen: Option<SocketAddr>,
+    /// `--state-dir`: what kv keeps for itself (certificate, macros).
+    pub state_dir: PathBuf,
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -130,6 +132,7 @@ impl Config {
             log_level,
             tls,
             http_listen,
+            state_dir: args.state_dir,
         })
     }
 }

@@ -63,7 +63,7 @@ mod tests {
 
     use super::screen::{ABS_MAX, POINTER_OUTLINE};
     use super::*;
-    use crate::hid::layout::{LCTRL, LSHIFT, RSHIFT, US};
+    use crate::hid::layout::{LALT, LCTRL, LSHIFT, RSHIFT, US};
     use crate::hid::HidSink;
     use crate::render::sof0_size;
 
@@ -168,6 +168,15 @@ mod tests {
         assert_eq!(t.target.console_text(), "a\nc\n");
         t.tap(0, &[BACKSPACE, BACKSPACE, BACKSPACE, BACKSPACE, BACKSPACE]);
         assert_eq!(t.target.console_text(), "");
+    }
+
+    #[test]
+    fn test_keyboard_named_keys_shown_by_name() {
+        let mut t = target(HD);
+        t.tap(0, &[0x29, 0x3b, 0x52, 0x50, 0x4c, 0x45]); // Esc F2 Up Left Del F12
+        assert_eq!(t.target.console_text(), "<Esc><F2><Up><Left><Del><F12>");
+        t.tap(LCTRL | LALT, &[0x3a]); // Ctrl+Alt+F1: a shortcut, not shown
+        assert_eq!(t.target.console_text(), "<Esc><F2><Up><Left><Del><F12>");
     }
 
     #[test]

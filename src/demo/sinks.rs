@@ -42,6 +42,36 @@ const KEYPAD_NUMBERS: [(u8, char); 11] = [
     (0x63, '.'),
 ];
 
+/// Keys that type nothing, shown by name (`<Esc>`) so an operator, and the
+/// browser test of the on-screen keyboard (issue 14), can see they arrived.
+const NAMED_KEYS: [(u8, &str); 25] = [
+    (0x29, "Esc"),
+    (0x3a, "F1"),
+    (0x3b, "F2"),
+    (0x3c, "F3"),
+    (0x3d, "F4"),
+    (0x3e, "F5"),
+    (0x3f, "F6"),
+    (0x40, "F7"),
+    (0x41, "F8"),
+    (0x42, "F9"),
+    (0x43, "F10"),
+    (0x44, "F11"),
+    (0x45, "F12"),
+    (0x46, "PrtSc"),
+    (0x48, "Pause"),
+    (0x49, "Ins"),
+    (0x4a, "Home"),
+    (0x4b, "PgUp"),
+    (0x4c, "Del"),
+    (0x4d, "End"),
+    (0x4e, "PgDn"),
+    (0x4f, "Right"),
+    (0x50, "Left"),
+    (0x51, "Down"),
+    (0x52, "Up"),
+];
+
 /// With one of these held a key is a shortcut, not text.
 const SHORTCUT_MODIFIERS: u8 = LCTRL | RCTRL | LALT | LGUI | RGUI;
 
@@ -83,6 +113,12 @@ impl KeyboardSink {
             return;
         }
         if modifiers & SHORTCUT_MODIFIERS != 0 {
+            return;
+        }
+        if let Some(&(_, name)) = NAMED_KEYS.iter().find(|&&(u, _)| u == usage) {
+            for c in format!("<{name}>").chars() {
+                screen.type_char(c);
+            }
             return;
         }
         let keypad =

@@ -52,6 +52,17 @@ impl Bench {
         let input = Input::Paste {
             text: text.into(),
             layout: layout.map(String::from),
+            check: false,
+        };
+        self.hid.input(input, self.t0)
+    }
+
+    /// A paste message with `"check":true`: what it would skip, typing nothing.
+    pub fn check(&mut self, text: &str, layout: Option<&str>) -> Result<Option<String>, String> {
+        let input = Input::Paste {
+            text: text.into(),
+            layout: layout.map(String::from),
+            check: true,
         };
         self.hid.input(input, self.t0)
     }

@@ -63,6 +63,11 @@ impl Keyboard {
         self.paste.queue(text, layout)
     }
 
+    /// What `paste` would skip, typing nothing.
+    pub fn paste_check(&self, text: &str, layout: &Layout) -> Result<Option<String>, String> {
+        self.paste.check(text, layout)
+    }
+
     /// Every key up, sent even if the host already has it, after what the
     /// host has not taken yet (a closing socket's last keystrokes still
     /// arrive). A paste in progress stops.

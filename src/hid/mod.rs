@@ -54,10 +54,12 @@ pub enum Input {
     Wheel { dx: i32, dy: i32 },
     /// Everything up: keys, modifiers, buttons.
     Release,
-    /// Type `text` as keystrokes in the target's layout (`None`: the configured one).
+    /// Type `text` as keystrokes in the target's layout (`None`: the configured one);
+    /// with `check`, only say what it would skip, typing nothing.
     Paste {
         text: String,
         layout: Option<String>,
+        check: bool,
     },
 }
 
@@ -220,13 +222,22 @@ impl Hid {
                 self.release_all(now);
                 return Ok(None);
             }
-            Input::Paste { text, layout } => note = self.paste(&text, layout.as_deref())?,
+            Input::Paste {
+                text,
+                layout,
+                check,
+            } => note = self.paste(&text, layout.as_deref(), check)?,
         }
         self.flush(now);
         Ok(note)
     }
 
-    fn paste(&mut self, text: &str, layout: Option<&str>) -> Result<Option<String>, String> {
+    fn paste(
+        &mut self,
+        text: &str,
+        layout: Option<&str>,
+        check: bool,
+    ) -> Result<Option<String>, String> {
         let layout = match layout {
             Some(name) => layout::by_name(name).ok_or_else(|| unknown_layout(name))?,
             None => self.layout,
@@ -236,6 +247,9 @@ impl Hid {
                 "cannot paste: the keyboard is disabled (start kv with --hid-keyboard)".into(),
             );
         };
+        if check {
+            return keyboard.paste_check(text, layout);
+        }
         keyboard.paste(text, layout)
     }
 
@@ -434,6 +448,7 @@ mod tests {
         let paste = Input::Paste {
             text: "a".into(),
             layout: None,
+            check: false,
         };
         assert!(hid
             .input(paste, now)

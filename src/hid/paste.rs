@@ -69,6 +69,25 @@ impl Paste {
     /// Queues `text` typed in `layout`. `Ok(Some(note))`: the characters
     /// the layout cannot type, skipped. `Err`: too long, nothing queued.
     pub fn queue(&mut self, text: &str, layout: &Layout) -> Result<Option<String>, String> {
+        let (strokes, note) = self.strokes_of(text, layout)?;
+        self.strokes.extend(strokes);
+        Ok(note)
+    }
+
+    /// What `queue` would answer, with nothing typed: the page asks before
+    /// typing, so a password is never typed minus the characters it lacks
+    /// (issue 14).
+    pub fn check(&self, text: &str, layout: &Layout) -> Result<Option<String>, String> {
+        self.strokes_of(text, layout).map(|(_, note)| note)
+    }
+
+    /// `text` as keystrokes of `layout`, and the note naming what it cannot
+    /// type; `Err` when they would not fit beside what still waits.
+    fn strokes_of(
+        &self,
+        text: &str,
+        layout: &Layout,
+    ) -> Result<(Vec<PasteStroke>, Option<String>), String> {
         let room = PASTE_LIMIT.saturating_sub(self.strokes.len());
         let too_long = || {
             format!(
@@ -96,15 +115,14 @@ impl Paste {
                 None => more_skipped = true,
             }
         }
-        self.strokes.extend(strokes);
         if skipped.is_empty() {
-            return Ok(None);
+            return Ok((strokes, None));
         }
         let mut note: String = skipped.into_iter().collect();
         if more_skipped {
             note.push('…');
         }
-        Ok(Some(note))
+        Ok((strokes, Some(note)))
     }
 
     /// Stops typing: what is left is dropped.
@@ -189,6 +207,17 @@ mod tests {
         assert_eq!(bench.paste("é1€é2", None), Ok(Some("é€".into())));
         bench.run();
         assert_eq!(typed(&bench.keyboard.take()), [(0x1E, 0), (0x1F, 0)]);
+    }
+
+    #[test]
+    fn test_reading_paste_check_types_nothing() {
+        let mut bench = Bench::new();
+        assert_eq!(bench.check("Grüße", None), Ok(Some("üß".into())));
+        assert_eq!(bench.check("Grüße", Some("de")), Ok(None));
+        assert!(bench.check(&"a".repeat(PASTE_LIMIT + 1), None).is_err());
+        bench.run();
+        assert!(bench.keyboard.take().is_empty(), "a check types nothing");
+        assert_eq!(bench.hid.status().paste_queued, 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::auth::Verdict;
 use crate::http::ws;
 use crate::json::{self, Value};
+use crate::macros::Refused;
 use crate::media::{self, Medium, Upload};
 use crate::video::{modes, Mode};
 
@@ -41,8 +42,15 @@ pub struct Client {
     pub tls: bool,
 }
 
-/// The files of the login page, served to everyone: they hold no secrets.
-const LOGIN_FILES: [&str; 3] = ["/login.html", "/login.js", "/login.css"];
+/// The files of the login page and the icon, served to everyone: they hold
+/// no secrets, and a browser asks for the icon before anyone logs in.
+const LOGIN_FILES: [&str; 5] = [
+    "/login.html",
+    "/login.js",
+    "/login.css",
+    "/favicon.svg",
+    "/favicon.ico",
+];
 
 pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: Instant) -> Action {
     let read_only = matches!(req.method, Method::Get | Method::Head);
@@ -135,6 +143,13 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
             Action::Respond(post(req, app, now, eject()))
         }
         "/api/media/attach" | "/api/media/eject" => not_allowed("POST"),
+        "/api/macros" if read_only => {
+            Action::Respond(Response::json(Status::Ok, app.macros.json().to_string()))
+        }
+        "/api/macros" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, save_macros(body)))
+        }
+        "/api/macros" => not_allowed("GET, HEAD, POST"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
         path => asset(req, path),
     }
@@ -145,18 +160,48 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
 /// the file system.
 fn asset(req: &Request, path: &str) -> Action {
     let read_only = matches!(req.method, Method::Get | Method::Head);
-    match assets::find(path) {
-        Some(_) if !read_only => not_allowed("GET, HEAD"),
-        Some(asset) if req.header("if-none-match") == Some(asset.etag) => Action::Respond(
-            Response::new(Status::NotModified, asset.mime, Vec::new()).header("ETag", asset.etag),
-        ),
-        Some(asset) => Action::Respond(
-            Response::new(Status::Ok, asset.mime, asset.body.to_vec())
-                .header("ETag", asset.etag)
-                .header("Cache-Control", "no-cache"),
-        ),
-        None => Action::Respond(Response::error(Status::NotFound, "no such page")),
+    let Some(asset) = assets::find(path) else {
+        return Action::Respond(Response::error(Status::NotFound, "no such page"));
+    };
+    if !read_only {
+        return not_allowed("GET, HEAD");
     }
+    let (body, etag) = match asset.gzip {
+        Some(gz) if accepts_gzip(req) => (gz, asset.etag_gzip),
+        _ => (asset.body, asset.etag),
+    };
+    let response = if req.header("if-none-match") == Some(etag) {
+        Response::new(Status::NotModified, asset.mime, Vec::new())
+    } else {
+        Response::new(Status::Ok, asset.mime, body.to_vec()).header("Cache-Control", "no-cache")
+    };
+    let response = response.header("ETag", etag);
+    if asset.gzip.is_none() {
+        return Action::Respond(response);
+    }
+    // Caches must keep the two representations apart.
+    let response = response.header("Vary", "Accept-Encoding");
+    Action::Respond(if etag == asset.etag_gzip {
+        response.header("Content-Encoding", "gzip")
+    } else {
+        response
+    })
+}
+
+/// Whether `Accept-Encoding` lists gzip without refusing it (`gzip;q=0`).
+fn accepts_gzip(req: &Request) -> bool {
+    req.header("accept-encoding").is_some_and(|v| {
+        v.split(',').any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let named = parts.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip"));
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            named && !refused
+        })
+    })
 }
 
 /// The 401 answer: scripts get `WWW-Authenticate` so they know to send Basic
@@ -381,6 +426,16 @@ fn set_layout(body: &[u8]) -> Handler {
             Ok(()) => Response::ok_json(),
             Err(e) => Response::error(Status::BadRequest, &e),
         }
+    })
+}
+
+/// `POST /api/macros`: every macro, as `GET /api/macros` gives them.
+fn save_macros(body: &[u8]) -> Handler {
+    let text = String::from_utf8_lossy(body).into_owned();
+    Box::new(move |app, _now| match app.macros.replace(&text) {
+        Ok(()) => Response::ok_json(),
+        Err(Refused::Invalid(e)) => Response::error(Status::BadRequest, &e),
+        Err(Refused::NotSaved(e)) => Response::error(Status::InternalServerError, &e),
     })
 }
 

@@ -153,7 +153,19 @@ impl Session {
             self.heartbeat.heard(now);
             match event {
                 ws::Event::Text(text) => {
-                    match ws::parse_input(&text).and_then(|input| controls.input(input, now)) {
+                    let mut check = false;
+                    let applied = ws::parse_input(&text).and_then(|input| {
+                        check = matches!(input, Input::Paste { check: true, .. });
+                        controls.input(input, now)
+                    });
+                    match applied {
+                        // A check is always answered, so the page knows it may type.
+                        Ok(skipped) if check => replies.push(
+                            message("paste")
+                                .bool("check", true)
+                                .str("skipped", skipped.as_deref().unwrap_or(""))
+                                .finish(),
+                        ),
                         Ok(None) => {}
                         Ok(Some(skipped)) => {
                             replies.push(message("paste").str("skipped", &skipped).finish())
@@ -227,7 +239,7 @@ mod tests {
         fn input(&mut self, input: Input, _now: Instant) -> Result<Option<String>, String> {
             let reply = match &input {
                 Input::Key { code, .. } if code == "Bad" => Err("no such key \"Bad\"".into()),
-                Input::Paste { .. } => Ok(Some("€".into())),
+                Input::Paste { text, .. } if text.contains('€') => Ok(Some("€".into())),
                 _ => Ok(None),
             };
             self.inputs.push(input);
@@ -318,13 +330,21 @@ mod tests {
         bench.send_text(r#"{"type":"key","code":"Bad","down":true}"#);
         bench.send_text(r#"{"type":"paste","text":"a€"}"#);
         bench.send_text("not json");
+        bench.send_text(r#"{"type":"paste","text":"a€","check":true}"#);
+        bench.send_text(r#"{"type":"paste","text":"a","check":true}"#);
+        bench.send_text(r#"{"type":"paste","text":"a"}"#);
         assert_eq!(bench.drive(1), Link::Open);
-        assert_eq!(bench.controls.inputs.len(), 3);
+        assert_eq!(bench.controls.inputs.len(), 6);
         let replies = bench.replies();
         let kinds: Vec<&str> = replies.iter().map(kind).collect();
-        assert_eq!(kinds, ["error", "paste", "error"]);
+        assert_eq!(kinds, ["error", "paste", "error", "paste", "paste"]);
         let skipped = replies[1].get("skipped").and_then(Value::as_str);
         assert_eq!(skipped, Some("€"));
+        assert_eq!(replies[1].get("check"), None, "a real paste is no check");
+        for (reply, expected) in [(&replies[3], "€"), (&replies[4], "")] {
+            assert_eq!(reply.get("check").and_then(Value::as_bool), Some(true));
+            assert_eq!(reply.get("skipped").and_then(Value::as_str), Some(expected));
+        }
         let why = replies[0].get("message").and_then(Value::as_str).unwrap();
         assert!(why.contains("\"Bad\""), "{why}");
     }

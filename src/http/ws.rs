@@ -103,9 +103,14 @@ pub fn parse_input(text: &str) -> Result<Input, String> {
                         .to_string(),
                 ),
             };
+            let check = match msg.get("check") {
+                None | Some(Value::Null) => false,
+                Some(v) => v.as_bool().ok_or("\"check\" must be true or false")?,
+            };
             Ok(Input::Paste {
                 text: text.to_string(),
                 layout,
+                check,
             })
         }
         other => Err(format!("unknown message type \"{other}\"")),
@@ -286,7 +291,16 @@ mod tests {
             parse_input(r#"{"type":"paste","text":"hi","layout":"de"}"#),
             Ok(Input::Paste {
                 text: "hi".into(),
-                layout: Some("de".into())
+                layout: Some("de".into()),
+                check: false,
+            })
+        );
+        assert_eq!(
+            parse_input(r#"{"type":"paste","text":"hi","check":true}"#),
+            Ok(Input::Paste {
+                text: "hi".into(),
+                layout: None,
+                check: true,
             })
         );
     }
@@ -305,6 +319,7 @@ mod tests {
             r#"{"type":"abs","x":1,"y":1,"buttons":256}"#,
             r#"{"type":"paste","text":5}"#,
             r#"{"type":"paste","text":"x","layout":7}"#,
+            r#"{"type":"paste","text":"x","check":"yes"}"#,
         ] {
             assert!(parse_input(bad).is_err(), "{bad}");
         }

@@ -176,7 +176,7 @@ test('the page loads under a strict CSP and connects its WebSocket', async () =>
   assert.match(csp, /default-src 'self'/, `Content-Security-Policy of /: "${csp}"`);
   assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, 'no unsafe-inline or unsafe-eval');
   assert.match(await page.textContent('#ws-pill'), /connected/);
-  for (const id of ['fullscreen', 'screenshot', 'mouse-mode', 'mode', 'release', 'paste-text', 'layout']) {
+  for (const id of ['fullscreen', 'scale', 'osk-toggle', 'paste-toggle', 'screenshot', 'mouse-mode', 'mode', 'release']) {
     assert.ok(await page.isVisible(`#${id}`), `#${id} is visible`);
   }
 });
@@ -358,12 +358,16 @@ test('the status shows resolution, fps, HID and the resolution menu', async () =
     throw new Error(`${e.message}; last shown "${text}"`);
   });
   assert.ok(pill.startsWith(`${status.video.width}×${status.video.height} `), `video pill "${pill}"`);
-  assert.match(await page.textContent('#hid-pill'), /^HID (online|offline)$/);
+  assert.match(await page.textContent('#hid-pill'), /^USB: keyboard ready$/, 'the demo target reads kv\'s keyboard');
+  assert.equal(await page.textContent('#viewers-pill'), 'only you watch');
   const modes = await page.$$eval('#mode option', (os) => os.map((o) => o.value));
   assert.equal(modes.length, status.video.modes.length, `menu lists every mode: ${modes.join(', ')}`);
   assert.equal(await page.inputValue('#mode'), `${status.video.width}x${status.video.height}@${status.video.fps}`);
   const layouts = await page.$$eval('#layout option', (os) => os.map((o) => o.value));
   assert.deepEqual(layouts, status.hid.layouts);
+  // Layouts in words, not codes.
+  const names = await page.$$eval('#layout option', (os) => os.map((o) => o.textContent));
+  assert.deepEqual(names.slice(0, 3), ['English (US)', 'English (UK)', 'German']);
 });
 
 test("keys typed into the page appear on the target's screen, and the picture changes", async () => {
@@ -401,7 +405,7 @@ test('key repeats are not forwarded and blur releases everything', async () => {
 
   mark = page.sent.length;
   await page.keyboard.down('ShiftLeft');
-  await page.focus('#paste-text');
+  await page.focus('#quality');
   await page.keyboard.up('ShiftLeft');
   await until(() => sentSince(page, mark, 'release').length === 1, 'a release message on blur');
   assert.deepEqual(sentSince(page, mark).map((m) => m.type), ['key', 'release']);
@@ -481,11 +485,22 @@ test('relative mouse locks the pointer and sends deltas', async () => {
   assert.equal(await page.getAttribute('#mouse-mode', 'aria-pressed'), 'false');
 });
 
-test('fullscreen shows the screen alone', async () => {
+test('fullscreen shows the toolbar and the picture, and the toolbar works there', async () => {
   await page.click('#fullscreen');
-  await page.waitForFunction(() => document.fullscreenElement === document.getElementById('view'));
-  const img = await page.$eval('#screen', (e) => [e.clientWidth, e.clientHeight, innerWidth, innerHeight]);
-  assert.deepEqual(img.slice(0, 2), img.slice(2), 'the image fills the window');
+  await page.waitForFunction(() => document.fullscreenElement === document.getElementById('app'));
+  const size = await page.evaluate(() => [innerWidth, innerHeight]);
+  for (const id of ['release', 'osk-toggle', 'paste-toggle', 'fullscreen', 'ws-pill']) {
+    const box = await page.locator(`#${id}`).boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= size[1] && box.x + box.width <= size[0], `#${id} on screen in fullscreen: ${JSON.stringify(box)}`);
+  }
+  const view = await page.locator('#view').boundingBox();
+  assert.ok(view.height > size[1] * 0.6, `the picture takes most of the screen: ${view.height} of ${size[1]}`);
+  await page.click('#osk-toggle');
+  assert.ok(await page.isVisible('#osk'), 'the on-screen keyboard opens in fullscreen');
+  const mark = page.sent.length;
+  await page.click('#osk-keys button[data-code="F5"]');
+  await until(() => sentSince(page, mark, 'key').length === 2, 'F5 down and up');
+  await page.click('#osk-toggle');
   await page.evaluate(() => document.exitFullscreen()); // what Esc does for a person
   await page.waitForFunction(() => document.fullscreenElement === null);
   // The label follows the fullscreenchange event, which may come a moment later.
@@ -495,11 +510,15 @@ test('fullscreen shows the screen alone', async () => {
 
 test('the shortcut buttons send whole chords', async () => {
   const mark = page.sent.length;
+  await page.click('#shortcuts summary');
   await page.click('button[data-keys="ControlLeft AltLeft Delete"]');
   await until(() => sentSince(page, mark, 'key').length === 6, 'six key messages');
   assert.deepEqual(sentSince(page, mark, 'key').map((m) => `${m.code}:${m.down ? 'down' : 'up'}`), [
     'ControlLeft:down', 'AltLeft:down', 'Delete:down', 'Delete:up', 'AltLeft:up', 'ControlLeft:up',
   ]);
+  // Feedback: the toolbar says what went, and the menu closes.
+  assert.equal(await page.textContent('#echo'), 'Sent Ctrl+Alt+Del');
+  assert.equal(await page.getAttribute('#shortcuts', 'open'), null);
 });
 
 test('the screenshot button downloads a JPEG', async () => {
@@ -513,21 +532,56 @@ test('the screenshot button downloads a JPEG', async () => {
   assert.deepEqual([...bytes.subarray(-2)], [0xff, 0xd9], 'ends with EOI (FFD9)');
 });
 
-test('the paste box types text through kv', async () => {
+test('the paste box types text through kv, and says when it is done', async () => {
+  await page.click('#paste-toggle');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'paste-text', 'the text box has focus');
   const text = 'pasted 42.';
   await page.fill('#paste-text', text);
-  await page.click('#paste button[type=submit]');
+  await page.click('#paste-go');
   await until(async () => (await demoScreen()).includes(text), `"${text}" on the demo screen`);
-  assert.match(await page.textContent('#paste-result'), /Typing 10 characters/);
+  await until(async () => /^Typed 10 characters ✓$/.test(await page.textContent('#paste-result')), 'the done state', 5000);
+  assert.ok(await page.isHidden('#paste-progress') && await page.isHidden('#paste-cancel'));
+  const pastes = sentSince(page, 0, 'paste').slice(-2);
+  assert.deepEqual(pastes.map((m) => !!m.check), [true, false], 'checked first, then typed');
 });
 
-test('the paste box names the characters the layout cannot type', async () => {
+test('a long paste shows progress and stops when asked', async () => {
+  const text = 'abcdefghij'.repeat(30); // 300 keystrokes: about 5 s at kv's pace
+  await page.fill('#paste-text', text);
+  await page.click('#paste-go');
+  await until(async () => (await page.$eval('#paste-progress', (e) => !e.hidden && e.value)) > 0, 'the progress bar to move', 5000);
+  assert.match(await page.textContent('#paste-result'), /^Typing 300 characters… about \d+ % done$/);
+  await page.click('#paste-cancel');
+  assert.match(await page.textContent('#paste-result'), /^Stopped: about \d+ % of 300 characters were typed$/);
+  await sleep(500);
+  const typed = (await demoScreen()).split('pasted 42.').at(-1);
+  assert.ok(typed.length > 0 && typed.length < 300, `stopped part way: ${typed.length} of 300 typed`);
+  await sleep(500);
+  assert.equal((await demoScreen()).split('pasted 42.').at(-1), typed, 'nothing more typed after Stop');
+});
+
+test('a paste with characters the layout cannot type asks before typing', async () => {
   await page.selectOption('#layout', 'us');
-  await page.fill('#paste-text', 'ok€');
-  await page.click('#paste button[type=submit]');
-  await until(async () => /Could not type/.test(await page.textContent('#paste-result')), 'the skipped characters');
-  assert.match(await page.textContent('#paste-result'), /€/);
-  await until(async () => (await demoScreen()).includes('ok'), '"ok" on the demo screen');
+  const before = await demoScreen();
+  const mark = page.sent.length;
+  await page.fill('#paste-text', 'Grüße aus Köln');
+  await page.click('#paste-go');
+  await page.waitForSelector('#paste-ask', { state: 'visible', timeout: 5000 });
+  const asked = await page.textContent('#paste-ask-text');
+  assert.match(asked, /The English \(US\) layout cannot type “ü” “ß” “ö”/);
+  assert.deepEqual(sentSince(page, mark, 'paste').map((m) => m.check), [true], 'only a check went to kv');
+  await page.click('#paste-keep');
+  assert.equal(await page.textContent('#paste-result'), 'Nothing typed');
+  await sleep(300);
+  assert.equal(await demoScreen(), before, 'nothing typed after Cancel');
+  // The other choice: type what can be typed.
+  await page.click('#paste-go');
+  await page.waitForSelector('#paste-ask', { state: 'visible' });
+  await page.click('#paste-anyway');
+  await until(async () => (await demoScreen()).endsWith('Gre aus Kln'), '"Gre aus Kln" on the demo screen');
+  await until(async () => /^Typed 14 characters ✓$/.test(await page.textContent('#paste-result')), 'the done state', 5000);
+  await page.click('#paste-toggle');
+  assert.ok(await page.isHidden('#paste'));
 });
 
 test('Caps Lock on the target lights the Caps pill', async () => {
@@ -720,9 +774,11 @@ test('after typing and scrolling, the canvas shows what /snapshot.jpg shows', as
   await page.keyboard.press('Enter');
   // More lines than the console's 31 rows (at 1280×720), then the wheel takes it back a few.
   const lines = Array.from({ length: 36 }, (_, i) => `s${i}`).join('\n');
+  await page.click('#paste-toggle');
   await page.fill('#paste-text', `${lines}\n`);
-  await page.click('#paste button[type=submit]');
+  await page.click('#paste-go');
   await until(async () => (await demoScreen()).includes('s35\n'), 'the pasted lines on the target', 20000);
+  await page.click('#paste-toggle');
   await sleep(500);
   const unscrolled = await frameSample(page);
   const box = await contentBox(page);
@@ -807,6 +863,8 @@ function vanishingUpload(name, total, sent) {
 
 test('the media panel uploads with progress, resumes, attaches, ejects and deletes', async () => {
   const images = async () => (await get('/api/images')).json();
+  await page.waitForSelector('#media-toggle:not([hidden])');
+  await page.click('#media-toggle');
   await page.waitForSelector('#media:not([hidden])');
   const MiB = 1 << 20;
   const bytes = Buffer.alloc(3 * MiB);
@@ -830,6 +888,14 @@ test('the media panel uploads with progress, resumes, attaches, ejects and delet
   if (process.env.KV_IMAGES) {
     assert.ok(fs.readFileSync(path.join(process.env.KV_IMAGES, 'ui.img')).equals(bytes), 'the stored image is the file');
   }
+  // The same name again, without "replace": said in words before a byte is sent.
+  const putsBefore = puts.length;
+  await page.setInputFiles('#media-file', { name: 'ui.img', mimeType: 'application/octet-stream', buffer: bytes });
+  await page.click('#media-upload');
+  assert.equal(await page.textContent('#media-rate'),
+    'An image named ui.img is already on the board: tick "replace an image of this name", or change the name.');
+  assert.equal(puts.length, putsBefore, 'nothing uploaded');
+  assert.ok(await page.isHidden('#media-resume'), 'no Resume that cannot work');
 
   const row = 'tr[data-name="ui.img"]';
   assert.match(await page.textContent('#media-drive'), /simulated/);
@@ -845,12 +911,234 @@ test('the media panel uploads with progress, resumes, attaches, ejects and delet
   await page.click(`${row} >> text=Delete`);
   await page.waitForSelector(row, { state: 'detached' });
   assert.deepEqual((await images()).images, []);
+  await page.click('#media-toggle');
+  assert.ok(await page.isHidden('#media'));
+});
+
+test('at 1366x768 the whole UI fits the window: the toolbar never scrolls away', async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const p = await openUi(context);
+  try {
+    await firstFrame(p);
+    const height = await p.evaluate(() => document.documentElement.scrollHeight);
+    console.log(`# page height at 1366x768: ${height} px`);
+    assert.ok(height <= 768 + 1, `the page is ${height} px tall`);
+    for (const id of ['fullscreen', 'scale', 'osk-toggle', 'paste-toggle', 'release', 'quality', 'ws-pill', 'hid-pill']) {
+      const box = await p.locator(`#${id}`).boundingBox();
+      assert.ok(box && box.y + box.height <= 768, `#${id} on screen: ${JSON.stringify(box)}`);
+    }
+    // The picture still gets most of the window, and the hint is not over it.
+    const view = await p.locator('#view').boundingBox();
+    const hint = await p.locator('#hint').boundingBox();
+    assert.ok(view.height > 600, `the picture is ${view.height} px tall`);
+    assert.ok(hint.y + hint.height <= view.y, 'the hint sits above the picture, not over it');
+    // 1:1 shows the picture pixel for pixel; Fit brings it back.
+    await p.click('#scale');
+    const actual = await p.$eval('#screen', (c) => [c.getBoundingClientRect().width, c.width]);
+    assert.equal(actual[0], actual[1], '1:1: one CSS pixel per picture pixel');
+    await p.click('#scale');
+    const fit = await p.$eval('#screen', (c) => c.getBoundingClientRect().height);
+    assert.ok(Math.abs(fit - (view.height - 2)) < 2, `fit: the canvas fills the view (${fit} of ${view.height})`);
+    await p.screenshot({ path: path.join(artifacts, 'kv-1366.png') });
+  } finally {
+    await context.close();
+  }
+});
+
+test('Tab goes to the target; Ctrl+Alt+Shift, shown in the hint, leaves the picture', async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const p = await openUi(context);
+  try {
+    // The picture is not the first stop: the skip link and the toolbar come first.
+    await p.keyboard.press('Tab');
+    assert.equal(await p.evaluate(() => document.activeElement.className), 'skip');
+    await p.focus('#view');
+    assert.match(await p.textContent('#hint'), /Ctrl\+Alt\+Shift leaves the picture/);
+    const ring = await p.$eval('#view', (v) => getComputedStyle(v).outlineWidth);
+    assert.equal(ring, '3px', 'a clear focus ring on the picture');
+    let mark = p.sent.length;
+    await p.keyboard.press('Tab');
+    await p.keyboard.press('Shift+Tab');
+    await p.keyboard.press('Escape');
+    await until(() => sentSince(p, mark, 'key').length >= 8, 'Tab, Shift+Tab and Esc sent to the target');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'view', 'Tab, Shift+Tab and Esc stay in the picture');
+    mark = p.sent.length;
+    await p.keyboard.down('Control');
+    await p.keyboard.down('Alt');
+    await p.keyboard.down('Shift');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'fullscreen', 'focus is on the toolbar');
+    await p.keyboard.up('Shift');
+    await p.keyboard.up('Alt');
+    await p.keyboard.up('Control');
+    await until(() => sentSince(p, mark, 'release').length === 1, 'the modifiers released on the target');
+    assert.match(await p.textContent('#echo'), /Keyboard left the picture/);
+    mark = p.sent.length;
+    await p.keyboard.press('Tab');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'scale', 'Tab now moves between the controls');
+    const ringButton = await p.$eval('#scale', (b) => getComputedStyle(b).outlineWidth);
+    assert.equal(ringButton, '3px', 'a clear focus ring on the controls');
+    await sleep(200);
+    assert.deepEqual(sentSince(p, mark, 'key'), [], 'no key went to the target');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a recorded macro is kept on kv and replays the same key events; a written one too', async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  let p = await openUi(context);
+  try {
+    await p.click('#macros summary');
+    await p.click('#macro-record');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'view', 'recording types into the picture');
+    const mark = p.sent.length;
+    for (const key of usKeys('Hi!')) await p.keyboard.press(key);
+    await p.keyboard.press('Escape');
+    await p.click('#macro-record');
+    const recorded = sentSince(p, mark, 'key').map((m) => `${m.code}:${m.down}`);
+    assert.equal(recorded.length, 12, recorded.join(' '));
+    await p.fill('#macro-name', 'greet');
+    await p.click('#macro-form button[type=submit]');
+    await until(async () => (await p.textContent('#macro-result')) === 'Saved greet', 'the macro saved');
+    // Kept on the board (in --state-dir): a new page, or a new kv, finds it.
+    const kept = await (await get('/api/macros')).json();
+    assert.deepEqual(kept.macros.map((m) => m.name), ['greet']);
+    if (process.env.KV_ARTIFACTS) assert.ok(fs.existsSync(path.join(process.env.KV_ARTIFACTS, 'state', 'macros.json')));
+    await p.close();
+    p = await openUi(context);
+    await p.click('#macros summary');
+    await p.waitForSelector('#macro-list button:has-text("greet")');
+    const before = await demoScreen();
+    const replay = p.sent.length;
+    await p.click('#macro-list button:has-text("▶ greet")');
+    await until(async () => (await p.textContent('#echo')) === 'Sent greet', 'the replay to finish');
+    assert.deepEqual(sentSince(p, replay, 'key').map((m) => `${m.code}:${m.down}`), recorded, 'the same key events');
+    await until(async () => (await demoScreen()).slice(before.length) === 'Hi!<Esc>', '"Hi!<Esc>" typed again');
+    // Written by hand: a chord, a wait, one key down and up.
+    await p.fill('#macro-name', 'bios');
+    await p.fill('#macro-keys', 'ControlLeft+AltLeft+Delete wait:30 +F2 -F2');
+    await p.click('#macro-form button[type=submit]');
+    await until(async () => (await p.textContent('#macro-result')) === 'Saved bios', 'the written macro saved');
+    const written = p.sent.length;
+    await p.click('#macro-list button:has-text("▶ bios")');
+    await until(async () => (await p.textContent('#echo')) === 'Sent bios', 'the written macro to play');
+    assert.deepEqual(sentSince(p, written, 'key').map((m) => `${m.code}:${m.down ? 'down' : 'up'}`), [
+      'ControlLeft:down', 'AltLeft:down', 'Delete:down', 'Delete:up', 'AltLeft:up', 'ControlLeft:up', 'F2:down', 'F2:up',
+    ]);
+    // kv refuses what is not a key, and says which.
+    const errorsBefore = pageErrors.length;
+    await p.fill('#macro-name', 'typo');
+    await p.fill('#macro-keys', 'KeyQQ');
+    await p.click('#macro-form button[type=submit]');
+    await until(async () => /^Not saved: macro "typo": unknown key code "KeyQQ"/.test(await p.textContent('#macro-result')), 'the refusal');
+    const refused = pageErrors.splice(errorsBefore);
+    assert.ok(refused.every((e) => /^HTTP 400 for .*\/api\/macros$/.test(e)), `only the expected 400: ${refused}`);
+    for (const name of ['greet', 'bios']) await p.click(`#macro-list button[aria-label="Delete ${name}"]`);
+    await until(async () => (await (await get('/api/macros')).json()).macros.length === 0, 'both deleted on kv');
+  } finally {
+    await context.close();
+  }
+});
+
+test('on a phone, the on-screen keyboard types Esc, F2, arrows, Ctrl+Alt+Del and text', async () => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const p = await openUi(phone);
+  try {
+    await firstFrame(p);
+    assert.ok(await p.isVisible('#osk'), 'open by itself on a touch screen');
+    for (const id of ['fullscreen', 'osk-toggle', 'paste-toggle', 'release']) {
+      const box = await p.locator(`#${id}`).boundingBox();
+      assert.ok(box.height >= 44 && box.width >= 44, `#${id} is a 44 px touch target: ${box.width}×${box.height}`);
+    }
+    const before = await demoScreen();
+    const mark = p.sent.length;
+    for (const code of ['Escape', 'F2', 'ArrowUp', 'ArrowLeft', 'ArrowDown', 'ArrowRight', 'Delete']) {
+      await p.tap(`#osk-keys button[data-code="${code}"]`);
+    }
+    await p.tap('#soft-input');
+    await p.keyboard.type('ok 42');
+    await p.keyboard.press('Enter');
+    const want = '<Esc><F2><Up><Left><Down><Right><Del>ok 42\n';
+    await until(async () => (await demoScreen()).slice(before.length) === want, `${JSON.stringify(want)} on the demo screen`)
+      .catch(async (e) => { throw new Error(`${e.message}; got ${JSON.stringify((await demoScreen()).slice(before.length))}`); });
+    // Modifiers latch: Ctrl, then Alt, then Del is one chord.
+    const chord = p.sent.length;
+    await p.tap('#osk-keys button[data-code="ControlLeft"]');
+    await p.tap('#osk-keys button[data-code="AltLeft"]');
+    assert.equal(await p.getAttribute('#osk-keys button[data-code="AltLeft"]', 'aria-pressed'), 'true', 'Alt latched');
+    await p.tap('#osk-keys button[data-code="Delete"]');
+    await until(() => sentSince(p, chord, 'key').length === 6, 'the chord');
+    assert.deepEqual(sentSince(p, chord, 'key').map((m) => `${m.code}:${m.down ? 'down' : 'up'}`), [
+      'ControlLeft:down', 'AltLeft:down', 'Delete:down', 'Delete:up', 'AltLeft:up', 'ControlLeft:up',
+    ]);
+    assert.equal(await p.getAttribute('#osk-keys button[data-code="AltLeft"]', 'aria-pressed'), 'false', 'unlatched after the key');
+    assert.equal(await p.textContent('#echo'), 'Sent Ctrl+Alt+Del');
+    assert.ok(sentSince(p, mark, 'key').length >= 14, 'the keys went as key messages');
+  } finally {
+    await phone.close();
+  }
+});
+
+test('on a phone, a long press is a right click and two fingers scroll and zoom', async () => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const p = await openUi(phone);
+  try {
+    await firstFrame(p);
+    const box = await contentBox(p);
+    const cdp = await phone.newCDPSession(p);
+    const touch = (type, points) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) });
+    const x = box.left + box.width / 2;
+    const y = box.top + box.height / 2;
+    let mark = p.sent.length;
+    await touch('touchStart', [[x, y]]);
+    await sleep(800);
+    await touch('touchEnd', []);
+    await until(() => sentSince(p, mark, 'abs').some((m) => m.buttons === 2), 'a right click');
+    assert.deepEqual(sentSince(p, mark, 'abs').map((m) => m.buttons), [0, 2, 0], 'long press: move, right press, release');
+    // Two fingers moving down together: the wheel, scrolling up.
+    mark = p.sent.length;
+    await touch('touchStart', [[x - 40, y - 30], [x + 40, y - 30]]);
+    for (let d = 10; d <= 90; d += 10) await touch('touchMove', [[x - 40, y - 30 + d], [x + 40, y - 30 + d]]);
+    await touch('touchEnd', []);
+    await until(() => sentSince(p, mark, 'wheel').length > 0, 'wheel messages');
+    const notches = sentSince(p, mark, 'wheel').reduce((n, m) => n + m.dy, 0);
+    assert.ok(notches >= 2, `${notches} notches up`);
+    assert.deepEqual(sentSince(p, mark, 'abs'), [], 'no click from two fingers');
+    // Fingers apart: the picture zooms in the page (nothing goes to the target).
+    mark = p.sent.length;
+    await touch('touchStart', [[x - 20, y], [x + 20, y]]);
+    for (let d = 30; d <= 90; d += 20) await touch('touchMove', [[x - d, y], [x + d, y]]);
+    await touch('touchEnd', []);
+    const scaled = await p.$eval('#screen', (c) => c.getBoundingClientRect().width / c.parentElement.clientWidth);
+    assert.ok(scaled > 2, `the picture is zoomed ${scaled.toFixed(2)}×`);
+    await p.click('#scale');
+    await p.click('#scale');
+    assert.equal(await p.$eval('#screen', (c) => c.style.transform), '', 'Fit undoes the zoom');
+  } finally {
+    await phone.close();
+  }
+});
+
+test('the icon needs no login, and files go gzipped to a browser that takes gzip', async () => {
+  const icon = await fetch(`${base}/favicon.ico`);
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get('content-type'), 'image/svg+xml');
+  const gz = await fetch(`${base}/app.js`, { headers: { 'Accept-Encoding': 'gzip' } });
+  assert.equal(gz.headers.get('content-encoding'), 'gzip');
+  assert.equal(gz.headers.get('vary'), 'Accept-Encoding');
+  const source = fs.readFileSync(new URL('../../www/app.js', import.meta.url), 'utf8');
+  assert.equal(await gz.text(), source, 'inflates to www/app.js');
+  // What Chromium itself received: fewer bytes than it decoded.
+  const sizes = await page.evaluate(() => performance.getEntriesByType('resource')
+    .filter((e) => /\/(app|osk)\.js$|\/style\.css$/.test(e.name)).map((e) => [e.name, e.encodedBodySize, e.decodedBodySize]));
+  assert.equal(sizes.length, 3, JSON.stringify(sizes));
+  for (const [name, encoded, decoded] of sizes) assert.ok(encoded * 2 < decoded, `${name}: ${encoded} bytes for ${decoded}`);
 });
 
 /** kv answering HTTP on KV_URL. */
 const kvUp = () => fetch(`${base}/api/status`, { cache: 'no-store' }).then((r) => r.ok, () => false);
 
-test('the page survives kv restarting: fresh frames again without a reload', async (t) => {
+test('the page survives kv restarting: says so, refuses keys visibly, fresh frames within 5 s', async (t) => {
   if (!process.env.KV_PID || !process.env.KV_BIN) return t.skip('needs ./run (KV_PID, KV_BIN, KV_ARGS)');
   const errorsBefore = pageErrors.length;
   const before = await page.$eval('#screen', (c) => Number(c.dataset.seq));
@@ -859,12 +1147,31 @@ test('the page survives kv restarting: fresh frames again without a reload', asy
   process.kill(Number(process.env.KV_PID), 'SIGTERM');
   await until(async () => !(await kvUp()), 'kv to stop');
   await until(async () => (await page.$eval('#ws-pill', (e) => e.dataset.level)) === 'bad', 'the page to see kv gone');
+  // Disconnected, and the page says so: the picture dimmed under the reason, the pills
+  // greyed as old news, and keys typed now counted as not sent.
+  await until(async () => /^Connection to kv lost — reconnecting \(\d+ s\)$/.test(await page.textContent('#offline-text')), 'the reason over the picture');
+  assert.ok(await page.isVisible('#offline'));
+  assert.equal(await page.$eval('#screen', (c) => getComputedStyle(c).filter), 'grayscale(1) brightness(0.4)');
+  assert.equal(await page.$eval('#hid-pill', (e) => e.hasAttribute('data-stale')), true, 'the USB pill is marked stale');
+  const sentBefore = page.sent.length;
+  await page.focus('#view');
+  for (const key of usKeys('lost')) await page.keyboard.press(key);
+  assert.equal(await page.textContent('#offline-keys'), '4 keys typed meanwhile NOT sent to the target');
+  assert.equal(page.sent.length, sentBefore, 'nothing went out');
+  await page.screenshot({ path: path.join(artifacts, 'kv-disconnected.png') });
   const log = fs.openSync(process.env.KV_LOG || path.join(artifacts, 'kv.log'), 'a');
   const kv = spawn(process.env.KV_BIN, JSON.parse(process.env.KV_ARGS), { stdio: ['ignore', log, log] });
   fs.writeFileSync(path.join(artifacts, 'kv.pid'), String(kv.pid));
   restarted = kv;
   await until(kvUp, 'kv to answer again');
-  await until(async () => (await page.$eval('#ws-pill', (e) => e.dataset.level)) === 'ok', 'the page to reconnect', 20000);
+  const upAt = Date.now();
+  const acked = page.acks.length;
+  await until(async () => (await page.$eval('#ws-pill', (e) => e.dataset.level)) === 'ok', 'the page to reconnect', 5000);
+  await until(() => page.acks.slice(acked).some((a) => a.type === 'ack'), 'a fresh frame within 5 s of kv answering', 5000);
+  console.log(`# picture back ${Date.now() - upAt} ms after kv answered again`);
+  assert.ok(await page.isHidden('#offline'), 'the reason is gone');
+  assert.equal(await page.$eval('#hid-pill', (e) => e.hasAttribute('data-stale')), false, 'the pills are current again');
+  assert.match(await page.textContent('#notice'), /4 key presses were typed while disconnected and NOT sent/);
   // Fresh frames: the canvas shows one update after another from the new kv (its sequence
   // starts again, so it may be lower than before), and the pixels are a live picture.
   const mark = page.acks.length;
@@ -880,6 +1187,112 @@ test('the page survives kv restarting: fresh frames again without a reload', asy
   const during = pageErrors.splice(errorsBefore);
   const other = during.filter((e) => !/WebSocket connection to .* failed/.test(e));
   assert.deepEqual(other, [], 'no other errors while kv was away');
+});
+
+test('a link that dies without closing (kv frozen) is shown as lost within 10 s, and comes back', async (t) => {
+  if (!restarted) return t.skip('needs the restart test before it');
+  await firstFrame(page);
+  const errorsBefore = pageErrors.length;
+  // A long paste is being typed when the link dies.
+  await page.click('#paste-toggle');
+  await page.fill('#paste-text', 'zyxwvutsrq'.repeat(40));
+  await page.click('#paste-go');
+  await until(async () => (await page.$eval('#paste-progress', (e) => !e.hidden && e.value)) > 0, 'the paste under way', 5000);
+  // SIGSTOP: kv's sockets stay open but nothing comes, as when Wi-Fi or a cable goes.
+  restarted.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  try {
+    await until(async () => page.isVisible('#offline'), 'the lost connection to be shown', 10000);
+    console.log(`# a silent link shown as lost after ${Date.now() - stoppedAt} ms`);
+    assert.match(await page.textContent('#offline-text'), /^Connection to kv lost — reconnecting \(\d+ s\)$/);
+    assert.match(await page.textContent('#paste-result'), /^Interrupted: the connection to kv was lost/);
+    assert.ok(await page.isHidden('#paste-progress') && await page.isEnabled('#paste-go'), 'no progress bar left behind');
+    await page.focus('#view');
+    await page.keyboard.press('KeyZ');
+    assert.equal(await page.textContent('#offline-keys'), '1 key typed meanwhile NOT sent to the target');
+  } finally {
+    restarted.kill('SIGCONT');
+  }
+  const acked = page.acks.length;
+  await until(() => page.acks.slice(acked).some((a) => a.type === 'ack'), 'fresh frames after kv goes on', 10000);
+  await until(async () => page.isHidden('#offline'), 'the lost state to clear');
+  // kv let go of the dead page's paste: nothing more is typed.
+  const screen = await demoScreen();
+  await sleep(600);
+  assert.equal(await demoScreen(), screen, 'the paste stopped');
+  assert.ok(!screen.endsWith('zyxwvutsrq'.repeat(40)), 'it stopped part way');
+  await page.click('#paste-toggle');
+  const other = pageErrors.splice(errorsBefore).filter((e) => !/WebSocket connection to .* failed/.test(e));
+  assert.deepEqual(other, [], 'no other errors');
+});
+
+/** Stops the kv the restart test started and starts one with `env` on the same port. */
+async function restartKv(env) {
+  const exited = new Promise((resolve) => (restarted.exitCode === null ? restarted.once('exit', resolve) : resolve()));
+  restarted.kill('SIGTERM');
+  await exited;
+  const log = fs.openSync(process.env.KV_LOG || path.join(artifacts, 'kv.log'), 'a');
+  const kv = spawn(process.env.KV_BIN, JSON.parse(process.env.KV_ARGS), { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
+  fs.writeFileSync(path.join(artifacts, 'kv.pid'), String(kv.pid));
+  restarted = kv;
+  const up = () => fetch(`${base}/login.html`, { cache: 'no-store' }).then((r) => r.ok, () => false);
+  await until(up, 'kv to answer again');
+}
+
+test('with a password, a restart that lost the session says so at login and comes back to the picture', async (t) => {
+  if (!restarted) return t.skip('needs the restart test before it');
+  // The first page has no password to give: it leaves before kv asks for one.
+  await page.goto('about:blank');
+  const errorsBefore = pageErrors.length;
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  await restartKv({ KV_USER: 'op', KV_PASSWORD: 'a long passphrase' });
+  try {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    p.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${m.text()}`);
+    });
+    await p.goto(`${base}/`);
+    // The login page: in the system's theme, naming this kv.
+    assert.equal(new URL(p.url()).pathname, '/login.html');
+    assert.equal(await p.textContent('#host'), new URL(base).host);
+    const login = async () => {
+      await p.fill('#user', 'op');
+      await p.fill('#password', 'a long passphrase');
+      await p.click('#login button');
+    };
+    await login();
+    await p.waitForFunction(() => location.pathname === '/' && document.getElementById('screen').dataset.seq, null, { timeout: 10000 });
+    await p.evaluate(() => { location.hash = '#kept'; });
+    // kv restarts: its sessions were in memory, so the page must log in again.
+    await restartKv({ KV_USER: 'op', KV_PASSWORD: 'a long passphrase' });
+    const upAt = Date.now();
+    await p.waitForURL(/\/login\.html\?/, { timeout: 5000 });
+    const asked = new URL(p.url()).searchParams;
+    assert.equal(asked.get('reason'), 'session');
+    assert.equal(asked.get('next'), '/#kept', 'the page to come back to');
+    assert.match(await p.textContent('#why'), /Your session ended: kv restarted/);
+    await login();
+    await p.waitForFunction(() => location.pathname === '/' && location.hash === '#kept' && document.getElementById('screen').dataset.seq,
+      null, { timeout: 5000 });
+    console.log(`# with a password: picture back ${Date.now() - upAt} ms after kv answered again, after logging in`);
+    assert.ok((await frameSample(p)).variance > 20, 'a picture, not a blank canvas');
+    // The light theme reaches the login page too.
+    await p.emulateMedia({ colorScheme: 'light' });
+    await p.goto(`${base}/login.html`);
+    const background = () => p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+    assert.equal(await background(), 'rgb(243, 244, 246)');
+    await p.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await background(), 'rgb(21, 23, 26)');
+  } finally {
+    await context.close();
+    // Back to kv without a password. The 401s of the page while its session was gone
+    // are expected, and only those.
+    await restartKv({});
+    const during = pageErrors.splice(errorsBefore);
+    const other = during.filter((e) => !/^HTTP 401 for .*\/(ws|api\/session|ws\/video)$|WebSocket connection to .* failed/.test(e));
+    assert.deepEqual(other, [], 'no other errors');
+  }
 });
 
 test('no page errors, console errors or CSP violations', () => {
