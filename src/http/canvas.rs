@@ -401,13 +401,17 @@ impl Viewer {
     /// Auto: one level down when updates take long to be acknowledged, one
     /// up after `AUTO_CALM` seconds in a row whose pictures came quickly. A
     /// second with no picture (a still screen) says nothing about the link:
-    /// stepping up on it would only send a whole frame to find out.
+    /// stepping up on it would only send a whole frame to find out. Down,
+    /// the page keeps its picture (what changes comes at the lower quality,
+    /// what did not stays better): a whole frame is the last thing a link
+    /// that is behind needs. Up, a whole frame brings the better quality.
     fn auto_step(&mut self, latency: Option<Duration>, pictures: Option<Duration>) {
         let at = AUTO_LEVELS.iter().position(|q| *q == self.quality);
         let at = at.unwrap_or(0);
         if latency.is_some_and(|l| l > AUTO_SLOW) {
             if at + 1 < AUTO_LEVELS.len() {
-                self.set_quality(AUTO_LEVELS[at + 1]);
+                self.quality = AUTO_LEVELS[at + 1];
+                self.calm = 0;
             }
         } else if let Some(pictures) = pictures {
             if pictures < AUTO_FAST && at > 0 {
@@ -830,7 +834,27 @@ mod tests {
             "once a second"
         );
         assert_eq!(bench.viewer.quality, Quality::Level(80));
-        assert!(bench.viewer.wants(1), "a whole frame at the new quality");
+        assert!(!bench.viewer.wants(1), "the page keeps its picture");
+    }
+
+    #[test]
+    fn test_auto_steps_down_without_a_whole_frame() {
+        let view = View {
+            quality: Choice::Auto,
+            max_fps: 0,
+        };
+        let mut bench = Bench::new(view);
+        let old = screen_jpeg(640, 480, (2, 1), None);
+        let new = screen_jpeg(640, 480, (2, 1), Some((100, 100, 20, 10)));
+        bench.publish(&framed(1, old, bench.t0));
+        bench.write(0);
+        bench.viewer.ack(1, bench.at(400)).unwrap();
+        bench.viewer.stats(bench.at(1000));
+        assert_eq!(bench.viewer.quality, Quality::Level(80), "stepped down");
+        bench.publish(&framed(2, new, bench.at(1000)));
+        bench.write(1000);
+        let kinds: Vec<(u8, u64)> = bench.messages().iter().map(|m| (m.0, m.1)).collect();
+        assert_eq!(kinds, [(KIND_WHOLE, 1), (KIND_CHANGES, 2)]);
     }
 
     #[test]
