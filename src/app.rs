@@ -36,7 +36,7 @@ impl App {
         now: Instant,
     ) -> App {
         App {
-            auth: crate::auth::Gate::new(config.credentials.clone()),
+            auth: crate::auth::Gate::new(config.credentials.clone(), now),
             config,
             video: Pipeline::new(source, now),
             hid,

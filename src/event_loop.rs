@@ -23,6 +23,8 @@ use crate::sys::signal::Signals;
 use crate::tls::Socket;
 use crate::video::{Audience, SharedFrame};
 
+/// The password checker thread has answers (`auth::checker`).
+const CHECKER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const VIDEO: Token = Token(2);
 /// PRIORITY too: a V4L2 event (the source changed) is POLLPRI, not readable.
@@ -102,6 +104,12 @@ impl Server {
             last_status: String::new(),
             next_status: now,
         };
+        let waker = mio::Waker::new(server.poll.registry(), CHECKER)?;
+        server.app.auth.start_checker(Box::new(move || {
+            if let Err(e) = waker.wake() {
+                log::warn!("cannot wake the event loop for a password check: {e}");
+            }
+        }))?;
         server.sync_fds()?;
         Ok(server)
     }
@@ -142,6 +150,7 @@ impl Server {
                         }
                     }
                     VIDEO => video_ready = true,
+                    CHECKER => self.on_checked(now),
                     HID => self.app.hid.poll(now),
                     Token(t) => self.conn_ready(t.wrapping_sub(FIRST_CONN), now),
                 }
@@ -151,6 +160,7 @@ impl Server {
                 self.on_video(frame, now);
             }
             self.on_timers(now);
+            self.close_ended_sessions(now);
             if let Some(frame) = self.app.video.updates().step() {
                 self.on_picture(&frame, now);
             }
@@ -175,6 +185,7 @@ impl Server {
                 .as_ref()
                 .map(crate::gadget::udc::UdcWatch::poll_at),
             self.app.net.as_ref().and_then(crate::net::UsbNet::poll_at),
+            self.app.auth.poll_at(),
             Some(self.next_status),
         ];
         deadlines
@@ -405,9 +416,49 @@ impl Server {
                 self.follow(slot, next, now);
             }
         }
+        if self.app.auth.poll_at().is_some_and(|t| t <= now) {
+            self.app.auth.expire(now);
+        }
         if now >= self.next_status {
             self.next_status = now + STATUS_EVERY;
             self.push_status(now);
+        }
+    }
+
+    /// Hands each password the checker thread judged to the connection
+    /// parked for it (if it has not gone meanwhile; the verdict still
+    /// counts for its address).
+    fn on_checked(&mut self, now: Instant) {
+        for (ticket, verdict) in self.app.auth.answers(now) {
+            let parked = self
+                .conns
+                .iter()
+                .position(|c| c.as_ref().and_then(Conn::checking) == Some(ticket));
+            if let Some(slot) = parked {
+                if let Some(conn) = self.conns[slot].as_mut() {
+                    let next = conn.on_checked(verdict, &mut self.app, now);
+                    self.follow(slot, next, now);
+                }
+            }
+        }
+    }
+
+    /// Closes every connection a session opened once it is over (logout,
+    /// expiry, eviction): a WebSocket typing, a viewer watching, a request
+    /// held. Within the turn it ended in, or the turn its expiry woke.
+    fn close_ended_sessions(&mut self, now: Instant) {
+        let ended = self.app.auth.take_ended();
+        if ended.is_empty() {
+            return;
+        }
+        for slot in 0..self.conns.len() {
+            let session = self.conns[slot].as_ref().and_then(Conn::session);
+            if session.is_some_and(|s| ended.contains(&s)) {
+                if let Some(conn) = &self.conns[slot] {
+                    log::info!("{}: closed, its session is over", conn.peer());
+                }
+                self.close(slot, now);
+            }
         }
     }
 

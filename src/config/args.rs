@@ -178,6 +178,12 @@ pub struct Args {
     #[argh(option)]
     pub tls_name: Vec<String>,
 
+    /// a name browsers reach kv by (besides IP addresses, localhost, the host
+    /// name and host name.local, and each --tls-name); requests for any other
+    /// name get 421, which stops DNS rebinding. Repeat for more
+    #[argh(option)]
+    pub host_name: Vec<String>,
+
     /// where kv keeps what it makes for itself, such as the self-signed
     /// certificate (default /var/lib/kv)
     #[argh(option, default = "PathBuf::from(\"/var/lib/kv\")")]

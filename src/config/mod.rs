@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::gadget::GadgetConfig;
+use crate::http::host::KnownNames;
 use crate::net::UsbNetConfig;
 use crate::tls::TlsSource;
 
@@ -51,6 +52,8 @@ pub struct Config {
     pub tls: Option<TlsSource>,
     /// Plain HTTP beside HTTPS (`--http-port`).
     pub http_listen: Option<SocketAddr>,
+    /// The names requests may carry in `Host` (`--host-name`, `--tls-name`).
+    pub known_names: KnownNames,
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -105,6 +108,7 @@ impl Config {
         let listen = SocketAddr::new(ip, args.port);
         let tls = tls_source(&args)?;
         let http_listen = http_listen(args.http_port.as_deref(), ip, listen, tls.is_some())?;
+        let known_names = known_names(&args.host_name, &args.tls_name)?;
         Ok(Config {
             listen,
             device: args.device,
@@ -130,8 +134,26 @@ impl Config {
             log_level,
             tls,
             http_listen,
+            known_names,
         })
     }
+}
+
+/// `--host-name` checked, with the machine's own names and `--tls-name`.
+fn known_names(host_names: &[String], tls_names: &[String]) -> Result<KnownNames, String> {
+    for name in host_names {
+        let fine = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !fine {
+            return Err(format!(
+                "--host-name {name:?} is not a DNS name; give the name alone, e.g. kv.example.org (no scheme, port or path)"
+            ));
+        }
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    Ok(KnownNames::new(&host, &[host_names, tls_names].concat()))
 }
 
 /// `--max-image-size`: `4000000000`, `700M`, `8G`, `1T` (powers of 1024;

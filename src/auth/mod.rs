@@ -24,6 +24,10 @@ use argon2::Argon2;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+mod checker;
+pub use checker::Ticket;
+use checker::{Answer, Checker};
+
 /// The first wrong password is answered after this; each further one from
 /// the same address doubles it...
 const FIRST_DELAY: Duration = Duration::from_millis(500);
@@ -130,15 +134,36 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
 pub enum Verdict {
     /// No credentials are configured: everyone may.
     Open,
-    /// Valid Basic credentials or a live session.
+    /// Valid Basic credentials, or a right password for a login.
     Allowed,
+    /// A live session cookie: the connection is that session's until it ends.
+    Session(SessionId),
     /// Nothing offered (or a session that is over): ask for credentials.
     Missing,
     /// Wrong credentials: answer 401, but not before `until`.
     Refused { until: Instant },
     /// The address is serving out a delay: 429, retry after this long.
     LockedOut { retry_after: Duration },
+    /// The password is being checked on the checker thread: the connection
+    /// waits, parked, for `Gate::answers` to name this ticket.
+    Pending(Ticket),
+    /// No check can start now (the budget of checks is spent, or this
+    /// address already has one running): 503, retry after this long.
+    Busy { retry_after: Duration },
 }
+
+/// A session, as the connections it authenticated remember it: when it
+/// ends (logout, expiry, eviction), they are closed (`Gate::take_ended`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionId(u64);
+
+/// argon2 checks started per second, whoever asks: the checker thread's
+/// share of the board's CPU, whatever the number of addresses guessing.
+const CHECKS_PER_SECOND: f64 = 4.0;
+/// Checks that may start at once after a quiet while.
+const CHECK_BURST: f64 = 4.0;
+/// A check with no answer by then is given up (the thread died).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Failures {
     count: u32,
@@ -148,35 +173,101 @@ struct Failures {
 }
 
 struct Session {
+    id: SessionId,
     token: String,
     created: Instant,
     used: Instant,
+}
+
+impl Session {
+    fn ends_at(&self) -> Instant {
+        (self.used + SESSION_IDLE).min(self.created + SESSION_LIFE)
+    }
+}
+
+/// A check on the checker thread, and what its answer will mean.
+struct Pending {
+    ticket: Ticket,
+    client: IpAddr,
+    /// For Basic credentials: remembered when right.
+    digest: Option<[u8; 20]>,
+    since: Instant,
+}
+
+/// The global budget of checks: a token bucket.
+struct Budget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * CHECKS_PER_SECOND).min(CHECK_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) / CHECKS_PER_SECOND,
+            ))
+        }
+    }
 }
 
 pub struct Gate {
     credentials: Option<Credentials>,
     failures: HashMap<IpAddr, Failures>,
     sessions: Vec<Session>,
+    next_session: u64,
+    /// Sessions over since the loop last asked (`take_ended`).
+    ended: Vec<SessionId>,
     /// Keyed digests of `Authorization` values that matched a hash, with last use.
     verified: Vec<([u8; 20], Instant)>,
     digest_key: [u8; 16],
+    /// Runs argon2 checks off the loop; started by `start_checker`.
+    checker: Option<Checker>,
+    pending: Vec<Pending>,
+    next_ticket: u64,
+    budget: Budget,
 }
 
 impl Gate {
-    pub fn new(credentials: Option<Credentials>) -> Gate {
+    pub fn new(credentials: Option<Credentials>, now: Instant) -> Gate {
         Gate {
             credentials,
             failures: HashMap::new(),
             sessions: Vec::new(),
+            next_session: 0,
+            ended: Vec::new(),
             verified: Vec::new(),
             // Without randomness the digests are still unguessable to a
             // client; they only need to differ from one header to another.
             digest_key: random_bytes().unwrap_or_default(),
+            checker: None,
+            pending: Vec::new(),
+            next_ticket: 0,
+            budget: Budget {
+                tokens: CHECK_BURST,
+                at: now,
+            },
         }
     }
 
     pub fn enabled(&self) -> bool {
         self.credentials.is_some()
+    }
+
+    /// Starts the checker thread when the password is a hash (a plain one is
+    /// compared in microseconds, in the loop); `notify` wakes the loop.
+    pub fn start_checker(&mut self, notify: Box<dyn Fn() + Send>) -> std::io::Result<()> {
+        if let Some(credentials) = &self.credentials {
+            if matches!(credentials.secret, Secret::Hash(_)) {
+                self.checker = Some(Checker::spawn(credentials.clone(), notify)?);
+            }
+        }
+        Ok(())
     }
 
     /// Judges a request by its `Authorization` header and session cookie.
@@ -191,9 +282,11 @@ impl Gate {
             return Verdict::Open;
         }
         self.expire(now);
+        // A session costs no password check at all, so no flood of wrong
+        // passwords can keep a logged-in browser out.
         if let Some(token) = session {
-            if self.touch_session(token, now) {
-                return Verdict::Allowed;
+            if let Some(id) = self.touch_session(token, now) {
+                return Verdict::Session(id);
             }
         }
         let Some(authorization) = authorization else {
@@ -212,22 +305,119 @@ impl Gate {
             entry.1 = now;
             return Verdict::Allowed;
         }
-        let right = basic_pair(authorization).is_some_and(|(user, password)| {
-            self.credentials
-                .as_ref()
-                .is_some_and(|c| c.verify(&user, &password))
+        match basic_pair(authorization) {
+            Some((user, password)) => self.verify(client, user, password, Some(digest), now),
+            None => self.fail(client, now),
+        }
+    }
+
+    /// `POST /api/login`: whether `user` and `password` are right (then
+    /// `start_session`), or why not, or that the answer will come later.
+    pub fn check_password(
+        &mut self,
+        client: IpAddr,
+        user: &str,
+        password: &str,
+        now: Instant,
+    ) -> Verdict {
+        if self.credentials.is_none() {
+            return Verdict::Open;
+        }
+        self.expire(now);
+        if let Some(verdict) = self.locked_out(client, now) {
+            return verdict;
+        }
+        self.verify(client, user.into(), password.into(), None, now)
+    }
+
+    /// Compares a plain password at once; queues a hash's check, within the
+    /// global budget and one at a time per address.
+    fn verify(
+        &mut self,
+        client: IpAddr,
+        user: String,
+        password: String,
+        digest: Option<[u8; 20]>,
+        now: Instant,
+    ) -> Verdict {
+        let Some(credentials) = &self.credentials else {
+            return Verdict::Open;
+        };
+        if matches!(credentials.secret, Secret::Plain(_)) {
+            let right = credentials.verify(&user, &password);
+            return self.settle(client, right, digest, now);
+        }
+        let Some(checker) = &self.checker else {
+            log::error!("{client}: no password checker running; cannot check a password");
+            return Verdict::Busy {
+                retry_after: Duration::from_secs(1),
+            };
+        };
+        if self.pending.iter().any(|p| key(p.client) == key(client)) {
+            return Verdict::Busy {
+                retry_after: Duration::from_secs(1),
+            };
+        }
+        if let Err(retry_after) = self.budget.take(now) {
+            log::debug!("{client}: password check refused, the budget of checks is spent");
+            return Verdict::Busy { retry_after };
+        }
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        if !checker.submit(ticket, user, password) {
+            return Verdict::Busy {
+                retry_after: Duration::from_secs(1),
+            };
+        }
+        self.pending.push(Pending {
+            ticket,
+            client,
+            digest,
+            since: now,
         });
+        Verdict::Pending(ticket)
+    }
+
+    /// The checks answered since the last call, each with its verdict.
+    pub fn answers(&mut self, now: Instant) -> Vec<(Ticket, Verdict)> {
+        let Some(checker) = &self.checker else {
+            return Vec::new();
+        };
+        let answers: Vec<Answer> = checker.answers().collect();
+        answers
+            .into_iter()
+            .filter_map(|answer| {
+                let i = self
+                    .pending
+                    .iter()
+                    .position(|p| p.ticket == answer.ticket)?;
+                let p = self.pending.swap_remove(i);
+                let verdict = self.settle(p.client, answer.right, p.digest, now);
+                Some((answer.ticket, verdict))
+            })
+            .collect()
+    }
+
+    /// What a checked password means for its address.
+    fn settle(
+        &mut self,
+        client: IpAddr,
+        right: bool,
+        digest: Option<[u8; 20]>,
+        now: Instant,
+    ) -> Verdict {
         if !right {
             return self.fail(client, now);
         }
         self.failures.remove(&key(client));
-        if matches!(
+        let hashed = matches!(
             self.credentials,
             Some(Credentials {
                 secret: Secret::Hash(_),
                 ..
             })
-        ) {
+        );
+        if let Some(digest) = digest.filter(|_| hashed) {
             if self.verified.len() >= MAX_VERIFIED {
                 self.verified
                     .sort_by_key(|(_, used)| std::cmp::Reverse(*used));
@@ -238,42 +428,21 @@ impl Gate {
         Verdict::Allowed
     }
 
-    /// `POST /api/login`: a new session token, or why not.
-    pub fn login(
-        &mut self,
-        client: IpAddr,
-        user: &str,
-        password: &str,
-        now: Instant,
-    ) -> Result<String, Verdict> {
-        if self.credentials.is_none() {
-            return Err(Verdict::Open);
-        }
-        self.expire(now);
-        if let Some(verdict) = self.locked_out(client, now) {
-            return Err(verdict);
-        }
-        let right = self
-            .credentials
-            .as_ref()
-            .is_some_and(|c| c.verify(user, password));
-        if !right {
-            return Err(self.fail(client, now));
-        }
-        self.failures.remove(&key(client));
-        let token: String = random_bytes::<16>()
-            .map_err(|e| {
-                log::error!("{client}: no session: {e}");
-                Verdict::Missing
-            })?
+    /// A new session after a right password: its token for the cookie.
+    pub fn start_session(&mut self, client: IpAddr, now: Instant) -> Result<String, String> {
+        let token: String = random_bytes::<16>()?
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         if self.sessions.len() >= MAX_SESSIONS {
             self.sessions.sort_by_key(|s| std::cmp::Reverse(s.used));
-            self.sessions.truncate(MAX_SESSIONS - 1);
+            let evicted = self.sessions.split_off(MAX_SESSIONS - 1);
+            self.ended.extend(evicted.iter().map(|s| s.id));
         }
+        let id = SessionId(self.next_session);
+        self.next_session += 1;
         self.sessions.push(Session {
+            id,
             token: token.clone(),
             created: now,
             used: now,
@@ -283,25 +452,55 @@ impl Gate {
     }
 
     /// `POST /api/logout`: the session is over on the server, whatever the
-    /// browser keeps.
+    /// browser keeps, and so is every connection it opened.
     pub fn logout(&mut self, session: &str) -> bool {
         let before = self.sessions.len();
-        self.sessions
-            .retain(|s| !constant_time_eq(s.token.as_bytes(), session.as_bytes()));
+        let ended = &mut self.ended;
+        self.sessions.retain(|s| {
+            let this = constant_time_eq(s.token.as_bytes(), session.as_bytes());
+            if this {
+                ended.push(s.id);
+            }
+            !this
+        });
         before != self.sessions.len()
     }
 
+    /// The sessions that ended since the last call: the loop closes the
+    /// connections they opened.
+    pub fn take_ended(&mut self) -> Vec<SessionId> {
+        std::mem::take(&mut self.ended)
+    }
+
+    /// When the next session ends or check is given up, if any.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let sessions = self.sessions.iter().map(Session::ends_at);
+        let checks = self.pending.iter().map(|p| p.since + CHECK_TIMEOUT);
+        sessions.chain(checks).min()
+    }
+
+    /// The live session of a cookie's token, if any (not counted as a use).
     /// Compares against every session so the time taken says nothing about
     /// which token came close.
-    fn touch_session(&mut self, token: &str, now: Instant) -> bool {
-        let mut found = false;
-        for s in &mut self.sessions {
+    pub fn session_of(&self, token: Option<&str>) -> Option<SessionId> {
+        let token = token?;
+        let mut found = None;
+        for s in &self.sessions {
             if constant_time_eq(s.token.as_bytes(), token.as_bytes()) {
-                s.used = now;
-                found = true;
+                found = Some(s.id);
             }
         }
         found
+    }
+
+    /// Like `session_of`, and counts as a use.
+    fn touch_session(&mut self, token: &str, now: Instant) -> Option<SessionId> {
+        let id = self.session_of(Some(token))?;
+        self.sessions
+            .iter_mut()
+            .filter(|s| s.id == id)
+            .for_each(|s| s.used = now);
+        Some(id)
     }
 
     fn locked_out(&self, client: IpAddr, now: Instant) -> Option<Verdict> {
@@ -342,15 +541,23 @@ impl Gate {
         }
     }
 
-    fn expire(&mut self, now: Instant) {
+    /// Forgets what is over: sessions (their connections are closed by the
+    /// loop, `take_ended`), old failures and digests, checks that never
+    /// got an answer.
+    pub fn expire(&mut self, now: Instant) {
+        let ended = &mut self.ended;
         self.sessions.retain(|s| {
-            now.duration_since(s.used) < SESSION_IDLE
-                && now.duration_since(s.created) < SESSION_LIFE
+            let live = now < s.ends_at();
+            if !live {
+                ended.push(s.id);
+            }
+            live
         });
         self.failures
             .retain(|_, f| now.duration_since(f.last) < FORGET_FAILURES || now < f.locked_until);
         self.verified
             .retain(|(_, used)| now.duration_since(*used) < VERIFIED_IDLE);
+        self.pending.retain(|p| now < p.since + CHECK_TIMEOUT);
     }
 
     fn digest(&self, authorization: &str) -> [u8; 20] {
@@ -426,13 +633,13 @@ mod tests {
 
     #[test]
     fn test_open_without_credentials() {
-        let mut gate = Gate::new(None);
+        let mut gate = Gate::new(None, Instant::now());
         assert_eq!(gate.check(ME, None, None, Instant::now()), Verdict::Open);
     }
 
     #[test]
     fn test_basic_accepts_exact_credentials() {
-        let mut gate = Gate::new(Some(plain()));
+        let mut gate = Gate::new(Some(plain()), Instant::now());
         let now = Instant::now();
         assert_eq!(gate.check(ME, Some(RIGHT), None, now), Verdict::Allowed);
         assert_eq!(
@@ -456,7 +663,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let mut gate = Gate::new(Some(plain()));
+            let mut gate = Gate::new(Some(plain()), Instant::now());
             let now = t0 + Duration::from_secs(i as u64);
             assert!(
                 matches!(
@@ -470,7 +677,7 @@ mod tests {
 
     #[test]
     fn test_refused_delay_doubles_and_locks_out_meanwhile() {
-        let mut gate = Gate::new(Some(plain()));
+        let mut gate = Gate::new(Some(plain()), Instant::now());
         let mut now = Instant::now();
         let mut delays = Vec::new();
         for _ in 0..4 {
@@ -508,7 +715,7 @@ mod tests {
 
     #[test]
     fn test_failures_forgotten_after_a_while() {
-        let mut gate = Gate::new(Some(plain()));
+        let mut gate = Gate::new(Some(plain()), Instant::now());
         let t0 = Instant::now();
         gate.check(ME, Some(WRONG), None, t0);
         gate.check(ME, Some(WRONG), None, t0 + Duration::from_secs(1));
@@ -521,7 +728,7 @@ mod tests {
 
     #[test]
     fn test_failure_table_is_bounded() {
-        let mut gate = Gate::new(Some(plain()));
+        let mut gate = Gate::new(Some(plain()), Instant::now());
         let now = Instant::now();
         for i in 0..(MAX_TRACKED as u32 + 100) {
             let ip = IpAddr::V4(i.into());
@@ -543,35 +750,39 @@ mod tests {
 
     #[test]
     fn test_session_login_check_logout() {
-        let mut gate = Gate::new(Some(plain()));
+        let mut gate = Gate::new(Some(plain()), Instant::now());
         let now = Instant::now();
-        let token = gate.login(ME, "admin", "s3cret:x", now).unwrap();
+        let token = login(&mut gate, ME, "admin", "s3cret:x", now).unwrap();
         assert_eq!(token.len(), 32);
         assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(gate.check(OTHER, None, Some(&token), now), Verdict::Allowed);
+        assert!(matches!(
+            gate.check(OTHER, None, Some(&token), now),
+            Verdict::Session(_)
+        ));
         assert_eq!(gate.check(ME, None, Some("0000"), now), Verdict::Missing);
         assert!(gate.logout(&token));
         assert_eq!(gate.check(ME, None, Some(&token), now), Verdict::Missing);
         assert!(matches!(
-            gate.login(ME, "admin", "nope", now),
+            login(&mut gate, ME, "admin", "nope", now),
             Err(Verdict::Refused { .. })
         ));
         assert!(matches!(
-            gate.login(ME, "admin", "s3cret:x", now),
+            login(&mut gate, ME, "admin", "s3cret:x", now),
             Err(Verdict::LockedOut { .. })
         ));
     }
 
     #[test]
     fn test_sessions_expire_and_are_bounded() {
-        let mut gate = Gate::new(Some(plain()));
+        let mut gate = Gate::new(Some(plain()), Instant::now());
         let t0 = Instant::now();
-        let first = gate.login(ME, "admin", "s3cret:x", t0).unwrap();
+        let first = login(&mut gate, ME, "admin", "s3cret:x", t0).unwrap();
         let idle = t0 + SESSION_IDLE + Duration::from_secs(1);
         assert_eq!(gate.check(ME, None, Some(&first), idle), Verdict::Missing);
         let tokens: Vec<String> = (0..MAX_SESSIONS + 3)
             .map(|i| {
-                gate.login(
+                login(
+                    &mut gate,
                     ME,
                     "admin",
                     "s3cret:x",
@@ -587,7 +798,10 @@ mod tests {
             Verdict::Missing
         );
         let newest = tokens.last().unwrap();
-        assert_eq!(gate.check(ME, None, Some(newest), now), Verdict::Allowed);
+        assert!(matches!(
+            gate.check(ME, None, Some(newest), now),
+            Verdict::Session(_)
+        ));
     }
 
     #[test]
@@ -601,16 +815,168 @@ mod tests {
         assert!(creds.verify("op", "hunter2"));
         assert!(!creds.verify("op", "hunter3"));
         assert!(!creds.verify("po", "hunter2"));
-        let mut gate = Gate::new(Some(creds));
         let now = Instant::now();
+        let mut gate = Gate::new(Some(creds), now);
+        gate.start_checker(Box::new(|| {})).unwrap();
         // "op:hunter2"
         let right = "Basic b3A6aHVudGVyMg==";
-        assert_eq!(gate.check(ME, Some(right), None, now), Verdict::Allowed);
+        let Verdict::Pending(ticket) = gate.check(ME, Some(right), None, now) else {
+            panic!("a hash is checked on the checker thread");
+        };
+        assert_eq!(answer(&mut gate, now), (ticket, Verdict::Allowed));
         assert_eq!(gate.verified.len(), 1);
+        // Remembered: no second check.
         assert_eq!(gate.check(ME, Some(right), None, now), Verdict::Allowed);
         assert!(!format!("{:?}", gate.credentials).contains("argon2id$"));
         assert!(Secret::hash("$2b$10$abcdefghijklmnopqrstuv").is_err());
         assert!(Secret::hash("hunter2").is_err());
+    }
+
+    /// A login as `POST /api/login` makes it with a plain password.
+    fn login(
+        gate: &mut Gate,
+        client: IpAddr,
+        user: &str,
+        password: &str,
+        now: Instant,
+    ) -> Result<String, Verdict> {
+        match gate.check_password(client, user, password, now) {
+            Verdict::Allowed => Ok(gate.start_session(client, now).unwrap()),
+            other => Err(other),
+        }
+    }
+
+    /// The next `n` answers of the checker thread, waiting up to 10 s.
+    fn answers(gate: &mut Gate, now: Instant, n: usize) -> Vec<(Ticket, Verdict)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut got = Vec::new();
+        while got.len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "no answer from the checker in 10 s"
+            );
+            got.extend(gate.answers(now));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        got
+    }
+
+    fn answer(gate: &mut Gate, now: Instant) -> (Ticket, Verdict) {
+        answers(gate, now, 1).remove(0)
+    }
+
+    fn hashed() -> Credentials {
+        Credentials {
+            user: "admin".into(),
+            // A cheap hash (m=8 KiB, t=1) of "s3cret:x": the budget is what is tested.
+            secret: Secret::hash(
+                &Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    argon2::Params::new(8, 1, 1, None).unwrap(),
+                )
+                .hash_password(
+                    b"s3cret:x",
+                    &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+                )
+                .unwrap()
+                .to_string(),
+            )
+            .unwrap(),
+        }
+    }
+
+    /// Issue 15, finding 2: wrong passwords from many addresses each ran
+    /// argon2 in the loop. Now a hash is never checked in the caller's
+    /// turn, checks start within a global budget and one at a time per
+    /// address, and a session needs no check at all.
+    #[test]
+    fn test_attack_wrong_passwords_from_200_addresses_are_budgeted_off_the_loop() {
+        let t0 = Instant::now();
+        let mut gate = Gate::new(Some(hashed()), t0);
+        gate.start_checker(Box::new(|| {})).unwrap();
+        let session = {
+            let Verdict::Pending(_) = gate.check_password(ME, "admin", "s3cret:x", t0) else {
+                panic!()
+            };
+            assert_eq!(answer(&mut gate, t0).1, Verdict::Allowed);
+            gate.start_session(ME, t0).unwrap()
+        };
+        let verdicts: Vec<Verdict> = (1..=200u32)
+            .map(|i| {
+                let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0000 + i));
+                gate.check(ip, Some(WRONG), None, t0)
+            })
+            .collect();
+        let started = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Pending(_)))
+            .count();
+        assert_eq!(started, CHECK_BURST as usize - 1, "{verdicts:?}");
+        assert!(verdicts[started..]
+            .iter()
+            .all(|v| matches!(v, Verdict::Busy { .. })));
+        // The session is served without a check meanwhile.
+        assert!(matches!(
+            gate.check(OTHER, None, Some(&session), t0),
+            Verdict::Session(_)
+        ));
+        // One check at a time per address.
+        let first = IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0001));
+        assert!(matches!(
+            gate.check(first, Some(RIGHT), None, t0),
+            Verdict::Busy { .. }
+        ));
+        // A second later the budget lets the real user's password through.
+        let later = t0 + Duration::from_secs(1);
+        for (_, verdict) in answers(&mut gate, later, started) {
+            assert!(matches!(verdict, Verdict::Refused { .. }));
+        }
+        let Verdict::Pending(ticket) = gate.check(OTHER, Some(RIGHT), None, later) else {
+            panic!("the real user's check should start");
+        };
+        assert_eq!(answer(&mut gate, later), (ticket, Verdict::Allowed));
+    }
+
+    /// Issue 15, finding 4: the loop is told of every session that ends,
+    /// however it ends, to close the connections it opened.
+    #[test]
+    fn test_attack_ended_sessions_are_reported_to_close_their_connections() {
+        let t0 = Instant::now();
+        let mut gate = Gate::new(Some(plain()), t0);
+        let token = login(&mut gate, ME, "admin", "s3cret:x", t0).unwrap();
+        let Verdict::Session(id) = gate.check(ME, None, Some(&token), t0) else {
+            panic!()
+        };
+        assert!(gate.logout(&token));
+        assert_eq!(gate.take_ended(), [id]);
+        assert_eq!(gate.take_ended(), []);
+        let token = login(&mut gate, ME, "admin", "s3cret:x", t0).unwrap();
+        let Verdict::Session(id) = gate.check(ME, None, Some(&token), t0) else {
+            panic!()
+        };
+        let ends = gate.poll_at().unwrap();
+        assert_eq!(ends, t0 + SESSION_IDLE);
+        gate.expire(ends - Duration::from_secs(1));
+        assert_eq!(gate.take_ended(), []);
+        gate.expire(ends);
+        assert_eq!(gate.take_ended(), [id]);
+        // Evicted by the 33rd login.
+        let first = login(&mut gate, ME, "admin", "s3cret:x", ends).unwrap();
+        let Verdict::Session(first) = gate.check(ME, None, Some(&first), ends) else {
+            panic!()
+        };
+        for i in 1..=MAX_SESSIONS as u64 {
+            login(
+                &mut gate,
+                ME,
+                "admin",
+                "s3cret:x",
+                ends + Duration::from_secs(i),
+            )
+            .unwrap();
+        }
+        assert_eq!(gate.take_ended(), [first]);
     }
 
     #[test]
