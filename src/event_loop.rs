@@ -4,8 +4,9 @@
 //! It owns the clock: each turn reads `now` once, hands it to whatever is
 //! ready or due, and sleeps until the earliest `poll_at` of all of them.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::app::App;
+use crate::auth;
 use crate::http::conn::{Conn, Kind, Next};
 use crate::http::response::Response;
 use crate::http::websocket;
@@ -212,22 +214,17 @@ impl Server {
                     return;
                 }
             };
-            let open = self.conns.len() - self.free.len();
-            if open >= self.app.config.max_connections && !self.shed_idlest(now) {
-                log::warn!("{peer}: refused, {open} connections already open and none idle (--max-connections)");
-                if tls.is_some() {
-                    // A TLS client could not read a plain answer.
-                    continue;
+            if let Err(refusal) = self.admit(peer.ip(), now) {
+                log::warn!("{peer}: refused, {refusal}");
+                if tls.is_none() {
+                    // One try on a fresh socket (its buffer is empty), with
+                    // the same headers as every other answer; a TLS client
+                    // could not read a plain one.
+                    let mut answer = Vec::new();
+                    Response::error(Status::ServiceUnavailable, &refusal)
+                        .write_to(&mut answer, false);
+                    let _ = stream.write_all(&answer);
                 }
-                // One try on a fresh socket (its buffer is empty), with the
-                // same headers as every other answer.
-                let mut answer = Vec::new();
-                Response::error(
-                    Status::ServiceUnavailable,
-                    "too many connections; close other tabs and retry",
-                )
-                .write_to(&mut answer, false);
-                let _ = stream.write_all(&answer);
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -263,26 +260,65 @@ impl Server {
         }
     }
 
-    /// Makes room for a new connection by closing the one idle the longest
-    /// (see `Conn::idle_since`): an attacker's idle or trickling sockets go
-    /// before anyone watching or typing. False when none can go.
-    fn shed_idlest(&mut self, now: Instant) -> bool {
-        let idlest = self
+    /// Makes room for a connection from `ip`, fairly per address (issue
+    /// 15, finding 3: one address opening idle connections shed everyone
+    /// else's newcomers, the idlest being the newest real client). An
+    /// address at `--max-per-address` makes room among its own; when kv is
+    /// at `--max-connections`, the address with the most idle connections
+    /// gives up its idlest. Viewers, WebSockets and uploads are never shed.
+    fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), String> {
+        let key = auth::key(ip);
+        let from_ip = self
+            .conns
+            .iter()
+            .flatten()
+            .filter(|c| auth::key(c.peer().ip()) == key)
+            .count();
+        if from_ip >= self.app.config.max_per_address && !self.shed_idlest(Some(key), now) {
+            return Err(format!(
+                "{from_ip} connections from this address already open and none idle (--max-per-address)"
+            ));
+        }
+        let open = self.conns.len() - self.free.len();
+        if open >= self.app.config.max_connections && !self.shed_idlest(None, now) {
+            return Err(format!(
+                "{open} connections already open and none idle (--max-connections); close other tabs and retry"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Closes the connection idle the longest (see `Conn::idle_since`) of
+    /// address `from`, or else of the address holding the most idle ones.
+    /// False when none can go.
+    fn shed_idlest(&mut self, from: Option<IpAddr>, now: Instant) -> bool {
+        let idle: Vec<(IpAddr, Instant, usize)> = self
             .conns
             .iter()
             .enumerate()
-            .filter_map(|(slot, c)| Some((c.as_ref()?.idle_since()?, slot)))
-            .min();
-        let Some((since, slot)) = idlest else {
+            .filter_map(|(slot, c)| {
+                let c = c.as_ref()?;
+                Some((auth::key(c.peer().ip()), c.idle_since()?, slot))
+            })
+            .collect();
+        let from = from.or_else(|| {
+            let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+            for (ip, _, _) in &idle {
+                *counts.entry(*ip).or_default() += 1;
+            }
+            counts.into_iter().max_by_key(|(_, n)| *n).map(|(ip, _)| ip)
+        });
+        let idlest = idle
+            .iter()
+            .filter(|(ip, _, _)| Some(*ip) == from)
+            .min_by_key(|(_, since, _)| *since);
+        let Some(&(ip, since, slot)) = idlest else {
             return false;
         };
-        if let Some(conn) = &self.conns[slot] {
-            log::debug!(
-                "{}: shed, idle for {:.1} s, to make room (--max-connections)",
-                conn.peer(),
-                now.saturating_duration_since(since).as_secs_f64()
-            );
-        }
+        log::debug!(
+            "{ip}: shed a connection idle for {:.1} s to make room",
+            now.saturating_duration_since(since).as_secs_f64()
+        );
         self.close(slot, now);
         true
     }

@@ -196,6 +196,8 @@ pub struct Socket {
     tcp: TcpStream,
     tls: Option<Box<ServerConnection>>,
     close_notified: bool,
+    /// TLS bytes arrived while the handshake ran (`took_handshake_bytes`).
+    handshake_bytes: bool,
 }
 
 impl Socket {
@@ -210,6 +212,7 @@ impl Socket {
             tcp,
             tls: None,
             close_notified: false,
+            handshake_bytes: false,
         }
     }
 
@@ -221,11 +224,17 @@ impl Socket {
             tcp,
             tls: Some(Box::new(conn)),
             close_notified: false,
+            handshake_bytes: false,
         })
     }
 
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// Whether handshake bytes arrived since the last call.
+    pub fn took_handshake_bytes(&mut self) -> bool {
+        std::mem::take(&mut self.handshake_bytes)
     }
 
     /// Queues TLS's close_notify (once), so the client can tell the end of a
@@ -301,7 +310,7 @@ impl Read for Socket {
             }
             match tls.read_tls(&mut self.tcp) {
                 Ok(0) => eof = true,
-                Ok(_) => {}
+                Ok(_) => self.handshake_bytes |= tls.is_handshaking(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // Handshake answers waiting for room go out before we wait.

@@ -574,9 +574,10 @@ fn delay_after(n: u32) -> Duration {
     (FIRST_DELAY * (1u32 << doublings)).min(MAX_DELAY)
 }
 
-/// The address failures are counted by: IPv6 clients usually own a whole
-/// /64, so it counts as one; IPv4-mapped addresses count as IPv4.
-fn key(ip: IpAddr) -> IpAddr {
+/// The address failures (and connections, `event_loop`) are counted by:
+/// IPv6 clients usually own a whole /64, so it counts as one; IPv4-mapped
+/// addresses count as IPv4.
+pub fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -142,6 +142,11 @@ pub struct Args {
     #[argh(option, default = "256")]
     pub max_connections: usize,
 
+    /// most simultaneous connections from one address (an IPv6 /64 counts
+    /// as one; default 32: a browser tab opens about 8)
+    #[argh(option, default = "32")]
+    pub max_per_address: usize,
+
     /// log level: error, warn, info, debug, trace (default info)
     #[argh(option, default = "String::from(\"info\")")]
     pub log_level: String,

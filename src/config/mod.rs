@@ -47,6 +47,8 @@ pub struct Config {
     /// `--jiggle`: how long without input before the mouse jiggles.
     pub jiggle: Option<Duration>,
     pub max_connections: usize,
+    /// `--max-per-address`.
+    pub max_per_address: usize,
     pub log_level: log::LevelFilter,
     /// HTTPS on `listen` when set.
     pub tls: Option<TlsSource>,
@@ -83,6 +85,11 @@ impl Config {
         }
         if args.max_connections < 4 {
             return Err("--max-connections must be at least 4".into());
+        }
+        if args.max_per_address < 4 {
+            return Err(
+                "--max-per-address must be at least 4 (a browser tab opens about 8)".into(),
+            );
         }
         let log_level = args.log_level.parse().map_err(|_| {
             format!(
@@ -131,6 +138,7 @@ impl Config {
             layout: args.layout,
             jiggle,
             max_connections: args.max_connections,
+            max_per_address: args.max_per_address,
             log_level,
             tls,
             http_listen,
