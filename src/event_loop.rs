@@ -276,13 +276,13 @@ impl Server {
             .count();
         if from_ip >= self.app.config.max_per_address && !self.shed_idlest(Some(key), now) {
             return Err(format!(
-                "{from_ip} connections from this address already open and none idle (--max-per-address)"
+                "too many connections from this address ({from_ip} open, none idle; --max-per-address); close other tabs and retry"
             ));
         }
         let open = self.conns.len() - self.free.len();
         if open >= self.app.config.max_connections && !self.shed_idlest(None, now) {
             return Err(format!(
-                "{open} connections already open and none idle (--max-connections); close other tabs and retry"
+                "too many connections ({open} open, none idle; --max-connections); close other tabs and retry"
             ));
         }
         Ok(())

@@ -162,6 +162,12 @@ pub struct SessionId(u64);
 const CHECKS_PER_SECOND: f64 = 4.0;
 /// Checks that may start at once after a quiet while.
 const CHECK_BURST: f64 = 4.0;
+/// Checks of the budget only an address without failures may use: many
+/// guessing addresses, each retrying the moment a check is free, cannot
+/// take every one from the real user (`Budget::take`).
+const CHECK_RESERVE: f64 = 1.0;
+/// An address refused a check (`Verdict::Busy`) waits at least this long.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
 /// A check with no answer by then is given up (the thread died).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -194,23 +200,25 @@ struct Pending {
     since: Instant,
 }
 
-/// The global budget of checks: a token bucket.
+/// The global budget of checks: a token bucket, whose last `CHECK_RESERVE`
+/// tokens only clean addresses (no failures remembered) may take.
 struct Budget {
     tokens: f64,
     at: Instant,
 }
 
 impl Budget {
-    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+    fn take(&mut self, clean: bool, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens = (self.tokens + elapsed * CHECKS_PER_SECOND).min(CHECK_BURST);
         self.at = now;
-        if self.tokens >= 1.0 {
+        let needed = if clean { 1.0 } else { 1.0 + CHECK_RESERVE };
+        if self.tokens >= needed {
             self.tokens -= 1.0;
             Ok(())
         } else {
             Err(Duration::from_secs_f64(
-                (1.0 - self.tokens) / CHECKS_PER_SECOND,
+                (needed - self.tokens) / CHECKS_PER_SECOND,
             ))
         }
     }
@@ -347,27 +355,26 @@ impl Gate {
             let right = credentials.verify(&user, &password);
             return self.settle(client, right, digest, now);
         }
-        let Some(checker) = &self.checker else {
+        if self.checker.is_none() {
             log::error!("{client}: no password checker running; cannot check a password");
-            return Verdict::Busy {
-                retry_after: Duration::from_secs(1),
-            };
-        };
-        if self.pending.iter().any(|p| key(p.client) == key(client)) {
-            return Verdict::Busy {
-                retry_after: Duration::from_secs(1),
-            };
+            return self.busy(client, Duration::ZERO, now);
         }
-        if let Err(retry_after) = self.budget.take(now) {
+        if self.pending.iter().any(|p| key(p.client) == key(client)) {
+            return self.busy(client, Duration::ZERO, now);
+        }
+        let clean = self.failures.get(&key(client)).is_none_or(|f| f.count == 0);
+        if let Err(retry_after) = self.budget.take(clean, now) {
             log::debug!("{client}: password check refused, the budget of checks is spent");
-            return Verdict::Busy { retry_after };
+            return self.busy(client, retry_after, now);
         }
         let ticket = Ticket(self.next_ticket);
         self.next_ticket += 1;
-        if !checker.submit(ticket, user, password) {
-            return Verdict::Busy {
-                retry_after: Duration::from_secs(1),
-            };
+        let queued = self
+            .checker
+            .as_ref()
+            .is_some_and(|c| c.submit(ticket, user, password));
+        if !queued {
+            return self.busy(client, Duration::ZERO, now);
         }
         self.pending.push(Pending {
             ticket,
@@ -510,7 +517,20 @@ impl Gate {
         })
     }
 
-    fn fail(&mut self, client: IpAddr, now: Instant) -> Verdict {
+    /// No check could start: the address may not ask again for a while
+    /// (at least `BUSY_WAIT`; meanwhile it gets 429 for free), so guessing
+    /// addresses that retry at once take no more of the budget than the
+    /// real user retrying once a second. Not a failure: the address stays
+    /// clean (`Budget::take`).
+    fn busy(&mut self, client: IpAddr, retry_after: Duration, now: Instant) -> Verdict {
+        let retry_after = retry_after.max(BUSY_WAIT);
+        let f = self.record(client, now);
+        f.locked_until = f.locked_until.max(now + retry_after);
+        Verdict::Busy { retry_after }
+    }
+
+    /// The address's record, made room for within `MAX_TRACKED`.
+    fn record(&mut self, client: IpAddr, now: Instant) -> &mut Failures {
         let k = key(client);
         if !self.failures.contains_key(&k) && self.failures.len() >= MAX_TRACKED {
             if let Some(stalest) = self
@@ -522,11 +542,15 @@ impl Gate {
                 self.failures.remove(&stalest);
             }
         }
-        let f = self.failures.entry(k).or_insert(Failures {
+        self.failures.entry(k).or_insert(Failures {
             count: 0,
             last: now,
             locked_until: now,
-        });
+        })
+    }
+
+    fn fail(&mut self, client: IpAddr, now: Instant) -> Verdict {
+        let f = self.record(client, now);
         f.count = f.count.saturating_add(1);
         f.last = now;
         let delay = delay_after(f.count);
@@ -937,6 +961,26 @@ mod tests {
             panic!("the real user's check should start");
         };
         assert_eq!(answer(&mut gate, later), (ticket, Verdict::Allowed));
+    }
+
+    /// Guessing addresses retrying the moment a check is free leave the
+    /// last one for an address that has not failed.
+    #[test]
+    fn test_attack_budget_keeps_a_check_for_clean_addresses() {
+        let t0 = Instant::now();
+        let mut budget = Budget {
+            tokens: CHECK_BURST,
+            at: t0,
+        };
+        for _ in 0..(CHECK_BURST - CHECK_RESERVE) as usize {
+            assert!(budget.take(false, t0).is_ok());
+        }
+        assert!(budget.take(false, t0).is_err());
+        assert!(budget.take(true, t0).is_ok());
+        assert_eq!(
+            budget.take(true, t0),
+            Err(Duration::from_secs_f64(1.0 / CHECKS_PER_SECOND))
+        );
     }
 
     /// Issue 15, finding 4: the loop is told of every session that ends,

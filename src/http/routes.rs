@@ -241,7 +241,7 @@ fn locked_out(retry_after: std::time::Duration) -> Response {
     let secs = whole_seconds(retry_after);
     Response::error(
         Status::TooManyRequests,
-        &format!("too many wrong passwords from this address; retry in {secs} s"),
+        &format!("too many password attempts from this address; retry in {secs} s"),
     )
     .header("Retry-After", secs.to_string())
 }
