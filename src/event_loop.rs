@@ -1,6 +1,9 @@
 //! The one event loop: a `mio::Poll` over the listening socket, every client,
 //! the video source's descriptors, the HID sinks, the signal descriptor (shutdown
-//! and the supervised dnsmasq's exit) and the USB network's restart timer.
+//! and the supervised dnsmasq's exit), the USB network's restart timer, and
+//! the waker of the password checker (`auth::checker`: the only other thread,
+//! for argon2, which cannot be sliced; it shares nothing with the loop but
+//! two channels).
 //! It owns the clock: each turn reads `now` once, hands it to whatever is
 //! ready or due, and sleeps until the earliest `poll_at` of all of them.
 

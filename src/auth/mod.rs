@@ -14,6 +14,13 @@
 //! the address is refused outright (429) without a password being checked.
 //! The `Gate` only decides; the connection holds the late answer on a timer,
 //! so the event loop never waits. Nothing here logs a password.
+//!
+//! Guessing from many addresses at once must not cost the operator either
+//! (issue 15): a hash is checked on the `checker` thread, the one thread kv
+//! runs beside its loop, within a global budget of checks a second and one
+//! at a time per address, while the asking connection is parked. Sessions
+//! and already-checked Basic credentials need no check. Each session has an
+//! id its connections keep; when it ends, the loop closes them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -162,10 +169,10 @@ pub struct SessionId(u64);
 const CHECKS_PER_SECOND: f64 = 4.0;
 /// Checks that may start at once after a quiet while.
 const CHECK_BURST: f64 = 4.0;
-/// Checks of the budget only an address without failures may use: many
-/// guessing addresses, each retrying the moment a check is free, cannot
-/// take every one from the real user (`Budget::take`).
-const CHECK_RESERVE: f64 = 1.0;
+/// Addresses a right password came from lately (the operator's): they keep
+/// a share of the budget whatever others do (`Standing`). Bounded.
+const MAX_TRUSTED: usize = 16;
+const TRUSTED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 /// An address refused a check (`Verdict::Busy`) waits at least this long.
 const BUSY_WAIT: Duration = Duration::from_secs(1);
 /// A check with no answer by then is given up (the thread died).
@@ -200,19 +207,31 @@ struct Pending {
     since: Instant,
 }
 
-/// The global budget of checks: a token bucket, whose last `CHECK_RESERVE`
-/// tokens only clean addresses (no failures remembered) may take.
+/// How far down the budget an address may reach: many guessing addresses,
+/// each retrying the moment a check is free, cannot take every check from
+/// the real user. The last check of the bucket is kept for addresses a right
+/// password came from lately, the one before it for addresses without
+/// failures; guessers that have failed get what is left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    Trusted = 0,
+    Clean = 1,
+    Failed = 2,
+}
+
+/// The global budget of checks: a token bucket, whose last tokens are kept
+/// by `Standing`.
 struct Budget {
     tokens: f64,
     at: Instant,
 }
 
 impl Budget {
-    fn take(&mut self, clean: bool, now: Instant) -> Result<(), Duration> {
+    fn take(&mut self, standing: Standing, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens = (self.tokens + elapsed * CHECKS_PER_SECOND).min(CHECK_BURST);
         self.at = now;
-        let needed = if clean { 1.0 } else { 1.0 + CHECK_RESERVE };
+        let needed = 1.0 + f64::from(standing as u8);
         if self.tokens >= needed {
             self.tokens -= 1.0;
             Ok(())
@@ -239,6 +258,8 @@ pub struct Gate {
     pending: Vec<Pending>,
     next_ticket: u64,
     budget: Budget,
+    /// Addresses right passwords came from, with when (`Standing`).
+    trusted: Vec<(IpAddr, Instant)>,
 }
 
 impl Gate {
@@ -260,6 +281,7 @@ impl Gate {
                 tokens: CHECK_BURST,
                 at: now,
             },
+            trusted: Vec::new(),
         }
     }
 
@@ -362,8 +384,8 @@ impl Gate {
         if self.pending.iter().any(|p| key(p.client) == key(client)) {
             return self.busy(client, Duration::ZERO, now);
         }
-        let clean = self.failures.get(&key(client)).is_none_or(|f| f.count == 0);
-        if let Err(retry_after) = self.budget.take(clean, now) {
+        let standing = self.standing(client, now);
+        if let Err(retry_after) = self.budget.take(standing, now) {
             log::debug!("{client}: password check refused, the budget of checks is spent");
             return self.busy(client, retry_after, now);
         }
@@ -405,6 +427,21 @@ impl Gate {
             .collect()
     }
 
+    fn standing(&self, client: IpAddr, now: Instant) -> Standing {
+        let k = key(client);
+        if self
+            .trusted
+            .iter()
+            .any(|(ip, at)| *ip == k && now.saturating_duration_since(*at) < TRUSTED_FOR)
+        {
+            Standing::Trusted
+        } else if self.failures.get(&k).is_none_or(|f| f.count == 0) {
+            Standing::Clean
+        } else {
+            Standing::Failed
+        }
+    }
+
     /// What a checked password means for its address.
     fn settle(
         &mut self,
@@ -417,6 +454,12 @@ impl Gate {
             return self.fail(client, now);
         }
         self.failures.remove(&key(client));
+        self.trusted.retain(|(ip, _)| *ip != key(client));
+        if self.trusted.len() >= MAX_TRUSTED {
+            self.trusted.sort_by_key(|(_, at)| std::cmp::Reverse(*at));
+            self.trusted.truncate(MAX_TRUSTED - 1);
+        }
+        self.trusted.push((key(client), now));
         let hashed = matches!(
             self.credentials,
             Some(Credentials {
@@ -937,7 +980,8 @@ mod tests {
             .iter()
             .filter(|v| matches!(v, Verdict::Pending(_)))
             .count();
-        assert_eq!(started, CHECK_BURST as usize - 1, "{verdicts:?}");
+        // The login took one check and the last is kept for its address.
+        assert_eq!(started, CHECK_BURST as usize - 2, "{verdicts:?}");
         assert!(verdicts[started..]
             .iter()
             .all(|v| matches!(v, Verdict::Busy { .. })));
@@ -964,23 +1008,33 @@ mod tests {
     }
 
     /// Guessing addresses retrying the moment a check is free leave the
-    /// last one for an address that has not failed.
+    /// last check for the operator's address, the one before for addresses
+    /// that have not failed.
     #[test]
-    fn test_attack_budget_keeps_a_check_for_clean_addresses() {
+    fn test_attack_budget_keeps_checks_for_trusted_and_clean_addresses() {
         let t0 = Instant::now();
         let mut budget = Budget {
             tokens: CHECK_BURST,
             at: t0,
         };
-        for _ in 0..(CHECK_BURST - CHECK_RESERVE) as usize {
-            assert!(budget.take(false, t0).is_ok());
-        }
-        assert!(budget.take(false, t0).is_err());
-        assert!(budget.take(true, t0).is_ok());
+        assert!(budget.take(Standing::Failed, t0).is_ok());
+        assert!(budget.take(Standing::Failed, t0).is_ok());
+        assert!(budget.take(Standing::Failed, t0).is_err());
+        assert!(budget.take(Standing::Clean, t0).is_ok());
+        assert!(budget.take(Standing::Clean, t0).is_err());
+        assert!(budget.take(Standing::Trusted, t0).is_ok());
         assert_eq!(
-            budget.take(true, t0),
+            budget.take(Standing::Trusted, t0),
             Err(Duration::from_secs_f64(1.0 / CHECKS_PER_SECOND))
         );
+        let mut gate = Gate::new(Some(plain()), t0);
+        assert_eq!(gate.standing(ME, t0), Standing::Clean);
+        gate.check(ME, Some(WRONG), None, t0);
+        assert_eq!(gate.standing(ME, t0), Standing::Failed);
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(gate.check(ME, Some(RIGHT), None, later), Verdict::Allowed);
+        assert_eq!(gate.standing(ME, later), Standing::Trusted);
+        assert_eq!(gate.standing(ME, later + TRUSTED_FOR), Standing::Clean);
     }
 
     /// Issue 15, finding 4: the loop is told of every session that ends,

@@ -115,7 +115,7 @@ impl Config {
         let listen = SocketAddr::new(ip, args.port);
         let tls = tls_source(&args)?;
         let http_listen = http_listen(args.http_port.as_deref(), ip, listen, tls.is_some())?;
-        let known_names = known_names(&args.host_name, &args.tls_name)?;
+        let known_names = known_names(&args.host_name, &args.tls_name, tls.as_ref())?;
         Ok(Config {
             listen,
             device: args.device,
@@ -147,8 +147,13 @@ impl Config {
     }
 }
 
-/// `--host-name` checked, with the machine's own names and `--tls-name`.
-fn known_names(host_names: &[String], tls_names: &[String]) -> Result<KnownNames, String> {
+/// `--host-name` checked, with the machine's own names, `--tls-name` and
+/// the names a `--tls-cert` is for.
+fn known_names(
+    host_names: &[String],
+    tls_names: &[String],
+    tls: Option<&TlsSource>,
+) -> Result<KnownNames, String> {
     for name in host_names {
         let fine = !name.is_empty()
             && name
@@ -161,7 +166,14 @@ fn known_names(host_names: &[String], tls_names: &[String]) -> Result<KnownNames
         }
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    Ok(KnownNames::new(&host, &[host_names, tls_names].concat()))
+    let certified = match tls {
+        Some(TlsSource::Files { cert, .. }) => crate::tls::certificate_names(cert),
+        _ => Vec::new(),
+    };
+    Ok(KnownNames::new(
+        &host,
+        &[host_names, tls_names, &certified].concat(),
+    ))
 }
 
 /// `--max-image-size`: `4000000000`, `700M`, `8G`, `1T` (powers of 1024;

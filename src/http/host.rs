@@ -6,7 +6,9 @@
 //! against the names kv is really known by does (issue 15, finding 1).
 //!
 //! Known: any IP literal (no page can own one), `localhost`, the machine's
-//! host name and `<host>.local`, each `--host-name` and each `--tls-name`.
+//! host name and `<host>.local`, each `--host-name` and `--tls-name`, and
+//! the DNS names of a `--tls-cert` (a wildcard `*.example.org` covering
+//! one label, as in the certificate's own rules).
 
 use std::net::IpAddr;
 
@@ -42,7 +44,14 @@ impl KnownNames {
             return true;
         }
         let name = normalise(name);
-        self.names.contains(&name)
+        self.names
+            .iter()
+            .any(|known| match known.strip_prefix("*.") {
+                Some(parent) => name
+                    .split_once('.')
+                    .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+                None => *known == name,
+            })
     }
 }
 
@@ -79,7 +88,10 @@ mod tests {
     use super::*;
 
     fn known() -> KnownNames {
-        KnownNames::new("kvboard\n", &["KV.example.org.".to_string()])
+        KnownNames::new(
+            "kvboard\n",
+            &["KV.example.org.".to_string(), "*.lan.example".to_string()],
+        )
     }
 
     #[test]
@@ -96,6 +108,7 @@ mod tests {
             "kvboard.local:443",
             "kv.example.org",
             "kv.example.org.:80",
+            "board.lan.example",
         ] {
             assert!(k.knows(Some(host)), "{host}");
         }
@@ -113,6 +126,9 @@ mod tests {
             "localhost.attacker.example",
             "",
             "kv.example.org:80:80",
+            "lan.example",
+            "a.b.lan.example",
+            ".lan.example",
         ] {
             assert!(!k.knows(Some(host)), "{host}");
         }
