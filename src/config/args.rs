@@ -184,8 +184,9 @@ pub struct Args {
     pub tls_name: Vec<String>,
 
     /// a name browsers reach kv by (besides IP addresses, localhost, the host
-    /// name and host name.local, and each --tls-name); requests for any other
-    /// name get 421, which stops DNS rebinding. Repeat for more
+    /// name and host name.local, each --tls-name and the names in --tls-cert);
+    /// requests for any other name get 421, which stops DNS rebinding. Repeat
+    /// for more
     #[argh(option)]
     pub host_name: Vec<String>,
 
