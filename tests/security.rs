@@ -1314,3 +1314,50 @@ fn test_attack_wrong_passwords_from_200_addresses_leave_a_session_responsive() {
         "the right password from the operator's address"
     );
 }
+
+/// A TLS client's handshake bytes did not count as activity: a real client
+/// whose ClientHello was still arriving looked idle since it connected and
+/// was shed before connections idle for less time. Now handshake bytes
+/// count, within the first 10 s of a connection.
+#[test]
+fn test_attack_connection_cap_spares_a_tls_handshake_in_progress() {
+    let (kv, _) = with_tls("handshake", &["--max-connections", "8"]);
+    let tls_addr = kv.tls_addr.clone().unwrap();
+    // A handshake starts: a ClientHello record that promises 16 KB.
+    let mut hello = TcpStream::connect(&tls_addr).unwrap();
+    hello
+        .write_all(&[0x16, 0x03, 0x01, 0x40, 0x00, 0x01])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Idle connections arrive after it...
+    let idle: Vec<TcpStream> = (0..7).map(|_| kv.connect()).collect();
+    // ...while its handshake goes on.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(100));
+        hello.write_all(&[0x00; 16]).unwrap();
+    }
+    // The cap is reached: kv sheds the idle connection idle the longest,
+    // not the handshake in progress.
+    let _newcomer = kv.connect();
+    std::thread::sleep(Duration::from_millis(300));
+    hello
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match hello.read(&mut byte) {
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => panic!("the handshake in progress was shed: {other:?}"),
+    }
+    let shed = idle
+        .into_iter()
+        .filter_map(|mut s| {
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            match s.read(&mut byte) {
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
+                _ => Some(()),
+            }
+        })
+        .count();
+    assert!(shed >= 1, "an idle connection was shed instead");
+}
