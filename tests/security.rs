@@ -1361,3 +1361,28 @@ fn test_attack_connection_cap_spares_a_tls_handshake_in_progress() {
         .count();
     assert!(shed >= 1, "an idle connection was shed instead");
 }
+
+/// An upload whose Basic credentials need a hash check waits, parked with
+/// its body unread, and then streams in as any other.
+#[test]
+fn test_stored_hash_parks_an_upload_until_checked() {
+    let (dir, images, _) = images_with_victim("parked");
+    let kv = Kv::start(
+        &["--demo", "--images", images.to_str().unwrap()],
+        &[("KV_USER", "op"), ("KV_PASSWORD_HASH", &stored_hash())],
+    );
+    let body = vec![5u8; 200 * 1024];
+    let mut s = kv.connect();
+    write!(
+        s,
+        "PUT /api/images/disk.img HTTP/1.1\r\nHost: {}\r\nAuthorization: {OP_PW}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        kv.addr,
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let (status, _, answer) = read_response(&mut s);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(std::fs::read(images.join("disk.img")).unwrap(), body);
+    let _ = std::fs::remove_dir_all(dir);
+}
