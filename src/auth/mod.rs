@@ -248,7 +248,10 @@ pub struct Gate {
     failures: HashMap<IpAddr, Failures>,
     sessions: Vec<Session>,
     next_session: u64,
-    /// Sessions over since the loop last asked (`take_ended`).
+    /// Sessions over since the loop last asked (`take_ended`). Whatever
+    /// ends a session pushes its id here (logout, expiry, eviction; a
+    /// changed password, once kv can change one, would end them all the
+    /// same way), and the loop closes the connections it opened.
     ended: Vec<SessionId>,
     /// Keyed digests of `Authorization` values that matched a hash, with last use.
     verified: Vec<([u8; 20], Instant)>,
