@@ -41,7 +41,7 @@ class Viewer(threading.Thread):
 
     def run(self):
         s = socket.create_connection(self.addr)
-        s.sendall(b"GET /stream HTTP/1.1\r\nHost: kv\r\n\r\n")
+        s.sendall(b"GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
         buf = b""
         while not self.stop:
             data = s.recv(1 << 16)
@@ -68,7 +68,7 @@ class Viewer(threading.Thread):
 def upload(addr, name, size):
     chunk = os.urandom(1 << 20)
     s = socket.create_connection(addr)
-    s.sendall(f"PUT /api/images/{name} HTTP/1.1\r\nHost: kv\r\nContent-Length: {size}\r\n"
+    s.sendall(f"PUT /api/images/{name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n"
               f"Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n".encode())
     for _ in range(size >> 20):
         s.sendall(chunk)

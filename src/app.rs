@@ -38,7 +38,7 @@ impl App {
         now: Instant,
     ) -> App {
         App {
-            auth: crate::auth::Gate::new(config.credentials.clone()),
+            auth: crate::auth::Gate::new(config.credentials.clone(), now),
             macros: crate::macros::Macros::load(&config.state_dir),
             config,
             video: Pipeline::new(source, now),

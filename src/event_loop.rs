@@ -1,11 +1,15 @@
 //! The one event loop: a `mio::Poll` over the listening socket, every client,
 //! the video source's descriptors, the HID sinks, the signal descriptor (shutdown
-//! and the supervised dnsmasq's exit) and the USB network's restart timer.
+//! and the supervised dnsmasq's exit), the USB network's restart timer, and
+//! the waker of the password checker (`auth::checker`: the only other thread,
+//! for argon2, which cannot be sliced; it shares nothing with the loop but
+//! two channels).
 //! It owns the clock: each turn reads `now` once, hands it to whatever is
 //! ready or due, and sleeps until the earliest `poll_at` of all of them.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +19,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::app::App;
+use crate::auth;
 use crate::http::conn::{Conn, Kind, Next};
 use crate::http::response::Response;
 use crate::http::websocket;
@@ -23,6 +28,8 @@ use crate::sys::signal::Signals;
 use crate::tls::Socket;
 use crate::video::{Audience, SharedFrame};
 
+/// The password checker thread has answers (`auth::checker`).
+const CHECKER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const VIDEO: Token = Token(2);
 /// PRIORITY too: a V4L2 event (the source changed) is POLLPRI, not readable.
@@ -102,6 +109,12 @@ impl Server {
             last_status: String::new(),
             next_status: now,
         };
+        let waker = mio::Waker::new(server.poll.registry(), CHECKER)?;
+        server.app.auth.start_checker(Box::new(move || {
+            if let Err(e) = waker.wake() {
+                log::warn!("cannot wake the event loop for a password check: {e}");
+            }
+        }))?;
         server.sync_fds()?;
         Ok(server)
     }
@@ -142,6 +155,7 @@ impl Server {
                         }
                     }
                     VIDEO => video_ready = true,
+                    CHECKER => self.on_checked(now),
                     HID => self.app.hid.poll(now),
                     Token(t) => self.conn_ready(t.wrapping_sub(FIRST_CONN), now),
                 }
@@ -151,6 +165,7 @@ impl Server {
                 self.on_video(frame, now);
             }
             self.on_timers(now);
+            self.close_ended_sessions(now);
             if let Some(frame) = self.app.video.updates().step() {
                 self.on_picture(&frame, now);
             }
@@ -175,6 +190,7 @@ impl Server {
                 .as_ref()
                 .map(crate::gadget::udc::UdcWatch::poll_at),
             self.app.net.as_ref().and_then(crate::net::UsbNet::poll_at),
+            self.app.auth.poll_at(),
             Some(self.next_status),
         ];
         deadlines
@@ -201,22 +217,17 @@ impl Server {
                     return;
                 }
             };
-            let open = self.conns.len() - self.free.len();
-            if open >= self.app.config.max_connections && !self.shed_idlest(now) {
-                log::warn!("{peer}: refused, {open} connections already open and none idle (--max-connections)");
-                if tls.is_some() {
-                    // A TLS client could not read a plain answer.
-                    continue;
+            if let Err(refusal) = self.admit(peer.ip(), now) {
+                log::warn!("{peer}: refused, {refusal}");
+                if tls.is_none() {
+                    // One try on a fresh socket (its buffer is empty), with
+                    // the same headers as every other answer; a TLS client
+                    // could not read a plain one.
+                    let mut answer = Vec::new();
+                    Response::error(Status::ServiceUnavailable, &refusal)
+                        .write_to(&mut answer, false);
+                    let _ = stream.write_all(&answer);
                 }
-                // One try on a fresh socket (its buffer is empty), with the
-                // same headers as every other answer.
-                let mut answer = Vec::new();
-                Response::error(
-                    Status::ServiceUnavailable,
-                    "too many connections; close other tabs and retry",
-                )
-                .write_to(&mut answer, false);
-                let _ = stream.write_all(&answer);
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -252,26 +263,65 @@ impl Server {
         }
     }
 
-    /// Makes room for a new connection by closing the one idle the longest
-    /// (see `Conn::idle_since`): an attacker's idle or trickling sockets go
-    /// before anyone watching or typing. False when none can go.
-    fn shed_idlest(&mut self, now: Instant) -> bool {
-        let idlest = self
+    /// Makes room for a connection from `ip`, fairly per address (issue
+    /// 15, finding 3: one address opening idle connections shed everyone
+    /// else's newcomers, the idlest being the newest real client). An
+    /// address at `--max-per-address` makes room among its own; when kv is
+    /// at `--max-connections`, the address with the most idle connections
+    /// gives up its idlest. Viewers, WebSockets and uploads are never shed.
+    fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), String> {
+        let key = auth::key(ip);
+        let from_ip = self
+            .conns
+            .iter()
+            .flatten()
+            .filter(|c| auth::key(c.peer().ip()) == key)
+            .count();
+        if from_ip >= self.app.config.max_per_address && !self.shed_idlest(Some(key), now) {
+            return Err(format!(
+                "too many connections from this address ({from_ip} open, none idle; --max-per-address); close other tabs and retry"
+            ));
+        }
+        let open = self.conns.len() - self.free.len();
+        if open >= self.app.config.max_connections && !self.shed_idlest(None, now) {
+            return Err(format!(
+                "too many connections ({open} open, none idle; --max-connections); close other tabs and retry"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Closes the connection idle the longest (see `Conn::idle_since`) of
+    /// address `from`, or else of the address holding the most idle ones.
+    /// False when none can go.
+    fn shed_idlest(&mut self, from: Option<IpAddr>, now: Instant) -> bool {
+        let idle: Vec<(IpAddr, Instant, usize)> = self
             .conns
             .iter()
             .enumerate()
-            .filter_map(|(slot, c)| Some((c.as_ref()?.idle_since()?, slot)))
-            .min();
-        let Some((since, slot)) = idlest else {
+            .filter_map(|(slot, c)| {
+                let c = c.as_ref()?;
+                Some((auth::key(c.peer().ip()), c.idle_since()?, slot))
+            })
+            .collect();
+        let from = from.or_else(|| {
+            let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+            for (ip, _, _) in &idle {
+                *counts.entry(*ip).or_default() += 1;
+            }
+            counts.into_iter().max_by_key(|(_, n)| *n).map(|(ip, _)| ip)
+        });
+        let idlest = idle
+            .iter()
+            .filter(|(ip, _, _)| Some(*ip) == from)
+            .min_by_key(|(_, since, _)| *since);
+        let Some(&(ip, since, slot)) = idlest else {
             return false;
         };
-        if let Some(conn) = &self.conns[slot] {
-            log::debug!(
-                "{}: shed, idle for {:.1} s, to make room (--max-connections)",
-                conn.peer(),
-                now.saturating_duration_since(since).as_secs_f64()
-            );
-        }
+        log::debug!(
+            "{ip}: shed a connection idle for {:.1} s to make room",
+            now.saturating_duration_since(since).as_secs_f64()
+        );
         self.close(slot, now);
         true
     }
@@ -405,9 +455,49 @@ impl Server {
                 self.follow(slot, next, now);
             }
         }
+        if self.app.auth.poll_at().is_some_and(|t| t <= now) {
+            self.app.auth.expire(now);
+        }
         if now >= self.next_status {
             self.next_status = now + STATUS_EVERY;
             self.push_status(now);
+        }
+    }
+
+    /// Hands each password the checker thread judged to the connection
+    /// parked for it (if it has not gone meanwhile; the verdict still
+    /// counts for its address).
+    fn on_checked(&mut self, now: Instant) {
+        for (ticket, verdict) in self.app.auth.answers(now) {
+            let parked = self
+                .conns
+                .iter()
+                .position(|c| c.as_ref().and_then(Conn::checking) == Some(ticket));
+            if let Some(slot) = parked {
+                if let Some(conn) = self.conns[slot].as_mut() {
+                    let next = conn.on_checked(verdict, &mut self.app, now);
+                    self.follow(slot, next, now);
+                }
+            }
+        }
+    }
+
+    /// Closes every connection a session opened once it is over (logout,
+    /// expiry, eviction): a WebSocket typing, a viewer watching, a request
+    /// held. Within the turn it ended in, or the turn its expiry woke.
+    fn close_ended_sessions(&mut self, now: Instant) {
+        let ended = self.app.auth.take_ended();
+        if ended.is_empty() {
+            return;
+        }
+        for slot in 0..self.conns.len() {
+            let session = self.conns[slot].as_ref().and_then(Conn::session);
+            if session.is_some_and(|s| ended.contains(&s)) {
+                if let Some(conn) = &self.conns[slot] {
+                    log::info!("{}: closed, its session is over", conn.peer());
+                }
+                self.close(slot, now);
+            }
         }
     }
 

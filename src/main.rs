@@ -99,10 +99,20 @@ fn run(args: Args) -> Result<(), String> {
 
     let listeners = listeners(&config)?;
     raise_open_files(config.max_connections);
-    if config.credentials.is_none() && !config.listen.ip().is_loopback() {
-        log::warn!("⚠️  NO PASSWORD SET and listening on {}: anyone who can reach this port controls the target.", config.listen.ip());
+    // On any address: on loopback too, every local user and program (and
+    // any web page that gets past the Host check) controls the target.
+    if config.credentials.is_none() {
+        let who = if config.listen.ip().is_loopback() {
+            "every user and program on this machine"
+        } else {
+            "anyone who can reach this port"
+        };
         log::warn!(
-            "⚠️  Set KV_USER and KV_PASSWORD (or --password-file), or bind to 127.0.0.1 with -b."
+            "⚠️  NO PASSWORD SET (listening on {}): {who} controls the target.",
+            config.listen.ip()
+        );
+        log::warn!(
+            "⚠️  Set KV_USER and KV_PASSWORD, --password-file or --password-hash (see docs/SECURITY.md)."
         );
     }
     let media = match &config.images {

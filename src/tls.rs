@@ -92,6 +92,20 @@ pub fn server_config(source: &TlsSource) -> Result<Arc<ServerConfig>, String> {
     Ok(Arc::new(config))
 }
 
+/// The DNS names (subject alternative names) of the first certificate in
+/// the PEM file at `path`, for the names kv answers to (`http::host`).
+/// Nothing when the file cannot be read: `server_config` says why.
+pub fn certificate_names(path: &Path) -> Vec<String> {
+    let Ok(Some(der)) = CertificateDer::pem_file_iter(path).map(|mut certs| certs.next()) else {
+        return Vec::new();
+    };
+    let Ok(der) = der else { return Vec::new() };
+    match webpki::EndEntityCert::try_from(&der) {
+        Ok(cert) => cert.valid_dns_names().map(str::to_string).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// A certificate's SHA-256 fingerprint as browsers and `openssl x509
 /// -fingerprint -sha256` show it: upper-case hex bytes joined by colons.
 fn fingerprint(der: &[u8]) -> String {
@@ -196,6 +210,8 @@ pub struct Socket {
     tcp: TcpStream,
     tls: Option<Box<ServerConnection>>,
     close_notified: bool,
+    /// TLS bytes arrived while the handshake ran (`took_handshake_bytes`).
+    handshake_bytes: bool,
 }
 
 impl Socket {
@@ -210,6 +226,7 @@ impl Socket {
             tcp,
             tls: None,
             close_notified: false,
+            handshake_bytes: false,
         }
     }
 
@@ -221,11 +238,17 @@ impl Socket {
             tcp,
             tls: Some(Box::new(conn)),
             close_notified: false,
+            handshake_bytes: false,
         })
     }
 
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// Whether handshake bytes arrived since the last call.
+    pub fn took_handshake_bytes(&mut self) -> bool {
+        std::mem::take(&mut self.handshake_bytes)
     }
 
     /// Queues TLS's close_notify (once), so the client can tell the end of a
@@ -301,7 +324,7 @@ impl Read for Socket {
             }
             match tls.read_tls(&mut self.tcp) {
                 Ok(0) => eof = true,
-                Ok(_) => {}
+                Ok(_) => self.handshake_bytes |= tls.is_handshaking(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // Handshake answers waiting for room go out before we wait.
@@ -407,6 +430,24 @@ mod tests {
         );
         server_config(&source).unwrap();
         assert_eq!(fs::read(dir.join(SELF_SIGNED_CERT)).unwrap(), cert);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A `--tls-cert`'s names are names kv answers to (`http::host`).
+    #[test]
+    fn test_certificate_names_are_its_dns_names() {
+        let dir = temp_dir("names");
+        let names = vec!["kv.example.net".into(), "127.0.0.1".into()];
+        server_config(&TlsSource::SelfSigned {
+            dir: dir.clone(),
+            names,
+        })
+        .unwrap();
+        assert_eq!(
+            certificate_names(&dir.join(SELF_SIGNED_CERT)),
+            ["kv.example.net"]
+        );
+        assert!(certificate_names(&dir.join("missing.pem")).is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -419,9 +419,9 @@ fn test_every_route_needs_credentials_when_set() {
         );
     }
     // "op:pw" and a wrong password
-    let ok = kv.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic b3A6cHc=\r\nConnection: close\r\n\r\n");
+    let ok = kv.request("GET /api/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic b3A6cHc=\r\nConnection: close\r\n\r\n");
     assert_eq!(ok.0, 200);
-    let bad = kv.request("GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic b3A6cHg=\r\nConnection: close\r\n\r\n");
+    let bad = kv.request("GET /api/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic b3A6cHg=\r\nConnection: close\r\n\r\n");
     assert_eq!(bad.0, 401);
     let origin = format!("http://{}", kv.addr);
     assert!(kv.ws(Some(&origin), &[]).is_err());
@@ -496,7 +496,7 @@ fn test_malformed_http_gets_its_status_and_kv_keeps_serving() {
         (&big_header, 431),
         (&many_headers, 431),
         ("POST /api/video/mode HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", 413),
-        ("POST /api/hid/release HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n", 415),
+        ("POST /api/hid/release HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n", 415),
     ];
     for (raw, want) in cases {
         assert_eq!(kv.request(raw).0, want, "{raw:.40}");
@@ -518,7 +518,7 @@ fn test_layout_switch_changes_the_keys_paste_sends() {
     let kv = Kv::demo(&[]);
     let post = |body: &str| {
         kv.request(&format!(
-            "POST /api/hid/layout HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /api/hid/layout HTTP/1.1\r\nHost: {{addr}}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ))
         .0

@@ -142,6 +142,11 @@ pub struct Args {
     #[argh(option, default = "256")]
     pub max_connections: usize,
 
+    /// most simultaneous connections from one address (an IPv6 /64 counts
+    /// as one; default 32: a browser tab opens about 8)
+    #[argh(option, default = "32")]
+    pub max_per_address: usize,
+
     /// log level: error, warn, info, debug, trace (default info)
     #[argh(option, default = "String::from(\"info\")")]
     pub log_level: String,
@@ -177,6 +182,13 @@ pub struct Args {
     /// for more (default: the host name, host name.local, localhost, 127.0.0.1, ::1)
     #[argh(option)]
     pub tls_name: Vec<String>,
+
+    /// a name browsers reach kv by (besides IP addresses, localhost, the host
+    /// name and host name.local, each --tls-name and the names in --tls-cert);
+    /// requests for any other name get 421, which stops DNS rebinding. Repeat
+    /// for more
+    #[argh(option)]
+    pub host_name: Vec<String>,
 
     /// where kv keeps what it makes for itself, such as the self-signed
     /// certificate (default /var/lib/kv)

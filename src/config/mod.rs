@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::gadget::GadgetConfig;
+use crate::http::host::KnownNames;
 use crate::net::UsbNetConfig;
 use crate::tls::TlsSource;
 
@@ -46,6 +47,8 @@ pub struct Config {
     /// `--jiggle`: how long without input before the mouse jiggles.
     pub jiggle: Option<Duration>,
     pub max_connections: usize,
+    /// `--max-per-address`.
+    pub max_per_address: usize,
     pub log_level: log::LevelFilter,
     /// HTTPS on `listen` when set.
     pub tls: Option<TlsSource>,
@@ -53,6 +56,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// `--state-dir`: what kv keeps for itself (certificate, macros).
     pub state_dir: PathBuf,
+    /// The names requests may carry in `Host` (`--host-name`, `--tls-name`).
+    pub known_names: KnownNames,
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -83,6 +88,11 @@ impl Config {
         if args.max_connections < 4 {
             return Err("--max-connections must be at least 4".into());
         }
+        if args.max_per_address < 4 {
+            return Err(
+                "--max-per-address must be at least 4 (a browser tab opens about 8)".into(),
+            );
+        }
         let log_level = args.log_level.parse().map_err(|_| {
             format!(
                 "--log-level {:?} is not a level; use error, warn, info, debug or trace",
@@ -107,6 +117,7 @@ impl Config {
         let listen = SocketAddr::new(ip, args.port);
         let tls = tls_source(&args)?;
         let http_listen = http_listen(args.http_port.as_deref(), ip, listen, tls.is_some())?;
+        let known_names = known_names(&args.host_name, &args.tls_name, tls.as_ref())?;
         Ok(Config {
             listen,
             device: args.device,
@@ -129,12 +140,43 @@ impl Config {
             layout: args.layout,
             jiggle,
             max_connections: args.max_connections,
+            max_per_address: args.max_per_address,
             log_level,
             tls,
             http_listen,
             state_dir: args.state_dir,
+            known_names,
         })
     }
+}
+
+/// `--host-name` checked, with the machine's own names, `--tls-name` and
+/// the names a `--tls-cert` is for.
+fn known_names(
+    host_names: &[String],
+    tls_names: &[String],
+    tls: Option<&TlsSource>,
+) -> Result<KnownNames, String> {
+    for name in host_names {
+        let fine = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !fine {
+            return Err(format!(
+                "--host-name {name:?} is not a DNS name; give the name alone, e.g. kv.example.org (no scheme, port or path)"
+            ));
+        }
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let certified = match tls {
+        Some(TlsSource::Files { cert, .. }) => crate::tls::certificate_names(cert),
+        _ => Vec::new(),
+    };
+    Ok(KnownNames::new(
+        &host,
+        &[host_names, tls_names, &certified].concat(),
+    ))
 }
 
 /// `--max-image-size`: `4000000000`, `700M`, `8G`, `1T` (powers of 1024;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::io::{Filled, Metered, Stream, Wire};
 use super::linger::{Drain, Linger};
-use super::request::{self, Method};
+use super::request::{self, Method, Request};
 use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
 use super::upload::{self, UploadBody};
@@ -21,6 +21,7 @@ use super::video_session::VideoSession;
 use super::websocket::{Link, Session};
 use super::Status;
 use crate::app::App;
+use crate::auth::{SessionId, Ticket, Verdict};
 use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
@@ -33,6 +34,9 @@ const REQUEST: Duration = Duration::from_secs(15);
 const SNAPSHOT: Duration = Duration::from_secs(5);
 /// A viewer whose socket took nothing for this long is dropped.
 const STALLED: Duration = Duration::from_secs(60);
+/// A request parked for its password check is answered 503 after this (the
+/// checker's queue is short, so only a dead thread takes so long).
+const CHECK_WAIT: Duration = Duration::from_secs(15);
 /// Responses not yet taken by the client; beyond this, pipelined requests wait.
 const OUT_HIGH: usize = 256 * 1024;
 /// Frame bytes written to one viewer in one go: the loop's write turn goes
@@ -65,6 +69,16 @@ enum State {
     Upload(UploadBody),
     /// A body was refused: its answer goes out while the rest is dropped.
     Lingering(Linger),
+    /// Parked while the checker thread judges the request's password
+    /// (`auth::checker`); requests behind it wait. `streamed`: an upload,
+    /// whose body is still unread.
+    Checking {
+        ticket: Ticket,
+        request: Box<Request>,
+        body: Vec<u8>,
+        streamed: bool,
+        since: Instant,
+    },
     /// Boxed: the WebSocket's buffers would make every connection's state
     /// as big as theirs.
     WebSocket(Box<Session>),
@@ -80,6 +94,7 @@ impl State {
             State::Receiving { .. } => "Receiving",
             State::Closing => "Closing",
             State::Held { .. } => "Held",
+            State::Checking { .. } => "Checking",
             State::Viewer(_) => "Viewer",
             State::Snapshot { .. } => "Snapshot",
             State::Upload(_) => "Upload",
@@ -132,6 +147,8 @@ pub struct Conn<S = Socket> {
     /// Bytes read and not yet taken by a request.
     input: Vec<u8>,
     state: State,
+    /// See `session()`.
+    session: Option<SessionId>,
 }
 
 impl<S: Stream> Conn<S> {
@@ -140,6 +157,7 @@ impl<S: Stream> Conn<S> {
             wire: Wire::new(stream, peer, now),
             input: Vec::new(),
             state: State::Idle,
+            session: None,
         }
     }
 
@@ -158,6 +176,7 @@ impl<S: Stream> Conn<S> {
             | State::Receiving { .. }
             | State::Closing
             | State::Held { .. }
+            | State::Checking { .. }
             | State::Upload(_)
             | State::Lingering(_) => Kind::Http,
             State::Viewer(_) | State::Video(_) => Kind::Viewer,
@@ -175,7 +194,11 @@ impl<S: Stream> Conn<S> {
         let active = self.wire.active();
         match self.state {
             State::Receiving { since } => Some(since.min(active)),
-            State::Idle | State::Closing | State::Held { .. } | State::Lingering(_) => Some(active),
+            State::Idle
+            | State::Closing
+            | State::Held { .. }
+            | State::Checking { .. }
+            | State::Lingering(_) => Some(active),
             State::Viewer(_)
             | State::Snapshot { .. }
             | State::Upload(_)
@@ -294,7 +317,14 @@ impl<S: Stream> Conn<S> {
             };
             if req.streams_body() {
                 self.input.drain(..head_len);
-                self.begin_streamed_body(&req, app, now);
+                log::debug!(
+                    "{}: {:?} {} (streamed body)",
+                    self.wire.peer,
+                    req.method,
+                    req.path
+                );
+                let action = routes::handle(&req, &[], self.client(), app, now);
+                self.begin_streamed_body(req, action, app, now);
                 return;
             }
             // Within max_body (request::parse refused more).
@@ -305,48 +335,68 @@ impl<S: Stream> Conn<S> {
             let body = self.input[head_len..end].to_vec();
             self.input.drain(..end);
             log::debug!("{}: {:?} {}", self.wire.peer, req.method, req.path);
-            let head_only = req.method == Method::Head;
-            // Every answer below sets the next state.
-            match routes::handle(&req, &body, self.client(), app, now) {
-                Action::Respond(mut response) => {
-                    response.head_only = head_only;
-                    match response.not_before.filter(|t| *t > now) {
-                        Some(until) => {
-                            let mut held = Vec::new();
-                            response.write_to(&mut held, req.keep_alive);
-                            self.set_state(State::Held {
-                                until,
-                                response: held,
-                                keep_alive: req.keep_alive,
-                            });
-                        }
-                        None => self.respond(&response, req.keep_alive),
+            let action = routes::handle(&req, &body, self.client(), app, now);
+            self.dispatch(req, body, action, app, now);
+        }
+    }
+
+    /// Does what the route said: every answer below sets the next state.
+    fn dispatch(
+        &mut self,
+        req: Request,
+        body: Vec<u8>,
+        action: Action,
+        app: &mut App,
+        now: Instant,
+    ) {
+        self.session = app.auth.session_of(req.cookie(routes::SESSION_COOKIE));
+        let head_only = req.method == Method::Head;
+        match action {
+            Action::Respond(mut response) => {
+                response.head_only = head_only;
+                match response.not_before.filter(|t| *t > now) {
+                    Some(until) => {
+                        let mut held = Vec::new();
+                        response.write_to(&mut held, req.keep_alive);
+                        self.set_state(State::Held {
+                            until,
+                            response: held,
+                            keep_alive: req.keep_alive,
+                        });
                     }
-                }
-                Action::Stream => self.begin_stream(head_only),
-                Action::Snapshot => match app.video.fresh_frame(now) {
-                    Some(frame) => self.answer_snapshot(&frame, head_only, req.keep_alive),
-                    None => self.set_state(State::Snapshot {
-                        head_only,
-                        keep_alive: req.keep_alive,
-                        until: now + SNAPSHOT,
-                    }),
-                },
-                // Only requests that stream their body start uploads.
-                Action::Upload(_) => self.close_with(Response::error(
-                    Status::BadRequest,
-                    "an upload must stream its body",
-                )),
-                Action::Upgrade(accept) => {
-                    let leftover = self.switch_protocols(&accept);
-                    self.set_state(State::WebSocket(Box::new(Session::new(leftover, now))));
-                }
-                Action::UpgradeVideo(accept, view) => {
-                    let leftover = self.switch_protocols(&accept);
-                    let session = VideoSession::new(leftover, view, now);
-                    self.set_state(State::Video(Box::new(session)));
+                    None => self.respond(&response, req.keep_alive),
                 }
             }
+            Action::Stream => self.begin_stream(head_only),
+            Action::Snapshot => match app.video.fresh_frame(now) {
+                Some(frame) => self.answer_snapshot(&frame, head_only, req.keep_alive),
+                None => self.set_state(State::Snapshot {
+                    head_only,
+                    keep_alive: req.keep_alive,
+                    until: now + SNAPSHOT,
+                }),
+            },
+            // Only requests that stream their body start uploads.
+            Action::Upload(_) => self.close_with(Response::error(
+                Status::BadRequest,
+                "an upload must stream its body",
+            )),
+            Action::Upgrade(accept) => {
+                let leftover = self.switch_protocols(&accept);
+                self.set_state(State::WebSocket(Box::new(Session::new(leftover, now))));
+            }
+            Action::UpgradeVideo(accept, view) => {
+                let leftover = self.switch_protocols(&accept);
+                let session = VideoSession::new(leftover, view, now);
+                self.set_state(State::Video(Box::new(session)));
+            }
+            Action::Check(ticket) => self.set_state(State::Checking {
+                ticket,
+                request: Box::new(req),
+                body,
+                streamed: false,
+                since: now,
+            }),
         }
     }
 
@@ -386,14 +436,9 @@ impl<S: Stream> Conn<S> {
 
     /// A request whose body goes to disk as it arrives (an image upload):
     /// start the upload, or answer the refusal and drop the body.
-    fn begin_streamed_body(&mut self, req: &request::Request, app: &mut App, now: Instant) {
-        log::debug!(
-            "{}: {:?} {} (streamed body)",
-            self.wire.peer,
-            req.method,
-            req.path
-        );
-        match routes::handle(req, &[], self.client(), app, now) {
+    fn begin_streamed_body(&mut self, req: Request, action: Action, app: &mut App, now: Instant) {
+        self.session = app.auth.session_of(req.cookie(routes::SESSION_COOKIE));
+        match action {
             Action::Upload(upload) => {
                 if req.header_has("expect", "100-continue") {
                     self.wire
@@ -406,6 +451,13 @@ impl<S: Stream> Conn<S> {
                 let linger = Linger::new(&response, now, req.content_length);
                 self.set_state(State::Lingering(linger));
             }
+            Action::Check(ticket) => self.set_state(State::Checking {
+                ticket,
+                request: Box::new(req),
+                body: Vec::new(),
+                streamed: true,
+                since: now,
+            }),
             Action::Stream | Action::Snapshot | Action::Upgrade(_) | Action::UpgradeVideo(..) => {
                 self.close_with(Response::error(
                     Status::BadRequest,
@@ -413,6 +465,43 @@ impl<S: Stream> Conn<S> {
                 ))
             }
         }
+    }
+
+    /// The ticket of the password check this connection waits for.
+    pub fn checking(&self) -> Option<Ticket> {
+        match self.state {
+            State::Checking { ticket, .. } => Some(ticket),
+            _ => None,
+        }
+    }
+
+    /// The checker thread judged the parked request's password: it runs
+    /// now as if judged at once, then whatever waited behind it.
+    pub fn on_checked(&mut self, verdict: Verdict, app: &mut App, now: Instant) -> Next {
+        let State::Checking {
+            request,
+            body,
+            streamed,
+            ..
+        } = self.take_state(State::Receiving { since: now })
+        else {
+            return Next::Keep;
+        };
+        let (req, client) = (*request, self.client());
+        if streamed {
+            let action = routes::resume(&req, &[], client, app, now, verdict);
+            self.begin_streamed_body(req, action, app, now);
+        } else {
+            let action = routes::resume(&req, &body, client, app, now, verdict);
+            self.dispatch(req, body, action, app, now);
+        }
+        self.on_ready(app, now)
+    }
+
+    /// The session whose cookie authenticated this connection's last
+    /// request: when it ends, the connection is closed.
+    pub fn session(&self) -> Option<SessionId> {
+        self.session
     }
 
     /// What a turn of the upload body means for the connection.
@@ -571,6 +660,7 @@ impl<S: Stream> Conn<S> {
             State::Idle => active + IDLE,
             State::Closing => active + REQUEST,
             State::Held { until, .. } => *until,
+            State::Checking { since, .. } => *since + CHECK_WAIT,
             State::Viewer(_) => active + STALLED,
             State::Snapshot { until, .. } => *until,
             State::Upload(body) => body.poll_at(active),
@@ -607,6 +697,14 @@ impl<S: Stream> Conn<S> {
                 let keep_alive = *keep_alive;
                 wire.out().append(response);
                 self.after_response(keep_alive);
+                self.on_ready(app, now)
+            }
+            State::Checking { .. } => {
+                self.close_with(Response::error(
+                    Status::ServiceUnavailable,
+                    "the password could not be checked in time; retry",
+                ));
+                self.input.clear();
                 self.on_ready(app, now)
             }
             State::Snapshot {

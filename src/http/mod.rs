@@ -10,6 +10,7 @@
 pub mod assets;
 pub mod canvas;
 pub mod conn;
+pub mod host;
 pub mod io;
 pub mod linger;
 pub mod request;
@@ -37,6 +38,7 @@ pub enum Status {
     LengthRequired,
     PayloadTooLarge,
     UnsupportedMediaType,
+    MisdirectedRequest,
     TooManyRequests,
     HeaderTooLarge,
     InternalServerError,
@@ -61,6 +63,7 @@ impl Status {
             Status::LengthRequired => 411,
             Status::PayloadTooLarge => 413,
             Status::UnsupportedMediaType => 415,
+            Status::MisdirectedRequest => 421,
             Status::TooManyRequests => 429,
             Status::HeaderTooLarge => 431,
             Status::InternalServerError => 500,
@@ -85,6 +88,7 @@ impl Status {
             Status::LengthRequired => "Length Required",
             Status::PayloadTooLarge => "Payload Too Large",
             Status::UnsupportedMediaType => "Unsupported Media Type",
+            Status::MisdirectedRequest => "Misdirected Request",
             Status::TooManyRequests => "Too Many Requests",
             Status::HeaderTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",

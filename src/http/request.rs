@@ -176,11 +176,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
             "chunked request bodies are not supported; send Content-Length",
         ));
     }
-    if let Some(len) = request.header("content-length") {
-        request.content_length = len
-            .parse()
-            .map_err(|_| refuse(Status::BadRequest, "invalid Content-Length"))?;
-    }
+    request.content_length = content_length(&request.headers)?;
     if request.content_length > limits.max_body as u64 && !request.streams_body() {
         return Err(refuse(
             Status::PayloadTooLarge,
@@ -193,6 +189,29 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Re
         request.header_has("connection", "keep-alive")
     };
     Ok(Some((request, n)))
+}
+
+/// The body's length, by RFC 9112 §6.3: digits only (`u64::from_str` would
+/// take `+2`), and one value however often the header comes; a second,
+/// different value makes the message's framing ambiguous (a smuggling
+/// vector behind a proxy that picks the other one), so it is refused.
+fn content_length(headers: &[(String, String)]) -> Result<u64, Refusal> {
+    let invalid = || refuse(Status::BadRequest, "invalid Content-Length");
+    let mut length = None;
+    for (_, value) in headers.iter().filter(|(k, _)| k == "content-length") {
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let n: u64 = value.parse().map_err(|_| invalid())?;
+        if length.is_some_and(|l| l != n) {
+            return Err(refuse(
+                Status::BadRequest,
+                "conflicting Content-Length headers",
+            ));
+        }
+        length = Some(n);
+    }
+    Ok(length.unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -334,6 +353,28 @@ mod tests {
         assert_eq!(
             parse(chunked, &limits()).unwrap_err().status,
             Status::LengthRequired
+        );
+    }
+
+    /// Issue 15, finding 6: `+2` and two different lengths were taken.
+    #[test]
+    fn test_attack_signed_or_conflicting_content_length_is_400() {
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: +2\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 2, 3\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length:\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(bad, &limits()).unwrap_err().status,
+                Status::BadRequest,
+                "{bad:?}"
+            );
+        }
+        let twice = b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(
+            parse(twice, &limits()).unwrap().unwrap().0.content_length,
+            2
         );
     }
 }

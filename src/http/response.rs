@@ -35,8 +35,12 @@ impl Response {
         }
     }
 
+    /// JSON is kv's state (status, images, sessions) or an answer to one
+    /// request: no cache, the browser's or a proxy's, may keep it for
+    /// whoever uses the machine next (issue 15, finding 7).
     pub fn json(status: Status, body: String) -> Response {
         Response::new(status, "application/json", body.into_bytes())
+            .header("Cache-Control", "no-store")
     }
 
     pub fn ok_json() -> Response {
@@ -106,6 +110,7 @@ mod tests {
         let body = r#"{"error":"no route \"/x\""}"#;
         assert!(text.contains(&format!("Content-Length: {}\r\n", body.len())));
         assert!(text.contains("X-Frame-Options: DENY\r\n"));
+        assert!(text.contains("Cache-Control: no-store\r\n"));
         assert!(text.ends_with(&format!("\r\n\r\n{body}")));
     }
 

@@ -9,9 +9,9 @@ use std::time::Instant;
 use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
-use super::{assets, Status};
+use super::{assets, host, Status};
 use crate::app::App;
-use crate::auth::Verdict;
+use crate::auth::{Ticket, Verdict};
 use crate::http::ws;
 use crate::json::{self, Value};
 use crate::macros::Refused;
@@ -32,6 +32,8 @@ pub enum Action {
     UpgradeVideo(String, View),
     /// Stream the request body into this image upload.
     Upload(Upload),
+    /// Wait, parked, for the password check with this ticket; then `resume`.
+    Check(Ticket),
 }
 
 /// Who sent the request, as the connection knows it.
@@ -53,11 +55,46 @@ const LOGIN_FILES: [&str; 5] = [
 ];
 
 pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: Instant) -> Action {
+    route(req, body, client, app, now, None)
+}
+
+/// The same request again, once the checker thread has judged its password.
+pub fn resume(
+    req: &Request,
+    body: &[u8],
+    client: Client,
+    app: &mut App,
+    now: Instant,
+    verdict: Verdict,
+) -> Action {
+    route(req, body, client, app, now, Some(verdict))
+}
+
+fn route(
+    req: &Request,
+    body: &[u8],
+    client: Client,
+    app: &mut App,
+    now: Instant,
+    decided: Option<Verdict>,
+) -> Action {
+    // Before anything else, login included: a rebound name must learn
+    // nothing and reach nothing (see `host`).
+    if !app.config.known_names.knows(req.header("host")) {
+        // Debug: a rebinding page may retry without end, and the answer
+        // itself tells a real user what to do.
+        log::debug!(
+            "{}: refused a request for the name {:?}, which kv does not answer to (--host-name)",
+            client.ip,
+            req.header("host").unwrap_or("")
+        );
+        return Action::Respond(host::misdirected(req.header("host")));
+    }
     let read_only = matches!(req.method, Method::Get | Method::Head);
     let path = req.path.as_str();
     match path {
         "/api/login" if req.method == Method::Post => {
-            return Action::Respond(post(req, app, now, login(req, body, client)));
+            return login(req, body, client, app, now, decided);
         }
         "/api/logout" if req.method == Method::Post => {
             return Action::Respond(post(req, app, now, logout(req, client)));
@@ -67,21 +104,21 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
         _ => {}
     }
     let session = session_cookie(req);
-    match app
-        .auth
-        .check(client.ip, req.header("authorization"), session, now)
-    {
-        Verdict::Open | Verdict::Allowed => {}
+    let verdict = decided.unwrap_or_else(|| {
+        app.auth
+            .check(client.ip, req.header("authorization"), session, now)
+    });
+    match verdict {
+        Verdict::Open | Verdict::Allowed | Verdict::Session(_) => {}
         Verdict::Missing if wants_page(req) => {
             return Action::Respond(
                 Response::error(Status::SeeOther, "log in at /login.html")
-                    .header("Location", "/login.html")
-                    .header("Cache-Control", "no-store"),
+                    .header("Location", "/login.html"),
             );
         }
         Verdict::Missing => return Action::Respond(unauthorized(session.is_none())),
-        Verdict::Refused { until } => return Action::Respond(unauthorized(true).not_before(until)),
-        Verdict::LockedOut { retry_after } => return Action::Respond(locked_out(retry_after)),
+        Verdict::Pending(ticket) => return Action::Check(ticket),
+        other => return Action::Respond(refusal(other, false)),
     }
     match path {
         "/stream" if read_only => Action::Stream,
@@ -219,11 +256,37 @@ fn unauthorized(challenge: bool) -> Response {
     }
 }
 
+/// The answer to a password that is wrong, or could not be checked now.
+/// `login`: the login page's wording, and no Basic challenge.
+fn refusal(verdict: Verdict, login: bool) -> Response {
+    match verdict {
+        Verdict::Refused { until } if login => {
+            Response::error(Status::Unauthorized, "wrong user or password").not_before(until)
+        }
+        Verdict::Refused { until } => unauthorized(true).not_before(until),
+        Verdict::LockedOut { retry_after } => locked_out(retry_after),
+        Verdict::Busy { retry_after } => {
+            let secs = whole_seconds(retry_after);
+            Response::error(
+                Status::ServiceUnavailable,
+                &format!("kv is checking other passwords; retry in {secs} s"),
+            )
+            .header("Retry-After", secs.to_string())
+        }
+        // Open, Allowed, Session, Missing, Pending: not refusals.
+        _ => Response::error(Status::InternalServerError, "no verdict on the password"),
+    }
+}
+
+fn whole_seconds(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 fn locked_out(retry_after: std::time::Duration) -> Response {
-    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let secs = whole_seconds(retry_after);
     Response::error(
         Status::TooManyRequests,
-        &format!("too many wrong passwords from this address; retry in {secs} s"),
+        &format!("too many password attempts from this address; retry in {secs} s"),
     )
     .header("Retry-After", secs.to_string())
 }
@@ -244,8 +307,19 @@ fn session_cookie(req: &Request) -> Option<&str> {
     req.cookie(SESSION_COOKIE)
 }
 
-/// `POST /api/login` with `{"user":"...","password":"..."}`.
-fn login(req: &Request, body: &[u8], client: Client) -> Handler {
+/// `POST /api/login` with `{"user":"...","password":"..."}`. A hashed
+/// password's check comes back later as `decided` (`resume`).
+fn login(
+    req: &Request,
+    body: &[u8],
+    client: Client,
+    app: &mut App,
+    now: Instant,
+    decided: Option<Verdict>,
+) -> Action {
+    if let Some(refusal) = refuse_cross_site(req) {
+        return Action::Respond(refusal);
+    }
     let fields = std::str::from_utf8(body)
         .ok()
         .and_then(|text| Value::parse(text).ok())
@@ -253,40 +327,39 @@ fn login(req: &Request, body: &[u8], client: Client) -> Handler {
             let field = |name| v.get(name).and_then(Value::as_str).map(str::to_string);
             Some((field("user")?, field("password")?))
         });
-    let old_session = session_cookie(req).map(str::to_string);
-    Box::new(move |app, now| {
-        let Some((user, password)) = fields else {
-            return Response::error(
-                Status::BadRequest,
-                "body must be JSON like {\"user\":\"admin\",\"password\":\"...\"}",
-            );
-        };
-        match app.auth.login(client.ip, &user, &password, now) {
+    let Some((user, password)) = fields else {
+        return Action::Respond(Response::error(
+            Status::BadRequest,
+            "body must be JSON like {\"user\":\"admin\",\"password\":\"...\"}",
+        ));
+    };
+    let verdict =
+        decided.unwrap_or_else(|| app.auth.check_password(client.ip, &user, &password, now));
+    let response = match verdict {
+        Verdict::Allowed => match app.auth.start_session(client.ip, now) {
             Ok(token) => {
-                if let Some(old) = old_session {
-                    app.auth.logout(&old);
+                if let Some(old) = session_cookie(req) {
+                    app.auth.logout(old);
                 }
                 let secure = if client.tls { "; Secure" } else { "" };
-                Response::ok_json()
-                    .header(
-                        "Set-Cookie",
-                        format!(
-                            "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"
-                        ),
-                    )
-                    .header("Cache-Control", "no-store")
+                Response::ok_json().header(
+                    "Set-Cookie",
+                    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"),
+                )
             }
-            Err(Verdict::Open) => Response::ok_json(),
-            Err(Verdict::Refused { until }) => {
-                Response::error(Status::Unauthorized, "wrong user or password").not_before(until)
+            Err(e) => {
+                log::error!("{}: no session: {e}", client.ip);
+                Response::error(
+                    Status::ServiceUnavailable,
+                    "cannot start a session: the kernel's random generator failed",
+                )
             }
-            Err(Verdict::LockedOut { retry_after }) => locked_out(retry_after),
-            Err(Verdict::Allowed | Verdict::Missing) => Response::error(
-                Status::ServiceUnavailable,
-                "cannot start a session: the kernel's random generator failed",
-            ),
-        }
-    })
+        },
+        Verdict::Open => Response::ok_json(),
+        Verdict::Pending(ticket) => return Action::Check(ticket),
+        other => refusal(other, true),
+    };
+    Action::Respond(response)
 }
 
 /// `POST /api/logout`: forgets the session and tells the browser to drop it.
@@ -296,12 +369,10 @@ fn logout(req: &Request, client: Client) -> Handler {
         if session.is_some_and(|s| app.auth.logout(&s)) {
             log::info!("{}: logged out", client.ip);
         }
-        Response::ok_json()
-            .header(
-                "Set-Cookie",
-                format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-            )
-            .header("Cache-Control", "no-store")
+        Response::ok_json().header(
+            "Set-Cookie",
+            format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        )
     })
 }
 

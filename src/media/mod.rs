@@ -9,8 +9,9 @@
 pub mod name;
 pub mod upload;
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -188,11 +189,47 @@ impl Images {
         self.attached.as_ref().is_some_and(|a| a.name == name)
     }
 
+    /// The partial file of an upload, never through a symlink (kv runs as
+    /// root, and whoever else can write in `.partial/` — a share of the
+    /// images folder — must not make it write, then rename, a file of their
+    /// choosing; issue 15, finding 5). Starting over unlinks what is there
+    /// (a symlink itself, not its target) and makes a new file that nobody
+    /// can have slipped in (O_EXCL); resuming appends to a regular file
+    /// that still holds exactly `offset` bytes.
+    fn open_partial(&self, part: &Path, offset: u64) -> Result<File, MediaError> {
+        let mut options = OpenOptions::new();
+        options.write(true).custom_flags(libc::O_NOFOLLOW);
+        if offset == 0 {
+            match fs::remove_file(part) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_error(&self.dir, part, "cannot remove the old", e))
+                }
+                _ => {}
+            }
+            options.create_new(true);
+        } else {
+            options.append(true);
+        }
+        let file = options
+            .open(part)
+            .map_err(|e| io_error(&self.dir, part, "cannot open", e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| io_error(&self.dir, part, "cannot read", e))?;
+        if !meta.file_type().is_file() || (offset > 0 && meta.len() != offset) {
+            return Err(MediaError::new(
+                Refusal::Conflict,
+                "the partial upload changed while resuming; start again at offset 0".to_string(),
+            ));
+        }
+        Ok(file)
+    }
+
     /// `GET /api/images`: images, partial uploads, the drive and the room left.
     pub fn list_json(&mut self) -> Result<String, MediaError> {
         self.sync_drive();
         let entries = |dir: &Path| -> Result<Vec<(String, u64, u64)>, MediaError> {
-            let read = fs::read_dir(dir).map_err(|e| io_error(dir, "cannot list", e))?;
+            let read = fs::read_dir(dir).map_err(|e| io_error(&self.dir, dir, "cannot list", e))?;
             let mut found: Vec<_> = read
                 .flatten()
                 .filter_map(|entry| {
@@ -277,8 +314,7 @@ impl Images {
         if let Ok(meta) = fs::symlink_metadata(&dest) {
             if !meta.file_type().is_file() {
                 return conflict(format!(
-                    "{}: exists and is not an image file; pick another name",
-                    dest.display()
+                    "{name}: exists and is not an image file; pick another name"
                 ));
             }
             if !overwrite {
@@ -316,24 +352,17 @@ impl Images {
         // Starting over frees what the old partial held.
         let reclaimed = if offset == 0 { held.unwrap_or(0) } else { 0 };
         let free = crate::sys::fs::free_space(&self.dir)
-            .map_err(|e| io_error(&self.dir, "cannot read the free space of", e))?
+            .map_err(|e| io_error(&self.dir, &self.dir, "cannot read the free space of", e))?
             .saturating_add(reclaimed);
         if length > free {
             return Err(MediaError::new(
                 Refusal::NoSpace,
                 format!(
-                    "{name} needs {length} bytes but {} has only {free} free; delete images or pick a bigger disk",
-                    self.dir.display()
+                    "{name} needs {length} bytes but the images folder has only {free} free; delete images or pick a bigger disk"
                 ),
             ));
         }
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(offset == 0)
-            .append(offset > 0)
-            .open(&part)
-            .map_err(|e| io_error(&part, "cannot open", e))?;
+        let file = self.open_partial(&part, offset)?;
         self.active.borrow_mut().insert(name.to_string());
         log::info!("💾 Upload of {name}: {length} bytes from offset {offset} of {total}");
         Ok(Upload {
@@ -372,7 +401,8 @@ impl Images {
         }
         // No fsync: it would stall the loop for seconds on an SD card, and
         // the target reads the image through the same page cache.
-        fs::rename(&upload.part, &dest).map_err(|e| io_error(&dest, "cannot rename to", e))?;
+        fs::rename(&upload.part, &dest)
+            .map_err(|e| io_error(&self.dir, &dest, "cannot rename to", e))?;
         log::info!("💾 Uploaded {name} ({} bytes)", upload.written());
         Ok(json::Object::new()
             .bool("ok", true)
@@ -406,14 +436,13 @@ impl Images {
                 return Err(MediaError::new(
                     Refusal::Missing,
                     format!(
-                        "no {}{name} in {}",
+                        "no {}{name} in the images folder",
                         if partial { "partial upload " } else { "image " },
-                        self.dir.display()
                     ),
                 ))
             }
         }
-        fs::remove_file(&path).map_err(|e| io_error(&path, "cannot delete", e))?;
+        fs::remove_file(&path).map_err(|e| io_error(&self.dir, &path, "cannot delete", e))?;
         log::info!("🗑️  Deleted {}", path.display());
         Ok(())
     }
@@ -424,7 +453,7 @@ impl Images {
         if !fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
             return Err(MediaError::new(
                 Refusal::Missing,
-                format!("no image {name} in {}", self.dir.display()),
+                format!("no image {name} in the images folder"),
             ));
         }
         if self.active.borrow().contains(name) {
@@ -480,8 +509,16 @@ fn no_drive() -> MediaError {
     )
 }
 
-fn io_error(path: &Path, what: &str, error: io::Error) -> MediaError {
-    MediaError::new(Refusal::Io, format!("{what} {}: {error}", path.display()))
+/// A failed file operation: the log gets the absolute path for the
+/// operator, the client only the path inside the images folder (where kv
+/// keeps its files is none of a client's business).
+fn io_error(dir: &Path, path: &Path, what: &str, error: io::Error) -> MediaError {
+    log::warn!("images: {what} {}: {error}", path.display());
+    let shown = match path.strip_prefix(dir) {
+        Ok(inside) if !inside.as_os_str().is_empty() => inside.display().to_string(),
+        _ => "the images folder".to_string(),
+    };
+    MediaError::new(Refusal::Io, format!("{what} {shown}: {error}"))
 }
 
 #[cfg(test)]

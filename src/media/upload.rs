@@ -51,11 +51,22 @@ impl Upload {
         let take = usize::try_from(self.remaining())
             .unwrap_or(usize::MAX)
             .min(bytes.len());
-        let chunk = bytes.get(..take).unwrap_or_default();
-        self.file
-            .write_all(chunk)
-            .map_err(|e| self.write_error(e))?;
-        self.written += take as u64;
+        let mut chunk = bytes.get(..take).unwrap_or_default();
+        // Counted write by write, not `write_all`: a disk that fills up
+        // mid-chunk keeps what it took, and the resume offset told to the
+        // client must be what the partial holds (issue 15, finding 7: it
+        // was short by what the failed `write_all` had written).
+        while !chunk.is_empty() {
+            match self.file.write(chunk) {
+                Ok(0) => return Err(self.write_error(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    self.written += n as u64;
+                    chunk = chunk.get(n..).unwrap_or_default();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.write_error(e)),
+            }
+        }
         Ok(take)
     }
 
@@ -69,9 +80,7 @@ impl Upload {
             kind,
             format!(
                 "{}: {error} after {} bytes; free some space and resume with ?offset={}",
-                self.part.display(),
-                self.written,
-                self.written
+                self.name, self.written, self.written
             ),
         )
     }

@@ -34,7 +34,7 @@ impl Kv {
     // The child is waited for in `Drop`, which clippy does not follow.
     #[allow(clippy::zombie_processes)]
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Kv {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kv"))
+        let mut child = Command::new(kv_binary())
             .args(["-b", "127.0.0.1", "-p", "0"])
             .args(args)
             .env_remove("KV_USER")
@@ -76,6 +76,14 @@ impl Kv {
                 };
             }
         }
+    }
+
+    /// A connection from loopback address `source` (127.0.0.N): kv counts
+    /// connections and failed logins per address.
+    pub fn connect_from(&self, source: [u8; 4]) -> TcpStream {
+        let s = connect_from(&self.addr, source).expect("connect to kv");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
     }
 
     pub fn connect(&self) -> TcpStream {
@@ -274,4 +282,45 @@ pub fn decode_jpeg(jpeg: &[u8]) -> (u16, u16) {
     d.decode().expect("frame decodes as JPEG");
     let info = d.info().unwrap();
     (info.width, info.height)
+}
+
+/// The kv binary the tests start: this build's, or `KV_TEST_BIN` (e.g. an
+/// older build, to show that a new test fails before its fix).
+pub fn kv_binary() -> String {
+    std::env::var("KV_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kv").to_string())
+}
+
+/// A TCP connection to `addr` (IPv4) from local address `source`; std has
+/// no bind-before-connect.
+#[allow(unsafe_code)]
+pub fn connect_from(addr: &str, source: [u8; 4]) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let target: std::net::SocketAddrV4 = addr.parse().expect("an IPv4 address");
+    let sockaddr = |ip: [u8; 4], port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor owned by the TcpStream
+    // made from it (closed by it, or here on failure).
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sockaddr(source, 0);
+        if libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let remote = sockaddr(target.ip().octets(), target.port());
+        if libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
 }

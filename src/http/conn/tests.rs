@@ -26,7 +26,8 @@ struct Bench {
 impl Bench {
     fn new() -> Bench {
         let t0 = Instant::now();
-        let args = Args::from_args(&["kv"], &["--demo"]).expect("flags");
+        // Its requests name kv "kv", as a LAN name would.
+        let args = Args::from_args(&["kv"], &["--demo", "--host-name", "kv"]).expect("flags");
         let config = Config::from_args(args, &|_| None).expect("config");
         let demo = DemoTarget::new(Mode {
             width: 64,

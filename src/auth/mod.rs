@@ -1,0 +1,1091 @@
+//! Who may use kv: the credentials, the sessions, and the delays that make
+//! guessing slow. The HTTP layer (`http::routes`) hands it header values and
+//! turns its `Verdict` into an answer.
+//!
+//! One user, whose password kv holds either as given
+//! (`KV_PASSWORD`, `--password-file`) or as an argon2 hash (`--password-hash`,
+//! made by `kv --hash-password`). A client proves itself with HTTP Basic auth
+//! on every request (scripts) or once through `POST /api/login`, which gives
+//! the browser a session cookie (the UI); logging out forgets the session on
+//! the server, which Basic auth can never do.
+//!
+//! Guessing is made slow per client address: each wrong password from an
+//! address doubles the time before kv answers it, and while that time runs
+//! the address is refused outright (429) without a password being checked.
+//! The `Gate` only decides; the connection holds the late answer on a timer,
+//! so the event loop never waits. Nothing here logs a password.
+//!
+//! Guessing from many addresses at once must not cost the operator either
+//! (issue 15): a hash is checked on the `checker` thread, the one thread kv
+//! runs beside its loop, within a global budget of checks a second and one
+//! at a time per address, while the asking connection is parked. Sessions
+//! and already-checked Basic credentials need no check. Each session has an
+//! id its connections keep; when it ends, the loop closes them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use sha1::{Digest, Sha1};
+
+mod checker;
+pub use checker::Ticket;
+use checker::{Answer, Checker};
+
+/// The first wrong password is answered after this; each further one from
+/// the same address doubles it...
+const FIRST_DELAY: Duration = Duration::from_millis(500);
+/// ...up to this.
+const MAX_DELAY: Duration = Duration::from_secs(30);
+/// An address's failures are forgotten this long after its last one.
+const FORGET_FAILURES: Duration = Duration::from_secs(15 * 60);
+/// Addresses whose failures are remembered; beyond it the stalest is dropped,
+/// so a flood of addresses costs bounded memory.
+const MAX_TRACKED: usize = 4096;
+/// Browser sessions at once; a new login beyond it ends the least recently
+/// used one.
+const MAX_SESSIONS: usize = 32;
+/// A session unused this long is over...
+const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
+/// ...and so is any session this old.
+const SESSION_LIFE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Basic credentials that matched a hash are remembered (as a keyed digest)
+/// so the slow hash is computed once per client, not once per request.
+const MAX_VERIFIED: usize = 8;
+const VERIFIED_IDLE: Duration = Duration::from_secs(3600);
+
+/// How kv knows the password.
+#[derive(Clone)]
+pub enum Secret {
+    Plain(String),
+    /// An argon2 PHC string (`$argon2id$v=19$m=...`), checked when parsed.
+    Hash(String),
+}
+
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub secret: Secret,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let kind = match self.secret {
+            Secret::Plain(_) => "password",
+            Secret::Hash(_) => "argon2 hash",
+        };
+        write!(
+            f,
+            "Credentials {{ user: {:?}, {kind}: <hidden> }}",
+            self.user
+        )
+    }
+}
+
+impl Secret {
+    /// Accepts a stored argon2 hash, or says how to make one.
+    pub fn hash(phc: &str) -> Result<Secret, String> {
+        let phc = phc.trim();
+        match PasswordHash::new(phc) {
+            Ok(h) if h.algorithm.as_str().starts_with("argon2") => Ok(Secret::Hash(phc.into())),
+            _ => Err(
+                "is not an argon2 hash ($argon2id$v=19$...); make one with `kv --hash-password`"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl Credentials {
+    /// Whether `user` and `password` are right. Both are always compared, in
+    /// constant time for a plain password; a hash costs what its parameters say.
+    pub fn verify(&self, user: &str, password: &str) -> bool {
+        let user_ok = constant_time_eq(user.as_bytes(), self.user.as_bytes());
+        let password_ok = match &self.secret {
+            Secret::Plain(p) => constant_time_eq(password.as_bytes(), p.as_bytes()),
+            Secret::Hash(phc) => PasswordHash::new(phc).is_ok_and(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            }),
+        };
+        user_ok & password_ok
+    }
+}
+
+/// An argon2id hash of `password` with a fresh random salt, for
+/// `--password-hash` (argon2's default cost: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+        .map_err(|e| format!("cannot encode the salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash the password: {e}"))
+}
+
+/// Bytes from the kernel's random generator (getrandom(2): waits only until
+/// the pool is seeded at boot, then never).
+fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("the kernel's random generator failed: {e}"))?;
+    Ok(bytes)
+}
+
+/// What the gate says about a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No credentials are configured: everyone may.
+    Open,
+    /// Valid Basic credentials, or a right password for a login.
+    Allowed,
+    /// A live session cookie: the connection is that session's until it ends.
+    Session(SessionId),
+    /// Nothing offered (or a session that is over): ask for credentials.
+    Missing,
+    /// Wrong credentials: answer 401, but not before `until`.
+    Refused { until: Instant },
+    /// The address is serving out a delay: 429, retry after this long.
+    LockedOut { retry_after: Duration },
+    /// The password is being checked on the checker thread: the connection
+    /// waits, parked, for `Gate::answers` to name this ticket.
+    Pending(Ticket),
+    /// No check can start now (the budget of checks is spent, or this
+    /// address already has one running): 503, retry after this long.
+    Busy { retry_after: Duration },
+}
+
+/// A session, as the connections it authenticated remember it: when it
+/// ends (logout, expiry, eviction), they are closed (`Gate::take_ended`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionId(u64);
+
+/// argon2 checks started per second, whoever asks: the checker thread's
+/// share of the board's CPU, whatever the number of addresses guessing.
+const CHECKS_PER_SECOND: f64 = 4.0;
+/// Checks that may start at once after a quiet while.
+const CHECK_BURST: f64 = 4.0;
+/// Addresses a right password came from lately (the operator's): they keep
+/// a share of the budget whatever others do (`Standing`). Bounded.
+const MAX_TRUSTED: usize = 16;
+const TRUSTED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// An address refused a check (`Verdict::Busy`) waits at least this long.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
+/// A check with no answer by then is given up (the thread died).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Failures {
+    count: u32,
+    last: Instant,
+    /// No password from this address is checked before then.
+    locked_until: Instant,
+}
+
+struct Session {
+    id: SessionId,
+    token: String,
+    created: Instant,
+    used: Instant,
+}
+
+impl Session {
+    fn ends_at(&self) -> Instant {
+        (self.used + SESSION_IDLE).min(self.created + SESSION_LIFE)
+    }
+}
+
+/// A check on the checker thread, and what its answer will mean.
+struct Pending {
+    ticket: Ticket,
+    client: IpAddr,
+    /// For Basic credentials: remembered when right.
+    digest: Option<[u8; 20]>,
+    since: Instant,
+}
+
+/// How far down the budget an address may reach: many guessing addresses,
+/// each retrying the moment a check is free, cannot take every check from
+/// the real user. The last check of the bucket is kept for addresses a right
+/// password came from lately, the one before it for addresses without
+/// failures; guessers that have failed get what is left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    Trusted = 0,
+    Clean = 1,
+    Failed = 2,
+}
+
+/// The global budget of checks: a token bucket, whose last tokens are kept
+/// by `Standing`.
+struct Budget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn take(&mut self, standing: Standing, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * CHECKS_PER_SECOND).min(CHECK_BURST);
+        self.at = now;
+        let needed = 1.0 + f64::from(standing as u8);
+        if self.tokens >= needed {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (needed - self.tokens) / CHECKS_PER_SECOND,
+            ))
+        }
+    }
+}
+
+pub struct Gate {
+    credentials: Option<Credentials>,
+    failures: HashMap<IpAddr, Failures>,
+    sessions: Vec<Session>,
+    next_session: u64,
+    /// Sessions over since the loop last asked (`take_ended`). Whatever
+    /// ends a session pushes its id here (logout, expiry, eviction; a
+    /// changed password, once kv can change one, would end them all the
+    /// same way), and the loop closes the connections it opened.
+    ended: Vec<SessionId>,
+    /// Keyed digests of `Authorization` values that matched a hash, with last use.
+    verified: Vec<([u8; 20], Instant)>,
+    digest_key: [u8; 16],
+    /// Runs argon2 checks off the loop; started by `start_checker`.
+    checker: Option<Checker>,
+    pending: Vec<Pending>,
+    next_ticket: u64,
+    budget: Budget,
+    /// Addresses right passwords came from, with when (`Standing`).
+    trusted: Vec<(IpAddr, Instant)>,
+}
+
+impl Gate {
+    pub fn new(credentials: Option<Credentials>, now: Instant) -> Gate {
+        Gate {
+            credentials,
+            failures: HashMap::new(),
+            sessions: Vec::new(),
+            next_session: 0,
+            ended: Vec::new(),
+            verified: Vec::new(),
+            // Without randomness the digests are still unguessable to a
+            // client; they only need to differ from one header to another.
+            digest_key: random_bytes().unwrap_or_default(),
+            checker: None,
+            pending: Vec::new(),
+            next_ticket: 0,
+            budget: Budget {
+                tokens: CHECK_BURST,
+                at: now,
+            },
+            trusted: Vec::new(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// Starts the checker thread when the password is a hash (a plain one is
+    /// compared in microseconds, in the loop); `notify` wakes the loop.
+    pub fn start_checker(&mut self, notify: Box<dyn Fn() + Send>) -> std::io::Result<()> {
+        if let Some(credentials) = &self.credentials {
+            if matches!(credentials.secret, Secret::Hash(_)) {
+                self.checker = Some(Checker::spawn(credentials.clone(), notify)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Judges a request by its `Authorization` header and session cookie.
+    pub fn check(
+        &mut self,
+        client: IpAddr,
+        authorization: Option<&str>,
+        session: Option<&str>,
+        now: Instant,
+    ) -> Verdict {
+        if self.credentials.is_none() {
+            return Verdict::Open;
+        }
+        self.expire(now);
+        // A session costs no password check at all, so no flood of wrong
+        // passwords can keep a logged-in browser out.
+        if let Some(token) = session {
+            if let Some(id) = self.touch_session(token, now) {
+                return Verdict::Session(id);
+            }
+        }
+        let Some(authorization) = authorization else {
+            return Verdict::Missing;
+        };
+        // A locked-out address learns nothing, not even from a right guess.
+        if let Some(verdict) = self.locked_out(client, now) {
+            return verdict;
+        }
+        let digest = self.digest(authorization);
+        if let Some(entry) = self
+            .verified
+            .iter_mut()
+            .find(|(d, _)| constant_time_eq(d, &digest))
+        {
+            entry.1 = now;
+            return Verdict::Allowed;
+        }
+        match basic_pair(authorization) {
+            Some((user, password)) => self.verify(client, user, password, Some(digest), now),
+            None => self.fail(client, now),
+        }
+    }
+
+    /// `POST /api/login`: whether `user` and `password` are right (then
+    /// `start_session`), or why not, or that the answer will come later.
+    pub fn check_password(
+        &mut self,
+        client: IpAddr,
+        user: &str,
+        password: &str,
+        now: Instant,
+    ) -> Verdict {
+        if self.credentials.is_none() {
+            return Verdict::Open;
+        }
+        self.expire(now);
+        if let Some(verdict) = self.locked_out(client, now) {
+            return verdict;
+        }
+        self.verify(client, user.into(), password.into(), None, now)
+    }
+
+    /// Compares a plain password at once; queues a hash's check, within the
+    /// global budget and one at a time per address.
+    fn verify(
+        &mut self,
+        client: IpAddr,
+        user: String,
+        password: String,
+        digest: Option<[u8; 20]>,
+        now: Instant,
+    ) -> Verdict {
+        let Some(credentials) = &self.credentials else {
+            return Verdict::Open;
+        };
+        if matches!(credentials.secret, Secret::Plain(_)) {
+            let right = credentials.verify(&user, &password);
+            return self.settle(client, right, digest, now);
+        }
+        if self.checker.is_none() {
+            log::error!("{client}: no password checker running; cannot check a password");
+            return self.busy(client, Duration::ZERO, now);
+        }
+        if self.pending.iter().any(|p| key(p.client) == key(client)) {
+            return self.busy(client, Duration::ZERO, now);
+        }
+        let standing = self.standing(client, now);
+        if let Err(retry_after) = self.budget.take(standing, now) {
+            log::debug!("{client}: password check refused, the budget of checks is spent");
+            return self.busy(client, retry_after, now);
+        }
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        let queued = self
+            .checker
+            .as_ref()
+            .is_some_and(|c| c.submit(ticket, user, password));
+        if !queued {
+            return self.busy(client, Duration::ZERO, now);
+        }
+        self.pending.push(Pending {
+            ticket,
+            client,
+            digest,
+            since: now,
+        });
+        Verdict::Pending(ticket)
+    }
+
+    /// The checks answered since the last call, each with its verdict.
+    pub fn answers(&mut self, now: Instant) -> Vec<(Ticket, Verdict)> {
+        let Some(checker) = &self.checker else {
+            return Vec::new();
+        };
+        let answers: Vec<Answer> = checker.answers().collect();
+        answers
+            .into_iter()
+            .filter_map(|answer| {
+                let i = self
+                    .pending
+                    .iter()
+                    .position(|p| p.ticket == answer.ticket)?;
+                let p = self.pending.swap_remove(i);
+                let verdict = self.settle(p.client, answer.right, p.digest, now);
+                Some((answer.ticket, verdict))
+            })
+            .collect()
+    }
+
+    fn standing(&self, client: IpAddr, now: Instant) -> Standing {
+        let k = key(client);
+        if self
+            .trusted
+            .iter()
+            .any(|(ip, at)| *ip == k && now.saturating_duration_since(*at) < TRUSTED_FOR)
+        {
+            Standing::Trusted
+        } else if self.failures.get(&k).is_none_or(|f| f.count == 0) {
+            Standing::Clean
+        } else {
+            Standing::Failed
+        }
+    }
+
+    /// What a checked password means for its address.
+    fn settle(
+        &mut self,
+        client: IpAddr,
+        right: bool,
+        digest: Option<[u8; 20]>,
+        now: Instant,
+    ) -> Verdict {
+        if !right {
+            return self.fail(client, now);
+        }
+        self.failures.remove(&key(client));
+        self.trusted.retain(|(ip, _)| *ip != key(client));
+        if self.trusted.len() >= MAX_TRUSTED {
+            self.trusted.sort_by_key(|(_, at)| std::cmp::Reverse(*at));
+            self.trusted.truncate(MAX_TRUSTED - 1);
+        }
+        self.trusted.push((key(client), now));
+        let hashed = matches!(
+            self.credentials,
+            Some(Credentials {
+                secret: Secret::Hash(_),
+                ..
+            })
+        );
+        if let Some(digest) = digest.filter(|_| hashed) {
+            if self.verified.len() >= MAX_VERIFIED {
+                self.verified
+                    .sort_by_key(|(_, used)| std::cmp::Reverse(*used));
+                self.verified.truncate(MAX_VERIFIED - 1);
+            }
+            self.verified.push((digest, now));
+        }
+        Verdict::Allowed
+    }
+
+    /// A new session after a right password: its token for the cookie.
+    pub fn start_session(&mut self, client: IpAddr, now: Instant) -> Result<String, String> {
+        let token: String = random_bytes::<16>()?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if self.sessions.len() >= MAX_SESSIONS {
+            self.sessions.sort_by_key(|s| std::cmp::Reverse(s.used));
+            let evicted = self.sessions.split_off(MAX_SESSIONS - 1);
+            self.ended.extend(evicted.iter().map(|s| s.id));
+        }
+        let id = SessionId(self.next_session);
+        self.next_session += 1;
+        self.sessions.push(Session {
+            id,
+            token: token.clone(),
+            created: now,
+            used: now,
+        });
+        log::info!("{client}: logged in ({} sessions)", self.sessions.len());
+        Ok(token)
+    }
+
+    /// `POST /api/logout`: the session is over on the server, whatever the
+    /// browser keeps, and so is every connection it opened.
+    pub fn logout(&mut self, session: &str) -> bool {
+        let before = self.sessions.len();
+        let ended = &mut self.ended;
+        self.sessions.retain(|s| {
+            let this = constant_time_eq(s.token.as_bytes(), session.as_bytes());
+            if this {
+                ended.push(s.id);
+            }
+            !this
+        });
+        before != self.sessions.len()
+    }
+
+    /// The sessions that ended since the last call: the loop closes the
+    /// connections they opened.
+    pub fn take_ended(&mut self) -> Vec<SessionId> {
+        std::mem::take(&mut self.ended)
+    }
+
+    /// When the next session ends or check is given up, if any.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let sessions = self.sessions.iter().map(Session::ends_at);
+        let checks = self.pending.iter().map(|p| p.since + CHECK_TIMEOUT);
+        sessions.chain(checks).min()
+    }
+
+    /// The live session of a cookie's token, if any (not counted as a use).
+    /// Compares against every session so the time taken says nothing about
+    /// which token came close.
+    pub fn session_of(&self, token: Option<&str>) -> Option<SessionId> {
+        let token = token?;
+        let mut found = None;
+        for s in &self.sessions {
+            if constant_time_eq(s.token.as_bytes(), token.as_bytes()) {
+                found = Some(s.id);
+            }
+        }
+        found
+    }
+
+    /// Like `session_of`, and counts as a use.
+    fn touch_session(&mut self, token: &str, now: Instant) -> Option<SessionId> {
+        let id = self.session_of(Some(token))?;
+        self.sessions
+            .iter_mut()
+            .filter(|s| s.id == id)
+            .for_each(|s| s.used = now);
+        Some(id)
+    }
+
+    fn locked_out(&self, client: IpAddr, now: Instant) -> Option<Verdict> {
+        let f = self.failures.get(&key(client))?;
+        (now < f.locked_until).then(|| Verdict::LockedOut {
+            retry_after: f.locked_until - now,
+        })
+    }
+
+    /// No check could start: the address may not ask again for a while
+    /// (at least `BUSY_WAIT`; meanwhile it gets 429 for free), so guessing
+    /// addresses that retry at once take no more of the budget than the
+    /// real user retrying once a second. Not a failure: the address stays
+    /// clean (`Budget::take`).
+    fn busy(&mut self, client: IpAddr, retry_after: Duration, now: Instant) -> Verdict {
+        let retry_after = retry_after.max(BUSY_WAIT);
+        let f = self.record(client, now);
+        f.locked_until = f.locked_until.max(now + retry_after);
+        Verdict::Busy { retry_after }
+    }
+
+    /// The address's record, made room for within `MAX_TRACKED`.
+    fn record(&mut self, client: IpAddr, now: Instant) -> &mut Failures {
+        let k = key(client);
+        if !self.failures.contains_key(&k) && self.failures.len() >= MAX_TRACKED {
+            if let Some(stalest) = self
+                .failures
+                .iter()
+                .min_by_key(|(_, f)| f.last)
+                .map(|(k, _)| *k)
+            {
+                self.failures.remove(&stalest);
+            }
+        }
+        self.failures.entry(k).or_insert(Failures {
+            count: 0,
+            last: now,
+            locked_until: now,
+        })
+    }
+
+    fn fail(&mut self, client: IpAddr, now: Instant) -> Verdict {
+        let f = self.record(client, now);
+        f.count = f.count.saturating_add(1);
+        f.last = now;
+        let delay = delay_after(f.count);
+        f.locked_until = now + delay;
+        log::warn!(
+            "{client}: failed login ({} in a row); answering in {:.1} s and refusing this address until then",
+            f.count,
+            delay.as_secs_f64()
+        );
+        Verdict::Refused {
+            until: f.locked_until,
+        }
+    }
+
+    /// Forgets what is over: sessions (their connections are closed by the
+    /// loop, `take_ended`), old failures and digests, checks that never
+    /// got an answer.
+    pub fn expire(&mut self, now: Instant) {
+        let ended = &mut self.ended;
+        self.sessions.retain(|s| {
+            let live = now < s.ends_at();
+            if !live {
+                ended.push(s.id);
+            }
+            live
+        });
+        self.failures
+            .retain(|_, f| now.duration_since(f.last) < FORGET_FAILURES || now < f.locked_until);
+        self.verified
+            .retain(|(_, used)| now.duration_since(*used) < VERIFIED_IDLE);
+        self.pending.retain(|p| now < p.since + CHECK_TIMEOUT);
+    }
+
+    fn digest(&self, authorization: &str) -> [u8; 20] {
+        let mut sha = Sha1::new();
+        sha.update(self.digest_key);
+        sha.update(authorization.trim().as_bytes());
+        sha.finalize().into()
+    }
+}
+
+/// How long the `n`th failure in a row waits: doubling from `FIRST_DELAY`.
+fn delay_after(n: u32) -> Duration {
+    let doublings = n.saturating_sub(1).min(16);
+    (FIRST_DELAY * (1u32 << doublings)).min(MAX_DELAY)
+}
+
+/// The address failures (and connections, `event_loop`) are counted by:
+/// IPv6 clients usually own a whole /64, so it counts as one; IPv4-mapped
+/// addresses count as IPv4.
+pub fn key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::V6(s.into())
+            }
+        },
+    }
+}
+
+/// The user and password of a `Basic` `Authorization` value.
+fn basic_pair(authorization: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = authorization.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// Compares every byte whatever the first difference; only the lengths leak.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain() -> Credentials {
+        Credentials {
+            user: "admin".into(),
+            secret: Secret::Plain("s3cret:x".into()),
+        }
+    }
+
+    const ME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 7));
+    const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 8));
+    // "admin:s3cret:x"
+    const RIGHT: &str = "Basic YWRtaW46czNjcmV0Ong=";
+    // "admin:s3cret" (a prefix)
+    const WRONG: &str = "Basic YWRtaW46czNjcmV0";
+
+    #[test]
+    fn test_open_without_credentials() {
+        let mut gate = Gate::new(None, Instant::now());
+        assert_eq!(gate.check(ME, None, None, Instant::now()), Verdict::Open);
+    }
+
+    #[test]
+    fn test_basic_accepts_exact_credentials() {
+        let mut gate = Gate::new(Some(plain()), Instant::now());
+        let now = Instant::now();
+        assert_eq!(gate.check(ME, Some(RIGHT), None, now), Verdict::Allowed);
+        assert_eq!(
+            gate.check(ME, Some("basic  YWRtaW46czNjcmV0Ong= "), None, now),
+            Verdict::Allowed
+        );
+        assert_eq!(gate.check(ME, None, None, now), Verdict::Missing);
+    }
+
+    #[test]
+    fn test_basic_refuses_everything_else() {
+        let t0 = Instant::now();
+        for (i, bad) in [
+            "",
+            "Basic",
+            "Bearer YWRtaW46czNjcmV0Ong=",
+            "Basic !!!",
+            WRONG,
+            "Basic YWRtaW46czNjcmV0Onh4", // "admin:s3cret:xx"
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut gate = Gate::new(Some(plain()), Instant::now());
+            let now = t0 + Duration::from_secs(i as u64);
+            assert!(
+                matches!(
+                    gate.check(ME, Some(bad), None, now),
+                    Verdict::Refused { .. }
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn test_refused_delay_doubles_and_locks_out_meanwhile() {
+        let mut gate = Gate::new(Some(plain()), Instant::now());
+        let mut now = Instant::now();
+        let mut delays = Vec::new();
+        for _ in 0..4 {
+            let Verdict::Refused { until } = gate.check(ME, Some(WRONG), None, now) else {
+                panic!("expected a refusal");
+            };
+            delays.push(until - now);
+            // While the delay runs, even the right password is not checked.
+            assert!(matches!(
+                gate.check(ME, Some(RIGHT), None, now),
+                Verdict::LockedOut { .. }
+            ));
+            // Another address is not affected.
+            assert_eq!(gate.check(OTHER, Some(RIGHT), None, now), Verdict::Allowed);
+            now = until;
+        }
+        assert_eq!(
+            delays,
+            [500, 1000, 2000, 4000].map(Duration::from_millis).to_vec()
+        );
+        // Served out: the right password works and clears the count.
+        assert_eq!(gate.check(ME, Some(RIGHT), None, now), Verdict::Allowed);
+        let Verdict::Refused { until } = gate.check(ME, Some(WRONG), None, now) else {
+            panic!()
+        };
+        assert_eq!(until - now, FIRST_DELAY);
+    }
+
+    #[test]
+    fn test_delay_is_capped() {
+        assert_eq!(delay_after(1), FIRST_DELAY);
+        assert_eq!(delay_after(50), MAX_DELAY);
+        assert_eq!(delay_after(u32::MAX), MAX_DELAY);
+    }
+
+    #[test]
+    fn test_failures_forgotten_after_a_while() {
+        let mut gate = Gate::new(Some(plain()), Instant::now());
+        let t0 = Instant::now();
+        gate.check(ME, Some(WRONG), None, t0);
+        gate.check(ME, Some(WRONG), None, t0 + Duration::from_secs(1));
+        let later = t0 + FORGET_FAILURES + Duration::from_secs(2);
+        let Verdict::Refused { until } = gate.check(ME, Some(WRONG), None, later) else {
+            panic!()
+        };
+        assert_eq!(until - later, FIRST_DELAY);
+    }
+
+    #[test]
+    fn test_failure_table_is_bounded() {
+        let mut gate = Gate::new(Some(plain()), Instant::now());
+        let now = Instant::now();
+        for i in 0..(MAX_TRACKED as u32 + 100) {
+            let ip = IpAddr::V4(i.into());
+            gate.check(ip, Some(WRONG), None, now + Duration::from_micros(i.into()));
+        }
+        assert_eq!(gate.failures.len(), MAX_TRACKED);
+    }
+
+    #[test]
+    fn test_ipv6_counts_per_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(key(a), key(b));
+        assert_ne!(key(a), key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        assert_eq!(key(mapped), ME);
+    }
+
+    #[test]
+    fn test_session_login_check_logout() {
+        let mut gate = Gate::new(Some(plain()), Instant::now());
+        let now = Instant::now();
+        let token = login(&mut gate, ME, "admin", "s3cret:x", now).unwrap();
+        assert_eq!(token.len(), 32);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(matches!(
+            gate.check(OTHER, None, Some(&token), now),
+            Verdict::Session(_)
+        ));
+        assert_eq!(gate.check(ME, None, Some("0000"), now), Verdict::Missing);
+        assert!(gate.logout(&token));
+        assert_eq!(gate.check(ME, None, Some(&token), now), Verdict::Missing);
+        assert!(matches!(
+            login(&mut gate, ME, "admin", "nope", now),
+            Err(Verdict::Refused { .. })
+        ));
+        assert!(matches!(
+            login(&mut gate, ME, "admin", "s3cret:x", now),
+            Err(Verdict::LockedOut { .. })
+        ));
+    }
+
+    #[test]
+    fn test_sessions_expire_and_are_bounded() {
+        let mut gate = Gate::new(Some(plain()), Instant::now());
+        let t0 = Instant::now();
+        let first = login(&mut gate, ME, "admin", "s3cret:x", t0).unwrap();
+        let idle = t0 + SESSION_IDLE + Duration::from_secs(1);
+        assert_eq!(gate.check(ME, None, Some(&first), idle), Verdict::Missing);
+        let tokens: Vec<String> = (0..MAX_SESSIONS + 3)
+            .map(|i| {
+                login(
+                    &mut gate,
+                    ME,
+                    "admin",
+                    "s3cret:x",
+                    idle + Duration::from_secs(i as u64),
+                )
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(gate.sessions.len(), MAX_SESSIONS);
+        let now = idle + Duration::from_secs(100);
+        assert_eq!(
+            gate.check(ME, None, Some(&tokens[0]), now),
+            Verdict::Missing
+        );
+        let newest = tokens.last().unwrap();
+        assert!(matches!(
+            gate.check(ME, None, Some(newest), now),
+            Verdict::Session(_)
+        ));
+    }
+
+    #[test]
+    fn test_hash_round_trip_and_cache() {
+        let phc = hash_password("hunter2").unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        let creds = Credentials {
+            user: "op".into(),
+            secret: Secret::hash(&phc).unwrap(),
+        };
+        assert!(creds.verify("op", "hunter2"));
+        assert!(!creds.verify("op", "hunter3"));
+        assert!(!creds.verify("po", "hunter2"));
+        let now = Instant::now();
+        let mut gate = Gate::new(Some(creds), now);
+        gate.start_checker(Box::new(|| {})).unwrap();
+        // "op:hunter2"
+        let right = "Basic b3A6aHVudGVyMg==";
+        let Verdict::Pending(ticket) = gate.check(ME, Some(right), None, now) else {
+            panic!("a hash is checked on the checker thread");
+        };
+        assert_eq!(answer(&mut gate, now), (ticket, Verdict::Allowed));
+        assert_eq!(gate.verified.len(), 1);
+        // Remembered: no second check.
+        assert_eq!(gate.check(ME, Some(right), None, now), Verdict::Allowed);
+        assert!(!format!("{:?}", gate.credentials).contains("argon2id$"));
+        assert!(Secret::hash("$2b$10$abcdefghijklmnopqrstuv").is_err());
+        assert!(Secret::hash("hunter2").is_err());
+    }
+
+    /// A login as `POST /api/login` makes it with a plain password.
+    fn login(
+        gate: &mut Gate,
+        client: IpAddr,
+        user: &str,
+        password: &str,
+        now: Instant,
+    ) -> Result<String, Verdict> {
+        match gate.check_password(client, user, password, now) {
+            Verdict::Allowed => Ok(gate.start_session(client, now).unwrap()),
+            other => Err(other),
+        }
+    }
+
+    /// The next `n` answers of the checker thread, waiting up to 10 s.
+    fn answers(gate: &mut Gate, now: Instant, n: usize) -> Vec<(Ticket, Verdict)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut got = Vec::new();
+        while got.len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "no answer from the checker in 10 s"
+            );
+            got.extend(gate.answers(now));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        got
+    }
+
+    fn answer(gate: &mut Gate, now: Instant) -> (Ticket, Verdict) {
+        answers(gate, now, 1).remove(0)
+    }
+
+    fn hashed() -> Credentials {
+        Credentials {
+            user: "admin".into(),
+            // A cheap hash (m=8 KiB, t=1) of "s3cret:x": the budget is what is tested.
+            secret: Secret::hash(
+                &Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    argon2::Params::new(8, 1, 1, None).unwrap(),
+                )
+                .hash_password(
+                    b"s3cret:x",
+                    &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+                )
+                .unwrap()
+                .to_string(),
+            )
+            .unwrap(),
+        }
+    }
+
+    /// Issue 15, finding 2: wrong passwords from many addresses each ran
+    /// argon2 in the loop. Now a hash is never checked in the caller's
+    /// turn, checks start within a global budget and one at a time per
+    /// address, and a session needs no check at all.
+    #[test]
+    fn test_attack_wrong_passwords_from_200_addresses_are_budgeted_off_the_loop() {
+        let t0 = Instant::now();
+        let mut gate = Gate::new(Some(hashed()), t0);
+        gate.start_checker(Box::new(|| {})).unwrap();
+        let session = {
+            let Verdict::Pending(_) = gate.check_password(ME, "admin", "s3cret:x", t0) else {
+                panic!()
+            };
+            assert_eq!(answer(&mut gate, t0).1, Verdict::Allowed);
+            gate.start_session(ME, t0).unwrap()
+        };
+        let verdicts: Vec<Verdict> = (1..=200u32)
+            .map(|i| {
+                let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0000 + i));
+                gate.check(ip, Some(WRONG), None, t0)
+            })
+            .collect();
+        let started = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Pending(_)))
+            .count();
+        // The login took one check and the last is kept for its address.
+        assert_eq!(started, CHECK_BURST as usize - 2, "{verdicts:?}");
+        assert!(verdicts[started..]
+            .iter()
+            .all(|v| matches!(v, Verdict::Busy { .. })));
+        // The session is served without a check meanwhile.
+        assert!(matches!(
+            gate.check(OTHER, None, Some(&session), t0),
+            Verdict::Session(_)
+        ));
+        // One check at a time per address.
+        let first = IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0001));
+        assert!(matches!(
+            gate.check(first, Some(RIGHT), None, t0),
+            Verdict::Busy { .. }
+        ));
+        // A second later the budget lets the real user's password through.
+        let later = t0 + Duration::from_secs(1);
+        for (_, verdict) in answers(&mut gate, later, started) {
+            assert!(matches!(verdict, Verdict::Refused { .. }));
+        }
+        let Verdict::Pending(ticket) = gate.check(OTHER, Some(RIGHT), None, later) else {
+            panic!("the real user's check should start");
+        };
+        assert_eq!(answer(&mut gate, later), (ticket, Verdict::Allowed));
+    }
+
+    /// Guessing addresses retrying the moment a check is free leave the
+    /// last check for the operator's address, the one before for addresses
+    /// that have not failed.
+    #[test]
+    fn test_attack_budget_keeps_checks_for_trusted_and_clean_addresses() {
+        let t0 = Instant::now();
+        let mut budget = Budget {
+            tokens: CHECK_BURST,
+            at: t0,
+        };
+        assert!(budget.take(Standing::Failed, t0).is_ok());
+        assert!(budget.take(Standing::Failed, t0).is_ok());
+        assert!(budget.take(Standing::Failed, t0).is_err());
+        assert!(budget.take(Standing::Clean, t0).is_ok());
+        assert!(budget.take(Standing::Clean, t0).is_err());
+        assert!(budget.take(Standing::Trusted, t0).is_ok());
+        assert_eq!(
+            budget.take(Standing::Trusted, t0),
+            Err(Duration::from_secs_f64(1.0 / CHECKS_PER_SECOND))
+        );
+        let mut gate = Gate::new(Some(plain()), t0);
+        assert_eq!(gate.standing(ME, t0), Standing::Clean);
+        gate.check(ME, Some(WRONG), None, t0);
+        assert_eq!(gate.standing(ME, t0), Standing::Failed);
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(gate.check(ME, Some(RIGHT), None, later), Verdict::Allowed);
+        assert_eq!(gate.standing(ME, later), Standing::Trusted);
+        assert_eq!(gate.standing(ME, later + TRUSTED_FOR), Standing::Clean);
+    }
+
+    /// Issue 15, finding 4: the loop is told of every session that ends,
+    /// however it ends, to close the connections it opened.
+    #[test]
+    fn test_attack_ended_sessions_are_reported_to_close_their_connections() {
+        let t0 = Instant::now();
+        let mut gate = Gate::new(Some(plain()), t0);
+        let token = login(&mut gate, ME, "admin", "s3cret:x", t0).unwrap();
+        let Verdict::Session(id) = gate.check(ME, None, Some(&token), t0) else {
+            panic!()
+        };
+        assert!(gate.logout(&token));
+        assert_eq!(gate.take_ended(), [id]);
+        assert_eq!(gate.take_ended(), []);
+        let token = login(&mut gate, ME, "admin", "s3cret:x", t0).unwrap();
+        let Verdict::Session(id) = gate.check(ME, None, Some(&token), t0) else {
+            panic!()
+        };
+        let ends = gate.poll_at().unwrap();
+        assert_eq!(ends, t0 + SESSION_IDLE);
+        gate.expire(ends - Duration::from_secs(1));
+        assert_eq!(gate.take_ended(), []);
+        gate.expire(ends);
+        assert_eq!(gate.take_ended(), [id]);
+        // Evicted by the 33rd login.
+        let first = login(&mut gate, ME, "admin", "s3cret:x", ends).unwrap();
+        let Verdict::Session(first) = gate.check(ME, None, Some(&first), ends) else {
+            panic!()
+        };
+        for i in 1..=MAX_SESSIONS as u64 {
+            login(
+                &mut gate,
+                ME,
+                "admin",
+                "s3cret:x",
+                ends + Duration::from_secs(i),
+            )
+            .unwrap();
+        }
+        assert_eq!(gate.take_ended(), [first]);
+    }
+
+    #[test]
+    fn test_constant_time_eq() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}
