@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from link_viewer import Conn  # noqa: E402
+from link_viewer import Conn, pong_times  # noqa: E402
 
 WRONG = "Basic " + base64.b64encode(b"op:wrong").decode()
 
@@ -60,29 +59,10 @@ def login(port):
 
 def pings(port, cookie, seconds):
     c = Conn("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    c.s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
-                 f"Cookie: {cookie}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n").encode())
-    status, _ = c.head()
-    if " 101 " not in status:
-        raise SystemExit("/ws refused: " + status)
-    rtts, end = [], time.monotonic() + seconds
-    while time.monotonic() < end:
-        sent = time.monotonic_ns()
-        c.send(9, struct.pack(">Q", sent))
-        while True:  # status messages may come first
-            b0, n = c.take(2)
-            n &= 0x7F
-            if n >= 126:
-                n = int.from_bytes(c.take(2 if n == 126 else 8), "big")
-            payload = c.take(n)
-            if b0 & 0x0F == 10 and payload == struct.pack(">Q", sent):
-                break
-        rtts.append((time.monotonic_ns() - sent) / 1e6)
-        time.sleep(0.02)
+    c.upgrade("127.0.0.1", port, "/ws", f"Cookie: {cookie}\r\n")
+    rtts = pong_times(c, seconds)
     c.s.close()
-    return sorted(rtts)
+    return rtts
 
 
 def viewer(port, cookie, stop, gaps):

@@ -49,9 +49,10 @@ class Conn:
         return lines[0], {k.strip().lower(): v.strip() for k, _, v in
                           (line.partition(":") for line in lines[1:] if ":" in line)}
 
-    def upgrade(self, host, port, path):
+    def upgrade(self, host, port, path, extra=""):
+        """The WebSocket handshake on `path`; `extra`: more header lines (a Cookie)."""
         key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: http://{host}:{port}\r\n"
+        self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: http://{host}:{port}\r\n{extra}"
                         f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                         f"Sec-WebSocket-Key: {key}\r\n\r\n").encode())
         status, _ = self.head()
@@ -113,6 +114,27 @@ def ws_video(c, host, port, quality):
                 raise SystemExit(f"/ws/video: kind 2 message of {len(payload)} bytes, {n} spans")
         c.send(1, ('{"type":"ack","seq":%d}' % seq).encode())
         yield kind, len(payload), us
+
+
+def pong_times(c, seconds):
+    """Round trips, in ms and sorted, of a ping sent every 20 ms for `seconds` on the
+    upgraded /ws `c`: kv answers a ping in the loop turn that reads it, as it forwards
+    a key, so this is how long input waits for the loop."""
+    rtts, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        sent = time.monotonic_ns()
+        c.send(9, struct.pack(">Q", sent))
+        while True:  # status messages may come first
+            b0, n = c.take(2)
+            n &= 0x7F
+            if n >= 126:
+                n = int.from_bytes(c.take(2 if n == 126 else 8), "big")
+            payload = c.take(n)
+            if b0 & 0x0F == 10 and payload == struct.pack(">Q", sent):
+                break
+        rtts.append((time.monotonic_ns() - sent) / 1e6)
+        time.sleep(0.02)
+    return sorted(rtts)
 
 
 refused = []  # /ws's error messages to the typist

@@ -15,7 +15,6 @@ run). Reports, never asserts: exits non-zero only when the run itself broke.
 """
 import argparse
 import os
-import struct
 import sys
 import threading
 import time
@@ -23,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import link  # noqa: E402  (build_replay, frames_dir, start_server, cpu_seconds)
-from link_viewer import Conn, ws_video  # noqa: E402
+from link_viewer import Conn, pong_times, ws_video  # noqa: E402
 
 ADDR, PORT = "127.0.0.1", 3178
 
@@ -40,21 +39,7 @@ def pings(seconds):
     """Round trips of pings on /ws, in ms, sent every 20 ms for `seconds`."""
     c = Conn(ADDR, PORT)
     c.upgrade(ADDR, PORT, "/ws")
-    rtts, end = [], time.monotonic() + seconds
-    while time.monotonic() < end:
-        sent = time.monotonic_ns()
-        c.send(9, struct.pack(">Q", sent))
-        while True:  # status messages may come first
-            b0, n = c.take(2)
-            n &= 0x7F
-            if n >= 126:
-                n = int.from_bytes(c.take(2 if n == 126 else 8), "big")
-            payload = c.take(n)
-            if b0 & 0x0F == 10 and payload == struct.pack(">Q", sent):
-                break
-        rtts.append((time.monotonic_ns() - sent) / 1e6)
-        time.sleep(0.02)
-    return sorted(rtts)
+    return pong_times(c, seconds)
 
 
 def main():

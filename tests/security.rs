@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{header, read_head, read_response, Kv};
+use common::{header, read_head, read_response, Kv, Ws};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
@@ -973,31 +973,29 @@ fn expect_closed_within_a_second<S: Read + Write>(ws: &mut tungstenite::WebSocke
     assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
 }
 
+/// Logs in as op/pw: the session's cookie pair and a `/ws` it opened.
+fn logged_in(kv: &Kv) -> (String, Ws) {
+    let origin = format!("Origin: http://{}\r\n", kv.addr);
+    let login = r#"{"user":"op","password":"pw"}"#;
+    let (status, head, _) = kv.send_json("POST", "/api/login", login, &origin);
+    assert_eq!(status, 200);
+    let cookie = header(&head, "set-cookie").expect("a session cookie");
+    let pair = cookie.split(';').next().unwrap_or_default().to_string();
+    let origin_url = format!("http://{}", kv.addr);
+    let mut ws = kv
+        .ws(Some(&origin_url), &[("Cookie", &pair)])
+        .expect("upgrade");
+    ws.read().unwrap();
+    (pair, ws)
+}
+
 /// After `POST /api/logout` the session's WebSocket still typed and its
 /// `/stream` kept sending (113 frames in 5 s). Now every connection the
 /// session opened closes when it ends; a Basic-auth viewer is not its own.
 #[test]
 fn test_attack_logout_closes_the_sessions_websocket_and_stream() {
     let kv = with_password();
-    let origin = format!("Origin: http://{}\r\n", kv.addr);
-    let (status, head, _) = kv.send_json(
-        "POST",
-        "/api/login",
-        r#"{"user":"op","password":"pw"}"#,
-        &origin,
-    );
-    assert_eq!(status, 200);
-    let pair = header(&head, "set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let origin_url = format!("http://{}", kv.addr);
-    let mut ws = kv
-        .ws(Some(&origin_url), &[("Cookie", &pair)])
-        .expect("upgrade");
-    ws.read().unwrap();
+    let (pair, mut ws) = logged_in(&kv);
     let mut stream = kv.connect();
     write!(
         stream,
@@ -1017,7 +1015,7 @@ fn test_attack_logout_closes_the_sessions_websocket_and_stream() {
         "POST",
         "/api/logout",
         "{}",
-        &format!("{origin}Cookie: {pair}\r\n"),
+        &format!("Origin: http://{}\r\nCookie: {pair}\r\n", kv.addr),
     );
     assert_eq!(status, 200);
     let t0 = Instant::now();
@@ -1235,25 +1233,7 @@ fn test_attack_wrong_passwords_from_200_addresses_leave_a_session_responsive() {
         &["--demo"],
         &[("KV_USER", "op"), ("KV_PASSWORD_HASH", &stored_hash())],
     );
-    let origin = format!("Origin: http://{}\r\n", kv.addr);
-    let (status, head, _) = kv.send_json(
-        "POST",
-        "/api/login",
-        r#"{"user":"op","password":"pw"}"#,
-        &origin,
-    );
-    assert_eq!(status, 200);
-    let pair = header(&head, "set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let origin_url = format!("http://{}", kv.addr);
-    let mut ws = kv
-        .ws(Some(&origin_url), &[("Cookie", &pair)])
-        .expect("upgrade");
-    ws.read().unwrap();
+    let (_, mut ws) = logged_in(&kv);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let guessers: Vec<_> = (0..20u8)
         .map(|t| {
