@@ -18,6 +18,17 @@ use tungstenite::Message;
 /// The 2,000-connection floods measure a frame rate: one at a time, so that
 /// they measure kv rather than each other on a two-core machine.
 static FLOOD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// A small picture, and room for a flood's thousands of connections from one address.
+const FLOOD_ROOM: [&str; 8] = [
+    "-r",
+    "640x480",
+    "-f",
+    "20",
+    "--max-connections",
+    "4096",
+    "--max-per-address",
+    "4096",
+];
 
 /// "op:pw"
 const OP_PW: &str = "Basic b3A6cHc=";
@@ -436,17 +447,7 @@ fn test_attack_2000_idle_and_trickling_connections_leave_video_and_input_alone()
     let _alone = FLOOD.lock().unwrap_or_else(|e| e.into_inner());
     raise_open_files();
     let kv = Kv::start(
-        &[
-            "--demo",
-            "-r",
-            "640x480",
-            "-f",
-            "20",
-            "--max-connections",
-            "4096",
-            "--max-per-address",
-            "4096",
-        ],
+        &[&["--demo"], &FLOOD_ROOM[..]].concat(),
         &[("KV_USER", "op"), ("KV_PASSWORD", "pw")],
     );
     // Tricklers send one more byte every round of a head that never ends.
@@ -853,16 +854,7 @@ fn test_attack_2000_stalled_tls_handshakes_leave_video_and_input_alone() {
     raise_open_files();
     let (kv, cert) = with_tls(
         "stall",
-        &[
-            "-r",
-            "640x480",
-            "-f",
-            "20",
-            "--max-connections",
-            "4096",
-            "--max-per-address",
-            "4096",
-        ],
+        &FLOOD_ROOM,
     );
     let tls_addr = kv.tls_addr.clone().unwrap();
     // Tricklers start a ClientHello record that promises 16 KB, then send it
