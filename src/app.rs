@@ -81,6 +81,8 @@ impl App {
             .raw("leds", &leds)
             .str("layout", hid.layout)
             .num("paste_queued", hid.paste_queued)
+            .num("jiggle_seconds", hid.jiggle.map_or(0, |d| d.as_secs()))
+            .num("paste_key_ms", hid.paste_key.as_millis())
             .raw(
                 "layouts",
                 &json::array(layout::NAMES.iter().map(|n| json::quote(n))),

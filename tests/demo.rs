@@ -539,6 +539,72 @@ fn test_layout_switch_changes_the_keys_paste_sends() {
     assert!(screen.contains("yzy"), "screen: {screen:?}");
 }
 
+/// The `hid` object's two settings as `/api/status` shows them.
+fn hid_settings(kv: &Kv) -> (String, String) {
+    let (_, _, body) = kv.get("/api/status");
+    let status = String::from_utf8(body).unwrap();
+    let field = |name: &str| {
+        let at = status.find(&format!("\"{name}\":")).expect(name) + name.len() + 3;
+        let digits = status[at..].chars().take_while(char::is_ascii_digit);
+        digits.collect::<String>()
+    };
+    (field("jiggle_seconds"), field("paste_key_ms"))
+}
+
+#[test]
+fn test_hid_settings_change_jiggle_and_paste_speed() {
+    let kv = Kv::demo(&[]);
+    let post = |body: &str, extra: &str| kv.send_json("POST", "/api/hid/settings", body, extra);
+    assert_eq!(hid_settings(&kv), ("0".into(), "16".into()), "defaults");
+    let (code, _, _) = post(r#"{"jiggle_seconds":60,"paste_key_ms":100}"#, "");
+    assert_eq!(code, 200);
+    assert_eq!(hid_settings(&kv), ("60".into(), "100".into()));
+
+    // Refused whole, with the range, and nothing changed.
+    for (body, says) in [
+        (
+            r#"{"jiggle_seconds":5,"paste_key_ms":20}"#,
+            "jiggle_seconds must be a whole number from 10 to 3600, or 0 for off",
+        ),
+        (
+            r#"{"paste_key_ms":5000}"#,
+            "paste_key_ms must be a whole number from 2 to 1000",
+        ),
+        (r#"{"speed":1}"#, "unknown setting 'speed'"),
+        ("not json", "body must be JSON like"),
+    ] {
+        let (code, _, reason) = post(body, "");
+        assert_eq!(code, 400, "{body}");
+        let reason = String::from_utf8(reason).unwrap();
+        assert!(reason.contains(says), "{body}: {reason}");
+    }
+    let (code, _, _) = post(r#"{"jiggle_seconds":0}"#, "Origin: http://evil.example\r\n");
+    assert_eq!(code, 403, "another site's page may not change it");
+    let (code, _, _) = kv.get("/api/hid/settings");
+    assert_eq!(code, 405);
+    assert_eq!(hid_settings(&kv), ("60".into(), "100".into()));
+
+    // 100 ms a keystroke: five keystrokes are nine half-keystrokes apart at
+    // least, whatever the machine (a bound a slow machine cannot break).
+    let mut ws = kv
+        .ws(Some(&format!("http://{}", kv.addr)), &[])
+        .expect("upgrade");
+    ws.read().unwrap(); // status
+    let start = Instant::now();
+    send(&mut ws, r#"{"type":"paste","text":"slows"}"#);
+    let screen = kv.wait_screen("", "slows");
+    assert!(screen.contains("slows"), "screen: {screen:?}");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(400), "typed in {took:?}");
+    let (code, _, _) = post(r#"{"jiggle_seconds":0}"#, "");
+    assert_eq!(code, 200);
+    assert_eq!(
+        hid_settings(&kv),
+        ("0".into(), "100".into()),
+        "jiggle off, paste kept"
+    );
+}
+
 #[test]
 fn test_caps_lock_led_comes_back_from_the_target() {
     let kv = Kv::demo(&[]);

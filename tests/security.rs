@@ -84,7 +84,12 @@ fn test_attack_every_route_without_credentials_is_401() {
         );
         assert!(header(&head, "access-control-allow-origin").is_none());
     }
-    for path in ["/api/video/mode", "/api/hid/release", "/api/hid/layout"] {
+    for path in [
+        "/api/video/mode",
+        "/api/hid/release",
+        "/api/hid/layout",
+        "/api/hid/settings",
+    ] {
         assert_eq!(kv.send_json("POST", path, "{}", "").0, 401, "POST {path}");
     }
     // A browser opening the UI is sent to the login page, which alone is open.

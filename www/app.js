@@ -576,6 +576,8 @@ function applyStatus(s) {
   }), `${v.width}x${v.height}@${v.fps}`);
   const layout = $('layout');
   fillSelect(layout, (hid.layouts || []).map((l) => [l, layoutName(l)]), layout.dataset.chosen ? layout.value : hid.layout);
+  // settings.js shows kv's settings from it.
+  document.dispatchEvent(new CustomEvent('kv-status', { detail: s }));
 }
 
 // The layouts kv knows (status hid.layouts), as people call them.

@@ -4,7 +4,7 @@
 //! reports back.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::channel::{Channel, Link};
 use super::layout::Layout;
@@ -61,6 +61,11 @@ impl Keyboard {
     /// Queues `text` to type in `layout` (see `Paste::queue`).
     pub fn paste(&mut self, text: &str, layout: &Layout) -> Result<Option<String>, String> {
         self.paste.queue(text, layout)
+    }
+
+    /// Time per pasted keystroke (see `Paste::set_per_key`).
+    pub fn set_paste_per_key(&mut self, per_key: Duration) {
+        self.paste.set_per_key(per_key);
     }
 
     /// What `paste` would skip, typing nothing.

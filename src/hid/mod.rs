@@ -26,6 +26,7 @@ mod nodes;
 mod paste;
 mod pointer;
 pub mod report;
+pub mod settings;
 pub mod sink;
 
 use std::io;
@@ -134,6 +135,10 @@ pub struct HidStatus {
     pub layout: &'static str,
     /// Keystrokes of paste still to type.
     pub paste_queued: usize,
+    /// After this long without input the mouse jiggles; `None`: never.
+    pub jiggle: Option<Duration>,
+    /// Time per pasted keystroke.
+    pub paste_key: Duration,
 }
 
 /// The target's keyboard and mice as the event loop drives them: input in,
@@ -151,6 +156,9 @@ pub struct Hid {
     jiggle: Option<Duration>,
     /// The last input (or jiggle); the next jiggle is due `jiggle` after it.
     idle_since: Option<Instant>,
+    /// Time per pasted keystroke, kept here too so the status shows it with
+    /// the keyboard disabled.
+    paste_key: Duration,
 }
 
 impl Hid {
@@ -169,6 +177,7 @@ impl Hid {
             layout,
             jiggle: None,
             idle_since: None,
+            paste_key: Duration::from_millis(settings::PASTE_KEY_MS_DEFAULT),
         }
     }
 
@@ -177,6 +186,25 @@ impl Hid {
     pub fn set_jiggle(&mut self, every: Option<Duration>, now: Instant) {
         self.jiggle = every;
         self.idle_since = Some(now);
+    }
+
+    /// Applies a checked `POST /api/hid/settings` at `now`. A new jiggle
+    /// interval counts from `now`: the operator just acted.
+    pub fn change_settings(&mut self, change: settings::Change, now: Instant) {
+        if let Some(jiggle) = change.jiggle {
+            self.set_jiggle(jiggle, now);
+            log::info!(
+                "🖱️  jiggle: {}",
+                jiggle.map_or("off".into(), |d| format!("after {d:?} idle"))
+            );
+        }
+        if let Some(per_key) = change.paste_key {
+            self.paste_key = per_key;
+            if let Some(keyboard) = &mut self.keyboard {
+                keyboard.set_paste_per_key(per_key);
+            }
+            log::info!("⌨️  paste: {per_key:?} per keystroke");
+        }
     }
 
     /// What the gadget's controller says (read again, changed or not), with
@@ -344,6 +372,8 @@ impl Hid {
             leds: self.keyboard.as_ref().map_or(0, Keyboard::leds),
             layout: self.layout.name,
             paste_queued: self.keyboard.as_ref().map_or(0, Keyboard::paste_queued),
+            jiggle: self.jiggle,
+            paste_key: self.paste_key,
         }
     }
 
@@ -468,6 +498,8 @@ mod tests {
             leds: 0,
             layout: "us",
             paste_queued: 0,
+            jiggle: None,
+            paste_key: Duration::from_millis(16),
         };
         assert_eq!(bench.hid.status(), expected);
         assert!(bench.hid.fds().is_empty(), "fakes have no fd");

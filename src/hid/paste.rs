@@ -7,10 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::layout::{self, Layout};
 use super::report::KeyboardReport;
+use super::settings::PASTE_KEY_MS_DEFAULT;
 
-/// Paste writes one report per interval: press, release, press... Slow enough
-/// for a BIOS or a busy target to keep up, ~60 characters a second.
-const PASTE_INTERVAL: Duration = Duration::from_millis(8);
 /// Most keystrokes a paste may have waiting (queued and new together).
 pub const PASTE_LIMIT: usize = 65536;
 /// Most distinct untypable characters a paste names back.
@@ -40,6 +38,8 @@ pub struct Paste {
     /// Not before this may the next report go; kept across pastes, so one
     /// right after another still keeps the pace.
     due: Option<Instant>,
+    /// Time per keystroke: the press and the release each wait half of it.
+    per_key: Duration,
 }
 
 impl Paste {
@@ -48,7 +48,14 @@ impl Paste {
             strokes: VecDeque::new(),
             next: Half::Press,
             due: None,
+            per_key: Duration::from_millis(PASTE_KEY_MS_DEFAULT),
         }
+    }
+
+    /// Time per keystroke (`POST /api/hid/settings`); a paste being typed
+    /// goes on at the new pace from its next report.
+    pub fn set_per_key(&mut self, per_key: Duration) {
+        self.per_key = per_key;
     }
 
     /// Keystrokes still to type.
@@ -151,7 +158,7 @@ impl Paste {
 
     /// The report from `report` was written at `now`.
     pub fn sent(&mut self, now: Instant) {
-        self.due = Some(now + PASTE_INTERVAL);
+        self.due = Some(now + self.per_key / 2);
         self.next = match self.next {
             Half::Press => Half::Release,
             Half::Release => {
@@ -199,6 +206,33 @@ mod tests {
         let expected = [keys(0, &[]), keys(0x02, &[0x04]), keys(0, &[])];
         assert_eq!(bench.keyboard.take(), expected);
         assert_eq!(bench.hid.status().paste_queued, 0);
+    }
+
+    #[test]
+    fn test_reading_paste_pace_from_settings() {
+        let mut bench = Bench::new();
+        let slower = crate::hid::settings::Change {
+            paste_key: Some(Duration::from_millis(40)),
+            ..Default::default()
+        };
+        bench.hid.change_settings(slower, bench.t0);
+        assert_eq!(bench.paste("ab", None), Ok(None));
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x04])]);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(20)), "half of 40 ms");
+        bench.hid.poll(bench.at(19));
+        assert!(bench.keyboard.take().is_empty(), "not at the old 8 ms pace");
+        bench.hid.poll(bench.at(20));
+        assert_eq!(bench.keyboard.take(), [keys(0, &[])]);
+        // Faster in the middle of a paste: the next report already keeps it.
+        let faster = crate::hid::settings::Change {
+            paste_key: Some(Duration::from_millis(4)),
+            ..Default::default()
+        };
+        bench.hid.change_settings(faster, bench.at(20));
+        bench.hid.poll(bench.at(40));
+        assert_eq!(bench.keyboard.take(), [keys(0, &[0x05])]);
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(42)));
+        assert_eq!(bench.hid.status().paste_key, Duration::from_millis(4));
     }
 
     #[test]

@@ -333,6 +333,49 @@ mod tests {
     }
 
     #[test]
+    fn test_idle_jiggle_interval_from_settings() {
+        use crate::hid::settings::Change;
+        let mut bench = Bench::new();
+        bench
+            .hid
+            .set_jiggle(Some(Duration::from_secs(60)), bench.t0);
+        let every_10s = Change {
+            jiggle: Some(Some(Duration::from_secs(10))),
+            ..Default::default()
+        };
+        bench.hid.change_settings(every_10s, bench.at(5_000));
+        assert_eq!(
+            bench.hid.poll_at(),
+            Some(bench.at(15_000)),
+            "counted from the change"
+        );
+        bench.hid.poll(bench.at(14_999));
+        assert!(bench.rel.take().is_empty());
+        bench.hid.poll(bench.at(15_000));
+        assert_eq!(
+            bench.rel.take().len(),
+            2,
+            "moved and back at the new interval"
+        );
+        assert_eq!(bench.hid.status().jiggle, Some(Duration::from_secs(10)));
+        // A paste speed change leaves the jiggle's clock alone.
+        let paste_only = Change {
+            paste_key: Some(Duration::from_millis(30)),
+            ..Default::default()
+        };
+        bench.hid.change_settings(paste_only, bench.at(20_000));
+        assert_eq!(bench.hid.poll_at(), Some(bench.at(25_000)));
+        let off = Change {
+            jiggle: Some(None),
+            ..Default::default()
+        };
+        bench.hid.change_settings(off, bench.at(21_000));
+        assert_eq!(bench.hid.poll_at(), None, "off: nothing to wake for");
+        bench.hid.poll(bench.at(1_000_000));
+        assert!(bench.rel.take().is_empty());
+    }
+
+    #[test]
     fn test_idle_jiggle_refused_nets_zero() {
         let mut bench = Bench::new();
         bench.hid.set_jiggle(Some(Duration::from_secs(1)), bench.t0);

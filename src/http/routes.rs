@@ -151,6 +151,9 @@ fn route(
         "/api/hid/layout" if req.method == Method::Post => {
             Action::Respond(post(req, app, now, set_layout(body)))
         }
+        "/api/hid/settings" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, change_hid_settings(body)))
+        }
         "/api/hid/release" if req.method == Method::Post => {
             Action::Respond(post(req, app, now, release()))
         }
@@ -165,7 +168,9 @@ fn route(
                 .bool("session", session.is_some() && app.auth.enabled())
                 .finish(),
         )),
-        "/api/video/mode" | "/api/hid/release" | "/api/hid/layout" => not_allowed("POST"),
+        "/api/video/mode" | "/api/hid/release" | "/api/hid/layout" | "/api/hid/settings" => {
+            not_allowed("POST")
+        }
         "/api/session" => not_allowed("GET, HEAD"),
         "/api/images" if read_only => Action::Respond(with_images(app, |images| {
             images
@@ -497,6 +502,21 @@ fn set_layout(body: &[u8]) -> Handler {
             Ok(()) => Response::ok_json(),
             Err(e) => Response::error(Status::BadRequest, &e),
         }
+    })
+}
+
+/// `POST /api/hid/settings`: checked whole before anything changes; the
+/// new values show in `/api/status`.
+fn change_hid_settings(body: &[u8]) -> Handler {
+    let change = std::str::from_utf8(body)
+        .map_err(|_| "body is not UTF-8; send JSON like {\"jiggle_seconds\":60}".to_string())
+        .and_then(crate::hid::settings::Change::parse);
+    Box::new(move |app, now| match change {
+        Ok(change) => {
+            app.hid.change_settings(change, now);
+            Response::ok_json()
+        }
+        Err(e) => Response::error(Status::BadRequest, &e),
     })
 }
 

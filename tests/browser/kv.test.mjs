@@ -1040,6 +1040,82 @@ test('a recorded macro is kept on kv and replays the same key events; a written 
   }
 });
 
+const hidStatus = async () => (await (await get('/api/status')).json()).hid;
+
+test('the Settings panel changes the jiggle and the paste speed on kv, and says what kv answered', async () => {
+  const pasteWasOpen = await page.isVisible('#paste');
+  assert.equal((await hidStatus()).paste_key_ms, 16, 'the pace paste always had');
+  await page.click('#settings-toggle');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'jiggle-on', 'the panel takes the focus');
+  await until(async () => (await page.inputValue('#paste-key-ms')) === '16', 'the field to show kv\'s paste speed');
+
+  await page.fill('#paste-key-ms', '40');
+  await page.press('#paste-key-ms', 'Tab');
+  await until(async () => (await hidStatus()).paste_key_ms === 40, 'kv to type paste at 40 ms a key');
+  assert.match(await page.textContent('#settings-result'), /Paste types 40 ms per key, about 25 characters a second ✓/);
+
+  await page.check('#jiggle-on');
+  await until(async () => (await hidStatus()).jiggle_seconds === 60, 'the jiggle on, after the field\'s 60 s');
+  await page.fill('#jiggle-seconds', '120');
+  await page.press('#jiggle-seconds', 'Tab');
+  await until(async () => (await hidStatus()).jiggle_seconds === 120, 'the jiggle at 120 s');
+  assert.match(await page.textContent('#settings-result'), /The mouse jiggles after 120 s without input ✓/);
+
+  // Out of kv's range: kv's own words, and nothing changed.
+  const errorsBefore = pageErrors.length;
+  await page.fill('#jiggle-seconds', '5');
+  await page.press('#jiggle-seconds', 'Tab');
+  await until(async () => /^Not changed: jiggle_seconds must be a whole number from 10 to 3600, or 0 for off$/
+    .test(await page.textContent('#settings-result')), 'kv\'s refusal shown');
+  assert.equal((await hidStatus()).jiggle_seconds, 120);
+  await until(async () => (await page.inputValue('#jiggle-seconds')) === '120', 'the field back at kv\'s value');
+  // The one HTTP 400 this test asked for is not a page error.
+  const asked = pageErrors.splice(errorsBefore);
+  assert.deepEqual(asked, [`HTTP 400 for ${base}/api/hid/settings`]);
+
+  // This page's settings are shown where they live, and reached from here.
+  assert.equal(await page.textContent('#set-quality-now'), await page.$eval('#quality', (s) => s.selectedOptions[0].textContent));
+  assert.equal(await page.textContent('#set-mouse-now'), 'absolute');
+  await page.click('#settings button[data-goto="max-fps"]');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'max-fps');
+
+  await page.uncheck('#jiggle-on');
+  await until(async () => (await hidStatus()).jiggle_seconds === 0, 'the jiggle off');
+  await page.fill('#paste-key-ms', '16');
+  await page.press('#paste-key-ms', 'Tab');
+  await until(async () => (await hidStatus()).paste_key_ms === 16, 'the paste speed back at 16 ms');
+  await page.click('#settings button[data-goto="layout"]');
+  assert.ok(await page.isVisible('#paste'), 'the paste panel opened for its layout menu');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'layout');
+  if (!pasteWasOpen) await page.click('#paste-toggle');
+  await page.focus('#jiggle-on');
+  await page.keyboard.press('Escape');
+  assert.ok(await page.isHidden('#settings'), 'Esc closes the panel');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'settings-toggle', 'and gives the focus back');
+});
+
+test('on a phone, the Settings panel fits and changes the paste speed', async () => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const p = await openUi(phone);
+  try {
+    const box = await p.locator('#settings-toggle').boundingBox();
+    assert.ok(box.height >= 44 && box.width >= 44, `a 44 px touch target: ${box.width}×${box.height}`);
+    await p.tap('#settings-toggle');
+    assert.ok(await p.isVisible('#settings'));
+    assert.ok(await p.isHidden('#settings .set-mouse'), 'no pointer lock on phones, so no mouse mode');
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the panel fits the width (${overflow} px too wide)`);
+    await p.fill('#paste-key-ms', '30');
+    await p.press('#paste-key-ms', 'Tab');
+    await until(async () => (await hidStatus()).paste_key_ms === 30, 'kv to type paste at 30 ms a key');
+    await p.fill('#paste-key-ms', '16');
+    await p.press('#paste-key-ms', 'Tab');
+    await until(async () => (await hidStatus()).paste_key_ms === 16, 'the paste speed back at 16 ms');
+  } finally {
+    await phone.close();
+  }
+});
+
 test('on a phone, the on-screen keyboard types Esc, F2, arrows, Ctrl+Alt+Del and text', async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const p = await openUi(phone);
