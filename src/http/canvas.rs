@@ -471,6 +471,7 @@ impl Viewer {
             State::AwaitingAck
         };
         self.set_state(next);
+        crate::metrics::FRAMES_SENT.inc();
         Ok(Progress::Sent)
     }
 

@@ -97,6 +97,14 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
         "/api/status" if read_only => {
             Action::Respond(Response::json(Status::Ok, app.status_json(now)))
         }
+        "/metrics" if read_only => Action::Respond(
+            Response::new(
+                Status::Ok,
+                crate::metrics::CONTENT_TYPE,
+                crate::metrics::render(app).into_bytes(),
+            )
+            .header("Cache-Control", "no-store"),
+        ),
         "/api/demo/screen" if read_only => match &app.demo {
             Some(demo) => Action::Respond(Response::new(
                 Status::Ok,
@@ -117,7 +125,7 @@ pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: In
         "/api/hid/release" if req.method == Method::Post => {
             Action::Respond(post(req, app, now, release()))
         }
-        "/stream" | "/snapshot.jpg" | "/api/status" | "/api/demo/screen" => {
+        "/stream" | "/snapshot.jpg" | "/api/status" | "/api/demo/screen" | "/metrics" => {
             not_allowed("GET, HEAD")
         }
         "/ws" | "/ws/video" => not_allowed("GET"),

@@ -373,6 +373,7 @@ impl Images {
         // No fsync: it would stall the loop for seconds on an SD card, and
         // the target reads the image through the same page cache.
         fs::rename(&upload.part, &dest).map_err(|e| io_error(&dest, "cannot rename to", e))?;
+        crate::metrics::UPLOADS.inc();
         log::info!("💾 Uploaded {name} ({} bytes)", upload.written());
         Ok(json::Object::new()
             .bool("ok", true)

@@ -209,6 +209,11 @@ impl UsbNet {
         }
     }
 
+    /// How often the supervised dnsmasq was restarted; `None` without one.
+    pub fn dnsmasq_restarts(&self) -> Option<u32> {
+        self.dnsmasq.as_ref().map(|d| d.restarts())
+    }
+
     /// The `network` object of the status.
     pub fn status_json(&self) -> String {
         let dnsmasq = self.dnsmasq.as_ref().map_or("null".into(), |d| {
