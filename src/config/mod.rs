@@ -51,8 +51,12 @@ pub struct Config {
     pub tls: Option<TlsSource>,
     /// Plain HTTP beside HTTPS (`--http-port`).
     pub http_listen: Option<SocketAddr>,
-    /// `--state-dir`: what kv keeps for itself (certificate, macros).
+    /// `--state-dir`: what kv keeps for itself (certificate, macros, the MAC last woken).
     pub state_dir: PathBuf,
+    /// `--wol-mac`.
+    pub wol_mac: Option<crate::net::wol::Mac>,
+    /// `--wol-to`; empty: the LAN broadcast.
+    pub wol_to: Vec<std::net::SocketAddrV4>,
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -133,6 +137,17 @@ impl Config {
             tls,
             http_listen,
             state_dir: args.state_dir,
+            wol_mac: args
+                .wol_mac
+                .as_deref()
+                .map(crate::net::wol::Mac::parse)
+                .transpose()
+                .map_err(|e| format!("--wol-mac: {e}"))?,
+            wol_to: args
+                .wol_to
+                .iter()
+                .map(|t| crate::net::wol::parse_destination(t))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -32,3 +32,18 @@ mod tests {
         assert!(free_space(Path::new("/no/such/dir")).is_err());
     }
 }
+
+/// Writes `bytes` to `path` through a `.part` file renamed over it, so a crash
+/// leaves the old file or the new one, never half of one; creates the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    let part = std::path::PathBuf::from(part);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&part, bytes))
+        .and_then(|()| std::fs::rename(&part, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&part);
+        })
+}
