@@ -1,4 +1,5 @@
-//! File-system facts std does not expose: the space left for an upload.
+//! File-system facts std does not expose (the space left for an upload), and
+//! the one way kv replaces its small state files.
 
 use std::ffi::CString;
 use std::io;
@@ -22,17 +23,6 @@ pub fn free_space(path: &Path) -> io::Result<u64> {
     Ok(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_free_space_of_tmp_and_missing() {
-        assert!(free_space(Path::new("/tmp")).unwrap() > 0);
-        assert!(free_space(Path::new("/no/such/dir")).is_err());
-    }
-}
-
 /// Writes `bytes` to `path` through a `.part` file renamed over it, so a crash
 /// leaves the old file or the new one, never half of one; creates the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -46,4 +36,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&part);
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_free_space_of_tmp_and_missing() {
+        assert!(free_space(Path::new("/tmp")).unwrap() > 0);
+        assert!(free_space(Path::new("/no/such/dir")).is_err());
+    }
 }
