@@ -34,7 +34,11 @@ impl Mac {
         let mut mac = [0; 6];
         let mut parts = text.split([':', '-']);
         for byte in &mut mac {
-            let part = parts.next().filter(|p| p.len() == 2).ok_or_else(bad)?;
+            // Two hex digits exactly: from_str_radix alone would take "+a".
+            let part = parts
+                .next()
+                .filter(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or_else(bad)?;
             *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
         }
         if parts.next().is_some() {
