@@ -27,6 +27,8 @@ pub struct App {
     pub auth: crate::auth::Gate,
     /// The UI's macros, kept in `--state-dir`.
     pub macros: crate::macros::Macros,
+    /// Wake-on-LAN: the MAC to wake and where packets go.
+    pub wol: crate::net::wol::Wol,
 }
 
 impl App {
@@ -40,6 +42,11 @@ impl App {
         App {
             auth: crate::auth::Gate::new(config.credentials.clone(), now),
             macros: crate::macros::Macros::load(&config.state_dir),
+            wol: crate::net::wol::Wol::new(
+                config.wol_mac,
+                config.wol_to.clone(),
+                &config.state_dir,
+            ),
             config,
             video: Pipeline::new(source, now),
             hid,

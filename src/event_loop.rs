@@ -172,6 +172,7 @@ impl Server {
             self.write_frames();
             self.update_audience(now);
             self.sync_fds()?;
+            crate::metrics::LOOP_TURN.observe(now.elapsed());
         }
     }
 

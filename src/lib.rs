@@ -14,6 +14,7 @@ pub mod http;
 pub mod json;
 pub mod macros;
 pub mod media;
+pub mod metrics;
 pub mod net;
 pub mod render;
 pub mod sys;

@@ -69,18 +69,13 @@ impl Macros {
     pub fn replace(&mut self, body: &str) -> Result<(), Refused> {
         let json = checked(body).map_err(Refused::Invalid)?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let part = self.path.with_extension("json.part");
-        fs::create_dir_all(dir)
-            .and_then(|()| fs::write(&part, &json))
-            .and_then(|()| fs::rename(&part, &self.path))
-            .map_err(|e| {
-                let _ = fs::remove_file(&part);
-                Refused::NotSaved(format!(
-                    "{}: cannot save the macros ({e}); is --state-dir {} writable by kv?",
-                    self.path.display(),
-                    dir.display()
-                ))
-            })?;
+        crate::sys::fs::write_atomic(&self.path, json.as_bytes()).map_err(|e| {
+            Refused::NotSaved(format!(
+                "{}: cannot save the macros ({e}); is --state-dir {} writable by kv?",
+                self.path.display(),
+                dir.display()
+            ))
+        })?;
         self.json = json;
         Ok(())
     }

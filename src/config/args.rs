@@ -190,6 +190,17 @@ pub struct Args {
     #[argh(option)]
     pub host_name: Vec<String>,
 
+    /// the MAC address Wake-on-LAN wakes until the UI or API names another
+    /// (e.g. aa:bb:cc:dd:ee:ff); the one last woken is kept in --state-dir
+    #[argh(option)]
+    pub wol_mac: Option<String>,
+
+    /// where Wake-on-LAN packets go, ADDRESS[:PORT], repeatable (default
+    /// 255.255.255.255:9): e.g. the directed broadcast 192.168.2.255 of a
+    /// target on another subnet; the USB link's broadcast is added with --ethernet
+    #[argh(option)]
+    pub wol_to: Vec<String>,
+
     /// where kv keeps what it makes for itself, such as the self-signed
     /// certificate (default /var/lib/kv)
     #[argh(option, default = "PathBuf::from(\"/var/lib/kv\")")]

@@ -54,10 +54,14 @@ pub struct Config {
     pub tls: Option<TlsSource>,
     /// Plain HTTP beside HTTPS (`--http-port`).
     pub http_listen: Option<SocketAddr>,
-    /// `--state-dir`: what kv keeps for itself (certificate, macros).
+    /// `--state-dir`: what kv keeps for itself (certificate, macros, the MAC last woken).
     pub state_dir: PathBuf,
     /// The names requests may carry in `Host` (`--host-name`, `--tls-name`).
     pub known_names: KnownNames,
+    /// `--wol-mac`.
+    pub wol_mac: Option<crate::net::wol::Mac>,
+    /// `--wol-to`; empty: the LAN broadcast.
+    pub wol_to: Vec<std::net::SocketAddrV4>,
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -146,6 +150,17 @@ impl Config {
             http_listen,
             state_dir: args.state_dir,
             known_names,
+            wol_mac: args
+                .wol_mac
+                .as_deref()
+                .map(crate::net::wol::Mac::parse)
+                .transpose()
+                .map_err(|e| format!("--wol-mac: {e}"))?,
+            wol_to: args
+                .wol_to
+                .iter()
+                .map(|t| crate::net::wol::parse_destination(t))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

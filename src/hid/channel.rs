@@ -71,6 +71,7 @@ impl Channel {
                 true
             }
             Err(error) => {
+                crate::metrics::HID_WRITE_ERRORS.inc();
                 let refusal = Refusal::of(&error);
                 let link = match (refusal, self.link) {
                     (Refusal::Busy, Link::Reading) => Link::Busy { since: now },

@@ -475,6 +475,7 @@ impl Viewer {
             State::AwaitingAck
         };
         self.set_state(next);
+        crate::metrics::FRAMES_SENT.inc();
         Ok(Progress::Sent)
     }
 

@@ -66,6 +66,7 @@ impl<W: Write> Write for Metered<'_, W> {
         }
         let n = self.inner.write(&buf[..buf.len().min(*self.left)])?;
         *self.left -= n;
+        crate::metrics::BYTES_SENT.add(n as u64);
         Ok(n)
     }
 
@@ -87,6 +88,7 @@ impl<W: Write> Write for Metered<'_, W> {
         }
         let n = self.inner.write_vectored(&within)?;
         *self.left -= n;
+        crate::metrics::BYTES_SENT.add(n as u64);
         Ok(n)
     }
 
@@ -227,6 +229,7 @@ impl<S: Stream> Wire<S> {
                 Ok(n) => {
                     self.sent += n;
                     self.active = now;
+                    crate::metrics::BYTES_SENT.add(n as u64);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -134,6 +134,14 @@ fn route(
         "/api/status" if read_only => {
             Action::Respond(Response::json(Status::Ok, app.status_json(now)))
         }
+        "/metrics" if read_only => Action::Respond(
+            Response::new(
+                Status::Ok,
+                crate::metrics::CONTENT_TYPE,
+                crate::metrics::render(app).into_bytes(),
+            )
+            .header("Cache-Control", "no-store"),
+        ),
         "/api/demo/screen" if read_only => match &app.demo {
             Some(demo) => Action::Respond(Response::new(
                 Status::Ok,
@@ -157,7 +165,7 @@ fn route(
         "/api/hid/release" if req.method == Method::Post => {
             Action::Respond(post(req, app, now, release()))
         }
-        "/stream" | "/snapshot.jpg" | "/api/status" | "/api/demo/screen" => {
+        "/stream" | "/snapshot.jpg" | "/api/status" | "/api/demo/screen" | "/metrics" => {
             not_allowed("GET, HEAD")
         }
         "/ws" | "/ws/video" => not_allowed("GET"),
@@ -192,6 +200,16 @@ fn route(
             Action::Respond(post(req, app, now, save_macros(body)))
         }
         "/api/macros" => not_allowed("GET, HEAD, POST"),
+        "/api/wol" if read_only => Action::Respond(Response::json(
+            Status::Ok,
+            json::Object::new()
+                .opt_str("mac", app.wol.mac().map(|m| m.to_string()).as_deref())
+                .finish(),
+        )),
+        "/api/wol" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, wake(body)))
+        }
+        "/api/wol" => not_allowed("GET, HEAD, POST"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
         path => asset(req, path),
     }
@@ -527,6 +545,51 @@ fn save_macros(body: &[u8]) -> Handler {
         Ok(()) => Response::ok_json(),
         Err(Refused::Invalid(e)) => Response::error(Status::BadRequest, &e),
         Err(Refused::NotSaved(e)) => Response::error(Status::InternalServerError, &e),
+    })
+}
+
+/// `POST /api/wol` with `{"mac":"aa:bb:cc:dd:ee:ff"}`, or `{}` for the MAC
+/// last woken (or `--wol-mac`).
+fn wake(body: &[u8]) -> Handler {
+    let mac = std::str::from_utf8(body)
+        .map_err(|_| "body is not UTF-8".to_string())
+        .and_then(|text| Value::parse(if text.trim().is_empty() { "{}" } else { text }))
+        .map_err(|e| format!("body must be JSON like {{\"mac\":\"aa:bb:cc:dd:ee:ff\"}}: {e}"))
+        .and_then(|v| match v.get("mac") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(mac)) => crate::net::wol::Mac::parse(mac).map(Some),
+            Some(_) => Err("\"mac\" must be a string like \"aa:bb:cc:dd:ee:ff\"".into()),
+        });
+    Box::new(move |app, _now| {
+        let mac = match mac {
+            Ok(mac) => mac,
+            Err(e) => return Response::error(Status::BadRequest, &e),
+        };
+        let Some(mac) = mac.or(app.wol.mac()) else {
+            return Response::error(
+                Status::BadRequest,
+                "no MAC to wake: send {\"mac\":\"aa:bb:cc:dd:ee:ff\"} or start kv with --wol-mac",
+            );
+        };
+        let usb_link = app.net.as_ref().and_then(crate::net::UsbNet::broadcast);
+        match app.wol.wake(mac, usb_link) {
+            Ok(done) => Response::json(
+                Status::Ok,
+                json::Object::new()
+                    .bool("ok", true)
+                    .str("mac", &done.mac.to_string())
+                    .raw(
+                        "sent",
+                        &json::array(done.sent.iter().map(|a| json::quote(&a.to_string()))),
+                    )
+                    .raw(
+                        "failed",
+                        &json::array(done.failed.iter().map(|e| json::quote(e))),
+                    )
+                    .finish(),
+            ),
+            Err(e) => Response::error(Status::ServiceUnavailable, &e),
+        }
     })
 }
 

@@ -153,6 +153,7 @@ impl Session {
             self.heartbeat.heard(now);
             match event {
                 ws::Event::Text(text) => {
+                    crate::metrics::INPUT_EVENTS.inc();
                     let mut check = false;
                     let applied = ws::parse_input(&text).and_then(|input| {
                         check = matches!(input, Input::Paste { check: true, .. });

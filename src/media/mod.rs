@@ -403,6 +403,7 @@ impl Images {
         // the target reads the image through the same page cache.
         fs::rename(&upload.part, &dest)
             .map_err(|e| io_error(&self.dir, &dest, "cannot rename to", e))?;
+        crate::metrics::UPLOADS.inc();
         log::info!("💾 Uploaded {name} ({} bytes)", upload.written());
         Ok(json::Object::new()
             .bool("ok", true)

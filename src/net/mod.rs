@@ -5,6 +5,7 @@
 //! internet. Without dnsmasq the link is left alone and kv says so once.
 
 pub mod dnsmasq;
+pub mod wol;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -50,6 +51,11 @@ impl Subnet {
 
     fn host_mask(self) -> u32 {
         u32::MAX >> self.prefix
+    }
+
+    /// The subnet's broadcast address (`10.55.0.3` for `10.55.0.1/30`).
+    pub fn broadcast(self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.address) | self.host_mask())
     }
 
     pub fn netmask(self) -> Ipv4Addr {
@@ -207,6 +213,16 @@ impl UsbNet {
         if let Some(dnsmasq) = &mut self.dnsmasq {
             dnsmasq.on_child_exit(now);
         }
+    }
+
+    /// The USB link's broadcast address, once kv has given the board its address.
+    pub fn broadcast(&self) -> Option<Ipv4Addr> {
+        self.address.map(Subnet::broadcast)
+    }
+
+    /// How often the supervised dnsmasq was restarted; `None` without one.
+    pub fn dnsmasq_restarts(&self) -> Option<u32> {
+        self.dnsmasq.as_ref().map(|d| d.restarts())
     }
 
     /// The `network` object of the status.

@@ -1,4 +1,5 @@
-//! File-system facts std does not expose: the space left for an upload.
+//! File-system facts std does not expose (the space left for an upload), and
+//! the one way kv replaces its small state files.
 
 use std::ffi::CString;
 use std::io;
@@ -20,6 +21,21 @@ pub fn free_space(path: &Path) -> io::Result<u64> {
     // fsblkcst_t and c_ulong are 32 bits on armv7 and 64 on aarch64/x86_64.
     #[allow(clippy::useless_conversion)]
     Ok(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+/// Writes `bytes` to `path` through a `.part` file renamed over it, so a crash
+/// leaves the old file or the new one, never half of one; creates the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    let part = std::path::PathBuf::from(part);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&part, bytes))
+        .and_then(|()| std::fs::rename(&part, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&part);
+        })
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ impl Viewer {
             latest.seq,
             latest.monotonic_us
         );
+        if let Some(last) = self.last_seq {
+            crate::metrics::FRAMES_SKIPPED.add(latest.seq - last - 1);
+        }
         self.last_seq = Some(latest.seq);
         self.frame = Some(latest.clone());
         self.sent = 0;
@@ -95,6 +98,7 @@ impl Viewer {
             }
             self.frame = None;
             self.frames_sent += 1;
+            crate::metrics::FRAMES_SENT.inc();
         }
     }
 }

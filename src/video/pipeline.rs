@@ -139,6 +139,7 @@ impl Pipeline {
     /// The source's descriptors are readable: the frame it drained, published.
     pub fn on_ready(&mut self, now: Instant) -> Option<SharedFrame> {
         let frame = self.source.poll(now)?;
+        crate::metrics::FRAMES_CAPTURED.inc();
         Some(self.publish(frame, now))
     }
 

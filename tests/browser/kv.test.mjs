@@ -521,6 +521,21 @@ test('the shortcut buttons send whole chords', async () => {
   assert.equal(await page.getAttribute('#shortcuts', 'open'), null);
 });
 
+test('the Wake button asks for the MAC and shows what kv answered', async () => {
+  // Only a refused MAC: a good one would send a real broadcast to this machine's LAN
+  // (tests/wol.rs sends one into a network namespace instead).
+  let offered;
+  const errorsBefore = pageErrors.length;
+  page.once('dialog', (d) => { offered = d.defaultValue(); d.accept('zz:bb:cc:dd:ee:ff'); });
+  await page.click('#wol');
+  await until(async () => (await page.textContent('#wol-said')) !== '', 'an answer shown');
+  const refused = pageErrors.splice(errorsBefore);
+  assert.deepEqual(refused.map((e) => e.replace(/http:\/\/[^/]+/, '')), ['HTTP 400 for /api/wol'], 'only the expected 400');
+  assert.equal(offered, '', 'no MAC known yet (no --wol-mac, none woken)');
+  assert.equal(await page.textContent('#wol-said'),
+    'Not sent: "zz:bb:cc:dd:ee:ff" is not a MAC address; write six hex pairs like aa:bb:cc:dd:ee:ff');
+});
+
 test('the screenshot button downloads a JPEG', async () => {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#screenshot')]);
   assert.match(download.suggestedFilename(), /^kv-\d{8}-\d{6}\.jpg$/);

@@ -240,8 +240,18 @@ pub struct Stream {
 
 impl Stream {
     pub fn open(kv: &Kv) -> Stream {
+        Stream::open_with(kv, "")
+    }
+
+    /// The same, with `extra` header lines (each ending in CRLF).
+    pub fn open_with(kv: &Kv, extra: &str) -> Stream {
         let mut sock = kv.connect();
-        write!(sock, "GET /stream HTTP/1.1\r\nHost: {}\r\n\r\n", kv.addr).unwrap();
+        write!(
+            sock,
+            "GET /stream HTTP/1.1\r\nHost: {}\r\n{extra}\r\n",
+            kv.addr
+        )
+        .unwrap();
         let head = read_head(&mut sock);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         assert!(header(&head, "content-type")
