@@ -1067,14 +1067,17 @@ test('the Settings panel changes the jiggle and the paste speed on kv, and says 
   await page.fill('#paste-key-ms', '40');
   await page.press('#paste-key-ms', 'Tab');
   await until(async () => (await hidStatus()).paste_key_ms === 40, 'kv to type paste at 40 ms a key');
-  assert.match(await page.textContent('#settings-result'), /Paste types 40 ms per key, about 25 characters a second ✓/);
+  // kv applies the change before the page has read its answer: wait for the words.
+  await until(async () => /Paste types 40 ms per key, about 25 characters a second ✓/
+    .test(await page.textContent('#settings-result')), 'the page to say the new paste speed');
 
   await page.check('#jiggle-on');
   await until(async () => (await hidStatus()).jiggle_seconds === 60, 'the jiggle on, after the field\'s 60 s');
   await page.fill('#jiggle-seconds', '120');
   await page.press('#jiggle-seconds', 'Tab');
   await until(async () => (await hidStatus()).jiggle_seconds === 120, 'the jiggle at 120 s');
-  assert.match(await page.textContent('#settings-result'), /The mouse jiggles after 120 s without input ✓/);
+  await until(async () => /The mouse jiggles after 120 s without input ✓/
+    .test(await page.textContent('#settings-result')), 'the page to say the new jiggle');
 
   // Out of kv's range: kv's own words, and nothing changed.
   const errorsBefore = pageErrors.length;
@@ -1096,6 +1099,7 @@ test('the Settings panel changes the jiggle and the paste speed on kv, and says 
 
   await page.uncheck('#jiggle-on');
   await until(async () => (await hidStatus()).jiggle_seconds === 0, 'the jiggle off');
+  await until(async () => /The jiggle is off ✓/.test(await page.textContent('#settings-result')), 'the page to say so');
   await page.fill('#paste-key-ms', '16');
   await page.press('#paste-key-ms', 'Tab');
   await until(async () => (await hidStatus()).paste_key_ms === 16, 'the paste speed back at 16 ms');
