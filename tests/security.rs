@@ -857,10 +857,7 @@ fn test_attack_tls_stream_and_websocket_work_over_tls() {
 fn test_attack_2000_stalled_tls_handshakes_leave_video_and_input_alone() {
     let _alone = FLOOD.lock().unwrap_or_else(|e| e.into_inner());
     raise_open_files();
-    let (kv, cert) = with_tls(
-        "stall",
-        &FLOOD_ROOM,
-    );
+    let (kv, cert) = with_tls("stall", &FLOOD_ROOM);
     let tls_addr = kv.tls_addr.clone().unwrap();
     // Tricklers start a ClientHello record that promises 16 KB, then send it
     // a byte at a time.
