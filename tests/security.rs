@@ -1097,15 +1097,20 @@ fn images_with_victim(name: &str) -> (PathBuf, PathBuf, PathBuf) {
     (dir, images, victim)
 }
 
-fn put_image(kv: &Kv, name: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+/// A connection that has sent the head of an upload of `len` bytes.
+fn put_head(kv: &Kv, name: &str, len: usize) -> TcpStream {
     let mut s = kv.connect();
     write!(
         s,
-        "PUT /api/images/{name} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "PUT /api/images/{name} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
         kv.addr,
-        body.len()
     )
     .unwrap();
+    s
+}
+
+fn put_image(kv: &Kv, name: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = put_head(kv, name, body.len());
     s.write_all(body).unwrap();
     read_response(&mut s)
 }
@@ -1171,18 +1176,10 @@ fn test_attack_disk_full_upload_tells_the_true_resume_offset() {
     // Two uploads that each fit the free space checked up front, and not
     // both: the second fills the disk.
     let body = vec![7u8; 40 * 1024];
-    let head = |name: &str| {
-        let mut s = kv.connect();
-        write!(
-            s,
-            "PUT /api/images/{name} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            kv.addr,
-            body.len()
-        )
-        .unwrap();
-        s
-    };
-    let (mut a, mut b) = (head("a.img"), head("b.img"));
+    let (mut a, mut b) = (
+        put_head(&kv, "a.img", body.len()),
+        put_head(&kv, "b.img", body.len()),
+    );
     std::thread::sleep(Duration::from_millis(200));
     a.write_all(&body).unwrap();
     assert_eq!(read_response(&mut a).0, 200);
