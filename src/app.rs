@@ -29,6 +29,9 @@ pub struct App {
     pub macros: crate::macros::Macros,
     /// Wake-on-LAN: the MAC to wake and where packets go.
     pub wol: crate::net::wol::Wol,
+    /// Each video viewer's kind and lag, as the loop found them this turn
+    /// (for `/metrics`; at most `--max-connections` entries).
+    pub viewer_lags: Vec<crate::metrics::ViewerLag>,
 }
 
 impl App {
@@ -54,6 +57,7 @@ impl App {
             net: None,
             demo,
             media: None,
+            viewer_lags: Vec::new(),
         }
     }
 

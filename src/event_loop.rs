@@ -24,6 +24,7 @@ use crate::http::conn::{Conn, Kind, Next};
 use crate::http::response::Response;
 use crate::http::websocket;
 use crate::http::Status;
+use crate::metrics::ViewerLag;
 use crate::sys::signal::Signals;
 use crate::tls::Socket;
 use crate::video::{Audience, SharedFrame};
@@ -523,11 +524,23 @@ impl Server {
     /// the status goes out at once when that changed what it shows.
     fn update_audience(&mut self, now: Instant) {
         let mut audience = Audience::default();
-        for conn in self.conns.iter().flatten() {
+        // With no frame yet no viewer has one either: their lag is zero.
+        let newest = self.app.video.latest().map_or(now, |f| f.captured);
+        self.app.viewer_lags.clear();
+        for (slot, conn) in self.conns.iter().enumerate() {
+            let Some(conn) = conn else { continue };
             match conn.kind() {
                 Kind::Viewer => audience.viewers += 1,
                 Kind::Snapshot => audience.snapshots += 1,
                 Kind::Http | Kind::WebSocket => {}
+            }
+            if let Some((kind, lag)) = conn.viewer_lag(newest) {
+                let lag = ViewerLag {
+                    kind,
+                    viewer: slot,
+                    lag,
+                };
+                self.app.viewer_lags.push(lag);
             }
         }
         if self.app.video.set_audience(audience, now) {

@@ -22,6 +22,7 @@ use super::websocket::{Link, Session};
 use super::Status;
 use crate::app::App;
 use crate::auth::{SessionId, Ticket, Verdict};
+use crate::metrics::ViewerKind;
 use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
@@ -182,6 +183,16 @@ impl<S: Stream> Conn<S> {
             State::Viewer(_) | State::Video(_) => Kind::Viewer,
             State::Snapshot { .. } => Kind::Snapshot,
             State::WebSocket(_) => Kind::WebSocket,
+        }
+    }
+
+    /// A video viewer's kind and how far behind `newest` (a capture time)
+    /// its picture is, for `/metrics`; `None` for other connections.
+    pub fn viewer_lag(&self, newest: Instant) -> Option<(ViewerKind, Duration)> {
+        match &self.state {
+            State::Viewer(viewer) => Some((ViewerKind::Stream, viewer.lag(newest))),
+            State::Video(session) => Some((ViewerKind::Canvas, session.lag(newest))),
+            _ => None,
         }
     }
 

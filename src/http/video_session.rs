@@ -118,6 +118,11 @@ impl VideoSession {
         }
     }
 
+    /// How far behind `newest` (a capture time) the page's picture is.
+    pub fn lag(&self, newest: Instant) -> std::time::Duration {
+        self.viewer.lag(newest)
+    }
+
     /// Acts on one page message; `Err` is the error reply's text.
     fn on_message(&mut self, text: &str, now: Instant) -> Result<(), String> {
         match parse_message(text)? {

@@ -930,6 +930,45 @@ test('the media panel uploads with progress, resumes, attaches, ejects and delet
   assert.ok(await page.isHidden('#media'));
 });
 
+test('an image too big for the USB CD-ROM is offered as a read-only drive, before upload and attach', async () => {
+  const images = async () => (await get('/api/images')).json();
+  const { cdrom_max_size: max } = await images();
+  assert.equal(max, 1151999 * 2048, 'the cap measured in tests/vm/scenarios/51-cdrom-limit.sh');
+  // Sparse: the size is what matters, nothing is written.
+  const big = path.join(process.env.KV_IMAGES, 'big.iso');
+  fs.closeSync(fs.openSync(big, 'w'));
+  fs.truncateSync(big, max + 2048);
+  try {
+    const refused = await fetch(`${base}/api/media/attach`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'big.iso', mode: 'cdrom' }),
+    });
+    assert.equal(refused.status, 400);
+    assert.match((await refused.json()).error, /big\.iso is 2\.36 GB .*shows only the first 2\.36 GB .*flash-ro/);
+
+    await page.click('#media-toggle');
+    await page.waitForSelector('#media:not([hidden])');
+    await page.setInputFiles('#media-file', big);
+    assert.match(await page.textContent('#media-rate'),
+      /^big\.iso is 2\.2 GiB; the target's USB CD-ROM shows only the first 2\.2 GiB of an image\. Once uploaded, attach it as "Drive \(read-only\)"\.$/);
+    await page.setInputFiles('#media-file', []);
+
+    const row = 'tr[data-name="big.iso"]';
+    await page.waitForSelector(row, { timeout: 15000 }); // the panel's next refresh
+    let asked = '';
+    page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+    await page.click(`${row} >> text=CD-ROM`);
+    await page.waitForSelector(`${row}.attached`);
+    assert.match(asked, /Attach it as a read-only drive instead\?/);
+    assert.deepEqual((await images()).attached, { name: 'big.iso', mode: 'flash-ro' });
+    await page.click(`${row} >> text=Eject`);
+    await page.waitForSelector(`${row}:not(.attached)`);
+  } finally {
+    fs.rmSync(big);
+  }
+  await page.click('#media-toggle');
+  assert.ok(await page.isHidden('#media'));
+});
+
 test('at 1366x768 the whole UI fits the window: the toolbar never scrolls away', async () => {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   const p = await openUi(context);

@@ -8,6 +8,7 @@ mod evdev;
 mod feed;
 mod http;
 mod jpeg;
+mod udp;
 mod watch;
 mod ws;
 mod wsvideo;
@@ -38,6 +39,8 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
                                          changed) and different.jpg, 4:2:2 q90, into DIR
   feed-link DEV FPS LINK                 write the JPEG file LINK names into v4l2loopback,
                                          read again for every frame
+  udp-recv PORT SECONDS                  print the first datagram to PORT (any address,
+                                         broadcasts too) as 'datagram from A bytes=N hex=...'
   ws-video-check URL LINK STILL_SECS FIRST NEXT...
                                          /ws/video client: apply and ack every update, check the
                                          picture is FIRST, still for STILL_SECS, then re-point
@@ -85,6 +88,10 @@ fn main() -> ExitCode {
         ["ws-video-check", url, link, secs, first, next @ ..] => {
             number(secs).and_then(|s| wsvideo::check(url, link, s, first, next))
         }
+        ["udp-recv", port, secs] => port
+            .parse()
+            .map_err(|_| format!("{port:?} is not a UDP port"))
+            .and_then(|p| number(secs).and_then(|s| udp::recv(p, s))),
         ["bench-feed", dev, fps, files @ ..] => {
             number(fps).and_then(|fps| bench::feed_files(dev, fps, files))
         }
