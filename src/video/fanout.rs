@@ -204,6 +204,27 @@ mod tests {
     }
 
     #[test]
+    fn test_lag_grows_while_blocked_and_ends_when_caught_up() {
+        let epoch = Instant::now();
+        let at = |ms| epoch + Duration::from_millis(ms);
+        let mut v = Viewer::default();
+        assert_eq!(v.lag(at(500)), Duration::ZERO, "nothing offered yet");
+        let mut s = Socket {
+            data: Vec::new(),
+            room: 10,
+        };
+        let f1 = frame(1, at(0));
+        assert_eq!(v.write_to(&mut s, Some(&f1)).unwrap(), Progress::Blocked);
+        // Stuck on its first frame: behind by the age of the newest capture.
+        assert_eq!(v.lag(at(400)), Duration::from_millis(400));
+        s.room = 1 << 20;
+        let f9 = frame(9, at(300));
+        assert_eq!(v.write_to(&mut s, Some(&f9)).unwrap(), Progress::Idle);
+        assert_eq!(v.lag(at(300)), Duration::ZERO, "caught up with frame 9");
+        assert_eq!(v.lag(at(340)), Duration::from_millis(40));
+    }
+
+    #[test]
     fn test_blocked_viewer_skips_to_newest() {
         let epoch = Instant::now();
         let mut v = Viewer::default();
