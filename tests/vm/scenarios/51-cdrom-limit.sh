@@ -18,14 +18,6 @@ make_image() { # FILE BLOCKS MARKER: sparse, MARKER at the start of its last 204
 make_image "$IMAGES/at-limit.iso" "$LIMIT" kv-marker-at-limit
 make_image "$IMAGES/over-limit.iso" $((LIMIT + 1)) kv-marker-over-limit
 
-host_block() { # sd|sr: the host-side block device on dummy_hcd
-  local b
-  for b in /sys/block/"$1"*; do
-    [ -e "$b" ] || continue
-    case "$(readlink -f "$b/device")" in *dummy_hcd*) echo "/dev/${b##*/}"; return 0 ;; esac
-  done
-  return 1
-}
 blocks() { # DEV BLOCKSIZE: capacity in blocks (0 without a medium)
   local bytes
   bytes=$(blockdev --getsize64 "$1" 2>/dev/null) || bytes=0
