@@ -29,6 +29,8 @@ pub struct App {
     pub macros: crate::macros::Macros,
     /// Wake-on-LAN: the MAC to wake and where packets go.
     pub wol: crate::net::wol::Wol,
+    /// The target's serial console, with `--serial`.
+    pub serial: Option<crate::serial::Serial>,
 }
 
 impl App {
@@ -54,6 +56,7 @@ impl App {
             net: None,
             demo,
             media: None,
+            serial: None,
         }
     }
 
@@ -69,6 +72,13 @@ impl App {
             .raw("video", &self.video.status_json(now))
             .raw("hid", &self.hid_json())
             .raw("network", &network)
+            .raw(
+                "serial",
+                &self
+                    .serial
+                    .as_ref()
+                    .map_or_else(|| "null".into(), crate::serial::Serial::status_json),
+            )
             .finish()
     }
 

@@ -11,6 +11,7 @@
 
 pub mod descriptor;
 pub mod ethernet;
+pub mod serial;
 pub mod storage;
 pub mod udc;
 
@@ -51,6 +52,8 @@ pub struct GadgetConfig {
     pub mass_storage: bool,
     /// `--ethernet`: the network function, if any.
     pub ethernet: Option<ethernet::Ethernet>,
+    /// `--serial`: a CDC ACM serial port, the target's console.
+    pub serial_port: bool,
 }
 
 impl GadgetConfig {
@@ -71,6 +74,7 @@ impl GadgetConfig {
             mouse_relative: true,
             mass_storage: false,
             ethernet: None,
+            serial_port: false,
         }
     }
 
@@ -207,6 +211,9 @@ impl Gadget {
         }
         if config.mass_storage {
             storage::add(self)?;
+        }
+        if config.serial_port {
+            serial::add(self)?;
         }
         self.write("UDC", &self.udc).map_err(|e| self.bind_error(e))
     }
