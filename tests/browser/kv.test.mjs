@@ -68,6 +68,8 @@ async function openUi(context) {
     if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`);
   });
   p.on('websocket', (ws) => {
+    // The serial console's raw bytes are its own test's business.
+    if (new URL(ws.url()).pathname === '/ws/serial') return;
     const isVideo = new URL(ws.url()).pathname === '/ws/video';
     if (isVideo) p.videoUrls.push(ws.url());
     ws.on('framesent', (f) => {
@@ -1388,6 +1390,47 @@ test('with a password, a restart that lost the session says so at login and come
     const other = during.filter((e) => !/^HTTP 401 for .*\/(ws|api\/session|ws\/video)$|WebSocket connection to .* failed/.test(e));
     assert.deepEqual(other, [], 'no other errors');
   }
+});
+
+test('the serial console types a command, shows the answer, pastes, and redraws the screen', async () => {
+  await until(async () => !(await page.isHidden('#serial-toggle')), 'the Console button (kv --serial)');
+  await page.click('#serial-toggle');
+  await until(async () => (await page.textContent('#serial-state')) === 'connected', 'the console connected');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'serial-screen', 'the terminal has focus');
+  // The screen's rows (the last child; the first holds the scrollback), blanks trimmed.
+  const rows = () => page.evaluate(() => [...document.querySelectorAll('#serial-screen > div:last-child > .term-row')]
+    .map((r) => r.textContent.trimEnd()));
+  await until(async () => (await rows()).some((l) => l === 'demo@kv:~$'), 'the prompt from the scrollback');
+  await page.keyboard.type('echo kv-$((6*7))');
+  await page.keyboard.press('Enter');
+  // The far end computed it: the page only sent what was typed.
+  await until(async () => (await rows()).includes('kv-42'), 'kv-42 on a line of its own');
+  // Backspace erases on the target's echo; Ctrl+C is byte 3, which drops the line.
+  await page.keyboard.type('echo nox');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.press('Control+KeyC');
+  await until(async () => (await rows()).includes('demo@kv:~$ echo no^C'), 'Backspace and Ctrl+C on the target');
+  // A paste goes as typed bytes, its newline as Enter.
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.setData('text/plain', 'echo pasted-$((2+3))\n');
+    document.getElementById('serial-screen').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  await until(async () => (await rows()).includes('pasted-5'), 'the pasted command answered');
+  // `clear` sends ESC [H ESC [2J: home and erase, the prompt alone on the first row.
+  await page.keyboard.type('clear');
+  await page.keyboard.press('Enter');
+  await until(async () => {
+    const now = await rows();
+    return now[0] === 'demo@kv:~$' && now.slice(1).every((l) => l === '');
+  }, 'a cleared screen with the prompt on top');
+  await page.screenshot({ path: path.join(artifacts, 'serial-console.png') });
+  const size = await page.textContent('#serial-size');
+  const [, cols, rowCount, sttyRows, sttyCols] = size.match(/^(\d+)×(\d+) — tell the target: stty rows (\d+) cols (\d+)$/) || [];
+  assert.ok(cols && Number(cols) >= 20 && sttyCols === cols && sttyRows === rowCount, size);
+  assert.equal((await rows()).length, Number(rowCount), 'as many rows as the panel says');
+  await page.click('#serial-close');
+  assert.ok(await page.isHidden('#serial'));
 });
 
 test('no page errors, console errors or CSP violations', () => {
