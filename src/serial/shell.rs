@@ -2,7 +2,8 @@
 //! simulated line, so the console page and `/ws/serial` can be tried
 //! without hardware. It echoes what is typed as a terminal in cooked mode
 //! would (backspace erases, Ctrl-C drops the line, Enter runs it) and
-//! answers `echo`, `uname`, `help` and `clear`.
+//! answers `echo`, `uname`, `help`, `clear` and `menu` (a boot menu drawn
+//! the way GRUB draws one, to try the page's terminal on).
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -90,12 +91,36 @@ fn run(line: &str) -> Vec<u8> {
             "Linux demo 6.1.0-kv #1 SMP PREEMPT_DYNAMIC x86_64 GNU/Linux\r\n".into()
         }
         "uname" => "Linux\r\n".into(),
-        "help" => "commands: echo TEXT, uname [-a], clear, help\r\n".into(),
+        "help" => "commands: echo TEXT, uname [-a], clear, menu, help\r\n".into(),
         // Home and erase the screen, as `clear` does on a VT100.
         "clear" => "\x1b[H\x1b[2J".into(),
+        "menu" => boot_menu(),
         other => format!("{other}: command not found\r\n"),
     };
     text.into_bytes()
+}
+
+/// A boot menu as a bootloader draws it on a serial line: cursor addressing,
+/// DEC line drawing (`ESC ( 0`), the chosen entry in reverse video; the
+/// cursor left below it.
+fn boot_menu() -> String {
+    const WIDTH: usize = 40;
+    let entries = ["Debian GNU/Linux", "Advanced options for Debian", "UEFI Firmware Settings"];
+    let mut out = String::from("\x1b[H\x1b[2J\x1b[2;3H\x1b(0l");
+    out += &"q".repeat(WIDTH);
+    out += "k\x1b(B";
+    for (i, entry) in entries.iter().enumerate() {
+        let (on, off) = if i == 0 { ("\x1b[7m", "\x1b[0m") } else { ("", "") };
+        out += &format!(
+            "\x1b[{};3H\x1b(0x\x1b(B{on}{}{entry:<w$}{off}\x1b(0x\x1b(B",
+            3 + i,
+            if i == 0 { '*' } else { ' ' },
+            w = WIDTH - 1
+        );
+    }
+    out += &format!("\x1b[{};3H\x1b(0m{}j\x1b(B", 3 + entries.len(), "q".repeat(WIDTH));
+    out += &format!("\x1b[{};1H", 5 + entries.len());
+    out
 }
 
 /// `$((A*B))`, `$((A+B))` and `$((A-B))`, as far as scripts testing the
@@ -207,6 +232,14 @@ mod tests {
         // An endless line is cut, not kept.
         shell.write(&[b'x'; MAX_LINE * 3]).unwrap();
         assert_eq!(shell.line.len(), MAX_LINE);
+    }
+
+    #[test]
+    fn test_shell_menu_is_drawn_with_escapes() {
+        let menu = String::from_utf8(run("menu")).unwrap();
+        assert!(menu.starts_with("\x1b[H\x1b[2J"));
+        assert!(menu.contains("\x1b[3;3H\x1b(0x\x1b(B\x1b[7m*Debian GNU/Linux"));
+        assert_eq!(menu.matches("\x1b(0").count(), 8, "corners and sides in line drawing");
     }
 
     #[test]

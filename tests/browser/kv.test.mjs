@@ -1424,6 +1424,18 @@ test('the serial console types a command, shows the answer, pastes, and redraws 
     const now = await rows();
     return now[0] === 'demo@kv:~$' && now.slice(1).every((l) => l === '');
   }, 'a cleared screen with the prompt on top');
+  // A boot menu as GRUB draws it: cursor addressing, line drawing, the entry in reverse.
+  await page.keyboard.type('menu');
+  await page.keyboard.press('Enter');
+  await until(async () => (await rows())[1] === `  ┌${'─'.repeat(40)}┐`, 'the menu box drawn');
+  const menu = await rows();
+  assert.equal(menu[2], `  │*${'Debian GNU/Linux'.padEnd(39)}│`);
+  assert.equal(menu[5], `  └${'─'.repeat(40)}┘`);
+  const chosen = await page.evaluate(() => {
+    const span = [...document.querySelectorAll('#serial-screen span')].find((s) => s.textContent.startsWith('*Debian'));
+    return span && [getComputedStyle(span).backgroundColor, getComputedStyle(span).color];
+  });
+  assert.deepEqual(chosen, ['rgb(212, 212, 212)', 'rgb(12, 12, 12)'], 'the chosen entry in reverse video');
   await page.screenshot({ path: path.join(artifacts, 'serial-console.png') });
   const size = await page.textContent('#serial-size');
   const [, cols, rowCount, sttyRows, sttyCols] = size.match(/^(\d+)×(\d+) — tell the target: stty rows (\d+) cols (\d+)$/) || [];
