@@ -66,7 +66,10 @@ fn test_serial_round_trip_fans_out_and_keeps_scrollback() {
     let (status, _, body) = kv.get("/api/status");
     assert_eq!(status, 200);
     let body = String::from_utf8(body).unwrap();
-    assert!(body.contains(r#""serial":{"port":"demo","open":true"#), "{body}");
+    assert!(
+        body.contains(r#""serial":{"port":"demo","open":true"#),
+        "{body}"
+    );
 }
 
 #[test]
@@ -82,10 +85,13 @@ fn test_serial_refusals_say_why() {
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("--serial"));
     let (_, _, body) = kv.get("/api/status");
-    assert!(String::from_utf8(body).unwrap().contains(r#""serial":null"#));
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains(r#""serial":null"#));
     let kv = Kv::demo(&["--serial"]);
     assert_eq!(
-        kv.ws_at("/ws/serial", Some("http://evil.example"), &[]).err(),
+        kv.ws_at("/ws/serial", Some("http://evil.example"), &[])
+            .err(),
         Some(403),
         "another site's page may not type on the console"
     );
@@ -104,5 +110,8 @@ fn test_serial_needs_a_gadget_or_the_demo() {
         .expect("run kv");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--serial") && err.contains("--gadget"), "{err}");
+    assert!(
+        err.contains("--serial") && err.contains("--gadget"),
+        "{err}"
+    );
 }

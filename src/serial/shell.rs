@@ -58,11 +58,8 @@ impl Shell {
                 self.say(PROMPT);
             }
             // Backspace and DEL: erase the last character on screen.
-            0x08 | 0x7f => {
-                if self.line.pop().is_some() {
-                    self.say(b"\x08 \x08");
-                }
-            }
+            0x08 | 0x7f if self.line.pop().is_some() => self.say(b"\x08 \x08"),
+            0x08 | 0x7f => {}
             // Ctrl-C.
             0x03 => {
                 self.line.clear();
@@ -105,12 +102,20 @@ fn run(line: &str) -> Vec<u8> {
 /// cursor left below it.
 fn boot_menu() -> String {
     const WIDTH: usize = 40;
-    let entries = ["Debian GNU/Linux", "Advanced options for Debian", "UEFI Firmware Settings"];
+    let entries = [
+        "Debian GNU/Linux",
+        "Advanced options for Debian",
+        "UEFI Firmware Settings",
+    ];
     let mut out = String::from("\x1b[H\x1b[2J\x1b[2;3H\x1b(0l");
     out += &"q".repeat(WIDTH);
     out += "k\x1b(B";
     for (i, entry) in entries.iter().enumerate() {
-        let (on, off) = if i == 0 { ("\x1b[7m", "\x1b[0m") } else { ("", "") };
+        let (on, off) = if i == 0 {
+            ("\x1b[7m", "\x1b[0m")
+        } else {
+            ("", "")
+        };
         out += &format!(
             "\x1b[{};3H\x1b(0x\x1b(B{on}{}{entry:<w$}{off}\x1b(0x\x1b(B",
             3 + i,
@@ -118,7 +123,11 @@ fn boot_menu() -> String {
             w = WIDTH - 1
         );
     }
-    out += &format!("\x1b[{};3H\x1b(0m{}j\x1b(B", 3 + entries.len(), "q".repeat(WIDTH));
+    out += &format!(
+        "\x1b[{};3H\x1b(0m{}j\x1b(B",
+        3 + entries.len(),
+        "q".repeat(WIDTH)
+    );
     out += &format!("\x1b[{};1H", 5 + entries.len());
     out
 }
@@ -239,7 +248,11 @@ mod tests {
         let menu = String::from_utf8(run("menu")).unwrap();
         assert!(menu.starts_with("\x1b[H\x1b[2J"));
         assert!(menu.contains("\x1b[3;3H\x1b(0x\x1b(B\x1b[7m*Debian GNU/Linux"));
-        assert_eq!(menu.matches("\x1b(0").count(), 8, "corners and sides in line drawing");
+        assert_eq!(
+            menu.matches("\x1b(0").count(),
+            8,
+            "corners and sides in line drawing"
+        );
     }
 
     #[test]
