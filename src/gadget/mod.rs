@@ -452,6 +452,27 @@ fn remove_item(dir: &Path) -> Result<(), String> {
     fs::remove_dir(dir).map_err(|e| configfs_error(dir, e))
 }
 
+/// Makes a function's directory, or one inside it: configfs answers ENOENT
+/// when the kernel module that provides the function is not loaded.
+fn make_function_dir(path: &Path, module: &str) -> Result<(), String> {
+    fs::create_dir_all(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => format!(
+            "{}: {e} — is the {module} module loaded (modprobe {module})?",
+            path.display()
+        ),
+        _ => configfs_error(path, e),
+    })
+}
+
+impl Gadget {
+    /// Links the function `functions/NAME` into the configuration.
+    fn link_function(&self, name: &str) -> Result<(), String> {
+        let link = self.dir.join(CONFIG).join(name);
+        std::os::unix::fs::symlink(self.dir.join("functions").join(name), &link)
+            .map_err(|e| configfs_error(&link, e))
+    }
+}
+
 fn configfs_error(path: &Path, error: io::Error) -> String {
     let hint = match error.kind() {
         ErrorKind::PermissionDenied => " — is kv running as root?",

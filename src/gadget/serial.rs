@@ -6,26 +6,17 @@
 //! number u_serial gave the function.
 
 use std::fs;
-use std::io::ErrorKind;
 use std::path::PathBuf;
 
-use super::{configfs_error, Gadget, CONFIG};
+use super::{configfs_error, Gadget};
 
 /// The function's directory under `functions/` and its link in the config.
 const FUNCTION: &str = "acm.usb0";
 
 /// Adds the function to a gadget being built (before it is bound).
 pub(super) fn add(gadget: &Gadget) -> Result<(), String> {
-    let function = gadget.dir.join("functions").join(FUNCTION);
-    fs::create_dir_all(&function).map_err(|e| match e.kind() {
-        ErrorKind::NotFound => format!(
-            "{}: {e} — is the usb_f_acm module loaded (modprobe usb_f_acm)?",
-            function.display()
-        ),
-        _ => configfs_error(&function, e),
-    })?;
-    let link = gadget.dir.join(CONFIG).join(FUNCTION);
-    std::os::unix::fs::symlink(&function, &link).map_err(|e| configfs_error(&link, e))
+    super::make_function_dir(&gadget.dir.join("functions").join(FUNCTION), "usb_f_acm")?;
+    gadget.link_function(FUNCTION)
 }
 
 impl Gadget {

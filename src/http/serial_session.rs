@@ -177,6 +177,7 @@ impl SerialSession {
 #[cfg(test)]
 mod tests {
     use super::super::io::fake::{self, FakeStream};
+    use super::super::io::Wire;
     use super::*;
     use crate::serial::tests::FakeLine;
     use crate::serial::{INPUT_QUEUE, SCROLLBACK};
@@ -262,20 +263,37 @@ mod tests {
         assert!(got.len() <= CHUNK + SCROLLBACK);
     }
 
+    /// A session whose line takes nothing yet, and to which the client
+    /// sent `count` binary messages of `byte` repeated `len` times.
+    fn on_a_full_line(
+        t0: Instant,
+        byte: u8,
+        len: usize,
+        count: usize,
+    ) -> (
+        FakeLine,
+        Serial,
+        FakeStream,
+        Wire<FakeStream>,
+        SerialSession,
+    ) {
+        let (line, serial) = FakeLine::serial();
+        line.set_room(0);
+        let (fake, wire) = fake::upgraded_wire(t0);
+        let session = SerialSession::new(Vec::new(), &serial, t0);
+        for _ in 0..count {
+            fake.send(&masked_binary(&vec![byte; len]));
+        }
+        (line, serial, fake, wire, session)
+    }
+
     /// The line takes nothing: input waits in the console's bounded queue,
     /// then in the session, which stops reading its socket; it goes on
     /// when the line takes it.
     #[test]
     fn test_open_input_waits_for_the_line() {
         let t0 = Instant::now();
-        let (line, mut serial) = FakeLine::serial();
-        line.set_room(0);
-        let (fake, mut wire) = fake::upgraded_wire(t0);
-        let mut session = SerialSession::new(Vec::new(), &serial, t0);
-        let chunk = vec![b'x'; 10_000];
-        for _ in 0..3 {
-            fake.send(&masked_binary(&chunk));
-        }
+        let (line, mut serial, fake, mut wire, mut session) = on_a_full_line(t0, b'x', 10_000, 3);
         session.drive(&mut wire, &mut serial, t0).unwrap();
         assert_eq!(session.held.len(), 30_000 - INPUT_QUEUE);
         fake.send(&masked_binary(b"after"));
@@ -295,14 +313,9 @@ mod tests {
     #[test]
     fn test_open_flood_beyond_the_limit_closes() {
         let t0 = Instant::now();
-        let (line, mut serial) = FakeLine::serial();
-        line.set_room(0);
-        let (fake, mut wire) = fake::upgraded_wire(t0);
-        let mut session = SerialSession::new(Vec::new(), &serial, t0);
-        let chunk = vec![b'y'; 60_000];
-        for _ in 0..(HELD_LIMIT / 60_000 + 2) {
-            fake.send(&masked_binary(&chunk));
-        }
+        let count = HELD_LIMIT / 60_000 + 2;
+        let (_line, mut serial, _fake, mut wire, mut session) =
+            on_a_full_line(t0, b'y', 60_000, count);
         assert_eq!(
             session.drive(&mut wire, &mut serial, t0).unwrap(),
             Link::Closed

@@ -32,15 +32,22 @@ pub trait Port {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Bytes for the target; `WouldBlock` when the line is full.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
-    /// The descriptor to poll, while there is one.
-    fn fd(&self) -> Option<RawFd>;
+    /// The descriptor to poll, while there is one (a simulated line, which
+    /// answers as it is written to, has none).
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
     /// Counts each time the descriptor is replaced (the same number may come
     /// back for a new file), so the loop registers it afresh.
-    fn fd_epoch(&self) -> u64;
+    fn fd_epoch(&self) -> u64 {
+        0
+    }
     /// The port lost its file (the host hung up): when to try again.
-    fn poll_at(&self) -> Option<Instant>;
+    fn poll_at(&self) -> Option<Instant> {
+        None
+    }
     /// Its time came: open the file again.
-    fn on_timer(&mut self, now: Instant);
+    fn on_timer(&mut self, _now: Instant) {}
     /// Where it is, for the status.
     fn name(&self) -> String;
 }
@@ -216,20 +223,6 @@ pub(crate) mod tests {
             line.typed.extend_from_slice(&buf[..n]);
             Ok(n)
         }
-
-        fn fd(&self) -> Option<RawFd> {
-            None
-        }
-
-        fn fd_epoch(&self) -> u64 {
-            0
-        }
-
-        fn poll_at(&self) -> Option<Instant> {
-            None
-        }
-
-        fn on_timer(&mut self, _now: Instant) {}
 
         fn name(&self) -> String {
             "fake".into()

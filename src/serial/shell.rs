@@ -7,8 +7,6 @@
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
-use std::os::fd::RawFd;
-use std::time::Instant;
 
 use super::Port;
 
@@ -176,20 +174,6 @@ impl Port for Shell {
         }
         Ok(buf.len())
     }
-
-    fn fd(&self) -> Option<RawFd> {
-        None
-    }
-
-    fn fd_epoch(&self) -> u64 {
-        0
-    }
-
-    fn poll_at(&self) -> Option<Instant> {
-        None
-    }
-
-    fn on_timer(&mut self, _now: Instant) {}
 
     fn name(&self) -> String {
         "demo".into()
