@@ -406,7 +406,7 @@
   function resize() {
     if (panel.hidden) return;
     const [cols, rows] = fit();
-    if (!screen) screen = new Screen(cols, rows, (reply) => send(encoder.encode(reply)));
+    if (!screen) screen = new Screen(cols, rows, report);
     else screen.resize(cols, rows);
     sizeEl.textContent = `${cols}×${rows} — tell the target: stty rows ${rows} cols ${cols}`;
     redraw();
@@ -423,8 +423,23 @@
 
   const showState = (text) => { stateEl.textContent = text; };
 
+  // Whether this page typed since it connected: only the page someone types in answers
+  // the far end's queries (cursor position, device attributes). Every page sees the same
+  // output, and kv replays old output to a page that connects: answering those too would
+  // type stray reports into the target.
+  let typed = false;
+
   function send(bytes) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(bytes);
+  }
+
+  function type(text) {
+    typed = true;
+    send(encoder.encode(text));
+  }
+
+  function report(text) {
+    if (typed && document.activeElement === screenEl && document.hasFocus()) send(encoder.encode(text));
   }
 
   function connect() {
@@ -435,6 +450,7 @@
     showState('connecting…');
     socket.addEventListener('open', () => {
       retry = 0;
+      typed = false;
       showState('connected');
       // kv replays its recent output to a new client: start from a clean screen.
       decoder = new TextDecoder();
@@ -503,7 +519,7 @@
     const bytes = keyBytes(e);
     if (bytes === null) return;
     e.preventDefault();
-    send(encoder.encode(bytes));
+    type(bytes);
   });
 
   screenEl.addEventListener('paste', (e) => {
@@ -512,7 +528,7 @@
     let text = e.clipboardData.getData('text/plain').replace(/\r?\n/g, '\r');
     if (!text) return;
     if (screen.modes.bracketedPaste) text = `\x1b[200~${text.replaceAll('\x1b[201~', '')}\x1b[201~`;
-    send(encoder.encode(text));
+    type(text);
   });
 
   // Focus shows the cursor; the toolbar's keyboard shortcuts stay with the picture.

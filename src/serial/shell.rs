@@ -2,8 +2,10 @@
 //! simulated line, so the console page and `/ws/serial` can be tried
 //! without hardware. It echoes what is typed as a terminal in cooked mode
 //! would (backspace erases, Ctrl-C drops the line, Enter runs it) and
-//! answers `echo`, `uname`, `help`, `clear` and `menu` (a boot menu drawn
-//! the way GRUB draws one, to try the page's terminal on).
+//! answers `echo`, `uname`, `help`, `clear`, `menu` (a boot menu drawn
+//! the way GRUB draws one, to try the page's terminal on) and `size` (the
+//! terminal's size, asked the way `resize` asks: the cursor sent far to the
+//! bottom right, its position reported back).
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -22,7 +24,13 @@ pub struct Shell {
     output: VecDeque<u8>,
     /// The last byte was CR: a following LF is the same Enter.
     after_cr: bool,
+    /// An escape sequence coming from the terminal (keys, reports), from
+    /// its ESC on: it is acted on or dropped whole, never echoed.
+    sequence: Option<Vec<u8>>,
 }
+
+/// The longest escape sequence kept; a longer one is dropped.
+const MAX_SEQUENCE: usize = 32;
 
 impl Default for Shell {
     fn default() -> Shell {
@@ -30,6 +38,7 @@ impl Default for Shell {
             line: Vec::new(),
             output: VecDeque::new(),
             after_cr: false,
+            sequence: None,
         };
         shell.say(b"\r\nkv demo target, serial console (type help)\r\n");
         shell.say(PROMPT);
@@ -45,6 +54,24 @@ impl Shell {
     }
 
     fn typed(&mut self, byte: u8) {
+        if let Some(mut sequence) = self.sequence.take() {
+            sequence.push(byte);
+            // ESC [ ... final byte (0x40..0x7E), or ESC and one byte.
+            let done = match sequence.len() {
+                2 => byte != b'[',
+                _ => (0x40..=0x7e).contains(&byte),
+            };
+            if done {
+                self.on_sequence(&sequence);
+            } else if sequence.len() < MAX_SEQUENCE {
+                self.sequence = Some(sequence);
+            }
+            return;
+        }
+        if byte == 0x1b {
+            self.sequence = Some(vec![byte]);
+            return;
+        }
         let after_cr = std::mem::replace(&mut self.after_cr, byte == b'\r');
         match byte {
             b'\n' if after_cr => {}
@@ -64,13 +91,33 @@ impl Shell {
                 self.say(b"^C\r\n");
                 self.say(PROMPT);
             }
-            // Other control bytes and escape sequences are not echoed.
+            // Other control bytes are not echoed.
             b if b < 0x20 => {}
             b if self.line.len() < MAX_LINE => {
                 self.line.push(b);
                 self.say(&[b]);
             }
             _ => {}
+        }
+    }
+}
+
+impl Shell {
+    /// A whole escape sequence from the terminal: a cursor position report
+    /// (`ESC [ ROW ; COL R`, the answer to `size`) is shown; keys such as
+    /// the arrows do nothing here.
+    fn on_sequence(&mut self, sequence: &[u8]) {
+        let report = sequence
+            .strip_prefix(b"\x1b[")
+            .and_then(|s| s.strip_suffix(b"R"))
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.split_once(';'))
+            .and_then(|(r, c)| Some((r.parse::<u16>().ok()?, c.parse::<u16>().ok()?)));
+        if let Some((rows, cols)) = report {
+            let line = String::from_utf8_lossy(&self.line).into_owned();
+            self.say(format!("\r\nrows {rows} cols {cols}\r\n").as_bytes());
+            self.say(PROMPT);
+            self.say(line.as_bytes());
         }
     }
 }
@@ -86,10 +133,12 @@ fn run(line: &str) -> Vec<u8> {
             "Linux demo 6.1.0-kv #1 SMP PREEMPT_DYNAMIC x86_64 GNU/Linux\r\n".into()
         }
         "uname" => "Linux\r\n".into(),
-        "help" => "commands: echo TEXT, uname [-a], clear, menu, help\r\n".into(),
+        "help" => "commands: echo TEXT, uname [-a], clear, menu, size, help\r\n".into(),
         // Home and erase the screen, as `clear` does on a VT100.
         "clear" => "\x1b[H\x1b[2J".into(),
         "menu" => boot_menu(),
+        // Save the cursor, move it as far as it goes, ask where it is, restore.
+        "size" => "\x1b7\x1b[999;999H\x1b[6n\x1b8".into(),
         other => format!("{other}: command not found\r\n"),
     };
     text.into_bytes()
@@ -237,6 +286,26 @@ mod tests {
             8,
             "corners and sides in line drawing"
         );
+    }
+
+    #[test]
+    fn test_shell_size_from_the_terminals_report() {
+        let mut shell = Shell::default();
+        shell.output.clear();
+        shell.write(b"size\r").unwrap();
+        let asked: Vec<u8> = shell.output.drain(..).collect();
+        assert!(asked.ends_with(b"\x1b7\x1b[999;999H\x1b[6n\x1b8demo@kv:~$ "));
+        // Typing goes on meanwhile; an arrow key is dropped, the report shown.
+        shell.write(b"ec\x1b[Dho\x1b[24;80R").unwrap();
+        let out: Vec<u8> = shell.output.drain(..).collect();
+        assert_eq!(out, b"echo\r\nrows 24 cols 80\r\ndemo@kv:~$ echo");
+        // A sequence that never ends is dropped, not kept.
+        shell.write(&[0x1b, b'[']).unwrap();
+        shell.write(&[b'1'; MAX_SEQUENCE * 2]).unwrap();
+        assert!(shell
+            .sequence
+            .as_ref()
+            .is_none_or(|s| s.len() < MAX_SEQUENCE));
     }
 
     #[test]

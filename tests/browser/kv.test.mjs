@@ -1441,8 +1441,24 @@ test('the serial console types a command, shows the answer, pastes, and redraws 
   const [, cols, rowCount, sttyRows, sttyCols] = size.match(/^(\d+)×(\d+) — tell the target: stty rows (\d+) cols (\d+)$/) || [];
   assert.ok(cols && Number(cols) >= 20 && sttyCols === cols && sttyRows === rowCount, size);
   assert.equal((await rows()).length, Number(rowCount), 'as many rows as the panel says');
+  // `size` asks where the cursor lands when sent to 999;999: the terminal reports its size.
+  await page.keyboard.type('size');
+  await page.keyboard.press('Enter');
+  const sizeLine = `rows ${rowCount} cols ${cols}`;
+  await until(async () => (await rows()).includes(sizeLine), `"${sizeLine}" from the cursor position report`);
+  // Opened again, the page gets the old output again, the query too: it must not answer
+  // that one (a stray report typed into the target) — only a page someone types in does.
   await page.click('#serial-close');
   assert.ok(await page.isHidden('#serial'));
+  await page.click('#serial-toggle');
+  await until(async () => (await page.textContent('#serial-state')) === 'connected', 'the console connected again');
+  await page.keyboard.type('echo again');
+  await page.keyboard.press('Enter');
+  await until(async () => (await rows()).includes('again'), 'typing after reconnecting');
+  const reports = await page.evaluate(() => [...document.querySelectorAll('#serial-screen .term-row')]
+    .filter((r) => /^rows \d+ cols \d+$/.test(r.textContent.trim())).length);
+  assert.equal(reports, 1, 'the replayed query went unanswered');
+  await page.click('#serial-close');
 });
 
 test('no page errors, console errors or CSP violations', () => {
