@@ -262,13 +262,18 @@ mod tests {
         assert_eq!(out.matches("demo@kv:~$ ").count(), 2, "CR LF is one Enter");
     }
 
+    /// What the shell says to `typed`.
+    fn answer(shell: &mut Shell, typed: &[u8]) -> String {
+        shell.write(typed).unwrap();
+        let out: Vec<u8> = shell.output.drain(..).collect();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn test_shell_edits_the_line() {
         let mut shell = Shell::default();
         shell.output.clear();
-        shell.write(b"echo abx\x7fc\x03echo ok\r").unwrap();
-        let out: Vec<u8> = shell.output.drain(..).collect();
-        let out = String::from_utf8(out).unwrap();
+        let out = answer(&mut shell, b"echo abx\x7fc\x03echo ok\r");
         assert!(out.contains("echo abx\x08 \x08c^C\r\n"), "{out:?}");
         assert!(out.ends_with("echo ok\r\nok\r\ndemo@kv:~$ "), "{out:?}");
         // An endless line is cut, not kept.
@@ -292,13 +297,11 @@ mod tests {
     fn test_shell_size_from_the_terminals_report() {
         let mut shell = Shell::default();
         shell.output.clear();
-        shell.write(b"size\r").unwrap();
-        let asked: Vec<u8> = shell.output.drain(..).collect();
-        assert!(asked.ends_with(b"\x1b7\x1b[999;999H\x1b[6n\x1b8demo@kv:~$ "));
+        let asked = answer(&mut shell, b"size\r");
+        assert!(asked.ends_with("\x1b7\x1b[999;999H\x1b[6n\x1b8demo@kv:~$ "));
         // Typing goes on meanwhile; an arrow key is dropped, the report shown.
-        shell.write(b"ec\x1b[Dho\x1b[24;80R").unwrap();
-        let out: Vec<u8> = shell.output.drain(..).collect();
-        assert_eq!(out, b"echo\r\nrows 24 cols 80\r\ndemo@kv:~$ echo");
+        let out = answer(&mut shell, b"ec\x1b[Dho\x1b[24;80R");
+        assert_eq!(out, "echo\r\nrows 24 cols 80\r\ndemo@kv:~$ echo");
         // A sequence that never ends is dropped, not kept.
         shell.write(&[0x1b, b'[']).unwrap();
         shell.write(&[b'1'; MAX_SEQUENCE * 2]).unwrap();
