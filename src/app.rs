@@ -32,6 +32,8 @@ pub struct App {
     /// Each video viewer's kind and lag, as the loop found them this turn
     /// (for `/metrics`; at most `--max-connections` entries).
     pub viewer_lags: Vec<crate::metrics::ViewerLag>,
+    /// The target's serial console, with `--serial`.
+    pub serial: Option<crate::serial::Serial>,
 }
 
 impl App {
@@ -58,6 +60,7 @@ impl App {
             demo,
             media: None,
             viewer_lags: Vec::new(),
+            serial: None,
         }
     }
 
@@ -73,6 +76,13 @@ impl App {
             .raw("video", &self.video.status_json(now))
             .raw("hid", &self.hid_json())
             .raw("network", &network)
+            .raw(
+                "serial",
+                &self
+                    .serial
+                    .as_ref()
+                    .map_or_else(|| "null".into(), crate::serial::Serial::status_json),
+            )
             .finish()
     }
 

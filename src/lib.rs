@@ -17,6 +17,7 @@ pub mod media;
 pub mod metrics;
 pub mod net;
 pub mod render;
+pub mod serial;
 pub mod sys;
 #[cfg(test)]
 mod testutil;

@@ -16,6 +16,7 @@ use super::linger::{Drain, Linger};
 use super::request::{self, Method, Request};
 use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
+use super::serial_session::SerialSession;
 use super::upload::{self, UploadBody};
 use super::video_session::VideoSession;
 use super::websocket::{Link, Session};
@@ -86,6 +87,8 @@ enum State {
     /// `/ws/video`: frames for the page's canvas, sent as it acknowledges
     /// them (boxed like `WebSocket`).
     Video(Box<VideoSession>),
+    /// `/ws/serial`: the target's serial console (boxed like `WebSocket`).
+    Serial(Box<SerialSession>),
 }
 
 impl State {
@@ -102,6 +105,7 @@ impl State {
             State::Lingering(_) => "Lingering",
             State::WebSocket(_) => "WebSocket",
             State::Video(_) => "Video",
+            State::Serial(_) => "Serial",
         }
     }
 }
@@ -140,6 +144,8 @@ pub enum Kind {
     Viewer,
     Snapshot,
     WebSocket,
+    /// A serial console (`/ws/serial`): it types, but not on the HID.
+    Serial,
 }
 
 /// `S`: plain TCP or TLS (or the tests' fake stream).
@@ -183,6 +189,7 @@ impl<S: Stream> Conn<S> {
             State::Viewer(_) | State::Video(_) => Kind::Viewer,
             State::Snapshot { .. } => Kind::Snapshot,
             State::WebSocket(_) => Kind::WebSocket,
+            State::Serial(_) => Kind::Serial,
         }
     }
 
@@ -214,7 +221,8 @@ impl<S: Stream> Conn<S> {
             | State::Snapshot { .. }
             | State::Upload(_)
             | State::WebSocket(_)
-            | State::Video(_) => None,
+            | State::Video(_)
+            | State::Serial(_) => None,
         }
     }
 
@@ -290,6 +298,10 @@ impl<S: Stream> Conn<S> {
             // Acks are read here; what they let go is written in the loop's
             // write turn, after this turn's input.
             State::Video(session) => Some(Ok(write_turn(session.read(wire, now)))),
+            State::Serial(session) => Some(match &mut app.serial {
+                Some(serial) => session.drive(wire, serial, now).map(Next::from),
+                None => Ok(Next::Close),
+            }),
             State::Lingering(linger) => Some(linger.drive(wire, input, now).map(Next::from)),
             State::Upload(body) => {
                 let step = body.drive(wire, input, now);
@@ -401,6 +413,14 @@ impl<S: Stream> Conn<S> {
                 let session = VideoSession::new(leftover, view, now);
                 self.set_state(State::Video(Box::new(session)));
             }
+            Action::UpgradeSerial(accept) => match &app.serial {
+                Some(serial) => {
+                    let leftover = self.switch_protocols(&accept);
+                    let session = SerialSession::new(leftover, serial, now);
+                    self.set_state(State::Serial(Box::new(session)));
+                }
+                None => self.close_with(routes::no_serial()),
+            },
             Action::Check(ticket) => self.set_state(State::Checking {
                 ticket,
                 request: Box::new(req),
@@ -469,12 +489,14 @@ impl<S: Stream> Conn<S> {
                 streamed: true,
                 since: now,
             }),
-            Action::Stream | Action::Snapshot | Action::Upgrade(_) | Action::UpgradeVideo(..) => {
-                self.close_with(Response::error(
-                    Status::BadRequest,
-                    "this route takes no body",
-                ))
-            }
+            Action::Stream
+            | Action::Snapshot
+            | Action::Upgrade(_)
+            | Action::UpgradeVideo(..)
+            | Action::UpgradeSerial(_) => self.close_with(Response::error(
+                Status::BadRequest,
+                "this route takes no body",
+            )),
         }
     }
 
@@ -678,6 +700,7 @@ impl<S: Stream> Conn<S> {
             State::Lingering(linger) => linger.poll_at(),
             State::WebSocket(session) => session.poll_at(),
             State::Video(session) => session.poll_at(),
+            State::Serial(session) => session.poll_at(),
         }
     }
 
@@ -744,7 +767,19 @@ impl<S: Stream> Conn<S> {
             State::WebSocket(session) => session.on_timer(wire, now).into(),
             // A ping waits in the wire for the write turn.
             State::Video(session) => write_turn(session.on_timer(wire, now)),
+            State::Serial(session) => session.on_timer(wire, now).into(),
             State::Idle | State::Closing | State::Viewer(_) => Next::Close,
+        }
+    }
+
+    /// The serial console moved (output came, or its input queue took
+    /// bytes): a console session that waits for that takes its turn.
+    pub fn on_serial(&mut self, app: &mut App, now: Instant) -> Next {
+        match (&self.state, &app.serial) {
+            (State::Serial(session), Some(serial)) if session.wants_turn(serial) => {
+                self.on_ready(app, now)
+            }
+            _ => Next::Keep,
         }
     }
 
