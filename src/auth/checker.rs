@@ -8,8 +8,10 @@
 //! exactly this kind of work: one thread, a queue of `QUEUE` jobs that the
 //! loop fills without ever waiting (`try_send`), answers handed back over
 //! a channel and announced through `notify` (the loop's `mio::Waker`). The
-//! thread touches no socket, device or state of the loop's: it gets a user
-//! and a password, and says whether they are right.
+//! thread touches no socket, device or state of the loop's: it gets the
+//! account to check against (its name and hash travel with the job, so
+//! accounts may change meanwhile), a user and a password, and says whether
+//! they are right.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread;
@@ -27,6 +29,7 @@ pub struct Ticket(pub u64);
 
 struct Job {
     ticket: Ticket,
+    account: Credentials,
     user: String,
     password: String,
 }
@@ -43,10 +46,7 @@ pub struct Checker {
 
 impl Checker {
     /// Starts the thread; `notify` is called after each answer is ready.
-    pub fn spawn(
-        credentials: Credentials,
-        notify: Box<dyn Fn() + Send>,
-    ) -> std::io::Result<Checker> {
+    pub fn spawn(notify: Box<dyn Fn() + Send>) -> std::io::Result<Checker> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
         let (answer, answers) = mpsc::channel();
         thread::Builder::new()
@@ -54,7 +54,7 @@ impl Checker {
             .spawn(move || {
                 // Ends when the loop drops its `Checker` (kv exits).
                 for job in queue {
-                    let right = credentials.verify(&job.user, &job.password);
+                    let right = job.account.verify(&job.user, &job.password);
                     if answer
                         .send(Answer {
                             ticket: job.ticket,
@@ -71,9 +71,16 @@ impl Checker {
     }
 
     /// Queues a check; false when the queue is full (or the thread gone).
-    pub fn submit(&self, ticket: Ticket, user: String, password: String) -> bool {
+    pub fn submit(
+        &self,
+        ticket: Ticket,
+        account: Credentials,
+        user: String,
+        password: String,
+    ) -> bool {
         match self.jobs.try_send(Job {
             ticket,
+            account,
             user,
             password,
         }) {
