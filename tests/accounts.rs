@@ -323,3 +323,114 @@ fn test_accounts_file_survives_kill_9_during_writes() {
     let (ok, out) = kv_user(&dir.0, &["list"], "");
     assert!(ok && out.contains("ada"), "{out}");
 }
+
+/// Reads `ws` until kv closes it; how long that took since `t0`.
+fn closed_after(ws: &mut Ws, t0: Instant) -> Duration {
+    ws.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("the WebSocket is still open {:?} later", t0.elapsed())
+            }
+            Err(_) => return t0.elapsed(),
+        }
+    }
+}
+
+/// Logs in with a password; the session cookie line.
+fn login(kv: &Kv, user: &str, password: &str) -> String {
+    let body = format!(r#"{{"user":"{user}","password":"{password}"}}"#);
+    let (status, head, _) = kv.send_json("POST", "/api/login", &body, &origin(kv));
+    assert_eq!(status, 200, "login {user}");
+    let cookie = header(&head, "set-cookie").unwrap();
+    format!("Cookie: {}\r\n", cookie.split(';').next().unwrap())
+}
+
+fn ws_with_cookie(kv: &Kv, cookie: &str) -> Ws {
+    let value = cookie.trim_end().strip_prefix("Cookie: ").unwrap();
+    let origin = format!("http://{}", kv.addr);
+    let mut ws = kv
+        .ws(Some(&origin), &[("Cookie", value)])
+        .expect("upgrade");
+    next_message(&mut ws, "status");
+    ws
+}
+
+#[test]
+fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
+    let (kv, _dir) = with_accounts("admin-api", &[]);
+    let admin = format!("{}{ADMIN}", origin(&kv));
+    let (status, _, body) = kv.get_with("/api/accounts", ADMIN);
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains(r#"{"name":"vera","role":"viewer","#), "{body}");
+
+    // Add, then log in as the new account.
+    let add = r#"{"name":"nina","role":"operator","password":"npw"}"#;
+    let (status, _, body) = kv.send_json("POST", "/api/accounts", add, &admin);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = kv.send_json("POST", "/api/accounts", add, &admin);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("exists already"));
+
+    // A password change ends the account's session and its connections.
+    let nina = login(&kv, "nina", "npw");
+    let mut ws = ws_with_cookie(&kv, &nina);
+    let change = r#"{"password":"npw2"}"#;
+    // Timed from the answer: the new password is hashed first.
+    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    let t0 = Instant::now();
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    assert_eq!(kv.get_with("/api/session", &nina).0, 401);
+    let nina = login(&kv, "nina", "npw2");
+
+    // A role change, too; then the new role holds.
+    let mut ws = ws_with_cookie(&kv, &nina);
+    let t0 = Instant::now();
+    let change = r#"{"role":"viewer"}"#;
+    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    let nina = login(&kv, "nina", "npw2");
+    let (_, _, body) = kv.get_with("/api/session", &nina);
+    assert!(String::from_utf8_lossy(&body).contains(r#""role":"viewer""#));
+
+    // Basic-auth connections of a deleted account close as well.
+    let mut ws = ws_as(&kv, "/ws", OPERATOR);
+    next_message(&mut ws, "status");
+    let t0 = Instant::now();
+    assert_eq!(kv.send_json("DELETE", "/api/accounts/olga", "", &admin).0, 200);
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    assert_eq!(kv.get_with("/api/status", OPERATOR).0, 401);
+
+    // The last admin stays.
+    let (status, _, body) = kv.send_json("DELETE", "/api/accounts/ada", "", &admin);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("last admin"));
+}
+
+/// `kv user` while kv runs: kv takes the change in within a second or so
+/// and ends the changed account's connections.
+#[test]
+fn test_cli_change_while_running_ends_connections() {
+    let (kv, dir) = with_accounts("cli-live", &[]);
+    let mut ws = ws_as(&kv, "/ws", VIEWER);
+    next_message(&mut ws, "status");
+    let (ok, out) = kv_user(&dir.0, &["passwd", "vera"], "other\n");
+    assert!(ok, "{out}");
+    let t0 = Instant::now();
+    // The file check runs once a second.
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(2));
+    assert_eq!(kv.get_with("/api/status", VIEWER).0, 401);
+    assert_eq!(
+        kv.get_with("/api/status", "Authorization: Basic dmVyYTpvdGhlcg==\r\n").0,
+        200
+    );
+}

@@ -36,7 +36,7 @@ mod checker;
 pub mod cli;
 pub mod role;
 pub use checker::Ticket;
-use checker::{Answer, Checker};
+use checker::{Answer, Checker, Outcome};
 pub use role::{Act, Principal, Role};
 
 /// The first wrong password is answered after this; each further one from
@@ -161,6 +161,12 @@ pub enum Verdict {
     /// No check can start now (the budget of checks is spent, or this
     /// address already has one running): 503, retry after this long.
     Busy { retry_after: Duration },
+    /// A new password `principal` set was hashed (`Gate::hash`): the
+    /// request runs again with it.
+    Hashed {
+        principal: Principal,
+        hash: Result<String, String>,
+    },
 }
 
 /// A session, as the connections it authenticated remember it: when it
@@ -228,7 +234,10 @@ impl Session {
 struct Pending {
     ticket: Ticket,
     client: IpAddr,
+    /// Whose password is checked; or, hashing, who set it.
     user: String,
+    /// Hashing a new password for this admin, not checking one.
+    hashing: Option<Principal>,
     /// For Basic credentials: remembered when right.
     digest: Option<[u8; 20]>,
     since: Instant,
@@ -363,6 +372,20 @@ impl Gate {
         f(accounts, spare_admin)?;
         self.end_user(user);
         Ok(())
+    }
+
+    /// A new account in the accounts file.
+    pub fn add_account(&mut self, name: &str, role: Role, hash: String) -> Result<(), String> {
+        if self.configured_user() == Some(name) {
+            return Err(format!(
+                "{name:?} is the account kv's configuration gives; pick another name"
+            ));
+        }
+        let accounts = self
+            .accounts
+            .as_mut()
+            .ok_or("kv keeps no accounts file (no --state-dir)")?;
+        accounts.add(name, role, hash, cli::unix_now())
     }
 
     /// Ends every session and connection of `user`.
@@ -513,7 +536,7 @@ impl Gate {
         let queued = self
             .checker
             .as_ref()
-            .is_some_and(|c| c.submit(ticket, account, user.clone(), password));
+            .is_some_and(|c| c.verify(ticket, account, user.clone(), password));
         if !queued {
             return self.busy(client, Duration::ZERO, now);
         }
@@ -521,7 +544,41 @@ impl Gate {
             ticket,
             client,
             user,
+            hashing: None,
             digest,
+            since: now,
+        });
+        Verdict::Pending(ticket)
+    }
+
+    /// Hashes a new password that `principal` (an admin) sets, on the
+    /// checker thread: `Verdict::Pending`, then `Verdict::Hashed`; or
+    /// `Busy` when the thread's queue is full or this address has a job.
+    pub fn hash(
+        &mut self,
+        principal: &Principal,
+        client: IpAddr,
+        password: String,
+        now: Instant,
+    ) -> Verdict {
+        if self.pending.iter().any(|p| key(p.client) == key(client)) {
+            return Verdict::Busy {
+                retry_after: BUSY_WAIT,
+            };
+        }
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        if !self.checker.as_ref().is_some_and(|c| c.hash(ticket, password)) {
+            return Verdict::Busy {
+                retry_after: BUSY_WAIT,
+            };
+        }
+        self.pending.push(Pending {
+            ticket,
+            client,
+            user: principal.user.clone(),
+            hashing: Some(principal.clone()),
+            digest: None,
             since: now,
         });
         Verdict::Pending(ticket)
@@ -541,7 +598,13 @@ impl Gate {
                     .iter()
                     .position(|p| p.ticket == answer.ticket)?;
                 let p = self.pending.swap_remove(i);
-                let verdict = self.settle(p.client, answer.right, &p.user, p.digest, now);
+                let verdict = match (answer.outcome, p.hashing) {
+                    (Outcome::Hashed(hash), Some(principal)) => Verdict::Hashed { principal, hash },
+                    (Outcome::Checked(right), None) => {
+                        self.settle(p.client, right, &p.user, p.digest, now)
+                    }
+                    _ => return None,
+                };
                 Some((answer.ticket, verdict))
             })
             .collect()

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
-use super::{assets, host, Status};
+use super::{accounts, assets, host, Status};
 use crate::app::App;
 use crate::auth::{Act, Principal, Ticket, Verdict};
 use crate::http::ws;
@@ -82,9 +82,15 @@ fn route(
     now: Instant,
     decided: Option<Verdict>,
 ) -> Routed {
+    // A new password hashed on the checker thread: the same request again,
+    // with its hash.
+    let (decided, hashed) = match decided {
+        Some(Verdict::Hashed { principal, hash }) => (Some(Verdict::Allowed(principal)), Some(hash)),
+        other => (other, None),
+    };
     match authenticate(req, body, client, app, now, decided) {
         Ok(principal) => {
-            let action = authorized(req, body, &principal, app, now);
+            let action = authorized(req, body, &principal, client, app, hashed, now);
             (action, Some(principal))
         }
         Err(action) => (action, None),
@@ -150,7 +156,9 @@ fn authorized(
     req: &Request,
     body: &[u8],
     principal: &Principal,
+    client: Client,
     app: &mut App,
+    hashed: Option<Result<String, String>>,
     now: Instant,
 ) -> Action {
     let read_only = matches!(req.method, Method::Get | Method::Head);
@@ -258,6 +266,9 @@ fn authorized(
         }
         "/api/wol" => not_allowed("GET, HEAD, POST"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
+        p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
+            accounts::route(req, body, principal, client, app, hashed, now)
+        }
         path => asset(req, path),
     }
 }
@@ -458,7 +469,7 @@ fn forbidden(refusal: &crate::auth::role::Refusal) -> Response {
     )
 }
 
-fn not_allowed(allow: &'static str) -> Action {
+pub(super) fn not_allowed(allow: &'static str) -> Action {
     Action::Respond(
         Response::error(
             Status::MethodNotAllowed,
@@ -497,7 +508,7 @@ fn post(req: &Request, app: &mut App, now: Instant, run: Handler) -> Response {
 }
 
 /// The refusal of a state-changing request a foreign page could have sent.
-fn refuse_cross_site(req: &Request) -> Option<Response> {
+pub(super) fn refuse_cross_site(req: &Request) -> Option<Response> {
     let content_type = req.header("content-type").unwrap_or("");
     let form = [
         "application/x-www-form-urlencoded",
