@@ -29,6 +29,8 @@ pub struct App {
     pub macros: crate::macros::Macros,
     /// Wake-on-LAN: the MAC to wake and where packets go.
     pub wol: crate::net::wol::Wol,
+    /// Who is connected (`/ws`) and who is in control.
+    pub control: crate::control::Control,
 }
 
 impl App {
@@ -47,6 +49,7 @@ impl App {
                 config.wol_to.clone(),
                 &config.state_dir,
             ),
+            control: crate::control::Control::new(config.control),
             config,
             video: Pipeline::new(source, now),
             hid,

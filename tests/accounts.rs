@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{header, kv_binary, Kv, Stream, Ws};
+use kv::json::Value;
 use tungstenite::Message;
 
 /// Basic credentials of the accounts `with_accounts` makes.
@@ -357,9 +358,7 @@ fn login(kv: &Kv, user: &str, password: &str) -> String {
 fn ws_with_cookie(kv: &Kv, cookie: &str) -> Ws {
     let value = cookie.trim_end().strip_prefix("Cookie: ").unwrap();
     let origin = format!("http://{}", kv.addr);
-    let mut ws = kv
-        .ws(Some(&origin), &[("Cookie", value)])
-        .expect("upgrade");
+    let mut ws = kv.ws(Some(&origin), &[("Cookie", value)]).expect("upgrade");
     next_message(&mut ws, "status");
     ws
 }
@@ -371,7 +370,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let (status, _, body) = kv.get_with("/api/accounts", ADMIN);
     let body = String::from_utf8(body).unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains(r#"{"name":"vera","role":"viewer","#), "{body}");
+    assert!(
+        body.contains(r#"{"name":"vera","role":"viewer","#),
+        "{body}"
+    );
 
     // Add, then log in as the new account.
     let add = r#"{"name":"nina","role":"operator","password":"npw"}"#;
@@ -386,7 +388,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let mut ws = ws_with_cookie(&kv, &nina);
     let change = r#"{"password":"npw2"}"#;
     // Timed from the answer: the new password is hashed first.
-    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    assert_eq!(
+        kv.send_json("POST", "/api/accounts/nina", change, &admin).0,
+        200
+    );
     let t0 = Instant::now();
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
     assert_eq!(kv.get_with("/api/session", &nina).0, 401);
@@ -396,7 +401,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let mut ws = ws_with_cookie(&kv, &nina);
     let t0 = Instant::now();
     let change = r#"{"role":"viewer"}"#;
-    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    assert_eq!(
+        kv.send_json("POST", "/api/accounts/nina", change, &admin).0,
+        200
+    );
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
     let nina = login(&kv, "nina", "npw2");
     let (_, _, body) = kv.get_with("/api/session", &nina);
@@ -406,7 +414,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let mut ws = ws_as(&kv, "/ws", OPERATOR);
     next_message(&mut ws, "status");
     let t0 = Instant::now();
-    assert_eq!(kv.send_json("DELETE", "/api/accounts/olga", "", &admin).0, 200);
+    assert_eq!(
+        kv.send_json("DELETE", "/api/accounts/olga", "", &admin).0,
+        200
+    );
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
     assert_eq!(kv.get_with("/api/status", OPERATOR).0, 401);
 
@@ -430,7 +441,87 @@ fn test_cli_change_while_running_ends_connections() {
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(2));
     assert_eq!(kv.get_with("/api/status", VIEWER).0, 401);
     assert_eq!(
-        kv.get_with("/api/status", "Authorization: Basic dmVyYTpvdGhlcg==\r\n").0,
+        kv.get_with("/api/status", "Authorization: Basic dmVyYTpvdGhlcg==\r\n")
+            .0,
         200
     );
+}
+
+/// The `you` seat id of a `presence` message.
+fn seat_of(presence: &str) -> u64 {
+    let v = Value::parse(presence).unwrap();
+    v.get("you").and_then(Value::as_i64).unwrap() as u64
+}
+
+/// The seat id in control, by a `presence` message.
+fn holder(presence: &str) -> Option<u64> {
+    let v = Value::parse(presence).unwrap();
+    let Some(Value::Array(people)) = v.get("people") else {
+        panic!("{presence}")
+    };
+    people
+        .iter()
+        .find(|p| p.get("control").and_then(Value::as_bool) == Some(true))
+        .and_then(|p| p.get("id").and_then(Value::as_i64))
+        .map(|id| id as u64)
+}
+
+/// Presence messages until one `satisfies`; returns it.
+fn presence_until(ws: &mut Ws, satisfies: impl Fn(&str) -> bool) -> String {
+    loop {
+        let p = next_message(ws, "presence");
+        if satisfies(&p) {
+            return p;
+        }
+    }
+}
+
+/// Issue 16: with one controller, a key the holder keeps down is released
+/// when control passes; the next controller's typing is not shifted.
+#[test]
+fn test_control_handover_releases_held_keys_on_the_demo_target() {
+    let (kv, _dir) = with_accounts("control", &["--control", "single"]);
+    let mut olga = ws_as(&kv, "/ws", OPERATOR);
+    next_message(&mut olga, "status");
+    let olga_seat = seat_of(&next_message(&mut olga, "presence"));
+    let mut ada = ws_as(&kv, "/ws", ADMIN);
+    next_message(&mut ada, "status");
+    let ada_seat = seat_of(&next_message(&mut ada, "presence"));
+    // Everyone sees everyone, with role and who controls.
+    let seen = presence_until(&mut olga, |p| p.contains("\"user\":\"ada\""));
+    assert!(
+        seen.contains(r#""user":"olga","role":"operator""#),
+        "{seen}"
+    );
+
+    // Olga types first, so she is in control; she holds Shift.
+    press(&mut olga, "KeyX");
+    assert!(kv.wait_screen(ADMIN, "x").contains('x'));
+    presence_until(&mut ada, |p| holder(p) == Some(olga_seat));
+    let down = r#"{"type":"key","code":"ShiftLeft","down":true}"#;
+    olga.send(Message::text(down)).unwrap();
+    press(&mut olga, "KeyY");
+    assert!(kv.wait_screen(ADMIN, "xY").contains("xY"));
+
+    // Ada's keys are refused while Olga is in control.
+    press(&mut ada, "KeyQ");
+    let refused = next_message(&mut ada, "error");
+    assert!(refused.contains("olga is in control"), "{refused}");
+
+    // Ada asks; Olga sees it and grants; her Shift is released.
+    let ask = r#"{"type":"control","action":"request"}"#;
+    ada.send(Message::text(ask)).unwrap();
+    presence_until(&mut olga, |p| p.contains("\"asking\":true"));
+    let grant = format!(r#"{{"type":"control","action":"grant","to":{ada_seat}}}"#);
+    olga.send(Message::text(grant)).unwrap();
+    presence_until(&mut ada, |p| holder(p) == Some(ada_seat));
+    press(&mut ada, "KeyZ");
+    let screen = kv.wait_screen(ADMIN, "xYz");
+    assert!(screen.contains("xYz"), "Shift stayed down: {screen}");
+    // Olga's input is refused now.
+    press(&mut olga, "KeyW");
+    assert!(next_message(&mut olga, "error").contains("ada is in control"));
+    let (status, _, body) = kv.get_with("/api/presence", VIEWER);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("\"single\":true"));
 }

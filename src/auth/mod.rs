@@ -568,7 +568,11 @@ impl Gate {
         }
         let ticket = Ticket(self.next_ticket);
         self.next_ticket += 1;
-        if !self.checker.as_ref().is_some_and(|c| c.hash(ticket, password)) {
+        if !self
+            .checker
+            .as_ref()
+            .is_some_and(|c| c.hash(ticket, password))
+        {
             return Verdict::Busy {
                 retry_after: BUSY_WAIT,
             };

@@ -85,7 +85,9 @@ fn route(
     // A new password hashed on the checker thread: the same request again,
     // with its hash.
     let (decided, hashed) = match decided {
-        Some(Verdict::Hashed { principal, hash }) => (Some(Verdict::Allowed(principal)), Some(hash)),
+        Some(Verdict::Hashed { principal, hash }) => {
+            (Some(Verdict::Allowed(principal)), Some(hash))
+        }
         other => (other, None),
     };
     match authenticate(req, body, client, app, now, decided) {
@@ -235,6 +237,10 @@ fn authorized(
             not_allowed("POST")
         }
         "/api/session" => not_allowed("GET, HEAD"),
+        "/api/presence" if read_only => {
+            Action::Respond(Response::json(Status::Ok, app.control.json(None)))
+        }
+        "/api/presence" => not_allowed("GET, HEAD"),
         "/api/images" if read_only => Action::Respond(with_images(app, |images| {
             images
                 .list_json()
