@@ -525,3 +525,62 @@ fn test_control_handover_releases_held_keys_on_the_demo_target() {
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("\"single\":true"));
 }
+
+/// A share link makes a named guest viewer who watches until the link is
+/// revoked; then the connection it opened closes within a second. A guest
+/// changes nothing and makes no links.
+#[test]
+fn test_share_link_guest_watches_until_revoked() {
+    let (kv, _dir) = with_accounts("share", &[]);
+    let operator = format!("{}{OPERATOR}", origin(&kv));
+    let make = r#"{"name":"Vendor","minutes":60}"#;
+    let (status, _, body) = kv.send_json("POST", "/api/shares", make, &operator);
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let made = Value::parse(&body).unwrap();
+    let link = made
+        .get("link")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    let id = made.get("id").and_then(Value::as_str).unwrap().to_string();
+    let too_short = r#"{"name":"Vendor","minutes":1}"#;
+    assert_eq!(
+        kv.send_json("POST", "/api/shares", too_short, &operator).0,
+        400
+    );
+    assert_eq!(kv.get_with("/api/shares", VIEWER).0, 403);
+
+    let (status, head, _) = kv.get(&link);
+    assert_eq!(status, 303);
+    assert_eq!(header(&head, "location"), Some("/"));
+    let cookie = header(&head, "set-cookie").unwrap();
+    let guest = format!("Cookie: {}\r\n", cookie.split(';').next().unwrap());
+    let (_, _, session) = kv.get_with("/api/session", &guest);
+    let session = String::from_utf8(session).unwrap();
+    assert!(
+        session.contains(r#""user":"Vendor (guest)","role":"viewer","guest":true"#),
+        "{session}"
+    );
+    let mut ws = ws_with_cookie(&kv, &guest);
+    let mut stream = Stream::open_with(&kv, &guest);
+    assert!(!stream.next_part().1.is_empty());
+    let extra = format!("{}{guest}", origin(&kv));
+    assert_eq!(
+        kv.send_json("POST", "/api/hid/release", "{}", &extra).0,
+        403
+    );
+    assert_eq!(kv.send_json("POST", "/api/shares", make, &extra).0, 403);
+    let (_, _, list) = kv.get_with("/api/shares", OPERATOR);
+    assert!(String::from_utf8_lossy(&list).contains("Vendor (guest)"));
+
+    let t0 = Instant::now();
+    assert_eq!(
+        kv.send_json("DELETE", &format!("/api/shares/{id}"), "", &operator)
+            .0,
+        200
+    );
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    assert_eq!(kv.get_with("/api/status", &guest).0, 401);
+    assert_eq!(kv.get(&link).0, 401);
+}

@@ -17,6 +17,7 @@ pub mod linger;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod shares;
 pub mod upload;
 pub mod video_session;
 pub mod websocket;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
-use super::{accounts, assets, host, Status};
+use super::{accounts, assets, host, shares, Status};
 use crate::app::App;
 use crate::auth::{Act, Principal, Ticket, Verdict};
 use crate::http::ws;
@@ -132,6 +132,7 @@ fn authenticate(
         }
         "/api/login" | "/api/logout" => return Err(not_allowed("POST")),
         p if read_only && LOGIN_FILES.contains(&p) => return Err(asset(req, path)),
+        p if p.starts_with(shares::OPEN_PREFIX) => return Err(shares::open(req, client, app, now)),
         _ => {}
     }
     let session = session_cookie(req);
@@ -272,6 +273,9 @@ fn authorized(
         }
         "/api/wol" => not_allowed("GET, HEAD, POST"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
+        p if p == "/api/shares" || p.starts_with(shares::PREFIX) => {
+            shares::route(req, body, principal, app)
+        }
         p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
             accounts::route(req, body, principal, client, app, hashed, now)
         }
@@ -345,7 +349,7 @@ fn unauthorized(challenge: bool) -> Response {
 
 /// The answer to a password that is wrong, or could not be checked now.
 /// `login`: the login page's wording, and no Basic challenge.
-fn refusal(verdict: Verdict, login: bool) -> Response {
+pub(super) fn refusal(verdict: Verdict, login: bool) -> Response {
     match verdict {
         Verdict::Refused { until } if login => {
             Response::error(Status::Unauthorized, "wrong user or password").not_before(until)
