@@ -849,7 +849,7 @@ impl Gate {
         match session.share.clone() {
             Some(share) => {
                 let live = self.shares.as_ref()?.is_live(&share, cli::unix_now());
-                live.then(|| Principal {
+                live.then_some(Principal {
                     user,
                     role: Role::Viewer,
                     session: Some(id),

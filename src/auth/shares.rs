@@ -141,16 +141,7 @@ impl Shares {
     }
 
     fn save(&mut self, list: Vec<Share>) -> Result<(), String> {
-        let items = list.iter().map(|s| {
-            json::Object::new()
-                .str("id", &s.id)
-                .str("name", &s.name)
-                .str("by", &s.by)
-                .num("created", s.created)
-                .num("expires", s.expires)
-                .str("sha1", &s.digest)
-                .finish()
-        });
+        let items = list.iter().map(|s| json(s).str("sha1", &s.digest).finish());
         let text = json::Object::new()
             .raw("shares", &json::array(items))
             .finish();
