@@ -58,8 +58,23 @@ const LOGIN_FILES: [&str; 5] = [
 /// authenticated, e.g. the login page).
 pub type Routed = (Action, Option<Principal>);
 
+/// A request as the routes see it: head, body, sender, and when.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    pub req: &'a Request,
+    pub body: &'a [u8],
+    pub client: Client,
+    pub now: Instant,
+}
+
 pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: Instant) -> Routed {
-    route(req, body, client, app, now, None)
+    let asked = Asked {
+        req,
+        body,
+        client,
+        now,
+    };
+    route(asked, app, None)
 }
 
 /// The same request again, once the checker thread has judged its password.
@@ -71,17 +86,16 @@ pub fn resume(
     now: Instant,
     verdict: Verdict,
 ) -> Routed {
-    route(req, body, client, app, now, Some(verdict))
+    let asked = Asked {
+        req,
+        body,
+        client,
+        now,
+    };
+    route(asked, app, Some(verdict))
 }
 
-fn route(
-    req: &Request,
-    body: &[u8],
-    client: Client,
-    app: &mut App,
-    now: Instant,
-    decided: Option<Verdict>,
-) -> Routed {
+fn route(asked: Asked, app: &mut App, decided: Option<Verdict>) -> Routed {
     // A new password hashed on the checker thread: the same request again,
     // with its hash.
     let (decided, hashed) = match decided {
@@ -90,9 +104,9 @@ fn route(
         }
         other => (other, None),
     };
-    match authenticate(req, body, client, app, now, decided) {
+    match authenticate(asked, app, decided) {
         Ok(principal) => {
-            let action = authorized(req, body, &principal, client, app, hashed, now);
+            let action = authorized(asked, &principal, app, hashed);
             (action, Some(principal))
         }
         Err(action) => (action, None),
@@ -102,13 +116,16 @@ fn route(
 /// Who sent the request, or the answer for who did not prove it (and the
 /// routes open to everyone: login, logout, the login page).
 fn authenticate(
-    req: &Request,
-    body: &[u8],
-    client: Client,
+    asked: Asked,
     app: &mut App,
-    now: Instant,
     decided: Option<Verdict>,
 ) -> Result<Principal, Action> {
+    let Asked {
+        req,
+        body,
+        client,
+        now,
+    } = asked;
     // Before anything else, login included: a rebound name must learn
     // nothing and reach nothing (see `host`).
     if !app.config.known_names.knows(req.header("host")) {
@@ -156,14 +173,12 @@ fn authenticate(
 /// The route table, for a request whose sender is known: first the
 /// permission table (`auth::role::least_role`), then the route.
 fn authorized(
-    req: &Request,
-    body: &[u8],
+    asked: Asked,
     principal: &Principal,
-    client: Client,
     app: &mut App,
     hashed: Option<Result<String, String>>,
-    now: Instant,
 ) -> Action {
+    let Asked { req, body, now, .. } = asked;
     let read_only = matches!(req.method, Method::Get | Method::Head);
     let path = req.path.as_str();
     let act = if read_only {
@@ -277,7 +292,7 @@ fn authorized(
             shares::route(req, body, principal, app)
         }
         p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
-            accounts::route(req, body, principal, client, app, hashed, now)
+            accounts::route(asked, principal, app, hashed)
         }
         path => asset(req, path),
     }
