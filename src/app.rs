@@ -34,6 +34,8 @@ pub struct App {
     pub viewer_lags: Vec<crate::metrics::ViewerLag>,
     /// The target's serial console, with `--serial`.
     pub serial: Option<crate::serial::Serial>,
+    /// Who is connected (`/ws`) and who is in control.
+    pub control: crate::control::Control,
 }
 
 impl App {
@@ -52,6 +54,7 @@ impl App {
                 config.wol_to.clone(),
                 &config.state_dir,
             ),
+            control: crate::control::Control::new(config.control),
             config,
             video: Pipeline::new(source, now),
             hid,

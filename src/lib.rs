@@ -6,6 +6,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod event_loop;
 pub mod gadget;

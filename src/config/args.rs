@@ -216,4 +216,13 @@ pub struct Args {
     /// 127.0.0.1:8080 to keep it local (default: no plain HTTP)
     #[argh(option)]
     pub http_port: Option<String>,
+
+    /// who types when several people are connected: single (one
+    /// controller; others ask), shared (everyone), auto (default: single
+    /// once two operators or admins are connected)
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub control: String,
+
+    #[argh(subcommand)]
+    pub command: Option<super::user_args::Command>,
 }

@@ -17,6 +17,7 @@ use crate::tls::TlsSource;
 mod args;
 mod secrets;
 mod usb;
+pub mod user_args;
 
 pub use args::Args;
 use secrets::{credentials, tls_source};
@@ -56,6 +57,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// `--state-dir`: what kv keeps for itself (certificate, macros, the MAC last woken).
     pub state_dir: PathBuf,
+    /// --control: one controller at a time, or everyone.
+    pub control: crate::control::Mode,
     /// The names requests may carry in `Host` (`--host-name`, `--tls-name`).
     pub known_names: KnownNames,
     /// `--serial`: the target's serial console (the gadget's, or the demo's).
@@ -158,6 +161,7 @@ impl Config {
             tls,
             http_listen,
             state_dir: args.state_dir,
+            control: crate::control::Mode::parse(&args.control)?,
             known_names,
             wol_mac: args
                 .wol_mac

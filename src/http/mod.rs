@@ -7,6 +7,7 @@
 //! messages) or a video session (`video_session`: `canvas` frames to the
 //! page, its acks back) while one of those runs.
 
+pub mod accounts;
 pub mod assets;
 pub mod canvas;
 pub mod conn;
@@ -17,6 +18,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 pub mod serial_session;
+pub mod shares;
 pub mod upload;
 pub mod video_session;
 pub mod websocket;

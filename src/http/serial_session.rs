@@ -6,7 +6,9 @@
 //! - output (what a viewer may see): `write` sends what the target wrote,
 //!   from the console's scrollback, starting with the recent output kept;
 //! - input (an operator's action): `on_input` hands the client's bytes to
-//!   the line.
+//!   the line, when the session's principal may type (`Act::Message
+//!   ("serial")`); a viewer's bytes are dropped and answered once with a
+//!   text message saying why.
 //!
 //! Nothing queues per session: a session keeps only its place in the
 //! scrollback (a slow one skips what left it) and, when the line's queue
@@ -20,6 +22,8 @@ use super::io::{Stream, Wire};
 use super::video_session::deferred;
 use super::websocket::{Beat, Heartbeat, Link};
 use super::ws::{self, WebSocket};
+use crate::auth::role::Refusal;
+use crate::auth::{Act, Principal};
 use crate::serial::Serial;
 
 /// Output bytes per binary message, and so at most queued per session.
@@ -38,12 +42,23 @@ pub struct SerialSession {
     held: Vec<u8>,
     /// Output bytes this session skipped because it was slow.
     lost: u64,
+    /// Why this session may not type, if it may not...
+    refused: Option<Refusal>,
+    /// ...and whether it has been told.
+    told: bool,
 }
 
 impl SerialSession {
     /// `leftover`: bytes that came after the upgrade request's head.
-    pub fn new(leftover: Vec<u8>, serial: &Serial, now: Instant) -> SerialSession {
+    pub fn new(
+        leftover: Vec<u8>,
+        serial: &Serial,
+        principal: &Principal,
+        now: Instant,
+    ) -> SerialSession {
         SerialSession {
+            refused: principal.may(Act::Message("serial")).err(),
+            told: false,
             ws: WebSocket::new(leftover),
             heartbeat: Heartbeat::new(now),
             cursor: serial.output_start(),
@@ -68,6 +83,9 @@ impl SerialSession {
 
     /// Input: hands the line what it takes of `bytes`, keeps the rest.
     fn on_input(&mut self, bytes: &[u8], serial: &mut Serial) {
+        if self.refused.is_some() {
+            return;
+        }
         let bytes = if self.held.is_empty() {
             bytes
         } else {
@@ -89,16 +107,31 @@ impl SerialSession {
         }
         let mut events = Vec::new();
         self.ws.read(&mut deferred(wire), &mut events);
+        let mut typed = false;
         for event in events {
             self.heartbeat.heard(now);
             match event {
-                ws::Event::Binary(bytes) => self.on_input(&bytes, serial),
-                ws::Event::Text(text) => self.on_input(text.as_bytes(), serial),
+                ws::Event::Binary(bytes) => {
+                    typed = true;
+                    self.on_input(&bytes, serial)
+                }
+                ws::Event::Text(text) => {
+                    typed = true;
+                    self.on_input(text.as_bytes(), serial)
+                }
                 ws::Event::Control => {}
                 ws::Event::Closed => {
                     let _ = wire.flush(now);
                     return Link::Closed;
                 }
+            }
+        }
+        if let (Some(refused), false, true) = (self.refused, self.told, typed) {
+            self.told = true;
+            let said = format!("serial input refused: {refused}");
+            if let Err(e) = self.ws.send(&mut deferred(wire), said) {
+                log::debug!("{}: serial websocket: {e}", wire.peer);
+                return Link::Closed;
             }
         }
         if self.held.len() > HELD_LIMIT {
@@ -182,6 +215,15 @@ mod tests {
     use crate::serial::tests::FakeLine;
     use crate::serial::{INPUT_QUEUE, SCROLLBACK};
 
+    fn operator() -> Principal {
+        Principal {
+            user: "op".into(),
+            role: crate::auth::Role::Operator,
+            session: None,
+            guest: false,
+        }
+    }
+
     fn masked_binary(bytes: &[u8]) -> Vec<u8> {
         let mask = [9u8, 8, 7, 6];
         let mut frame = vec![0x82, 0xFE];
@@ -222,7 +264,7 @@ mod tests {
         line.target_says(b"login: ");
         serial.pump();
         let (fake, mut wire) = fake::upgraded_wire(t0);
-        let mut session = SerialSession::new(Vec::new(), &serial, t0);
+        let mut session = SerialSession::new(Vec::new(), &serial, &operator(), t0);
         fake.send(&masked_binary(b"root\r"));
         assert_eq!(
             session.drive(&mut wire, &mut serial, t0).unwrap(),
@@ -238,6 +280,34 @@ mod tests {
         assert!(!session.wants_turn(&serial));
     }
 
+    /// A viewer watches the console but types nothing into it: its bytes
+    /// never reach the line, and it is told why once, not per message.
+    #[test]
+    fn test_viewer_sees_output_but_cannot_type() {
+        let t0 = Instant::now();
+        let (line, mut serial) = FakeLine::serial();
+        line.target_says(b"login: ");
+        serial.pump();
+        let (fake, mut wire) = fake::upgraded_wire(t0);
+        let viewer = Principal {
+            role: crate::auth::Role::Viewer,
+            ..operator()
+        };
+        let mut session = SerialSession::new(Vec::new(), &serial, &viewer, t0);
+        for _ in 0..2 {
+            fake.send(&masked_binary(b"root\r"));
+            assert_eq!(
+                session.drive(&mut wire, &mut serial, t0).unwrap(),
+                Link::Open
+            );
+        }
+        assert_eq!(line.typed(), b"");
+        let written = String::from_utf8_lossy(&fake.take()).into_owned();
+        assert_eq!(written.matches("serial input refused").count(), 1);
+        assert!(written.contains("operator role"), "{written}");
+        assert!(written.contains("login: "), "the output still comes");
+    }
+
     /// A viewer whose socket takes nothing holds one message, not the
     /// target's output: when it drains it has lost the oldest bytes.
     #[test]
@@ -245,7 +315,7 @@ mod tests {
         let t0 = Instant::now();
         let (line, mut serial) = FakeLine::serial();
         let (fake, mut wire) = fake::upgraded_wire(t0);
-        let mut session = SerialSession::new(Vec::new(), &serial, t0);
+        let mut session = SerialSession::new(Vec::new(), &serial, &operator(), t0);
         for i in 0..(SCROLLBACK / 1000 + 20) {
             line.target_says(format!("{i:0999}\n").as_bytes());
             serial.pump();
@@ -280,7 +350,7 @@ mod tests {
         let (line, serial) = FakeLine::serial();
         line.set_room(0);
         let (fake, wire) = fake::upgraded_wire(t0);
-        let session = SerialSession::new(Vec::new(), &serial, t0);
+        let session = SerialSession::new(Vec::new(), &serial, &operator(), t0);
         for _ in 0..count {
             fake.send(&masked_binary(&vec![byte; len]));
         }

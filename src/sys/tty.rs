@@ -1,29 +1,63 @@
-//! A serial line's settings (termios): raw mode, so every byte the target
+//! Terminals (termios): a serial line in raw mode, so every byte the target
 //! sends reaches the browser as it is and every byte typed reaches the
-//! target, with no echo, line editing or signal keys on kv's side.
+//! target, with no echo, line editing or signal keys on kv's side; and, for
+//! `kv user`'s password prompts, whether standard input is a terminal and a
+//! line read from it without echo.
 
-use std::io;
+use std::io::{self, BufRead};
 use std::os::fd::AsRawFd;
 
-/// Puts the terminal behind `fd` in raw mode (cfmakeraw: no echo, no
-/// canonical lines, no CR/NL translation, 8 bits) and turns off modem
-/// control so that a closed line does not hang up the reader.
-pub fn set_raw(fd: &impl AsRawFd) -> io::Result<()> {
-    let fd = fd.as_raw_fd();
+/// The settings of the terminal behind `fd`.
+fn attributes(fd: i32) -> io::Result<libc::termios> {
     // SAFETY: a zeroed termios is a valid value for tcgetattr to fill.
     let mut termios: libc::termios = unsafe { std::mem::zeroed() };
     // SAFETY: fd is open (borrowed from its owner) and termios is writable.
     if unsafe { libc::tcgetattr(fd, &mut termios) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: cfmakeraw only changes the struct it is given.
-    unsafe { libc::cfmakeraw(&mut termios) };
-    termios.c_cflag |= libc::CLOCAL | libc::CREAD;
-    // SAFETY: as for tcgetattr; TCSANOW applies it at once.
-    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &termios) } != 0 {
+    Ok(termios)
+}
+
+/// Applies `termios` to the terminal behind `fd` at once.
+fn set_attributes(fd: i32, termios: &libc::termios) -> io::Result<()> {
+    // SAFETY: fd is open and termios is a whole struct; TCSANOW applies it at once.
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, termios) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Puts the terminal behind `fd` in raw mode (cfmakeraw: no echo, no
+/// canonical lines, no CR/NL translation, 8 bits) and turns off modem
+/// control so that a closed line does not hang up the reader.
+pub fn set_raw(fd: &impl AsRawFd) -> io::Result<()> {
+    let fd = fd.as_raw_fd();
+    let mut termios = attributes(fd)?;
+    // SAFETY: cfmakeraw only changes the struct it is given.
+    unsafe { libc::cfmakeraw(&mut termios) };
+    termios.c_cflag |= libc::CLOCAL | libc::CREAD;
+    set_attributes(fd, &termios)
+}
+
+/// Whether standard input is a terminal (a person typing, not a script).
+pub fn stdin_is_tty() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(libc::STDIN_FILENO) == 1 }
+}
+
+/// Reads one line from the terminal on standard input with echo off; echo
+/// is restored whatever happens, and a newline is printed for the one the
+/// user typed but did not see.
+pub fn read_hidden_line() -> io::Result<String> {
+    let saved = attributes(libc::STDIN_FILENO)?;
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    quiet.c_lflag |= libc::ECHONL;
+    set_attributes(libc::STDIN_FILENO, &quiet)?;
+    let mut line = String::new();
+    let read = io::stdin().lock().read_line(&mut line);
+    let restored = set_attributes(libc::STDIN_FILENO, &saved);
+    read.and(restored).map(|()| line)
 }
 
 #[cfg(test)]
