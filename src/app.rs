@@ -29,6 +29,8 @@ pub struct App {
     pub macros: crate::macros::Macros,
     /// Wake-on-LAN: the MAC to wake and where packets go.
     pub wol: crate::net::wol::Wol,
+    /// The ATX buttons and LEDs, with `--atx-*` (simulated in `--demo`).
+    pub atx: Option<crate::atx::Atx>,
 }
 
 impl App {
@@ -54,6 +56,7 @@ impl App {
             net: None,
             demo,
             media: None,
+            atx: None,
         }
     }
 
@@ -63,12 +66,17 @@ impl App {
             .net
             .as_ref()
             .map_or_else(|| "null".into(), crate::net::UsbNet::status_json);
+        let atx = self
+            .atx
+            .as_ref()
+            .map_or_else(|| "null".into(), crate::atx::Atx::status_json);
         json::Object::new()
             .str("version", env!("CARGO_PKG_VERSION"))
             .bool("demo", self.demo.is_some())
             .raw("video", &self.video.status_json(now))
             .raw("hid", &self.hid_json())
             .raw("network", &network)
+            .raw("atx", &atx)
             .finish()
     }
 

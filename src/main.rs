@@ -3,7 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-use kv::{app, auth, config, demo, event_loop, gadget, hid, media, net, tls, video};
+use kv::{app, atx, auth, config, demo, event_loop, gadget, hid, media, net, tls, video};
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -149,6 +149,7 @@ fn run(args: Args) -> Result<(), String> {
     app.media = media;
     app.udc = gadget.as_ref().map(|gadget| gadget.udc_watch(now));
     app.net = usb_net(&app.config, gadget.as_ref(), now);
+    app.atx = atx(&app.config, app.demo.as_ref(), now)?;
     let mut server = event_loop::Server::new(listeners, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));
@@ -247,4 +248,31 @@ fn gadget_sinks(gadget: &gadget::Gadget) -> Result<HidSinks, String> {
         node(Function::MouseAbsolute),
         node(Function::MouseRelative),
     )
+}
+
+/// The ATX lines, with `--atx-*`; in `--demo`, the simulated target's
+/// front panel.
+fn atx(
+    config: &Config,
+    demo: Option<&demo::DemoTarget>,
+    now: Instant,
+) -> Result<Option<atx::Atx>, String> {
+    let durations = config.atx.as_ref().map(|a| a.durations).unwrap_or_default();
+    let pins: Box<dyn atx::line::Pins> = match (demo, &config.atx) {
+        (Some(demo), _) => demo.front_panel(),
+        (None, Some(atx)) => Box::new(atx::line::GpioPins::open(
+            std::path::Path::new("/dev"),
+            &atx.wiring(),
+        )?),
+        (None, None) => return Ok(None),
+    };
+    log::info!(
+        "🔌 ATX: {}",
+        if demo.is_some() {
+            "simulated"
+        } else {
+            "GPIO lines held"
+        }
+    );
+    Ok(Some(atx::Atx::new(pins, durations, now)))
 }

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod fs;
+pub mod gpio;
 pub mod inotify;
 pub mod netlink;
 pub mod process;
