@@ -250,29 +250,28 @@ fn gadget_sinks(gadget: &gadget::Gadget) -> Result<HidSinks, String> {
     )
 }
 
-/// The ATX lines, with `--atx-*`; in `--demo`, the simulated target's
-/// front panel.
+/// The ATX lines, with `--atx-*`; in `--demo` without them, the simulated
+/// target's front panel.
 fn atx(
     config: &Config,
     demo: Option<&demo::DemoTarget>,
     now: Instant,
 ) -> Result<Option<atx::Atx>, String> {
     let durations = config.atx.as_ref().map(|a| a.durations).unwrap_or_default();
-    let pins: Box<dyn atx::line::Pins> = match (demo, &config.atx) {
-        (Some(demo), _) => demo.front_panel(),
-        (None, Some(atx)) => Box::new(atx::line::GpioPins::open(
+    // Lines given win over the demo's panel: the VM tests run the demo
+    // target's screen with real GPIO lines.
+    let pins: Box<dyn atx::line::Pins> = match (&config.atx, demo) {
+        (Some(atx), _) => Box::new(atx::line::GpioPins::open(
             std::path::Path::new("/dev"),
             &atx.wiring(),
         )?),
+        (None, Some(demo)) => demo.front_panel(),
         (None, None) => return Ok(None),
     };
-    log::info!(
-        "🔌 ATX: {}",
-        if demo.is_some() {
-            "simulated"
-        } else {
-            "GPIO lines held"
-        }
-    );
+    let what = match config.atx {
+        Some(_) => "GPIO lines held",
+        None => "the demo target's front panel",
+    };
+    log::info!("🔌 ATX: {what}");
     Ok(Some(atx::Atx::new(pins, durations, now)))
 }
