@@ -79,3 +79,71 @@ impl Pins for FrontPanel {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::video::Mode;
+
+    fn panel() -> (FrontPanel, Rc<RefCell<Screen>>) {
+        let screen = Rc::new(RefCell::new(Screen::new(Mode {
+            width: 320,
+            height: 240,
+            fps: 5,
+        })));
+        (FrontPanel::new(screen.clone()), screen)
+    }
+
+    fn press(panel: &mut FrontPanel, button: Button, at: Instant, held: Duration) {
+        panel.set(button, true, at).unwrap();
+        panel.set(button, false, at + held).unwrap();
+    }
+
+    #[test]
+    fn test_long_press_turns_off_and_a_short_one_on() {
+        let t0 = Instant::now();
+        let (mut panel, screen) = panel();
+        let led = |panel: &mut FrontPanel| panel.read(Led::Power).unwrap().unwrap();
+        assert_eq!(
+            led(&mut panel),
+            Reading {
+                level: true,
+                moved: false
+            }
+        );
+        press(&mut panel, Button::Power, t0, Duration::from_millis(500));
+        assert!(
+            screen.borrow().powered(),
+            "a short press leaves a running target on"
+        );
+        press(
+            &mut panel,
+            Button::Power,
+            t0,
+            FORCE_OFF - Duration::from_millis(1),
+        );
+        assert!(
+            screen.borrow().powered(),
+            "released before the firmware's 4 s"
+        );
+        press(&mut panel, Button::Power, t0, FORCE_OFF);
+        assert!(!screen.borrow().powered());
+        assert_eq!(
+            led(&mut panel),
+            Reading {
+                level: false,
+                moved: true
+            }
+        );
+        press(&mut panel, Button::Power, t0, Duration::from_millis(500));
+        assert!(screen.borrow().powered());
+        assert_eq!(
+            led(&mut panel),
+            Reading {
+                level: true,
+                moved: true
+            }
+        );
+        assert_eq!(panel.read(Led::Hdd).unwrap(), None);
+    }
+}

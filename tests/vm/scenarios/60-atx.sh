@@ -38,7 +38,7 @@ if ! kv_start --demo -p 3000 --atx-power kv-line-0 --atx-reset "$CHIP:1" \
   result atx-start FAIL "kv did not start: $(excerpt /tmp/kv.log 5)"
   return 0
 fi
-result atx-start PASS "$(grep -m1 'ATX' /tmp/kv.log)"
+result atx-start PASS "$(grep -m1 -o 'ATX: .*' /tmp/kv.log)"
 
 status() { guest-tools http GET "$KV_URL/api/status" 2>&1 | tail -n 1; }
 atx() { guest-tools http POST "$KV_URL/api/atx" "{\"action\":\"$1\"}" > /tmp/atx.log 2>&1; head -n 1 /tmp/atx.log; }
