@@ -14,6 +14,8 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
+use super::{c_string, zeroed};
+
 const NAME_SIZE: usize = 32;
 const LINES_MAX: usize = 64;
 const NUM_ATTRS_MAX: usize = 10;
@@ -131,39 +133,11 @@ const _: () = assert!(GET_LINE == 0xC250_B407);
 const _: () = assert!(GET_VALUES == 0xC010_B40E);
 const _: () = assert!(SET_VALUES == 0xC010_B40F);
 
-/// Issues one ioctl, retrying when a signal interrupts it. Each caller
-/// passes the structure `request` encodes, which makes the call sound.
+/// Issues one ioctl (`super::ioctl`); each caller passes the structure
+/// `request` encodes, which makes the call sound. The structures start
+/// zeroed (`zeroed`): all-zero is valid for them and what the uAPI expects.
 fn ioctl<T>(fd: BorrowedFd, request: u32, arg: &mut T) -> io::Result<()> {
-    loop {
-        // SAFETY: `arg` is a live, exclusive argument of the size `request`
-        // encodes (see above); the kernel reads and writes only within it.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_ioctl,
-                fd.as_raw_fd(),
-                request as libc::c_ulong,
-                arg as *mut T,
-            )
-        };
-        if ret != -1 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-fn zeroed<T: Copy>() -> T {
-    // SAFETY: only the plain structs above (integers and arrays of them),
-    // for which all-zero is valid and is what the uAPI expects.
-    unsafe { std::mem::zeroed() }
-}
-
-fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    super::ioctl(fd, libc::c_ulong::from(request), arg)
 }
 
 /// An open GPIO chip.
