@@ -1,30 +1,35 @@
-//! The front-panel LEDs read back. The power LED is shown once its level
-//! has held for `SETTLE` (contacts and optocouplers bounce; a level that
-//! flickers back within it never shows). The HDD LED blinks as fast as the
-//! disk works, so it is shown as activity: on at the first edge, off only
-//! after `HOLD` without one, which bounds the status updates it causes to a
-//! few a second however fast it blinks.
+//! The front-panel LEDs read back. The power LED's change shows at once
+//! (the UI follows it within a loop turn), and then the line is left alone
+//! for `SETTLE`: an optocoupler's output can ring, and a bounce within that
+//! time shows no flicker; the level it ends on shows when `SETTLE` is over.
+//! The HDD LED blinks as fast as the disk works, so it is shown as
+//! activity: on at the first edge, off only after `HOLD` without one, which
+//! bounds the status updates it causes to a few a second however fast it
+//! blinks.
 
 use std::time::{Duration, Instant};
 
-/// How long the power LED must hold a level before it shows.
+/// How long after a change the power LED's line is not looked at again.
 pub const SETTLE: Duration = Duration::from_millis(20);
 /// How long the HDD LED shows activity after its last sign of it.
 pub const HOLD: Duration = Duration::from_millis(300);
 
-/// A level shown only once it held for `SETTLE`.
+/// A level whose changes show at once, at most one per `SETTLE`.
 #[derive(Debug)]
 pub struct Debounced {
     shown: bool,
-    /// A different level seen, and when it will show if it holds.
-    pending: Option<(bool, Instant)>,
+    /// The level last read.
+    level: bool,
+    /// Until when changes wait (the last one shown was at `SETTLE` before).
+    quiet_until: Option<Instant>,
 }
 
 impl Debounced {
     pub fn new(level: bool) -> Debounced {
         Debounced {
             shown: level,
-            pending: None,
+            level,
+            quiet_until: None,
         }
     }
 
@@ -33,28 +38,26 @@ impl Debounced {
     }
 
     /// The line's level now (read after its edges).
-    pub fn on_level(&mut self, level: bool, now: Instant) {
-        self.pending = match self.pending {
-            _ if level == self.shown => None,
-            Some((pending, at)) if pending == level => Some((pending, at)),
-            _ => Some((level, now + SETTLE)),
-        };
+    pub fn on_level(&mut self, level: bool) {
+        self.level = level;
     }
 
     /// True when the shown level changed.
     pub fn poll(&mut self, now: Instant) -> bool {
-        match self.pending {
-            Some((level, at)) if at <= now => {
-                self.shown = level;
-                self.pending = None;
-                true
-            }
-            _ => false,
+        if self.quiet_until.is_some_and(|t| now < t) {
+            return false;
         }
+        self.quiet_until = None;
+        if self.level == self.shown {
+            return false;
+        }
+        self.shown = self.level;
+        self.quiet_until = Some(now + SETTLE);
+        true
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
-        self.pending.map(|(_, at)| at)
+        self.quiet_until
     }
 }
 
@@ -107,36 +110,32 @@ mod tests {
     }
 
     #[test]
-    fn test_debounced_level_shows_after_settling() {
+    fn test_debounced_change_shows_at_once() {
         let t0 = Instant::now();
         let mut led = Debounced::new(false);
-        led.on_level(true, t0);
-        assert_eq!(led.poll_at(), Some(t0 + SETTLE));
-        assert!(!led.poll(t0 + SETTLE - ms(1)));
-        assert!(!led.shown());
-        assert!(led.poll(t0 + SETTLE));
+        led.on_level(true);
+        assert!(led.poll(t0));
         assert!(led.shown());
+        assert_eq!(led.poll_at(), Some(t0 + SETTLE));
+        assert!(!led.poll(t0 + SETTLE), "nothing more to show");
         assert_eq!(led.poll_at(), None);
     }
 
     #[test]
-    fn test_debounced_bounce_never_shows() {
+    fn test_debounced_bounce_shows_once_then_where_it_ended() {
         let t0 = Instant::now();
         let mut led = Debounced::new(false);
-        led.on_level(true, t0);
-        led.on_level(false, t0 + ms(5));
-        assert_eq!(led.poll_at(), None);
-        assert!(!led.poll(t0 + ms(100)));
+        led.on_level(true);
+        assert!(led.poll(t0));
+        // Ringing within SETTLE: no flicker.
+        for (i, level) in [false, true, false].into_iter().enumerate() {
+            led.on_level(level);
+            assert!(!led.poll(t0 + ms(2 + i as u64)));
+            assert!(led.shown());
+        }
+        // It ended low: that shows once SETTLE is over.
+        assert!(led.poll(t0 + SETTLE));
         assert!(!led.shown());
-    }
-
-    #[test]
-    fn test_debounced_repeated_level_keeps_its_first_deadline() {
-        let t0 = Instant::now();
-        let mut led = Debounced::new(true);
-        led.on_level(false, t0);
-        led.on_level(false, t0 + ms(10));
-        assert_eq!(led.poll_at(), Some(t0 + SETTLE));
     }
 
     #[test]

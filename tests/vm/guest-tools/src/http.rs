@@ -154,7 +154,9 @@ pub fn request(method: &str, url: &str, body: &str) -> Outcome {
 pub fn until(url: &str, text: &str, secs: u64) -> Outcome {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     let mut requests = 0;
+    let mut missed_sent = None;
     while std::time::Instant::now() < deadline {
+        let sent = crate::bench::monotonic_us();
         let (_, body) = fetch("GET", url, "")?;
         requests += 1;
         if requests == 1 {
@@ -162,9 +164,15 @@ pub fn until(url: &str, text: &str, secs: u64) -> Outcome {
             println!("polling");
         }
         if String::from_utf8_lossy(&body).contains(text) {
-            println!("seen at {} after {requests} requests", crate::bench::monotonic_us());
+            // The change came between the last miss's request and this answer.
+            let missed = missed_sent.map_or("none".into(), |us: u64| us.to_string());
+            println!(
+                "seen at {} after {requests} requests (sent at {sent}, the last without it sent at {missed})",
+                crate::bench::monotonic_us()
+            );
             return Ok(());
         }
+        missed_sent = Some(sent);
     }
     Err(format!("{url}: no answer held {text:?} in {secs} s ({requests} requests)"))
 }
