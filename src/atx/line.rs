@@ -76,8 +76,10 @@ pub struct Reading {
 pub trait Pins {
     fn wired_button(&self, button: Button) -> bool;
     fn wired_led(&self, led: Led) -> bool;
-    /// Makes a button's line active (pressed) or inactive.
-    fn set(&mut self, button: Button, pressed: bool, now: Instant) -> io::Result<()>;
+    /// Makes a button's line active (pressed) or inactive; answers when
+    /// that took effect (`now` for a simulated line; the clock read after the
+    /// ioctl for a real one, which may be well into the loop's turn).
+    fn set(&mut self, button: Button, pressed: bool, now: Instant) -> io::Result<Instant>;
     /// A wired LED's reading (draining the edges waiting on its line).
     fn read(&mut self, led: Led) -> io::Result<Option<Reading>>;
     /// Descriptors that turn readable on an LED's edge.
@@ -151,9 +153,9 @@ impl Pins for GpioPins {
         }
     }
 
-    fn set(&mut self, button: Button, pressed: bool, _: Instant) -> io::Result<()> {
+    fn set(&mut self, button: Button, pressed: bool, _: Instant) -> io::Result<Instant> {
         match self.button(button) {
-            Some(line) => line.set_value(pressed),
+            Some(line) => line.set_value(pressed).map(|()| Instant::now()),
             None => Err(io::Error::from(io::ErrorKind::NotFound)),
         }
     }

@@ -128,14 +128,11 @@ impl Atx {
                 Button::Reset => "--atx-reset",
             }));
         }
-        self.presser.start(action, now).map_err(Refusal::Busy)?;
-        if let Err(e) = self.pins.set(button, true, now) {
-            self.presser.released();
-            return Err(Refusal::Failed(format!(
-                "cannot press the {} button: {e}",
-                action.name()
-            )));
-        }
+        self.presser.busy(now).map_err(Refusal::Busy)?;
+        let at = self.pins.set(button, true, now).map_err(|e| {
+            Refusal::Failed(format!("cannot press the {} button: {e}", action.name()))
+        })?;
+        self.presser.start(action, at);
         self.changed = true;
         Ok(())
     }
@@ -150,7 +147,7 @@ impl Atx {
     pub fn poll(&mut self, now: Instant) {
         if let Some(press) = self.presser.due(now) {
             match self.pins.set(press.action.button(), false, now) {
-                Ok(()) => {
+                Ok(_) => {
                     self.presser.released();
                     self.changed = true;
                     // A simulated target answers a press at once.
@@ -268,13 +265,14 @@ mod tests {
         fn wired_led(&self, led: Led) -> bool {
             led == Led::Power
         }
-        fn set(&mut self, button: Button, pressed: bool, now: Instant) -> io::Result<()> {
+        fn set(&mut self, button: Button, pressed: bool, now: Instant) -> io::Result<Instant> {
             let mut bench = self.0.borrow_mut();
             if !pressed && bench.fail_release {
                 return Err(io::Error::from(io::ErrorKind::Other));
             }
             bench.presses.push((button, pressed, now));
-            Ok(())
+            // The line took 3 ms to go active: the press lasts from then.
+            Ok(now + Duration::from_millis(if pressed { 3 } else { 0 }))
         }
         fn read(&mut self, led: Led) -> io::Result<Option<Reading>> {
             Ok(if led == Led::Power {
@@ -326,7 +324,7 @@ mod tests {
             presses,
             [
                 (Button::Power, true, t0),
-                (Button::Power, false, t0 + Duration::from_millis(5000))
+                (Button::Power, false, t0 + Duration::from_millis(5003))
             ]
         );
         assert!(atx.status_json().contains(r#""pressing":null"#));
@@ -350,10 +348,10 @@ mod tests {
         let (mut atx, bench) = atx(t0);
         atx.press(Action::Power, t0).unwrap();
         bench.borrow_mut().fail_release = true;
-        atx.poll(t0 + Duration::from_millis(500));
-        assert_eq!(atx.poll_at(), Some(t0 + Duration::from_millis(510)));
+        atx.poll(t0 + Duration::from_millis(503));
+        assert_eq!(atx.poll_at(), Some(t0 + Duration::from_millis(513)));
         bench.borrow_mut().fail_release = false;
-        atx.poll(t0 + Duration::from_millis(510));
+        atx.poll(t0 + Duration::from_millis(513));
         assert_eq!(atx.poll_at(), None);
         assert_eq!(bench.borrow().presses.len(), 2);
     }

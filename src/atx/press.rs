@@ -109,25 +109,32 @@ impl Presser {
         self.pressing
     }
 
-    /// Starts `action`: the caller makes its button active now.
-    pub fn start(&mut self, action: Action, now: Instant) -> Result<Press, Busy> {
-        if let Some(press) = self.pressing {
-            return Err(Busy {
+    /// Whether a press runs (and so another must wait).
+    pub fn busy(&self, now: Instant) -> Result<(), Busy> {
+        match self.pressing {
+            Some(press) => Err(Busy {
                 running: press.action,
                 left: press.until.saturating_duration_since(now),
-            });
+            }),
+            None => Ok(()),
         }
+    }
+
+    /// `action`'s button went active `at` (the caller checked `busy`): the
+    /// press lasts from then, not from the start of the loop's turn, so it
+    /// is never shorter than configured.
+    pub fn start(&mut self, action: Action, at: Instant) -> Press {
         let length = match action {
             Action::PowerLong => self.durations.long,
             Action::Power | Action::Reset => self.durations.short,
         };
         let press = Press {
             action,
-            until: now + length,
+            until: at + length,
         };
         log::info!("atx: state=idle=>pressing {}", action.name());
         self.pressing = Some(press);
-        Ok(press)
+        press
     }
 
     /// The press to end now, if its time has come: the caller lets its
@@ -174,7 +181,7 @@ mod tests {
     fn test_idle_short_press_lasts_the_short_duration() {
         let t0 = Instant::now();
         let mut p = presser();
-        let press = p.start(Action::Power, t0).unwrap();
+        let press = p.start(Action::Power, t0);
         assert_eq!(press.until, t0 + ms(300));
         assert_eq!(p.poll_at(), Some(t0 + ms(300)));
         assert_eq!(p.due(t0 + ms(299)), None);
@@ -188,9 +195,9 @@ mod tests {
     fn test_idle_long_press_and_reset() {
         let t0 = Instant::now();
         let mut p = presser();
-        assert_eq!(p.start(Action::PowerLong, t0).unwrap().until, t0 + ms(4000));
+        assert_eq!(p.start(Action::PowerLong, t0).until, t0 + ms(4000));
         p.released();
-        let reset = p.start(Action::Reset, t0).unwrap();
+        let reset = p.start(Action::Reset, t0);
         assert_eq!(reset.until, t0 + ms(300));
         assert_eq!(reset.action.button(), Button::Reset);
     }
@@ -199,8 +206,9 @@ mod tests {
     fn test_pressing_refuses_another_press() {
         let t0 = Instant::now();
         let mut p = presser();
-        p.start(Action::PowerLong, t0).unwrap();
-        let busy = p.start(Action::Power, t0 + ms(1000)).unwrap_err();
+        assert_eq!(p.busy(t0), Ok(()));
+        p.start(Action::PowerLong, t0);
+        let busy = p.busy(t0 + ms(1000)).unwrap_err();
         assert_eq!(
             busy,
             Busy {
@@ -211,7 +219,7 @@ mod tests {
         assert!(busy
             .to_string()
             .contains("power_long press is still running (3000 ms left)"));
-        // The refused press changed nothing: the long one ends when it should.
+        // Asking changed nothing: the long one ends when it should.
         assert_eq!(p.due(t0 + ms(3999)), None);
         assert!(p.due(t0 + ms(4000)).is_some());
     }
@@ -220,10 +228,10 @@ mod tests {
     fn test_pressing_release_failed_retries_holding_on() {
         let t0 = Instant::now();
         let mut p = presser();
-        p.start(Action::Reset, t0).unwrap();
+        p.start(Action::Reset, t0);
         p.retry_at(t0 + ms(310));
         assert_eq!(p.due(t0 + ms(305)), None);
-        assert!(p.start(Action::Power, t0 + ms(305)).is_err());
+        assert!(p.busy(t0 + ms(305)).is_err());
         assert!(p.due(t0 + ms(310)).is_some());
     }
 

@@ -45,7 +45,7 @@ impl Pins for FrontPanel {
         led == Led::Power
     }
 
-    fn set(&mut self, button: Button, pressed: bool, now: Instant) -> io::Result<()> {
+    fn set(&mut self, button: Button, pressed: bool, now: Instant) -> io::Result<Instant> {
         let mut screen = self.screen.borrow_mut();
         match (button, pressed) {
             (Button::Power, true) => self.power_down = Some(now),
@@ -63,7 +63,7 @@ impl Pins for FrontPanel {
             (Button::Reset, true) => screen.reboot(),
             (Button::Reset, false) => {}
         }
-        Ok(())
+        Ok(now)
     }
 
     fn read(&mut self, led: Led) -> io::Result<Option<Reading>> {
