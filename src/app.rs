@@ -31,6 +31,11 @@ pub struct App {
     pub wol: crate::net::wol::Wol,
     /// The ATX buttons and LEDs, with `--atx-*` (simulated in `--demo`).
     pub atx: Option<crate::atx::Atx>,
+    /// Each video viewer's kind and lag, as the loop found them this turn
+    /// (for `/metrics`; at most `--max-connections` entries).
+    pub viewer_lags: Vec<crate::metrics::ViewerLag>,
+    /// The target's serial console, with `--serial`.
+    pub serial: Option<crate::serial::Serial>,
 }
 
 impl App {
@@ -57,6 +62,8 @@ impl App {
             demo,
             media: None,
             atx: None,
+            viewer_lags: Vec::new(),
+            serial: None,
         }
     }
 
@@ -77,6 +84,13 @@ impl App {
             .raw("hid", &self.hid_json())
             .raw("network", &network)
             .raw("atx", &atx)
+            .raw(
+                "serial",
+                &self
+                    .serial
+                    .as_ref()
+                    .map_or_else(|| "null".into(), crate::serial::Serial::status_json),
+            )
             .finish()
     }
 

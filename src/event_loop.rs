@@ -24,6 +24,7 @@ use crate::http::conn::{Conn, Kind, Next};
 use crate::http::response::Response;
 use crate::http::websocket;
 use crate::http::Status;
+use crate::metrics::ViewerLag;
 use crate::sys::signal::Signals;
 use crate::tls::Socket;
 use crate::video::{Audience, SharedFrame};
@@ -38,8 +39,10 @@ const HID: Token = Token(3);
 /// The ATX LEDs' lines (edges), registered once at start: the last token
 /// before the connections', which listeners never reach (see `new`).
 const ATX: Token = Token(FIRST_CONN - 1);
+/// The serial console's tty (`--serial`).
+const SERIAL: Token = Token(4);
 /// Listener `i` is `Token(FIRST_LISTENER + i)`.
-const FIRST_LISTENER: usize = 4;
+const FIRST_LISTENER: usize = 5;
 /// Connection slot `i` is `Token(FIRST_CONN + i)`.
 const FIRST_CONN: usize = 16;
 
@@ -74,6 +77,7 @@ pub struct Server {
     app: App,
     video_fds: Vec<RawFd>,
     hid_fds: (Vec<RawFd>, u64),
+    serial_fds: (Vec<RawFd>, u64),
     /// The status last pushed to WebSockets, to push only changes.
     last_status: String,
     next_status: Instant,
@@ -118,6 +122,7 @@ impl Server {
             app,
             video_fds: Vec::new(),
             hid_fds: (Vec::new(), 0),
+            serial_fds: (Vec::new(), 0),
             last_status: String::new(),
             next_status: now,
         };
@@ -174,6 +179,11 @@ impl Server {
                     VIDEO => video_ready = true,
                     CHECKER => self.on_checked(now),
                     HID => self.app.hid.poll(now),
+                    SERIAL => {
+                        if let Some(serial) = &mut self.app.serial {
+                            serial.pump();
+                        }
+                    }
                     Token(t) => self.conn_ready(t.wrapping_sub(FIRST_CONN), now),
                 }
             }
@@ -182,6 +192,7 @@ impl Server {
                 self.on_video(frame, now);
             }
             self.on_timers(now);
+            self.on_serial(now);
             self.close_ended_sessions(now);
             if let Some(frame) = self.app.video.updates().step() {
                 self.on_picture(&frame, now);
@@ -210,6 +221,10 @@ impl Server {
                 .map(crate::gadget::udc::UdcWatch::poll_at),
             self.app.net.as_ref().and_then(crate::net::UsbNet::poll_at),
             self.app.auth.poll_at(),
+            self.app
+                .serial
+                .as_ref()
+                .and_then(crate::serial::Serial::poll_at),
             Some(self.next_status),
         ];
         deadlines
@@ -477,6 +492,9 @@ impl Server {
         if self.app.auth.poll_at().is_some_and(|t| t <= now) {
             self.app.auth.expire(now);
         }
+        if let Some(serial) = &mut self.app.serial {
+            serial.on_timer(now);
+        }
         if let Some(atx) = &mut self.app.atx {
             if atx.poll_at().is_some_and(|t| t <= now) {
                 atx.poll(now);
@@ -489,6 +507,24 @@ impl Server {
         if now >= self.next_status {
             self.next_status = now + STATUS_EVERY;
             self.push_status(now);
+        }
+    }
+
+    /// The serial console may have moved this turn (output from the
+    /// target, input taken by the line): each console session that has
+    /// something to do about it takes its turn.
+    fn on_serial(&mut self, now: Instant) {
+        if self.app.serial.is_none() {
+            return;
+        }
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            if conn.kind() == Kind::Serial {
+                let next = conn.on_serial(&mut self.app, now);
+                self.follow(slot, next, now);
+            }
         }
     }
 
@@ -550,11 +586,23 @@ impl Server {
     /// the status goes out at once when that changed what it shows.
     fn update_audience(&mut self, now: Instant) {
         let mut audience = Audience::default();
-        for conn in self.conns.iter().flatten() {
+        // With no frame yet no viewer has one either: their lag is zero.
+        let newest = self.app.video.latest().map_or(now, |f| f.captured);
+        self.app.viewer_lags.clear();
+        for (slot, conn) in self.conns.iter().enumerate() {
+            let Some(conn) = conn else { continue };
             match conn.kind() {
                 Kind::Viewer => audience.viewers += 1,
                 Kind::Snapshot => audience.snapshots += 1,
-                Kind::Http | Kind::WebSocket => {}
+                Kind::Http | Kind::WebSocket | Kind::Serial => {}
+            }
+            if let Some((kind, lag)) = conn.viewer_lag(newest) {
+                let lag = ViewerLag {
+                    kind,
+                    viewer: slot,
+                    lag,
+                };
+                self.app.viewer_lags.push(lag);
             }
         }
         if self.app.video.set_audience(audience, now) {
@@ -568,7 +616,12 @@ impl Server {
     fn sync_fds(&mut self) -> io::Result<()> {
         let video = self.app.video.fds();
         let hid = (self.app.hid.fds(), self.app.hid.fd_epoch());
-        if video == self.video_fds && hid == self.hid_fds {
+        let serial = self
+            .app
+            .serial
+            .as_ref()
+            .map_or((Vec::new(), 0), |s| (s.fds(), s.fd_epoch()));
+        if video == self.video_fds && hid == self.hid_fds && serial == self.serial_fds {
             return Ok(());
         }
         // A device closed this turn left the epoll set with its descriptor,
@@ -582,6 +635,7 @@ impl Server {
             .map(|conn| conn.stream_mut().as_raw_fd())
             .chain(video.iter().copied())
             .chain(hid.0.iter().copied())
+            .chain(serial.0.iter().copied())
             .collect();
         let registry = self.poll.registry();
         reregister(
@@ -594,8 +648,17 @@ impl Server {
         )?;
         let both = Interest::READABLE | Interest::WRITABLE;
         reregister(registry, &self.hid_fds.0, &hid.0, &taken, HID, both)?;
+        reregister(
+            registry,
+            &self.serial_fds.0,
+            &serial.0,
+            &taken,
+            SERIAL,
+            both,
+        )?;
         self.video_fds = video;
         self.hid_fds = hid;
+        self.serial_fds = serial;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub mod media;
 pub mod metrics;
 pub mod net;
 pub mod render;
+pub mod serial;
 pub mod sys;
 #[cfg(test)]
 mod testutil;

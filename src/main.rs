@@ -3,7 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-use kv::{app, atx, auth, config, demo, event_loop, gadget, hid, media, net, tls, video};
+use kv::{app, atx, auth, config, demo, event_loop, gadget, hid, media, net, serial, tls, video};
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -150,6 +150,7 @@ fn run(args: Args) -> Result<(), String> {
     app.udc = gadget.as_ref().map(|gadget| gadget.udc_watch(now));
     app.net = usb_net(&app.config, gadget.as_ref(), now);
     app.atx = atx(&app.config, app.demo.as_ref(), now)?;
+    app.serial = serial_console(&app.config, gadget.as_ref(), now)?;
     let mut server = event_loop::Server::new(listeners, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let outcome = server.run().map_err(|e| format!("event loop failed: {e}"));
@@ -159,6 +160,27 @@ fn run(args: Args) -> Result<(), String> {
         log::info!("🔌 USB gadget removed");
     }
     outcome
+}
+
+/// With `--serial`: the demo's shell, or the gadget's serial port.
+fn serial_console(
+    config: &Config,
+    gadget: Option<&gadget::Gadget>,
+    now: Instant,
+) -> Result<Option<serial::Serial>, String> {
+    if !config.serial {
+        return Ok(None);
+    }
+    let port: Box<dyn serial::Port> = match gadget.and_then(gadget::Gadget::serial_tty) {
+        Some(tty) => Box::new(serial::tty::TtyPort::new(tty?, now)),
+        None => {
+            log::info!("🖥️  Serial console: the demo's shell");
+            Box::new(serial::shell::Shell::default())
+        }
+    };
+    let mut console = serial::Serial::new(port);
+    console.pump();
+    Ok(Some(console))
 }
 
 /// With `--ethernet`: the board's end of the USB link, once the bound

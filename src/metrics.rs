@@ -16,6 +16,37 @@ use std::time::Duration;
 
 use crate::app::App;
 
+/// What a viewer watches through: `/stream` (MJPEG) or `/ws/video` (the UI's canvas).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewerKind {
+    Stream,
+    Canvas,
+}
+
+impl ViewerKind {
+    const ALL: [ViewerKind; 2] = [ViewerKind::Stream, ViewerKind::Canvas];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ViewerKind::Stream => "stream",
+            ViewerKind::Canvas => "canvas",
+        }
+    }
+}
+
+/// One viewer's lag: how much older the picture it was last brought up to
+/// date with is than the newest frame captured. It is the staleness a person
+/// watching sees, in the same unit for both kinds; kv queues no bytes for a
+/// slow viewer (it skips frames instead), so queued bytes would say nothing.
+/// Two capture times per viewer, compared once a loop turn: cheap.
+pub struct ViewerLag {
+    pub kind: ViewerKind,
+    /// The connection's slot in the loop: unique while it is open, and fewer
+    /// than `--max-connections`, which bounds the label's values.
+    pub viewer: usize,
+    pub lag: Duration,
+}
+
 /// A monotonically growing count.
 pub struct Counter(AtomicU64);
 
@@ -152,6 +183,7 @@ pub fn render(app: &App) -> String {
         "Viewers watching video (/stream and /ws/video), as /api/status counts them.",
         app.video.capture().viewers() as u64,
     );
+    viewers(&mut out, &app.viewer_lags);
     let hid = app.hid.status();
     gauge(
         &mut out,
@@ -207,6 +239,37 @@ pub fn render(app: &App) -> String {
         );
     }
     out
+}
+
+/// Viewers by kind, and each one's lag.
+fn viewers(out: &mut String, lags: &[ViewerLag]) {
+    let name = "kv_viewers_by_kind";
+    head(
+        out,
+        name,
+        "Viewers by what they watch through: stream (/stream) or canvas (/ws/video).",
+        "gauge",
+    );
+    for kind in ViewerKind::ALL {
+        let n = lags.iter().filter(|l| l.kind == kind).count();
+        let _ = writeln!(out, "{name}{{kind=\"{}\"}} {n}", kind.as_str());
+    }
+    let name = "kv_viewer_lag_seconds";
+    head(
+        out,
+        name,
+        "How much older a viewer's picture is than the newest frame captured; viewer is its connection slot.",
+        "gauge",
+    );
+    for l in lags {
+        let _ = writeln!(
+            out,
+            "{name}{{kind=\"{}\",viewer=\"{}\"}} {}",
+            l.kind.as_str(),
+            l.viewer,
+            l.lag.as_secs_f64()
+        );
+    }
 }
 
 fn head(out: &mut String, name: &str, help: &str, kind: &str) {

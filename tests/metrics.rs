@@ -8,6 +8,8 @@ mod common;
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{header, Kv, Stream};
@@ -77,6 +79,15 @@ fn status_number(status: &str, field: &str) -> f64 {
     digits.parse().unwrap()
 }
 
+/// The `kv_viewer_lag_seconds` of every viewer of `kind`.
+fn lags(m: &HashMap<String, f64>, kind: &str) -> Vec<f64> {
+    let prefix = format!("kv_viewer_lag_seconds{{kind=\"{kind}\",viewer=");
+    m.iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, v)| *v)
+        .collect()
+}
+
 #[test]
 fn test_metrics_need_credentials_and_parse_and_agree_with_status() {
     let kv = Kv::start(&["--demo"], &[("KV_USER", "op"), ("KV_PASSWORD", "pw")]);
@@ -127,6 +138,11 @@ fn test_metrics_need_credentials_and_parse_and_agree_with_status() {
             .unwrap_or_else(|| panic!("{name} missing from {m:?}"))
     };
     assert_eq!(get(&second, "kv_viewers{}"), 1.0);
+    assert_eq!(get(&second, "kv_viewers_by_kind{kind=\"stream\"}"), 1.0);
+    assert_eq!(get(&second, "kv_viewers_by_kind{kind=\"canvas\"}"), 0.0);
+    // A viewer that keeps reading is at most a few frames behind.
+    let lags = lags(&second, "stream");
+    assert!(lags.len() == 1 && lags[0] < 1.0, "{lags:?}");
     assert_eq!(status_number(&status, "viewers"), 1.0, "{status}");
     assert_eq!(get(&second, "kv_input_events_total{}"), 4.0);
     // The demo's frames come at the rate /api/status measures.
@@ -154,4 +170,72 @@ fn test_metrics_need_credentials_and_parse_and_agree_with_status() {
     let rss = get(&second, "kv_resident_memory_bytes{}");
     assert!((1e6..1e9).contains(&rss), "rss {rss}");
     assert_eq!(get(&second, "kv_uploads_total{}"), 0.0);
+}
+
+/// Viewers by kind agree with `/api/status`, and a `/stream` viewer that stops
+/// reading falls behind in `kv_viewer_lag_seconds` while one that reads does not.
+#[test]
+fn test_metrics_viewer_kinds_and_a_stalled_viewers_growing_lag() {
+    let kv = Kv::start(&["--demo"], &[("KV_USER", "op"), ("KV_PASSWORD", "pw")]);
+    let origin = format!("http://{}", kv.addr);
+    let auth = [("Authorization", "Basic b3A6cHc=")];
+    let _canvas = kv.ws_at("/ws/video", Some(&origin), &auth).unwrap();
+    // The stalled viewer: asks for the stream and never reads a byte.
+    let mut stalled = kv.connect();
+    write!(
+        stalled,
+        "GET /stream HTTP/1.1\r\nHost: {}\r\n{AUTH}\r\n",
+        kv.addr
+    )
+    .unwrap();
+    let mut reader = Stream::open_with(&kv, AUTH);
+    let stop = Arc::new(AtomicBool::new(false));
+    let reading = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            while !stop.load(Ordering::Relaxed) {
+                reader.next_part();
+            }
+        }
+    });
+
+    // The stalled viewer's socket fills (a few frames) and from then on its
+    // picture ages with the clock; wait for that on scrapes, not on a sleep.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (metrics, stream_lags) = loop {
+        let (m, _) = scrape(&kv);
+        let stream_lags = lags(&m, "stream");
+        if stream_lags.iter().any(|&l| l >= 3.0) || Instant::now() > deadline {
+            break (m, stream_lags);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (_, _, status) = kv.get_with("/api/status", AUTH);
+    let status = String::from_utf8(status).unwrap();
+    let get = |name: &str| {
+        *metrics
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert_eq!(
+        get("kv_viewers_by_kind{kind=\"stream\"}"),
+        2.0,
+        "{metrics:?}"
+    );
+    assert_eq!(get("kv_viewers_by_kind{kind=\"canvas\"}"), 1.0);
+    assert_eq!(get("kv_viewers{}"), 3.0);
+    assert_eq!(status_number(&status, "viewers"), 3.0, "{status}");
+    assert_eq!(
+        lags(&metrics, "canvas").len(),
+        1,
+        "one canvas viewer, one series"
+    );
+    let mut sorted = stream_lags.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert!(
+        sorted.len() == 2 && sorted[0] < 1.5 && sorted[1] >= 3.0,
+        "the reader keeps up, the stalled viewer falls behind: {stream_lags:?}"
+    );
+    stop.store(true, Ordering::Relaxed);
+    reading.join().unwrap();
 }

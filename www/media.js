@@ -102,7 +102,8 @@
         actions.append(button('Eject', () => eject()));
       } else {
         for (const [mode, label] of MODES) {
-          actions.append(button(label, () => attach(image.name, mode), !drive));
+          const asked = mode === 'cdrom' && tooBigForCdrom(image.size) ? () => offerFlash(image) : () => attach(image.name, mode);
+          actions.append(button(label, asked, !drive));
         }
         actions.append(button('Delete', () => remove(image.name, false)));
       }
@@ -144,6 +145,19 @@
   }
 
   const attach = (name, mode) => post('/api/media/attach', { name, mode });
+
+  // The target's USB CD-ROM shows only the first cdrom_max_size bytes of an image (a cap
+  // of the kernel's mass-storage function); kv refuses bigger ones, so the page offers
+  // the read-only drive, which has no cap, before anything is sent.
+  const tooBigForCdrom = (size) => state && state.cdrom_max_size && size > state.cdrom_max_size;
+  const cdromWarning = (name, size) =>
+    `${name} is ${human(size)}; the target's USB CD-ROM shows only the first ${human(state.cdrom_max_size)} of an image.`;
+
+  function offerFlash(image) {
+    if (window.confirm(`${cdromWarning(image.name, image.size)} Attach it as a read-only drive instead? Hybrid ISOs, as most Linux installers are, boot from one.`)) {
+      attach(image.name, 'flash-ro');
+    }
+  }
   const eject = () => post('/api/media/eject', {});
 
   async function remove(name, partial) {
@@ -240,6 +254,9 @@
   fileInput.addEventListener('change', () => {
     const file = fileInput.files[0];
     if (file) nameInput.value = safeName(file.name);
+    rate.textContent = file && tooBigForCdrom(file.size)
+      ? `${cdromWarning(nameInput.value, file.size)} Once uploaded, attach it as "Drive (read-only)".`
+      : '';
   });
 
   form.addEventListener('submit', (e) => {

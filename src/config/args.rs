@@ -201,6 +201,12 @@ pub struct Args {
     #[argh(option)]
     pub wol_to: Vec<String>,
 
+    /// a serial console: with --gadget the target gets a USB serial port
+    /// (/dev/ttyACM0 on Linux, a COM port on Windows) that the page's
+    /// terminal and /ws/serial reach; with --demo a simulated one
+    #[argh(switch)]
+    pub serial: bool,
+
     /// where kv keeps what it makes for itself, such as the self-signed
     /// certificate (default /var/lib/kv)
     #[argh(option, default = "PathBuf::from(\"/var/lib/kv\")")]

@@ -59,6 +59,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The names requests may carry in `Host` (`--host-name`, `--tls-name`).
     pub known_names: KnownNames,
+    /// `--serial`: the target's serial console (the gadget's, or the demo's).
+    pub serial: bool,
     /// `--wol-mac`.
     pub wol_mac: Option<crate::net::wol::Mac>,
     /// `--wol-to`; empty: the LAN broadcast.
@@ -107,6 +109,12 @@ impl Config {
             )
         })?;
         let mut gadget = gadget_config(&args)?;
+        if args.serial && gadget.is_none() && !args.demo {
+            return Err(
+                "--serial is the gadget's serial port; add --gadget (or --demo for a simulated one)"
+                    .into(),
+            );
+        }
         let usb_net = usb_net_config(&args, gadget.as_mut())?;
         let jiggle = match args.jiggle {
             Some(seconds @ 1..=86400) => Some(Duration::from_secs(seconds)),
@@ -133,6 +141,7 @@ impl Config {
             fps: args.fps,
             quality: args.quality,
             demo: args.demo,
+            serial: args.serial,
             credentials: credentials(
                 args.password_file.as_deref(),
                 args.password_hash.as_deref(),

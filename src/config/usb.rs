@@ -37,6 +37,7 @@ pub(super) fn gadget_config(args: &Args) -> Result<Option<GadgetConfig>, String>
     config.mouse_absolute = !args.disable_mouse;
     config.mouse_relative = !args.disable_mouse_rel;
     config.mass_storage = args.images.is_some();
+    config.serial_port = args.serial;
     Ok(Some(config))
 }
 

@@ -11,6 +11,7 @@
 
 pub mod descriptor;
 pub mod ethernet;
+pub mod serial;
 pub mod storage;
 pub mod udc;
 
@@ -51,6 +52,8 @@ pub struct GadgetConfig {
     pub mass_storage: bool,
     /// `--ethernet`: the network function, if any.
     pub ethernet: Option<ethernet::Ethernet>,
+    /// `--serial`: a CDC ACM serial port, the target's console.
+    pub serial_port: bool,
 }
 
 impl GadgetConfig {
@@ -71,6 +74,7 @@ impl GadgetConfig {
             mouse_relative: true,
             mass_storage: false,
             ethernet: None,
+            serial_port: false,
         }
     }
 
@@ -207,6 +211,9 @@ impl Gadget {
         }
         if config.mass_storage {
             storage::add(self)?;
+        }
+        if config.serial_port {
+            serial::add(self)?;
         }
         self.write("UDC", &self.udc).map_err(|e| self.bind_error(e))
     }
@@ -443,6 +450,27 @@ fn remove_item(dir: &Path) -> Result<(), String> {
         }
     }
     fs::remove_dir(dir).map_err(|e| configfs_error(dir, e))
+}
+
+/// Makes a function's directory, or one inside it: configfs answers ENOENT
+/// when the kernel module that provides the function is not loaded.
+fn make_function_dir(path: &Path, module: &str) -> Result<(), String> {
+    fs::create_dir_all(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => format!(
+            "{}: {e} — is the {module} module loaded (modprobe {module})?",
+            path.display()
+        ),
+        _ => configfs_error(path, e),
+    })
+}
+
+impl Gadget {
+    /// Links the function `functions/NAME` into the configuration.
+    fn link_function(&self, name: &str) -> Result<(), String> {
+        let link = self.dir.join(CONFIG).join(name);
+        std::os::unix::fs::symlink(self.dir.join("functions").join(name), &link)
+            .map_err(|e| configfs_error(&link, e))
+    }
 }
 
 fn configfs_error(path: &Path, error: io::Error) -> String {

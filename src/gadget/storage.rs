@@ -14,7 +14,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use super::{configfs_error, Gadget, CONFIG};
+use super::Gadget;
 use crate::media::{Drive, Medium};
 
 /// The function's directory under `functions/` and its link in the config.
@@ -28,14 +28,7 @@ const CDROM_LUN: &str = "lun.1";
 pub(super) fn add(gadget: &Gadget) -> Result<(), String> {
     let function = gadget.dir.join("functions").join(FUNCTION);
     for lun in [FLASH_LUN, CDROM_LUN] {
-        let dir = function.join(lun);
-        fs::create_dir_all(&dir).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => format!(
-                "{}: {e} — is the usb_f_mass_storage module loaded (modprobe usb_f_mass_storage)?",
-                dir.display()
-            ),
-            _ => configfs_error(&dir, e),
-        })?;
+        super::make_function_dir(&function.join(lun), "usb_f_mass_storage")?;
     }
     let drives = Drives::new(&function);
     // Removable: a LUN that is not must have a file at bind time, and
@@ -45,8 +38,7 @@ pub(super) fn add(gadget: &Gadget) -> Result<(), String> {
         lun.write("cdrom", cdrom)?;
         lun.write("ro", cdrom)?;
     }
-    let link = gadget.dir.join(CONFIG).join(FUNCTION);
-    std::os::unix::fs::symlink(&function, &link).map_err(|e| configfs_error(&link, e))
+    gadget.link_function(FUNCTION)
 }
 
 /// Removes the LUNs kv made in a mass-storage function (`lun.1`...):
@@ -173,6 +165,7 @@ impl Lun {
 mod tests {
     use super::*;
     use crate::gadget::tests::system;
+    use crate::gadget::CONFIG;
     use crate::testutil::TempDir;
 
     fn read(path: &Path) -> String {

@@ -239,6 +239,9 @@ pub struct Viewer {
     last_written: Option<u64>,
     /// When the last update was written, for the rate cap and `UNCHANGED_EVERY`.
     last_sent: Option<Instant>,
+    /// When the frame of the last update written whole was captured (or,
+    /// before the first, of the first update begun): the page is this far behind.
+    caught_up: Option<Instant>,
     window: Window,
     next_stats: Instant,
     pub updates_sent: u64,
@@ -255,6 +258,7 @@ impl Viewer {
             unacked: VecDeque::with_capacity(MAX_IN_FLIGHT),
             last_written: None,
             last_sent: None,
+            caught_up: None,
             window: Window::default(),
             next_stats: now + STATS_EVERY,
             updates_sent: 0,
@@ -317,6 +321,11 @@ impl Viewer {
 
     /// Whether part of a message is out: until it is whole, no other bytes
     /// may go on the socket.
+    /// How far behind `newest` (a capture time) the page's picture is.
+    pub fn lag(&self, newest: Instant) -> Duration {
+        fanout::behind(self.caught_up, newest)
+    }
+
     pub fn is_mid_message(&self) -> bool {
         matches!(&self.state, State::Writing(m) if m.sent > 0)
     }
@@ -444,7 +453,10 @@ impl Viewer {
                 // "Unchanged" only now and then: the base stays, and the
                 // next change is built from it.
                 Some(u) if u.kind == KIND_UNCHANGED && !self.unchanged_due(now) => {}
-                Some(update) => self.set_state(State::Writing(Message::new(update))),
+                Some(update) => {
+                    self.caught_up.get_or_insert(update.captured);
+                    self.set_state(State::Writing(Message::new(update)))
+                }
                 None => {}
             }
         }
@@ -466,6 +478,7 @@ impl Viewer {
         self.window.bytes += message.len() as u64;
         self.window.updates += 1;
         self.base = Some(update.seq);
+        self.caught_up = Some(update.captured);
         self.last_written = Some(update.seq);
         self.last_sent = Some(now);
         self.updates_sent += 1;

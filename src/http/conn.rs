@@ -16,12 +16,14 @@ use super::linger::{Drain, Linger};
 use super::request::{self, Method, Request};
 use super::response::{open_ended_head, Response};
 use super::routes::{self, Action};
+use super::serial_session::SerialSession;
 use super::upload::{self, UploadBody};
 use super::video_session::VideoSession;
 use super::websocket::{Link, Session};
 use super::Status;
 use crate::app::App;
 use crate::auth::{SessionId, Ticket, Verdict};
+use crate::metrics::ViewerKind;
 use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
@@ -85,6 +87,8 @@ enum State {
     /// `/ws/video`: frames for the page's canvas, sent as it acknowledges
     /// them (boxed like `WebSocket`).
     Video(Box<VideoSession>),
+    /// `/ws/serial`: the target's serial console (boxed like `WebSocket`).
+    Serial(Box<SerialSession>),
 }
 
 impl State {
@@ -101,6 +105,7 @@ impl State {
             State::Lingering(_) => "Lingering",
             State::WebSocket(_) => "WebSocket",
             State::Video(_) => "Video",
+            State::Serial(_) => "Serial",
         }
     }
 }
@@ -139,6 +144,8 @@ pub enum Kind {
     Viewer,
     Snapshot,
     WebSocket,
+    /// A serial console (`/ws/serial`): it types, but not on the HID.
+    Serial,
 }
 
 /// `S`: plain TCP or TLS (or the tests' fake stream).
@@ -182,6 +189,17 @@ impl<S: Stream> Conn<S> {
             State::Viewer(_) | State::Video(_) => Kind::Viewer,
             State::Snapshot { .. } => Kind::Snapshot,
             State::WebSocket(_) => Kind::WebSocket,
+            State::Serial(_) => Kind::Serial,
+        }
+    }
+
+    /// A video viewer's kind and how far behind `newest` (a capture time)
+    /// its picture is, for `/metrics`; `None` for other connections.
+    pub fn viewer_lag(&self, newest: Instant) -> Option<(ViewerKind, Duration)> {
+        match &self.state {
+            State::Viewer(viewer) => Some((ViewerKind::Stream, viewer.lag(newest))),
+            State::Video(session) => Some((ViewerKind::Canvas, session.lag(newest))),
+            _ => None,
         }
     }
 
@@ -203,7 +221,8 @@ impl<S: Stream> Conn<S> {
             | State::Snapshot { .. }
             | State::Upload(_)
             | State::WebSocket(_)
-            | State::Video(_) => None,
+            | State::Video(_)
+            | State::Serial(_) => None,
         }
     }
 
@@ -279,6 +298,10 @@ impl<S: Stream> Conn<S> {
             // Acks are read here; what they let go is written in the loop's
             // write turn, after this turn's input.
             State::Video(session) => Some(Ok(write_turn(session.read(wire, now)))),
+            State::Serial(session) => Some(match &mut app.serial {
+                Some(serial) => session.drive(wire, serial, now).map(Next::from),
+                None => Ok(Next::Close),
+            }),
             State::Lingering(linger) => Some(linger.drive(wire, input, now).map(Next::from)),
             State::Upload(body) => {
                 let step = body.drive(wire, input, now);
@@ -390,6 +413,14 @@ impl<S: Stream> Conn<S> {
                 let session = VideoSession::new(leftover, view, now);
                 self.set_state(State::Video(Box::new(session)));
             }
+            Action::UpgradeSerial(accept) => match &app.serial {
+                Some(serial) => {
+                    let leftover = self.switch_protocols(&accept);
+                    let session = SerialSession::new(leftover, serial, now);
+                    self.set_state(State::Serial(Box::new(session)));
+                }
+                None => self.close_with(routes::no_serial()),
+            },
             Action::Check(ticket) => self.set_state(State::Checking {
                 ticket,
                 request: Box::new(req),
@@ -458,12 +489,14 @@ impl<S: Stream> Conn<S> {
                 streamed: true,
                 since: now,
             }),
-            Action::Stream | Action::Snapshot | Action::Upgrade(_) | Action::UpgradeVideo(..) => {
-                self.close_with(Response::error(
-                    Status::BadRequest,
-                    "this route takes no body",
-                ))
-            }
+            Action::Stream
+            | Action::Snapshot
+            | Action::Upgrade(_)
+            | Action::UpgradeVideo(..)
+            | Action::UpgradeSerial(_) => self.close_with(Response::error(
+                Status::BadRequest,
+                "this route takes no body",
+            )),
         }
     }
 
@@ -667,6 +700,7 @@ impl<S: Stream> Conn<S> {
             State::Lingering(linger) => linger.poll_at(),
             State::WebSocket(session) => session.poll_at(),
             State::Video(session) => session.poll_at(),
+            State::Serial(session) => session.poll_at(),
         }
     }
 
@@ -733,7 +767,19 @@ impl<S: Stream> Conn<S> {
             State::WebSocket(session) => session.on_timer(wire, now).into(),
             // A ping waits in the wire for the write turn.
             State::Video(session) => write_turn(session.on_timer(wire, now)),
+            State::Serial(session) => session.on_timer(wire, now).into(),
             State::Idle | State::Closing | State::Viewer(_) => Next::Close,
+        }
+    }
+
+    /// The serial console moved (output came, or its input queue took
+    /// bytes): a console session that waits for that takes its turn.
+    pub fn on_serial(&mut self, app: &mut App, now: Instant) -> Next {
+        match (&self.state, &app.serial) {
+            (State::Serial(session), Some(serial)) if session.wants_turn(serial) => {
+                self.on_ready(app, now)
+            }
+            _ => Next::Keep,
         }
     }
 

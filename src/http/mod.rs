@@ -16,6 +16,7 @@ pub mod linger;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod serial_session;
 pub mod upload;
 pub mod video_session;
 pub mod websocket;

@@ -30,6 +30,8 @@ pub enum Action {
     /// The same, for the video channel (`/ws/video`), with the settings its
     /// query asked for.
     UpgradeVideo(String, View),
+    /// The same, for the serial console (`/ws/serial`).
+    UpgradeSerial(String),
     /// Stream the request body into this image upload.
     Upload(Upload),
     /// Wait, parked, for the password check with this ticket; then `resume`.
@@ -131,6 +133,10 @@ fn route(
                 Err(e) => Action::Respond(Response::error(Status::BadRequest, &e)),
             }
         }
+        "/ws/serial" if req.method == Method::Get => match app.serial {
+            Some(_) => upgrade(req, Action::UpgradeSerial),
+            None => Action::Respond(no_serial()),
+        },
         "/api/status" if read_only => {
             Action::Respond(Response::json(Status::Ok, app.status_json(now)))
         }
@@ -168,7 +174,7 @@ fn route(
         "/stream" | "/snapshot.jpg" | "/api/status" | "/api/demo/screen" | "/metrics" => {
             not_allowed("GET, HEAD")
         }
-        "/ws" | "/ws/video" => not_allowed("GET"),
+        "/ws" | "/ws/video" | "/ws/serial" => not_allowed("GET"),
         "/api/session" if read_only => Action::Respond(Response::json(
             Status::Ok,
             json::Object::new()
@@ -766,6 +772,14 @@ fn eject() -> Handler {
 }
 
 /// A WebSocket upgrade, checked; `to` makes the action from the accept key.
+/// `/ws/serial` without `--serial`.
+pub fn no_serial() -> Response {
+    Response::error(
+        Status::NotFound,
+        "no serial console: start kv with --serial (with --gadget, or --demo)",
+    )
+}
+
 fn upgrade(req: &Request, to: impl FnOnce(String) -> Action) -> Action {
     let refuse = |status, reason: &str| Action::Respond(Response::error(status, reason));
     if !req

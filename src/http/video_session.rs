@@ -25,7 +25,7 @@ const OUT_LIMIT: usize = 64 * 1024;
 
 /// The socket as tungstenite sees it here: reads come from the socket,
 /// writes land in the wire's output buffer (see the module comment).
-struct Deferred<'a, S> {
+pub(super) struct Deferred<'a, S> {
     stream: &'a mut S,
     out: &'a mut Vec<u8>,
 }
@@ -47,7 +47,7 @@ impl<S> Write for Deferred<'_, S> {
     }
 }
 
-fn deferred<S: Stream>(wire: &mut Wire<S>) -> Deferred<'_, S> {
+pub(super) fn deferred<S: Stream>(wire: &mut Wire<S>) -> Deferred<'_, S> {
     let (stream, out) = wire.parts();
     Deferred { stream, out }
 }
@@ -118,6 +118,11 @@ impl VideoSession {
         }
     }
 
+    /// How far behind `newest` (a capture time) the page's picture is.
+    pub fn lag(&self, newest: Instant) -> std::time::Duration {
+        self.viewer.lag(newest)
+    }
+
     /// Acts on one page message; `Err` is the error reply's text.
     fn on_message(&mut self, text: &str, now: Instant) -> Result<(), String> {
         match parse_message(text)? {
@@ -162,7 +167,7 @@ impl VideoSession {
                         }
                     }
                 }
-                ws::Event::Control => {}
+                ws::Event::Binary(_) | ws::Event::Control => {}
                 ws::Event::Closed => {
                     // The close reply goes if it can go at once.
                     if !self.viewer.is_mid_message() {

@@ -174,7 +174,7 @@ impl Session {
                         Err(e) => replies.push(message("error").str("message", &e).finish()),
                     }
                 }
-                ws::Event::Control => {}
+                ws::Event::Binary(_) | ws::Event::Control => {}
                 ws::Event::Closed => return Ok(Link::Closed),
             }
         }

@@ -120,7 +120,9 @@ pub fn parse_input(text: &str) -> Result<Input, String> {
 /// What reading a socket produced.
 pub enum Event {
     Text(String),
-    /// A ping, pong or binary frame: the peer is alive, nothing to do.
+    /// Bytes as they are (`/ws/serial`; the other channels ignore them).
+    Binary(Vec<u8>),
+    /// A ping, pong or frame: the peer is alive, nothing to do.
     Control,
     /// The peer closed or broke the connection.
     Closed,
@@ -151,6 +153,7 @@ impl WebSocket {
         loop {
             match self.ctx.read(stream) {
                 Ok(Message::Text(text)) => events.push(Event::Text(text.as_str().to_string())),
+                Ok(Message::Binary(bytes)) => events.push(Event::Binary(bytes.to_vec())),
                 Ok(Message::Close(_)) => {
                     let _ = self.ctx.flush(stream);
                     events.push(Event::Closed);
@@ -182,7 +185,24 @@ impl WebSocket {
     /// Queues a text message and writes what the socket takes. Err: the socket
     /// is gone or the peer has stopped reading for a megabyte.
     pub fn send<S: Read + Write>(&mut self, stream: &mut S, text: String) -> Result<(), String> {
-        match self.ctx.write(stream, Message::text(text)) {
+        self.send_message(stream, Message::text(text))
+    }
+
+    /// The same for bytes, as a binary message.
+    pub fn send_binary<S: Read + Write>(
+        &mut self,
+        stream: &mut S,
+        bytes: &[u8],
+    ) -> Result<(), String> {
+        self.send_message(stream, Message::binary(bytes.to_vec()))
+    }
+
+    fn send_message<S: Read + Write>(
+        &mut self,
+        stream: &mut S,
+        message: Message,
+    ) -> Result<(), String> {
+        match self.ctx.write(stream, message) {
             Ok(()) => self.flush(stream),
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(e.to_string()),

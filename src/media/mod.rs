@@ -25,7 +25,8 @@ const PARTIAL_DIR: &str = ".partial";
 /// it (the HTTP layer picks a status), the message says what to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The request itself is wrong (an empty image, an unfinished upload).
+    /// The request itself is wrong (an empty image, an unfinished upload,
+    /// an image too big for the CD-ROM).
     Invalid,
     /// No such image or partial upload.
     Missing,
@@ -92,6 +93,17 @@ impl Medium {
         self != Medium::Flash
     }
 }
+
+/// The most the target's USB CD-ROM shows of an image. The kernel's
+/// mass-storage function caps a CD-ROM LUN at 256 minutes of 75 frames a
+/// second (the largest address in the minute:second:frame form a disc's
+/// table of contents uses), less one frame, of 2,048 bytes: about 2.36 GB.
+/// Of a bigger image it silently serves the first part, logging only
+/// "file too big" — an installer cut off there fails late and strangely,
+/// so kv refuses and points to the flash drive, which has no such cap.
+/// Measured the same on Debian's 6.1 and 6.12 kernels
+/// (tests/vm/scenarios/51-cdrom-limit.sh).
+pub const CDROM_MAX_SIZE: u64 = (256 * 60 * 75 - 1) * 2048;
 
 /// The drive the target sees: it holds one image file or none.
 pub trait Drive {
@@ -276,6 +288,7 @@ impl Images {
             .opt_str("drive", self.drive.as_ref().map(|d| d.kind()))
             .num("free", free)
             .raw("max_image_size", &max)
+            .num("cdrom_max_size", CDROM_MAX_SIZE)
             .finish())
     }
 
@@ -451,11 +464,17 @@ impl Images {
     /// Puts image `name` in the drive (taking out what was there).
     pub fn attach(&mut self, name: &str, medium: Medium) -> Result<(), MediaError> {
         let path = self.dir.join(name);
-        if !fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
-            return Err(MediaError::new(
-                Refusal::Missing,
-                format!("no image {name} in the images folder"),
-            ));
+        let size = match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_file() => m.len(),
+            _ => {
+                return Err(MediaError::new(
+                    Refusal::Missing,
+                    format!("no image {name} in the images folder"),
+                ))
+            }
+        };
+        if medium == Medium::Cdrom && size > CDROM_MAX_SIZE {
+            return Err(too_big_for_cdrom(name, size));
         }
         if self.active.borrow().contains(name) {
             return Err(MediaError::new(
@@ -501,6 +520,23 @@ impl Images {
             .raw("attached", &self.attached_json())
             .finish()
     }
+}
+
+fn too_big_for_cdrom(name: &str, size: u64) -> MediaError {
+    let gb = |bytes: u64| format!("{:.2} GB", bytes as f64 / 1e9);
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "this kernel".into(), |r| format!("Linux {}", r.trim()));
+    MediaError::new(
+        Refusal::Invalid,
+        format!(
+            "{name} is {} ({size} bytes); the USB CD-ROM of {kernel} shows only the first {} \
+             ({CDROM_MAX_SIZE} bytes) of an image, so the target would read a cut-off disc; \
+             attach it as a flash drive instead (mode \"flash-ro\"): hybrid ISOs, as most \
+             Linux installers are, boot from one",
+            gb(size),
+            gb(CDROM_MAX_SIZE),
+        ),
+    )
 }
 
 fn no_drive() -> MediaError {
@@ -690,6 +726,28 @@ mod tests {
         }
         assert!(images.status_json().ends_with("\"attached\":null}"));
         images.delete("a.img", false).unwrap();
+    }
+
+    #[test]
+    fn test_cdrom_refuses_images_past_its_cap() {
+        let (_tmp, mut images) = folder("media-cdrom-cap", None);
+        for (name, size) in [("at.iso", CDROM_MAX_SIZE), ("over.iso", CDROM_MAX_SIZE + 1)] {
+            let file = File::create(images.dir().join(name)).unwrap();
+            file.set_len(size).unwrap(); // sparse: nothing is written
+        }
+        images.attach("at.iso", Medium::Cdrom).unwrap();
+        let e = images.attach("over.iso", Medium::Cdrom).unwrap_err();
+        assert_eq!(e.kind, Refusal::Invalid);
+        assert!(e.message.contains("2.36 GB"), "{}", e.message);
+        assert!(e.message.contains("flash-ro"), "{}", e.message);
+        // The refusal took nothing out of the drive; as a flash drive it fits.
+        assert!(images.status_json().contains("\"name\":\"at.iso\""));
+        images.attach("over.iso", Medium::FlashReadOnly).unwrap();
+        let list = images.list_json().unwrap();
+        assert!(
+            list.contains(&format!("\"cdrom_max_size\":{CDROM_MAX_SIZE}")),
+            "{list}"
+        );
     }
 
     #[test]

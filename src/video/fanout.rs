@@ -6,6 +6,7 @@
 //! stays bounded by viewers × one frame.
 
 use std::io::{self, IoSlice, Write};
+use std::time::{Duration, Instant};
 
 use super::SharedFrame;
 
@@ -33,6 +34,9 @@ pub struct Viewer {
     sent: usize,
     /// Sequence number of the last frame started.
     last_seq: Option<u64>,
+    /// When the newest frame this viewer was up to date with was captured:
+    /// the last one it got whole, or before that the first it was offered.
+    caught_up: Option<Instant>,
     pub frames_sent: u64,
 }
 
@@ -40,6 +44,11 @@ impl Viewer {
     /// Whether the viewer is between parts.
     pub fn is_idle(&self) -> bool {
         self.frame.is_none()
+    }
+
+    /// How far behind `newest` (a capture time) the viewer's picture is.
+    pub fn lag(&self, newest: Instant) -> Duration {
+        behind(self.caught_up, newest)
     }
 
     /// Starts sending `latest` if idle and it is newer than the last frame sent.
@@ -60,6 +69,7 @@ impl Viewer {
             crate::metrics::FRAMES_SKIPPED.add(latest.seq - last - 1);
         }
         self.last_seq = Some(latest.seq);
+        self.caught_up.get_or_insert(latest.captured);
         self.frame = Some(latest.clone());
         self.sent = 0;
     }
@@ -96,11 +106,18 @@ impl Viewer {
             if !write_parts(out, &parts, &mut self.sent)? {
                 return Ok(Progress::Blocked);
             }
+            self.caught_up = Some(frame.captured);
             self.frame = None;
             self.frames_sent += 1;
             crate::metrics::FRAMES_SENT.inc();
         }
     }
+}
+
+/// How far a viewer that was last up to date with a frame captured at
+/// `caught_up` is behind a frame captured at `newest`: zero before it had any.
+pub fn behind(caught_up: Option<Instant>, newest: Instant) -> Duration {
+    caught_up.map_or(Duration::ZERO, |t| newest.saturating_duration_since(t))
 }
 
 /// Writes `parts` (a message's small header and the shared frame bytes,
@@ -184,6 +201,27 @@ mod tests {
         // The same frame is not sent twice.
         assert_eq!(v.write_to(&mut s, Some(&f1)).unwrap(), Progress::Idle);
         assert_eq!(v.frames_sent, 1);
+    }
+
+    #[test]
+    fn test_lag_grows_while_blocked_and_ends_when_caught_up() {
+        let epoch = Instant::now();
+        let at = |ms| epoch + Duration::from_millis(ms);
+        let mut v = Viewer::default();
+        assert_eq!(v.lag(at(500)), Duration::ZERO, "nothing offered yet");
+        let mut s = Socket {
+            data: Vec::new(),
+            room: 10,
+        };
+        let f1 = frame(1, at(0));
+        assert_eq!(v.write_to(&mut s, Some(&f1)).unwrap(), Progress::Blocked);
+        // Stuck on its first frame: behind by the age of the newest capture.
+        assert_eq!(v.lag(at(400)), Duration::from_millis(400));
+        s.room = 1 << 20;
+        let f9 = frame(9, at(300));
+        assert_eq!(v.write_to(&mut s, Some(&f9)).unwrap(), Progress::Idle);
+        assert_eq!(v.lag(at(300)), Duration::ZERO, "caught up with frame 9");
+        assert_eq!(v.lag(at(340)), Duration::from_millis(40));
     }
 
     #[test]

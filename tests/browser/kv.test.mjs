@@ -68,6 +68,8 @@ async function openUi(context) {
     if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`);
   });
   p.on('websocket', (ws) => {
+    // The serial console's raw bytes are its own test's business.
+    if (new URL(ws.url()).pathname === '/ws/serial') return;
     const isVideo = new URL(ws.url()).pathname === '/ws/video';
     if (isVideo) p.videoUrls.push(ws.url());
     ws.on('framesent', (f) => {
@@ -968,6 +970,45 @@ test('the media panel uploads with progress, resumes, attaches, ejects and delet
   assert.ok(await page.isHidden('#media'));
 });
 
+test('an image too big for the USB CD-ROM is offered as a read-only drive, before upload and attach', async () => {
+  const images = async () => (await get('/api/images')).json();
+  const { cdrom_max_size: max } = await images();
+  assert.equal(max, 1151999 * 2048, 'the cap measured in tests/vm/scenarios/51-cdrom-limit.sh');
+  // Sparse: the size is what matters, nothing is written.
+  const big = path.join(process.env.KV_IMAGES, 'big.iso');
+  fs.closeSync(fs.openSync(big, 'w'));
+  fs.truncateSync(big, max + 2048);
+  try {
+    const refused = await fetch(`${base}/api/media/attach`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'big.iso', mode: 'cdrom' }),
+    });
+    assert.equal(refused.status, 400);
+    assert.match((await refused.json()).error, /big\.iso is 2\.36 GB .*shows only the first 2\.36 GB .*flash-ro/);
+
+    await page.click('#media-toggle');
+    await page.waitForSelector('#media:not([hidden])');
+    await page.setInputFiles('#media-file', big);
+    assert.match(await page.textContent('#media-rate'),
+      /^big\.iso is 2\.2 GiB; the target's USB CD-ROM shows only the first 2\.2 GiB of an image\. Once uploaded, attach it as "Drive \(read-only\)"\.$/);
+    await page.setInputFiles('#media-file', []);
+
+    const row = 'tr[data-name="big.iso"]';
+    await page.waitForSelector(row, { timeout: 15000 }); // the panel's next refresh
+    let asked = '';
+    page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+    await page.click(`${row} >> text=CD-ROM`);
+    await page.waitForSelector(`${row}.attached`);
+    assert.match(asked, /Attach it as a read-only drive instead\?/);
+    assert.deepEqual((await images()).attached, { name: 'big.iso', mode: 'flash-ro' });
+    await page.click(`${row} >> text=Eject`);
+    await page.waitForSelector(`${row}:not(.attached)`);
+  } finally {
+    fs.rmSync(big);
+  }
+  await page.click('#media-toggle');
+  assert.ok(await page.isHidden('#media'));
+});
+
 test('at 1366x768 the whole UI fits the window: the toolbar never scrolls away', async () => {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   const p = await openUi(context);
@@ -1426,6 +1467,78 @@ test('with a password, a restart that lost the session says so at login and come
     const other = during.filter((e) => !/^HTTP 401 for .*\/(ws|api\/session|ws\/video)$|WebSocket connection to .* failed/.test(e));
     assert.deepEqual(other, [], 'no other errors');
   }
+});
+
+test('the serial console types a command, shows the answer, pastes, and redraws the screen', async () => {
+  // A page of its own: earlier tests leave theirs elsewhere (about:blank, another kv).
+  const p = await openUi(page.context());
+  await until(async () => !(await p.isHidden('#serial-toggle')), 'the Console button (kv --serial)');
+  await p.click('#serial-toggle');
+  await until(async () => (await p.textContent('#serial-state')) === 'connected', 'the console connected');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'serial-screen', 'the terminal has focus');
+  // The screen's rows (the last child; the first holds the scrollback), blanks trimmed.
+  const rows = () => p.evaluate(() => [...document.querySelectorAll('#serial-screen > div:last-child > .term-row')]
+    .map((r) => r.textContent.trimEnd()));
+  await until(async () => (await rows()).some((l) => l === 'demo@kv:~$'), 'the prompt from the scrollback');
+  await p.keyboard.type('echo kv-$((6*7))');
+  await p.keyboard.press('Enter');
+  // The far end computed it: the page only sent what was typed.
+  await until(async () => (await rows()).includes('kv-42'), 'kv-42 on a line of its own');
+  // Backspace erases on the target's echo; Ctrl+C is byte 3, which drops the line.
+  await p.keyboard.type('echo nox');
+  await p.keyboard.press('Backspace');
+  await p.keyboard.press('Control+KeyC');
+  await until(async () => (await rows()).includes('demo@kv:~$ echo no^C'), 'Backspace and Ctrl+C on the target');
+  // A paste goes as typed bytes, its newline as Enter.
+  await p.evaluate(() => {
+    const data = new DataTransfer();
+    data.setData('text/plain', 'echo pasted-$((2+3))\n');
+    document.getElementById('serial-screen').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  await until(async () => (await rows()).includes('pasted-5'), 'the pasted command answered');
+  // `clear` sends ESC [H ESC [2J: home and erase, the prompt alone on the first row.
+  await p.keyboard.type('clear');
+  await p.keyboard.press('Enter');
+  await until(async () => {
+    const now = await rows();
+    return now[0] === 'demo@kv:~$' && now.slice(1).every((l) => l === '');
+  }, 'a cleared screen with the prompt on top');
+  // A boot menu as GRUB draws it: cursor addressing, line drawing, the entry in reverse.
+  await p.keyboard.type('menu');
+  await p.keyboard.press('Enter');
+  await until(async () => (await rows())[1] === `  ┌${'─'.repeat(40)}┐`, 'the menu box drawn');
+  const menu = await rows();
+  assert.equal(menu[2], `  │*${'Debian GNU/Linux'.padEnd(39)}│`);
+  assert.equal(menu[5], `  └${'─'.repeat(40)}┘`);
+  const chosen = await p.evaluate(() => {
+    const span = [...document.querySelectorAll('#serial-screen span')].find((s) => s.textContent.startsWith('*Debian'));
+    return span && [getComputedStyle(span).backgroundColor, getComputedStyle(span).color];
+  });
+  assert.deepEqual(chosen, ['rgb(212, 212, 212)', 'rgb(12, 12, 12)'], 'the chosen entry in reverse video');
+  await p.screenshot({ path: path.join(artifacts, 'serial-console.png') });
+  const size = await p.textContent('#serial-size');
+  const [, cols, rowCount, sttyRows, sttyCols] = size.match(/^(\d+)×(\d+) — tell the target: stty rows (\d+) cols (\d+)$/) || [];
+  assert.ok(cols && Number(cols) >= 20 && sttyCols === cols && sttyRows === rowCount, size);
+  assert.equal((await rows()).length, Number(rowCount), 'as many rows as the panel says');
+  // `size` asks where the cursor lands when sent to 999;999: the terminal reports its size.
+  await p.keyboard.type('size');
+  await p.keyboard.press('Enter');
+  const sizeLine = `rows ${rowCount} cols ${cols}`;
+  await until(async () => (await rows()).includes(sizeLine), `"${sizeLine}" from the cursor position report`);
+  // Opened again, the page gets the old output again, the query too: it must not answer
+  // that one (a stray report typed into the target) — only a page someone types in does.
+  await p.click('#serial-close');
+  assert.ok(await p.isHidden('#serial'));
+  await p.click('#serial-toggle');
+  await until(async () => (await p.textContent('#serial-state')) === 'connected', 'the console connected again');
+  await p.keyboard.type('echo again');
+  await p.keyboard.press('Enter');
+  await until(async () => (await rows()).includes('again'), 'typing after reconnecting');
+  const reports = await p.evaluate(() => [...document.querySelectorAll('#serial-screen .term-row')]
+    .filter((r) => /^rows \d+ cols \d+$/.test(r.textContent.trim())).length);
+  assert.equal(reports, 1, 'the replayed query went unanswered');
+  await p.click('#serial-close');
+  await p.close();
 });
 
 test('no page errors, console errors or CSP violations', () => {

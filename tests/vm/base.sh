@@ -37,7 +37,7 @@ vm_apt_init "$CACHE"
 
 # Kernel modules the scenarios may load; their dependencies come from modules.dep.
 MODULES="vivid v4l2loopback
- dummy_hcd libcomposite usb_f_hid usb_f_mass_storage usb_f_ecm usb_f_ncm usb_f_rndis
+ dummy_hcd libcomposite usb_f_hid usb_f_mass_storage usb_f_ecm usb_f_ncm usb_f_rndis usb_f_acm cdc_acm
  usbhid hid_generic evdev usb_storage sd_mod sr_mod cdrom cdc_ether cdc_ncm rndis_host
  loop vfat nls_cp437 nls_ascii nls_utf8
  kv_vm_crash kv_vm_gpio"

@@ -119,3 +119,14 @@ provoke() {
   sleep 1
   echo "$1" > /sys/module/kv_vm_crash/parameters/crash
 }
+
+# host_block sd|sr : the host-side block device (flash drive or CD-ROM) of a gadget on
+# dummy_hcd; 1 while there is none.
+host_block() {
+  local b
+  for b in /sys/block/"$1"*; do
+    [ -e "$b" ] || continue
+    case "$(readlink -f "$b/device")" in *dummy_hcd*) echo "/dev/${b##*/}"; return 0 ;; esac
+  done
+  return 1
+}

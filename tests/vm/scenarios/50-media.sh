@@ -27,15 +27,6 @@ keyboard() {
   done
   return 1
 }
-# The host-side block device (sd or sr) of kv's drives.
-host_block() {
-  local b
-  for b in /sys/block/"$1"*; do
-    [ -e "$b" ] || continue
-    case "$(readlink -f "$b/device")" in *dummy_hcd*) echo "/dev/${b##*/}"; return 0 ;; esac
-  done
-  return 1
-}
 put() { # NAME FILE: PUT the file's bytes, print the status line
   { printf 'PUT /api/images/%s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/octet-stream\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' \
       "$1" "$KV_PORT" "$(wc -c < "$2")"; cat "$2"; } | timeout 60 nc 127.0.0.1 "$KV_PORT" > /tmp/put.log 2>&1

@@ -142,6 +142,19 @@ if [ "$got_lease" = 1 ]; then
     result ethernet-no-default-route PASS "no default route in the target's namespace"
   fi
   check ethernet-ping-board $NSX ping -c 2 -W 5 $BOARD
+  # Wake-on-LAN over the USB link: the magic packet kv sends to the link's broadcast
+  # arrives on the target's side byte for byte (6 x ff, then the MAC 16 times).
+  spawn wol $NSX guest-tools udp-recv 9 30
+  waitfor 10 grep -q 'listening udp 9' /tmp/wol.log
+  mac=525400a1b2c3 want=ffffffffffff
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do want=$want$mac; done
+  answer=$(guest-tools http POST "$KV_URL/api/wol" '{"mac":"52:54:00:a1:b2:c3"}' 2>&1 | tail -n 1)
+  if waitfor 20 grep -q "^datagram from $BOARD:[0-9]* bytes=102 hex=$want\$" /tmp/wol.log; then
+    result ethernet-wol-usb-link PASS "$(grep -o 'datagram from [^ ]* bytes=102' /tmp/wol.log), the magic packet for 52:54:00:a1:b2:c3; kv: $answer"
+  else
+    result ethernet-wol-usb-link FAIL "kv: $answer; listener: $(excerpt /tmp/wol.log 2 | cut -c1-300)"
+  fi
+  stop wol
 else
   result ethernet-dhcp-lease FAIL "$(lease_failure)"
 fi

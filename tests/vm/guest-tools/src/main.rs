@@ -8,6 +8,8 @@ mod evdev;
 mod feed;
 mod http;
 mod jpeg;
+mod serial;
+mod udp;
 mod watch;
 mod ws;
 mod wsvideo;
@@ -24,6 +26,10 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
   ws-send [--wait S | --hold S] [--gap MS] [--origin O|none] URL JSON...
                                          send text messages on a WebSocket, print the replies
                                          until quiet for S s (--wait) or for S s (--hold)
+  ws-serial URL SECONDS WANT [BYTES...]  /ws/serial client: send each BYTES (escapes: \\r \\n \\xHH)
+                                         as a binary message, read until the output holds WANT
+                                         ('-': nothing) or SECONDS pass
+  tty-read DEV SECONDS                   print what arrives on a tty (raw mode) for SECONDS
   evdev-read DEV SECONDS                 print input events (EV_KEY/REL/ABS/LED) for SECONDS
   evdev-write DEV TYPE CODE VALUE        write one input event (e.g. EV_LED 1 1: Caps Lock on)
   evdev-keys DEV                         print the keys DEV has down now ('keys down: 30 42'
@@ -40,6 +46,8 @@ const USAGE: &str = "usage: guest-tools COMMAND ARGS...
                                          changed) and different.jpg, 4:2:2 q90, into DIR
   feed-link DEV FPS LINK                 write the JPEG file LINK names into v4l2loopback,
                                          read again for every frame
+  udp-recv PORT SECONDS                  print the first datagram to PORT (any address,
+                                         broadcasts too) as 'datagram from A bytes=N hex=...'
   ws-video-check URL LINK STILL_SECS FIRST NEXT...
                                          /ws/video client: apply and ack every update, check the
                                          picture is FIRST, still for STILL_SECS, then re-point
@@ -72,6 +80,10 @@ fn main() -> ExitCode {
             number(n).and_then(|n| number(secs).and_then(|s| http::stream_read(url, n, s)))
         }
         ["ws-send", rest @ ..] => ws_send(rest),
+        ["ws-serial", url, secs, want, sends @ ..] => {
+            number(secs).and_then(|s| serial::ws_serial(url, s, want, sends))
+        }
+        ["tty-read", dev, secs] => number(secs).and_then(|s| serial::tty_read(dev, s)),
         ["evdev-read", dev, secs] => number(secs).and_then(|s| evdev::read(dev, s)),
         ["evdev-write", dev, kind, code, value] => evdev::write(dev, kind, code, value),
         ["evdev-keys", dev] => evdev::keys_down(dev),
@@ -88,6 +100,10 @@ fn main() -> ExitCode {
         ["ws-video-check", url, link, secs, first, next @ ..] => {
             number(secs).and_then(|s| wsvideo::check(url, link, s, first, next))
         }
+        ["udp-recv", port, secs] => port
+            .parse()
+            .map_err(|_| format!("{port:?} is not a UDP port"))
+            .and_then(|p| number(secs).and_then(|s| udp::recv(p, s))),
         ["bench-feed", dev, fps, files @ ..] => {
             number(fps).and_then(|fps| bench::feed_files(dev, fps, files))
         }
