@@ -29,6 +29,8 @@ pub struct App {
     pub macros: crate::macros::Macros,
     /// Wake-on-LAN: the MAC to wake and where packets go.
     pub wol: crate::net::wol::Wol,
+    /// The ATX buttons and LEDs, with `--atx-*` (simulated in `--demo`).
+    pub atx: Option<crate::atx::Atx>,
     /// Each video viewer's kind and lag, as the loop found them this turn
     /// (for `/metrics`; at most `--max-connections` entries).
     pub viewer_lags: Vec<crate::metrics::ViewerLag>,
@@ -62,6 +64,7 @@ impl App {
             net: None,
             demo,
             media: None,
+            atx: None,
             viewer_lags: Vec::new(),
             serial: None,
         }
@@ -73,12 +76,17 @@ impl App {
             .net
             .as_ref()
             .map_or_else(|| "null".into(), crate::net::UsbNet::status_json);
+        let atx = self
+            .atx
+            .as_ref()
+            .map_or_else(|| "null".into(), crate::atx::Atx::status_json);
         json::Object::new()
             .str("version", env!("CARGO_PKG_VERSION"))
             .bool("demo", self.demo.is_some())
             .raw("video", &self.video.status_json(now))
             .raw("hid", &self.hid_json())
             .raw("network", &network)
+            .raw("atx", &atx)
             .raw(
                 "serial",
                 &self

@@ -36,6 +36,9 @@ const VIDEO: Token = Token(2);
 /// PRIORITY too: a V4L2 event (the source changed) is POLLPRI, not readable.
 const VIDEO_INTEREST: Interest = Interest::READABLE.add(Interest::PRIORITY);
 const HID: Token = Token(3);
+/// The ATX LEDs' lines (edges), registered once at start: the last token
+/// before the connections', which listeners never reach (see `new`).
+const ATX: Token = Token(FIRST_CONN - 1);
 /// The serial console's tty (`--serial`).
 const SERIAL: Token = Token(4);
 /// Listener `i` is `Token(FIRST_LISTENER + i)`.
@@ -84,7 +87,7 @@ impl Server {
     pub fn new(mut listeners: Vec<Listener>, app: App) -> io::Result<Server> {
         let poll = Poll::new()?;
         let signals = Signals::new()?;
-        if FIRST_LISTENER + listeners.len() > FIRST_CONN {
+        if FIRST_LISTENER + listeners.len() > ATX.0 {
             return Err(io::Error::other("too many listening sockets"));
         }
         for (i, listener) in listeners.iter_mut().enumerate() {
@@ -99,6 +102,15 @@ impl Server {
             SIGNALS,
             Interest::READABLE,
         )?;
+        for fd in app
+            .atx
+            .as_ref()
+            .map(crate::atx::Atx::fds)
+            .unwrap_or_default()
+        {
+            poll.registry()
+                .register(&mut SourceFd(&fd), ATX, Interest::READABLE)?;
+        }
         let now = Instant::now();
         let mut server = Server {
             poll,
@@ -142,6 +154,11 @@ impl Server {
             let mut video_ready = false;
             for event in events.iter() {
                 match event.token() {
+                    ATX => {
+                        if let Some(atx) = &mut self.app.atx {
+                            atx.on_ready(now);
+                        }
+                    }
                     Token(t) if (FIRST_LISTENER..FIRST_CONN).contains(&t) => {
                         self.accept(t - FIRST_LISTENER, now)
                     }
@@ -197,6 +214,7 @@ impl Server {
         let conns = self.conns.iter().flatten().map(Conn::poll_at);
         let deadlines = [
             self.app.video.poll_at(),
+            self.app.atx.as_ref().and_then(crate::atx::Atx::poll_at),
             self.app.hid.poll_at(),
             self.app
                 .udc
@@ -481,6 +499,15 @@ impl Server {
         }
         if let Some(serial) = &mut self.app.serial {
             serial.on_timer(now);
+        }
+        if let Some(atx) = &mut self.app.atx {
+            if atx.poll_at().is_some_and(|t| t <= now) {
+                atx.poll(now);
+            }
+            if atx.take_changed() {
+                // A LED or a press changed: the UI hears of it now, not in a second.
+                self.next_status = now;
+            }
         }
         if now >= self.next_status {
             self.next_status = now + STATUS_EVERY;

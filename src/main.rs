@@ -3,7 +3,7 @@
 //! the event loop. See README.md for what kv is and docs/API.md for its routes.
 #![deny(unsafe_code)]
 
-use kv::{app, auth, config, demo, event_loop, gadget, hid, media, net, serial, tls, video};
+use kv::{app, atx, auth, config, demo, event_loop, gadget, hid, media, net, serial, tls, video};
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -162,6 +162,7 @@ fn run(args: Args) -> Result<(), String> {
     app.auth.set_accounts(accounts, shares);
     app.udc = gadget.as_ref().map(|gadget| gadget.udc_watch(now));
     app.net = usb_net(&app.config, gadget.as_ref(), now);
+    app.atx = atx(&app.config, app.demo.as_ref(), now)?;
     app.serial = serial_console(&app.config, gadget.as_ref(), now)?;
     let mut server = event_loop::Server::new(listeners, app)
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
@@ -282,4 +283,30 @@ fn gadget_sinks(gadget: &gadget::Gadget) -> Result<HidSinks, String> {
         node(Function::MouseAbsolute),
         node(Function::MouseRelative),
     )
+}
+
+/// The ATX lines, with `--atx-*`; in `--demo` without them, the simulated
+/// target's front panel.
+fn atx(
+    config: &Config,
+    demo: Option<&demo::DemoTarget>,
+    now: Instant,
+) -> Result<Option<atx::Atx>, String> {
+    let durations = config.atx.as_ref().map(|a| a.durations).unwrap_or_default();
+    // Lines given win over the demo's panel: the VM tests run the demo
+    // target's screen with real GPIO lines.
+    let pins: Box<dyn atx::line::Pins> = match (&config.atx, demo) {
+        (Some(atx), _) => Box::new(atx::line::GpioPins::open(
+            std::path::Path::new("/dev"),
+            &atx.wiring(),
+        )?),
+        (None, Some(demo)) => demo.front_panel(),
+        (None, None) => return Ok(None),
+    };
+    let what = match config.atx {
+        Some(_) => "GPIO lines held",
+        None => "the demo target's front panel",
+    };
+    log::info!("🔌 ATX: {what}");
+    Ok(Some(atx::Atx::new(pins, durations, now)))
 }

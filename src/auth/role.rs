@@ -114,7 +114,7 @@ pub fn least_role(act: Act) -> Role {
         Act::Change("/api/hid/release" | "/api/hid/layout" | "/api/hid/settings") => Operator,
         Act::Change("/api/media/attach" | "/api/media/eject") => Operator,
         Act::Change(p) if p.starts_with("/api/images/") => Operator,
-        Act::Change("/api/macros" | "/api/wol") => Operator,
+        Act::Change("/api/macros" | "/api/wol" | "/api/atx") => Operator,
         Act::Change("/api/shares") => Operator,
         Act::Change(p) if p.starts_with("/api/shares/") => Operator,
         Act::Change(_) => Admin,
@@ -188,6 +188,7 @@ mod tests {
             "/api/images/x.iso",
             "/api/macros",
             "/api/wol",
+            "/api/atx",
             "/api/accounts",
             "/api/shares",
         ] {
@@ -200,7 +201,9 @@ mod tests {
                 "{path}"
             );
         }
-        for kind in ["key", "abs", "rel", "wheel", "release", "paste", "nonsense"] {
+        for kind in [
+            "key", "abs", "rel", "wheel", "release", "paste", "serial", "nonsense",
+        ] {
             assert!(viewer.may(Act::Message(kind)).is_err(), "{kind}");
         }
         assert!(viewer.may(Act::Message("control")).is_ok());
@@ -214,11 +217,13 @@ mod tests {
             "/api/video/mode",
             "/api/images/a.img",
             "/api/macros",
+            "/api/atx",
             "/api/shares",
         ] {
             assert!(operator.may(Act::Change(path)).is_ok(), "{path}");
         }
         assert!(operator.may(Act::Message("key")).is_ok());
+        assert!(operator.may(Act::Message("serial")).is_ok());
         assert!(operator.may(Act::Read("/api/accounts")).is_err());
         assert!(operator.may(Act::Change("/api/accounts")).is_err());
         assert!(operator.may(Act::Change("/api/accounts/bob")).is_err());

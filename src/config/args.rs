@@ -223,6 +223,37 @@ pub struct Args {
     #[argh(option, default = "String::from(\"auto\")")]
     pub control: String,
 
+    /// ATX power button: the GPIO line (gpiochipN:OFFSET or a line name)
+    /// that presses it, through an optocoupler or relay (docs/HARDWARE.md)
+    #[argh(option)]
+    pub atx_power: Option<String>,
+
+    /// ATX reset button's GPIO line (gpiochipN:OFFSET or a line name)
+    #[argh(option)]
+    pub atx_reset: Option<String>,
+
+    /// GPIO line reading the target's power LED (gpiochipN:OFFSET or a name)
+    #[argh(option)]
+    pub atx_power_led: Option<String>,
+
+    /// GPIO line reading the target's HDD LED (gpiochipN:OFFSET or a name)
+    #[argh(option)]
+    pub atx_hdd_led: Option<String>,
+
+    /// an ATX line that is active-low: power, reset, power-led or hdd-led;
+    /// repeat for more (default: all active-high)
+    #[argh(option)]
+    pub atx_active_low: Vec<String>,
+
+    /// how long a short ATX press holds the button, in ms (default 500)
+    #[argh(option, default = "500")]
+    pub atx_short_press: u64,
+
+    /// how long a long ATX press (force off) holds the power button, in ms
+    /// (default 5000)
+    #[argh(option, default = "5000")]
+    pub atx_long_press: u64,
+
     #[argh(subcommand)]
     pub command: Option<super::user_args::Command>,
 }

@@ -15,6 +15,7 @@ use crate::net::UsbNetConfig;
 use crate::tls::TlsSource;
 
 mod args;
+mod atx;
 mod secrets;
 mod usb;
 pub mod user_args;
@@ -67,6 +68,8 @@ pub struct Config {
     pub wol_mac: Option<crate::net::wol::Mac>,
     /// `--wol-to`; empty: the LAN broadcast.
     pub wol_to: Vec<std::net::SocketAddrV4>,
+    /// `--atx-*`: the ATX buttons and LEDs, when any line is wired.
+    pub atx: Option<crate::atx::AtxConfig>,
 }
 
 /// Reads the environment variables kv uses; a function so tests can fake it.
@@ -133,6 +136,7 @@ impl Config {
         let tls = tls_source(&args)?;
         let http_listen = http_listen(args.http_port.as_deref(), ip, listen, tls.is_some())?;
         let known_names = known_names(&args.host_name, &args.tls_name, tls.as_ref())?;
+        let atx = atx::atx_config(&args)?;
         Ok(Config {
             listen,
             device: args.device,
@@ -174,6 +178,7 @@ impl Config {
                 .iter()
                 .map(|t| crate::net::wol::parse_destination(t))
                 .collect::<Result<_, _>>()?,
+            atx,
         })
     }
 }

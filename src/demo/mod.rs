@@ -5,6 +5,7 @@
 //! and report state exactly as with real hardware, so the demo exercises them.
 
 mod console;
+mod power;
 mod screen;
 mod sinks;
 mod source;
@@ -48,6 +49,11 @@ impl DemoTarget {
                 Pointing::Relative,
             ))),
         }
+    }
+
+    /// The front panel kv's ATX control presses and reads (`atx`).
+    pub fn front_panel(&self) -> Box<dyn crate::atx::line::Pins> {
+        Box::new(power::FrontPanel::new(self.screen.clone()))
     }
 
     /// Everything typed on the console (the newest 64 KiB), for `/api/demo/screen`.

@@ -60,6 +60,8 @@ pub struct Screen {
     /// Modifier bits of the keyboard's current report, shown in the status bar.
     modifiers: u8,
     leds: u8,
+    /// Off after a forced power-off (ATX long press): the screen is black.
+    powered: bool,
     dirty: bool,
 }
 
@@ -84,6 +86,7 @@ impl Screen {
             clicks: VecDeque::new(),
             modifiers: 0,
             leds: 0,
+            powered: true,
             dirty: true,
         }
     }
@@ -104,6 +107,22 @@ impl Screen {
     /// Returns whether anything changed since the last call, and clears the flag.
     pub fn take_dirty(&mut self) -> bool {
         std::mem::take(&mut self.dirty)
+    }
+
+    pub fn powered(&self) -> bool {
+        self.powered
+    }
+
+    pub fn set_powered(&mut self, on: bool) {
+        self.powered = on;
+        self.dirty = true;
+    }
+
+    /// A reset: the console starts empty, as after a reboot.
+    pub fn reboot(&mut self) {
+        self.console = Console::default();
+        self.scroll = 0;
+        self.dirty = true;
     }
 
     pub fn leds(&self) -> u8 {
@@ -221,6 +240,9 @@ impl Screen {
         let (width, height) = (self.mode.width, self.mode.height);
         let g = self.geometry();
         let (s, m) = (g.scale, g.margin as i32);
+        if !self.powered {
+            return Canvas::new(width, height, Rgb::BLACK);
+        }
         let mut canvas = Canvas::new(width, height, BACKGROUND);
 
         // Title bar: name, lock LEDs, clock.

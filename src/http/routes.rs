@@ -293,6 +293,11 @@ fn authorized(
             Action::Respond(post(req, app, now, wake(body)))
         }
         "/api/wol" => not_allowed("GET, HEAD, POST"),
+        // ATX power control: every route here presses a button (operator only).
+        "/api/atx" if req.method == Method::Post => {
+            Action::Respond(post(req, app, now, press_atx(body)))
+        }
+        "/api/atx" => not_allowed("POST"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
         p if p == "/api/shares" || p.starts_with(shares::PREFIX) => {
             shares::route(req, body, principal, app)
@@ -690,6 +695,46 @@ fn wake(body: &[u8]) -> Handler {
                     .finish(),
             ),
             Err(e) => Response::error(Status::ServiceUnavailable, &e),
+        }
+    })
+}
+
+/// `POST /api/atx` with `{"action":"power"|"power_long"|"reset"}`: starts
+/// the press and answers at once; `/api/status`'s `atx.pressing` shows it
+/// until the button is let go.
+fn press_atx(body: &[u8]) -> Handler {
+    let usage = "body must be JSON like {\"action\":\"power\"} (power, power_long or reset)";
+    let action = std::str::from_utf8(body)
+        .map_err(|_| usage.to_string())
+        .and_then(|text| Value::parse(text).map_err(|e| format!("{usage}: {e}")))
+        .and_then(|v| {
+            v.get("action")
+                .and_then(Value::as_str)
+                .and_then(crate::atx::Action::parse)
+                .ok_or_else(|| usage.to_string())
+        });
+    Box::new(move |app, now| {
+        let action = match action {
+            Ok(action) => action,
+            Err(e) => return Response::error(Status::BadRequest, &e),
+        };
+        let Some(atx) = &mut app.atx else {
+            return Response::error(
+                Status::NotFound,
+                "no ATX here: start kv with --atx-power LINE (and --atx-reset, --atx-power-led, --atx-hdd-led)",
+            );
+        };
+        match atx.press(action, now) {
+            Ok(()) => Response::ok_json(),
+            Err(e @ crate::atx::Refusal::Busy(_)) => {
+                Response::error(Status::Conflict, &e.to_string())
+            }
+            Err(e @ crate::atx::Refusal::NotWired(_)) => {
+                Response::error(Status::NotFound, &e.to_string())
+            }
+            Err(e @ crate::atx::Refusal::Failed(_)) => {
+                Response::error(Status::InternalServerError, &e.to_string())
+            }
         }
     })
 }

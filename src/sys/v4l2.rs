@@ -17,6 +17,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::ptr::NonNull;
 
+use super::{c_string, zeroed};
 use v4l::v4l2::vidioc;
 use v4l::v4l_sys::*;
 
@@ -61,44 +62,14 @@ pub fn open(path: &Path) -> io::Result<OwnedFd> {
     Ok(file.into())
 }
 
-/// Issues one ioctl, retrying when a signal interrupts it.
+/// Issues one ioctl (`super::ioctl`) with a request number of `v4l`'s type.
 ///
 /// Every caller passes the argument type that `request` encodes (the pairs
-/// are the ones in videodev2.h), which is what makes the call sound.
+/// are the ones in videodev2.h), which is what makes the call sound; the
+/// structures start zeroed (`zeroed`), all-zero being valid for the plain C
+/// structs of videodev2.h and what the API expects.
 fn ioctl<T>(fd: BorrowedFd, request: vidioc::_IOC_TYPE, arg: &mut T) -> io::Result<()> {
-    loop {
-        // SAFETY: `arg` is a live, exclusive, correctly sized argument for
-        // `request` (see above); the kernel reads/writes only within it.
-        // `syscall` sidesteps libc's per-target `ioctl` request type.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_ioctl,
-                fd.as_raw_fd(),
-                request as libc::c_ulong,
-                arg as *mut T,
-            )
-        };
-        if ret != -1 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-/// A zero-initialised V4L2 argument structure.
-fn zeroed<T: Copy>() -> T {
-    // SAFETY: only used for the plain C structs of videodev2.h (integers,
-    // arrays, unions of those and raw pointers), for which all-zero is valid
-    // and is what the API expects before filling in the request fields.
-    unsafe { std::mem::zeroed() }
-}
-
-fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned()
+    super::ioctl(fd, request as libc::c_ulong, arg)
 }
 
 /// What VIDIOC_QUERYCAP says about one device node.

@@ -538,6 +538,44 @@ test('the Wake button asks for the MAC and shows what kv answered', async () => 
     'Not sent: "zz:bb:cc:dd:ee:ff" is not a MAC address; write six hex pairs like aa:bb:cc:dd:ee:ff');
 });
 
+const atxStatus = async () => (await (await get('/api/status')).json()).atx;
+
+test('the Power menu: force off only after the confirmation, the LED and the picture follow', async () => {
+  // The demo target's front panel: its power LED is lit while it runs; a long press
+  // (5 s by default) turns it off, its screen black; a short press on again.
+  assert.ok(await page.isVisible('#atx summary'), 'the Power menu shows (the demo has ATX)');
+  await until(async () => (await page.getAttribute('#atx-power-led', 'class')).includes('on'), 'the power LED lit');
+  assert.ok(await page.isHidden('#atx-hdd-led'), 'no HDD LED wired in the demo');
+
+  await page.click('#atx summary');
+  await page.click('#atx-power-long');
+  assert.ok(await page.isVisible('#atx-confirm'), 'force off asks first');
+  await page.click('#atx-confirm-no');
+  assert.ok(await page.isHidden('#atx-confirm'));
+  assert.equal((await atxStatus()).pressing, null, 'Cancel pressed nothing');
+
+  await page.click('#atx summary');
+  await page.click('#atx-power-long');
+  await page.click('#atx-confirm-yes');
+  await until(async () => (await atxStatus()).pressing === 'power_long', 'the long press running');
+  assert.equal(await page.textContent('#atx-said'), 'Power held (force off)');
+  // Another press while it runs is refused, and the page says why.
+  const errorsBefore = pageErrors.length;
+  await page.click('#atx summary');
+  await page.click('#atx-power');
+  await until(async () => /^Not pressed/.test(await page.textContent('#atx-said')), 'the refusal shown');
+  assert.match(await page.textContent('#atx-said'), /a power_long press is still running \(\d+ ms left\)/);
+  const refused = pageErrors.splice(errorsBefore);
+  assert.deepEqual(refused.map((e) => e.replace(/http:\/\/[^/]+/, '')), ['HTTP 409 for /api/atx'], 'only the expected 409');
+
+  await until(async () => !(await page.getAttribute('#atx-power-led', 'class')).includes('on'), 'the power LED off', 15000);
+  await until(async () => (await frameSample(page)).mean < 3, 'a black picture');
+  await page.click('#atx summary');
+  await page.click('#atx-power');
+  await until(async () => (await page.getAttribute('#atx-power-led', 'class')).includes('on'), 'the power LED lit again');
+  await until(async () => (await frameSample(page)).variance > 10, 'the console back on the picture');
+});
+
 test('the screenshot button downloads a JPEG', async () => {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#screenshot')]);
   assert.match(download.suggestedFilename(), /^kv-\d{8}-\d{6}\.jpg$/);

@@ -11,7 +11,8 @@
 #                      modules.dep closure), v4l2-ctl, ip, dnsmasq, v4l2loopback.ko
 #                      built from the Debian source that suits this kernel, and
 #                      kv_vm_crash.ko (crash-module/: kernel failures on request for
-#                      the harness's self-test)
+#                      the harness's self-test) and kv_vm_gpio.ko (gpio-module/: GPIO
+#                      lines with edge interrupts for the ATX scenario)
 #   OUT/versions       what went in, one line each
 #
 # Usage: KV_VM_ARCH=.. KV_VM_KERNEL=.. base.sh KERNEL_ABI OUT
@@ -39,7 +40,7 @@ MODULES="vivid v4l2loopback
  dummy_hcd libcomposite usb_f_hid usb_f_mass_storage usb_f_ecm usb_f_ncm usb_f_rndis usb_f_acm cdc_acm
  usbhid hid_generic evdev usb_storage sd_mod sr_mod cdrom cdc_ether cdc_ncm rndis_host
  loop vfat nls_cp437 nls_ascii nls_utf8
- kv_vm_crash"
+ kv_vm_crash kv_vm_gpio"
 
 step() { echo "[vm-base $(date +%T)] $*" >&2; }
 
@@ -182,6 +183,9 @@ build_module "$SRC" v4l2loopback \
 # The self-test's crash module (Debian builds no lkdtm), built the same way.
 cp -r "$HERE/crash-module" "$WORK/crash-module"
 build_module "$WORK/crash-module" kv_vm_crash "fix tests/vm/crash-module for this kernel"
+# GPIO lines with edge interrupts for the ATX scenario (no gpio-sim in Debian's kernels).
+cp -r "$HERE/gpio-module" "$WORK/gpio-module"
+build_module "$WORK/gpio-module" kv_vm_gpio "fix tests/vm/gpio-module for this kernel"
 "$BB" depmod -b "$WORK/kernel" "$KVER"
 
 step "guest root: busybox, modules, tools"

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Microseconds on CLOCK_MONOTONIC, the clock both servers stamp frames with.
-fn monotonic_us() -> u64 {
+pub(crate) fn monotonic_us() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

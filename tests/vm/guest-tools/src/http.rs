@@ -147,6 +147,36 @@ pub fn request(method: &str, url: &str, body: &str) -> Outcome {
     Ok(())
 }
 
+/// GETs `url` until its body holds `text` (or `secs` pass), then prints
+/// when the answer that held it came, on CLOCK_MONOTONIC: a scenario
+/// compares that with when the kernel saw what changed (ATX: an input
+/// line's edge, stamped by kv_vm_gpio on the same clock).
+pub fn until(url: &str, text: &str, secs: u64) -> Outcome {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut requests = 0;
+    let mut missed_sent = None;
+    while std::time::Instant::now() < deadline {
+        let sent = crate::bench::monotonic_us();
+        let (_, body) = fetch("GET", url, "")?;
+        requests += 1;
+        if requests == 1 {
+            // The scenario changes what it waits for only once this polls.
+            println!("polling");
+        }
+        if String::from_utf8_lossy(&body).contains(text) {
+            // The change came between the last miss's request and this answer.
+            let missed = missed_sent.map_or("none".into(), |us: u64| us.to_string());
+            println!(
+                "seen at {} after {requests} requests (sent at {sent}, the last without it sent at {missed})",
+                crate::bench::monotonic_us()
+            );
+            return Ok(());
+        }
+        missed_sent = Some(sent);
+    }
+    Err(format!("{url}: no answer held {text:?} in {secs} s ({requests} requests)"))
+}
+
 /// One request: the response head and body.
 pub(crate) fn fetch(method: &str, url: &str, body: &str) -> Result<(Head, Vec<u8>), String> {
     let parsed = Url::parse(url)?;

@@ -20,6 +20,8 @@ use std::time::Duration;
 const USAGE: &str = "usage: guest-tools COMMAND ARGS...
   port-open HOST:PORT                    exit 0 if a TCP connect succeeds within 1 s
   http METHOD URL [BODY]                 one request; print the response head and body
+  http-until URL TEXT SECONDS            GET URL over and over until the body holds TEXT;
+                                         print 'seen at US' (CLOCK_MONOTONIC, microseconds)
   stream-read URL N [SECONDS]            read N parts of a multipart MJPEG stream, check each JPEG
   ws-send [--wait S | --hold S] [--gap MS] [--origin O|none] URL JSON...
                                          send text messages on a WebSocket, print the replies
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         ["port-open", addr] => http::port_open(addr),
         ["http", method, url] => http::request(method, url, ""),
         ["http", method, url, body] => http::request(method, url, body),
+        ["http-until", url, text, secs] => number(secs).and_then(|s| http::until(url, text, s)),
         ["stream-read", url, n] => number(n).and_then(|n| http::stream_read(url, n, 30)),
         ["stream-read", url, n, secs] => {
             number(n).and_then(|n| number(secs).and_then(|s| http::stream_read(url, n, s)))
