@@ -619,6 +619,14 @@ impl Gate {
             return self.busy(client, Duration::ZERO, now);
         }
         let standing = self.standing(client, now);
+        // The checker's queue is kept by standing as the budget is: on a
+        // board, where a check takes a second, guessers would otherwise
+        // keep every slot full and the operator's right password would
+        // find no room whatever the budget said.
+        if self.pending.len() + standing as usize >= checker::QUEUE {
+            log::debug!("{client}: password check refused, the checker's queue is full");
+            return self.busy(client, Duration::ZERO, now);
+        }
         if let Err(retry_after) = self.budget.take(standing, now) {
             log::debug!("{client}: password check refused, the budget of checks is spent");
             return self.busy(client, retry_after, now);
@@ -1355,6 +1363,43 @@ mod tests {
             panic!("the real user's check should start");
         };
         assert_eq!(answer(&mut gate, later), (ticket, allowed()));
+    }
+
+    /// On a board a check takes about a second, so checks wait in the
+    /// checker's queue however slowly the budget lets them start: guessers
+    /// may not fill it, or the operator's right password finds no room.
+    /// The last slot is kept for trusted addresses, as the last token is.
+    #[test]
+    fn test_attack_slow_checks_leave_the_queue_room_for_the_operator() {
+        let t0 = Instant::now();
+        let mut gate = Gate::new(Some(hashed()), t0);
+        gate.start_checker(Box::new(|| {})).unwrap();
+        let Verdict::Pending(_) = gate.check_password(ME, "admin", "s3cret:x", t0) else {
+            panic!()
+        };
+        answer(&mut gate, t0);
+        // A guesser a second, each with a full budget; no answer is taken
+        // (the checks are still running, as far as the gate knows).
+        let verdicts: Vec<Verdict> = (1..=10u32)
+            .map(|i| {
+                let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0100 + i));
+                gate.check(ip, Some(WRONG), None, t0 + Duration::from_secs(i.into()))
+            })
+            .collect();
+        let queued = verdicts
+            .iter()
+            .take_while(|v| matches!(v, Verdict::Pending(_)))
+            .count();
+        assert_eq!(queued, checker::QUEUE - 1, "{verdicts:?}");
+        assert!(verdicts[queued..]
+            .iter()
+            .all(|v| matches!(v, Verdict::Busy { .. })));
+        let later = t0 + Duration::from_secs(11);
+        let Verdict::Pending(ticket) = gate.check(ME, Some(RIGHT), None, later) else {
+            panic!("the operator's check should find room");
+        };
+        let got = answers(&mut gate, later, queued + 1);
+        assert!(got.contains(&(ticket, allowed())), "{got:?}");
     }
 
     /// Guessing addresses retrying the moment a check is free leave the
