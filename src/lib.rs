@@ -16,6 +16,7 @@ pub mod macros;
 pub mod media;
 pub mod metrics;
 pub mod net;
+pub mod qr;
 pub mod render;
 pub mod sys;
 #[cfg(test)]
