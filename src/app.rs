@@ -29,6 +29,10 @@ pub struct App {
     pub macros: crate::macros::Macros,
     /// Wake-on-LAN: the MAC to wake and where packets go.
     pub wol: crate::net::wol::Wol,
+    /// The audit log in `--state-dir`: logins, media, accounts, control.
+    pub audit: crate::audit::Audit,
+    /// Second-factor enrolments under way and wrong codes per account.
+    pub factors: crate::auth::factors::Factors,
 }
 
 impl App {
@@ -47,6 +51,8 @@ impl App {
                 config.wol_to.clone(),
                 &config.state_dir,
             ),
+            audit: crate::audit::Audit::new(&config.state_dir),
+            factors: Default::default(),
             config,
             video: Pipeline::new(source, now),
             hid,

@@ -32,6 +32,7 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 
 mod checker;
+pub mod factors;
 pub mod totp;
 pub use checker::Ticket;
 use checker::{Answer, Checker};
