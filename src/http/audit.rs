@@ -61,6 +61,28 @@ fn event_of(req: &Request, body: &[u8]) -> Option<(Event, String)> {
     }
 }
 
+/// A login decided, from the login page or Basic auth. The name typed is
+/// recorded only when it is an account's: people type passwords into the
+/// name field.
+pub fn login(app: &mut App, ip: IpAddr, typed: &str, ok: bool, detail: &str) {
+    let known = app.auth.configured_user() == Some(typed)
+        || app.auth.accounts().is_some_and(|a| a.find(typed).is_some());
+    let event = if ok { Event::LoginOk } else { Event::LoginFailed };
+    let detail = match known {
+        true => detail.to_string(),
+        false => format!("{detail} (a name that is no account's)"),
+    };
+    app.audit.record(
+        unix_now(),
+        Entry {
+            event,
+            user: known.then_some(typed),
+            address: Some(ip),
+            detail: &detail,
+        },
+    );
+}
+
 /// A finished upload of image `name`.
 pub fn uploaded(app: &mut App, name: &str, bytes: u64, ip: IpAddr, user: Option<&str>) {
     app.audit.record(
