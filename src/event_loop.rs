@@ -492,8 +492,8 @@ impl Server {
             return;
         }
         for slot in 0..self.conns.len() {
-            let session = self.conns[slot].as_ref().and_then(Conn::session);
-            if session.is_some_and(|s| ended.contains(&s)) {
+            let principal = self.conns[slot].as_ref().and_then(Conn::principal);
+            if principal.is_some_and(|p| ended.iter().any(|e| e.ends(p))) {
                 if let Some(conn) = &self.conns[slot] {
                     log::info!("{}: closed, its session is over", conn.peer());
                 }

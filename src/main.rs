@@ -26,6 +26,15 @@ fn main() -> ExitCode {
     if args.hash_password {
         return hash_password();
     }
+    if let Some(config::user_args::Command::User(user)) = args.command {
+        return match auth::cli::run(user, &args.state_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kv user: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -97,11 +106,13 @@ fn run(args: Args) -> Result<(), String> {
         (Box::new(source) as Box<dyn video::FrameSource>, sinks, None)
     };
 
+    // Before anything listens: a damaged accounts file stops kv here.
+    let accounts = auth::accounts::Accounts::open(&config.state_dir)?;
     let listeners = listeners(&config)?;
     raise_open_files(config.max_connections);
     // On any address: on loopback too, every local user and program (and
     // any web page that gets past the Host check) controls the target.
-    if config.credentials.is_none() {
+    if config.credentials.is_none() && accounts.is_empty() {
         let who = if config.listen.ip().is_loopback() {
             "every user and program on this machine"
         } else {
@@ -112,7 +123,7 @@ fn run(args: Args) -> Result<(), String> {
             config.listen.ip()
         );
         log::warn!(
-            "⚠️  Set KV_USER and KV_PASSWORD, --password-file or --password-hash (see docs/SECURITY.md)."
+            "⚠️  Add an account with `kv user add NAME`, or set KV_USER and KV_PASSWORD, --password-file or --password-hash (see docs/SECURITY.md)."
         );
     }
     let media = match &config.images {
@@ -147,6 +158,7 @@ fn run(args: Args) -> Result<(), String> {
     hid.set_jiggle(config.jiggle, now);
     let mut app = app::App::new(config, source, hid, demo, now);
     app.media = media;
+    app.auth.set_accounts(accounts);
     app.udc = gadget.as_ref().map(|gadget| gadget.udc_watch(now));
     app.net = usb_net(&app.config, gadget.as_ref(), now);
     let mut server = event_loop::Server::new(listeners, app)

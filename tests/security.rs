@@ -206,7 +206,10 @@ fn test_attack_session_login_logout_and_cross_site_login() {
     let (status, _, body) = kv.get_with("/api/session", &with_cookie);
     assert_eq!(
         (status, &body[..]),
-        (200, &br#"{"auth":true,"session":true}"#[..])
+        (
+            200,
+            &br#"{"auth":true,"session":true,"user":"op","role":"admin","guest":false}"#[..]
+        )
     );
     let origin_url = format!("http://{}", kv.addr);
     let mut ws = kv

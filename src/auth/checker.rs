@@ -8,8 +8,11 @@
 //! exactly this kind of work: one thread, a queue of `QUEUE` jobs that the
 //! loop fills without ever waiting (`try_send`), answers handed back over
 //! a channel and announced through `notify` (the loop's `mio::Waker`). The
-//! thread touches no socket, device or state of the loop's: it gets a user
-//! and a password, and says whether they are right.
+//! thread touches no socket, device or state of the loop's: it gets the
+//! account to check against (its name and hash travel with the job, so
+//! accounts may change meanwhile), a user and a password, and says whether
+//! they are right; or a new password, and makes its hash (an admin setting
+//! a password through the API).
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread;
@@ -25,15 +28,29 @@ pub const QUEUE: usize = 4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket(pub u64);
 
-struct Job {
-    ticket: Ticket,
-    user: String,
-    password: String,
+enum Job {
+    Verify {
+        ticket: Ticket,
+        account: Credentials,
+        user: String,
+        password: String,
+    },
+    Hash {
+        ticket: Ticket,
+        password: String,
+    },
+}
+
+pub enum Outcome {
+    /// Whether the password was right.
+    Checked(bool),
+    /// The new password's argon2 hash.
+    Hashed(Result<String, String>),
 }
 
 pub struct Answer {
     pub ticket: Ticket,
-    pub right: bool,
+    pub outcome: Outcome,
 }
 
 pub struct Checker {
@@ -43,10 +60,7 @@ pub struct Checker {
 
 impl Checker {
     /// Starts the thread; `notify` is called after each answer is ready.
-    pub fn spawn(
-        credentials: Credentials,
-        notify: Box<dyn Fn() + Send>,
-    ) -> std::io::Result<Checker> {
+    pub fn spawn(notify: Box<dyn Fn() + Send>) -> std::io::Result<Checker> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
         let (answer, answers) = mpsc::channel();
         thread::Builder::new()
@@ -54,14 +68,18 @@ impl Checker {
             .spawn(move || {
                 // Ends when the loop drops its `Checker` (kv exits).
                 for job in queue {
-                    let right = credentials.verify(&job.user, &job.password);
-                    if answer
-                        .send(Answer {
-                            ticket: job.ticket,
-                            right,
-                        })
-                        .is_err()
-                    {
+                    let (ticket, outcome) = match job {
+                        Job::Verify {
+                            ticket,
+                            account,
+                            user,
+                            password,
+                        } => (ticket, Outcome::Checked(account.verify(&user, &password))),
+                        Job::Hash { ticket, password } => {
+                            (ticket, Outcome::Hashed(super::hash_password(&password)))
+                        }
+                    };
+                    if answer.send(Answer { ticket, outcome }).is_err() {
                         return;
                     }
                     notify();
@@ -70,13 +88,30 @@ impl Checker {
         Ok(Checker { jobs, answers })
     }
 
-    /// Queues a check; false when the queue is full (or the thread gone).
-    pub fn submit(&self, ticket: Ticket, user: String, password: String) -> bool {
-        match self.jobs.try_send(Job {
+    /// Queues a check of `user`'s `password` against `account`; false
+    /// when the queue is full (or the thread gone).
+    pub fn verify(
+        &self,
+        ticket: Ticket,
+        account: Credentials,
+        user: String,
+        password: String,
+    ) -> bool {
+        self.submit(Job::Verify {
             ticket,
+            account,
             user,
             password,
-        }) {
+        })
+    }
+
+    /// Queues the hashing of a new password; false as for `verify`.
+    pub fn hash(&self, ticket: Ticket, password: String) -> bool {
+        self.submit(Job::Hash { ticket, password })
+    }
+
+    fn submit(&self, job: Job) -> bool {
+        match self.jobs.try_send(job) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => false,
             Err(TrySendError::Disconnected(_)) => {

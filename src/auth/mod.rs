@@ -31,11 +31,15 @@ use argon2::Argon2;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+pub mod accounts;
 mod checker;
+pub mod cli;
 pub mod factors;
+pub mod role;
 pub mod totp;
 pub use checker::Ticket;
-use checker::{Answer, Checker};
+use checker::{Answer, Checker, Outcome};
+pub use role::{Act, Principal, Role};
 
 /// The first wrong password is answered after this; each further one from
 /// the same address doubles it...
@@ -144,9 +148,9 @@ pub enum Verdict {
     /// No credentials are configured: everyone may.
     Open,
     /// Valid Basic credentials, or a right password for a login.
-    Allowed,
+    Allowed(Principal),
     /// A live session cookie: the connection is that session's until it ends.
-    Session(SessionId),
+    Session(Principal),
     /// Nothing offered (or a session that is over): ask for credentials.
     Missing,
     /// Wrong credentials: answer 401, but not before `until`.
@@ -159,12 +163,39 @@ pub enum Verdict {
     /// No check can start now (the budget of checks is spent, or this
     /// address already has one running): 503, retry after this long.
     Busy { retry_after: Duration },
+    /// A new password `principal` set was hashed (`Gate::hash`): the
+    /// request runs again with it.
+    Hashed {
+        principal: Principal,
+        hash: Result<String, String>,
+    },
 }
 
 /// A session, as the connections it authenticated remember it: when it
 /// ends (logout, expiry, eviction), they are closed (`Gate::take_ended`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionId(u64);
+
+/// What is over, for the loop to close the connections it authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Session(SessionId),
+    /// Every connection of this account: its password or role changed, or
+    /// it was deleted (Basic auth connections have no session).
+    User(String),
+}
+
+impl Ended {
+    pub fn ends(&self, principal: &Principal) -> bool {
+        match self {
+            Ended::Session(id) => principal.session == Some(*id),
+            Ended::User(name) => !principal.guest && principal.user == *name,
+        }
+    }
+}
+
+/// How often kv looks whether `kv user ...` changed the accounts file.
+const ACCOUNTS_CHECK: Duration = Duration::from_secs(1);
 
 /// argon2 checks started per second, whoever asks: the checker thread's
 /// share of the board's CPU, whatever the number of addresses guessing.
@@ -190,6 +221,7 @@ struct Failures {
 struct Session {
     id: SessionId,
     token: String,
+    user: String,
     created: Instant,
     used: Instant,
 }
@@ -204,6 +236,10 @@ impl Session {
 struct Pending {
     ticket: Ticket,
     client: IpAddr,
+    /// Whose password is checked; or, hashing, who set it.
+    user: String,
+    /// Hashing a new password for this admin, not checking one.
+    hashing: Option<Principal>,
     /// For Basic credentials: remembered when right.
     digest: Option<[u8; 20]>,
     since: Instant,
@@ -246,7 +282,13 @@ impl Budget {
 }
 
 pub struct Gate {
+    /// The configured account (KV_USER/KV_PASSWORD, --password-file,
+    /// --password-hash): an admin the accounts file cannot change.
     credentials: Option<Credentials>,
+    /// The accounts file, when kv has a --state-dir to keep it in.
+    accounts: Option<accounts::Accounts>,
+    /// When to look at the accounts file next.
+    accounts_check: Instant,
     failures: HashMap<IpAddr, Failures>,
     sessions: Vec<Session>,
     next_session: u64,
@@ -254,9 +296,10 @@ pub struct Gate {
     /// ends a session pushes its id here (logout, expiry, eviction; a
     /// changed password, once kv can change one, would end them all the
     /// same way), and the loop closes the connections it opened.
-    ended: Vec<SessionId>,
-    /// Keyed digests of `Authorization` values that matched a hash, with last use.
-    verified: Vec<([u8; 20], Instant)>,
+    ended: Vec<Ended>,
+    /// Keyed digests of `Authorization` values that matched a hash, with
+    /// last use and whose they are.
+    verified: Vec<([u8; 20], Instant, String)>,
     digest_key: [u8; 16],
     /// Runs argon2 checks off the loop; started by `start_checker`.
     checker: Option<Checker>,
@@ -271,6 +314,8 @@ impl Gate {
     pub fn new(credentials: Option<Credentials>, now: Instant) -> Gate {
         Gate {
             credentials,
+            accounts: None,
+            accounts_check: now,
             failures: HashMap::new(),
             sessions: Vec::new(),
             next_session: 0,
@@ -290,18 +335,109 @@ impl Gate {
         }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.credentials.is_some()
+    /// Adds the accounts file's accounts to the configured one.
+    pub fn set_accounts(&mut self, accounts: accounts::Accounts) {
+        self.accounts = Some(accounts);
     }
 
-    /// Starts the checker thread when the password is a hash (a plain one is
-    /// compared in microseconds, in the loop); `notify` wakes the loop.
-    pub fn start_checker(&mut self, notify: Box<dyn Fn() + Send>) -> std::io::Result<()> {
-        if let Some(credentials) = &self.credentials {
-            if matches!(credentials.secret, Secret::Hash(_)) {
-                self.checker = Some(Checker::spawn(credentials.clone(), notify)?);
-            }
+    /// Whether anyone must log in: an account is configured or in the file.
+    pub fn enabled(&self) -> bool {
+        self.credentials.is_some() || self.accounts.as_ref().is_some_and(|a| !a.is_empty())
+    }
+
+    /// The configured account's name, which the accounts file cannot touch.
+    pub fn configured_user(&self) -> Option<&str> {
+        self.credentials.as_ref().map(|c| c.user.as_str())
+    }
+
+    pub fn accounts(&self) -> Option<&accounts::Accounts> {
+        self.accounts.as_ref()
+    }
+
+    /// Changes the accounts file through `f`, then ends the connections of
+    /// `user` (whose password or role changed, or who is gone).
+    pub fn change_account(
+        &mut self,
+        user: &str,
+        f: impl FnOnce(&mut accounts::Accounts, bool) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if self.configured_user() == Some(user) {
+            return Err(format!(
+                "{user:?} is the account kv's configuration gives (KV_USER, --password-file or --password-hash); change it there"
+            ));
         }
+        let spare_admin = self.credentials.is_some();
+        let accounts = self
+            .accounts
+            .as_mut()
+            .ok_or("kv keeps no accounts file (no --state-dir)")?;
+        f(accounts, spare_admin)?;
+        self.end_user(user);
+        Ok(())
+    }
+
+    /// A new account in the accounts file.
+    pub fn add_account(&mut self, name: &str, role: Role, hash: String) -> Result<(), String> {
+        if self.configured_user() == Some(name) {
+            return Err(format!(
+                "{name:?} is the account kv's configuration gives; pick another name"
+            ));
+        }
+        let accounts = self
+            .accounts
+            .as_mut()
+            .ok_or("kv keeps no accounts file (no --state-dir)")?;
+        accounts.add(name, role, hash, cli::unix_now())
+    }
+
+    /// Ends every session and connection of `user`.
+    fn end_user(&mut self, user: &str) {
+        self.sessions.retain(|s| s.user != user);
+        self.verified.retain(|(_, _, u)| u != user);
+        self.ended.push(Ended::User(user.into()));
+    }
+
+    /// The account `user` names, as the checker compares it, and its role.
+    fn account(&self, user: &str) -> Option<(Credentials, Role)> {
+        if let Some(c) = self.credentials.as_ref().filter(|c| c.user == user) {
+            return Some((c.clone(), Role::Admin));
+        }
+        let a = self.accounts.as_ref()?.find(user)?;
+        let credentials = Credentials {
+            user: a.name.clone(),
+            secret: Secret::Hash(a.hash.clone()),
+        };
+        Some((credentials, a.role))
+    }
+
+    /// What a wrong user name is checked against, so that it costs what a
+    /// right one does and the answer time does not tell names apart: some
+    /// account's hash (whose name will not match).
+    fn decoy(&self) -> Option<Credentials> {
+        let hashed = self.accounts.as_ref().and_then(|a| a.list().first());
+        match hashed {
+            Some(a) => Some(Credentials {
+                user: a.name.clone(),
+                secret: Secret::Hash(a.hash.clone()),
+            }),
+            None => self.credentials.clone(),
+        }
+    }
+
+    fn principal(&self, user: &str, session: Option<SessionId>) -> Option<Principal> {
+        let (_, role) = self.account(user)?;
+        Some(Principal {
+            user: user.into(),
+            role,
+            session,
+            guest: false,
+        })
+    }
+
+    /// Starts the checker thread, which checks hashed passwords (a plain one
+    /// is compared in microseconds, in the loop); `notify` wakes the loop.
+    pub fn start_checker(&mut self, notify: Box<dyn Fn() + Send>) -> std::io::Result<()> {
+        self.checker = Some(Checker::spawn(notify)?);
         Ok(())
     }
 
@@ -313,15 +449,15 @@ impl Gate {
         session: Option<&str>,
         now: Instant,
     ) -> Verdict {
-        if self.credentials.is_none() {
+        self.expire(now);
+        if !self.enabled() {
             return Verdict::Open;
         }
-        self.expire(now);
         // A session costs no password check at all, so no flood of wrong
         // passwords can keep a logged-in browser out.
         if let Some(token) = session {
-            if let Some(id) = self.touch_session(token, now) {
-                return Verdict::Session(id);
+            if let Some(principal) = self.touch_session(token, now) {
+                return Verdict::Session(principal);
             }
         }
         let Some(authorization) = authorization else {
@@ -335,10 +471,13 @@ impl Gate {
         if let Some(entry) = self
             .verified
             .iter_mut()
-            .find(|(d, _)| constant_time_eq(d, &digest))
+            .find(|(d, _, _)| constant_time_eq(d, &digest))
         {
             entry.1 = now;
-            return Verdict::Allowed;
+            let user = entry.2.clone();
+            if let Some(principal) = self.principal(&user, None) {
+                return Verdict::Allowed(principal);
+            }
         }
         match basic_pair(authorization) {
             Some((user, password)) => self.verify(client, user, password, Some(digest), now),
@@ -355,10 +494,10 @@ impl Gate {
         password: &str,
         now: Instant,
     ) -> Verdict {
-        if self.credentials.is_none() {
+        self.expire(now);
+        if !self.enabled() {
             return Verdict::Open;
         }
-        self.expire(now);
         if let Some(verdict) = self.locked_out(client, now) {
             return verdict;
         }
@@ -375,12 +514,12 @@ impl Gate {
         digest: Option<[u8; 20]>,
         now: Instant,
     ) -> Verdict {
-        let Some(credentials) = &self.credentials else {
-            return Verdict::Open;
+        let Some(account) = self.account(&user).map(|(c, _)| c).or_else(|| self.decoy()) else {
+            return self.fail(client, now);
         };
-        if matches!(credentials.secret, Secret::Plain(_)) {
-            let right = credentials.verify(&user, &password);
-            return self.settle(client, right, digest, now);
+        if matches!(account.secret, Secret::Plain(_)) {
+            let right = account.verify(&user, &password);
+            return self.settle(client, right, &user, digest, now);
         }
         if self.checker.is_none() {
             log::error!("{client}: no password checker running; cannot check a password");
@@ -399,14 +538,49 @@ impl Gate {
         let queued = self
             .checker
             .as_ref()
-            .is_some_and(|c| c.submit(ticket, user, password));
+            .is_some_and(|c| c.verify(ticket, account, user.clone(), password));
         if !queued {
             return self.busy(client, Duration::ZERO, now);
         }
         self.pending.push(Pending {
             ticket,
             client,
+            user,
+            hashing: None,
             digest,
+            since: now,
+        });
+        Verdict::Pending(ticket)
+    }
+
+    /// Hashes a new password that `principal` (an admin) sets, on the
+    /// checker thread: `Verdict::Pending`, then `Verdict::Hashed`; or
+    /// `Busy` when the thread's queue is full or this address has a job.
+    pub fn hash(
+        &mut self,
+        principal: &Principal,
+        client: IpAddr,
+        password: String,
+        now: Instant,
+    ) -> Verdict {
+        if self.pending.iter().any(|p| key(p.client) == key(client)) {
+            return Verdict::Busy {
+                retry_after: BUSY_WAIT,
+            };
+        }
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        if !self.checker.as_ref().is_some_and(|c| c.hash(ticket, password)) {
+            return Verdict::Busy {
+                retry_after: BUSY_WAIT,
+            };
+        }
+        self.pending.push(Pending {
+            ticket,
+            client,
+            user: principal.user.clone(),
+            hashing: Some(principal.clone()),
+            digest: None,
             since: now,
         });
         Verdict::Pending(ticket)
@@ -426,7 +600,13 @@ impl Gate {
                     .iter()
                     .position(|p| p.ticket == answer.ticket)?;
                 let p = self.pending.swap_remove(i);
-                let verdict = self.settle(p.client, answer.right, p.digest, now);
+                let verdict = match (answer.outcome, p.hashing) {
+                    (Outcome::Hashed(hash), Some(principal)) => Verdict::Hashed { principal, hash },
+                    (Outcome::Checked(right), None) => {
+                        self.settle(p.client, right, &p.user, p.digest, now)
+                    }
+                    _ => return None,
+                };
                 Some((answer.ticket, verdict))
             })
             .collect()
@@ -452,12 +632,15 @@ impl Gate {
         &mut self,
         client: IpAddr,
         right: bool,
+        user: &str,
         digest: Option<[u8; 20]>,
         now: Instant,
     ) -> Verdict {
-        if !right {
+        // The account may have gone while its password was checked.
+        let principal = self.principal(user, None).filter(|_| right);
+        let Some(principal) = principal else {
             return self.fail(client, now);
-        }
+        };
         self.failures.remove(&key(client));
         self.trusted.retain(|(ip, _)| *ip != key(client));
         if self.trusted.len() >= MAX_TRUSTED {
@@ -465,26 +648,27 @@ impl Gate {
             self.trusted.truncate(MAX_TRUSTED - 1);
         }
         self.trusted.push((key(client), now));
-        let hashed = matches!(
-            self.credentials,
-            Some(Credentials {
-                secret: Secret::Hash(_),
-                ..
-            })
-        );
+        let hashed = self
+            .account(user)
+            .is_some_and(|(c, _)| matches!(c.secret, Secret::Hash(_)));
         if let Some(digest) = digest.filter(|_| hashed) {
             if self.verified.len() >= MAX_VERIFIED {
                 self.verified
-                    .sort_by_key(|(_, used)| std::cmp::Reverse(*used));
+                    .sort_by_key(|(_, used, _)| std::cmp::Reverse(*used));
                 self.verified.truncate(MAX_VERIFIED - 1);
             }
-            self.verified.push((digest, now));
+            self.verified.push((digest, now, user.into()));
         }
-        Verdict::Allowed
+        Verdict::Allowed(principal)
     }
 
-    /// A new session after a right password: its token for the cookie.
-    pub fn start_session(&mut self, client: IpAddr, now: Instant) -> Result<String, String> {
+    /// A new session after `user`'s right password: its token for the cookie.
+    pub fn start_session(
+        &mut self,
+        user: &str,
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<String, String> {
         let token: String = random_bytes::<16>()?
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -492,17 +676,22 @@ impl Gate {
         if self.sessions.len() >= MAX_SESSIONS {
             self.sessions.sort_by_key(|s| std::cmp::Reverse(s.used));
             let evicted = self.sessions.split_off(MAX_SESSIONS - 1);
-            self.ended.extend(evicted.iter().map(|s| s.id));
+            self.ended
+                .extend(evicted.iter().map(|s| Ended::Session(s.id)));
         }
         let id = SessionId(self.next_session);
         self.next_session += 1;
         self.sessions.push(Session {
             id,
             token: token.clone(),
+            user: user.into(),
             created: now,
             used: now,
         });
-        log::info!("{client}: logged in ({} sessions)", self.sessions.len());
+        log::info!(
+            "{client}: {user} logged in ({} sessions)",
+            self.sessions.len()
+        );
         Ok(token)
     }
 
@@ -514,7 +703,7 @@ impl Gate {
         self.sessions.retain(|s| {
             let this = constant_time_eq(s.token.as_bytes(), session.as_bytes());
             if this {
-                ended.push(s.id);
+                ended.push(Ended::Session(s.id));
             }
             !this
         });
@@ -523,7 +712,7 @@ impl Gate {
 
     /// The sessions that ended since the last call: the loop closes the
     /// connections they opened.
-    pub fn take_ended(&mut self) -> Vec<SessionId> {
+    pub fn take_ended(&mut self) -> Vec<Ended> {
         std::mem::take(&mut self.ended)
     }
 
@@ -531,7 +720,8 @@ impl Gate {
     pub fn poll_at(&self) -> Option<Instant> {
         let sessions = self.sessions.iter().map(Session::ends_at);
         let checks = self.pending.iter().map(|p| p.since + CHECK_TIMEOUT);
-        sessions.chain(checks).min()
+        let file = self.accounts.as_ref().map(|_| self.accounts_check);
+        sessions.chain(checks).chain(file).min()
     }
 
     /// The live session of a cookie's token, if any (not counted as a use).
@@ -548,14 +738,13 @@ impl Gate {
         found
     }
 
-    /// Like `session_of`, and counts as a use.
-    fn touch_session(&mut self, token: &str, now: Instant) -> Option<SessionId> {
+    /// Like `session_of`, and counts as a use: who the session is.
+    fn touch_session(&mut self, token: &str, now: Instant) -> Option<Principal> {
         let id = self.session_of(Some(token))?;
-        self.sessions
-            .iter_mut()
-            .filter(|s| s.id == id)
-            .for_each(|s| s.used = now);
-        Some(id)
+        let session = self.sessions.iter_mut().find(|s| s.id == id)?;
+        session.used = now;
+        let user = session.user.clone();
+        self.principal(&user, Some(id))
     }
 
     fn locked_out(&self, client: IpAddr, now: Instant) -> Option<Verdict> {
@@ -621,15 +810,40 @@ impl Gate {
         self.sessions.retain(|s| {
             let live = now < s.ends_at();
             if !live {
-                ended.push(s.id);
+                ended.push(Ended::Session(s.id));
             }
             live
         });
         self.failures
             .retain(|_, f| now.duration_since(f.last) < FORGET_FAILURES || now < f.locked_until);
         self.verified
-            .retain(|(_, used)| now.duration_since(*used) < VERIFIED_IDLE);
+            .retain(|(_, used, _)| now.duration_since(*used) < VERIFIED_IDLE);
         self.pending.retain(|p| now < p.since + CHECK_TIMEOUT);
+        if now >= self.accounts_check {
+            self.accounts_check = now + ACCOUNTS_CHECK;
+            self.reload_accounts();
+        }
+    }
+
+    /// Takes in what `kv user ...` changed in the accounts file: whoever's
+    /// password or role changed, or who is gone, is logged out.
+    fn reload_accounts(&mut self) {
+        let Some(accounts) = self.accounts.as_mut().filter(|a| a.changed_on_disk()) else {
+            return;
+        };
+        match accounts.reload() {
+            Ok(changed) => {
+                log::info!(
+                    "👥 {}: reloaded, {} accounts",
+                    accounts.path().display(),
+                    accounts.list().len()
+                );
+                for user in changed {
+                    self.end_user(&user);
+                }
+            }
+            Err(e) => log::error!("{e}; keeping the accounts read before"),
+        }
     }
 
     fn digest(&self, authorization: &str) -> [u8; 20] {
@@ -697,6 +911,19 @@ mod tests {
         }
     }
 
+    fn allowed() -> Verdict {
+        allowed_as("admin")
+    }
+
+    fn allowed_as(user: &str) -> Verdict {
+        Verdict::Allowed(Principal {
+            user: user.into(),
+            role: Role::Admin,
+            session: None,
+            guest: false,
+        })
+    }
+
     const ME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 7));
     const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 8));
     // "admin:s3cret:x"
@@ -714,10 +941,10 @@ mod tests {
     fn test_basic_accepts_exact_credentials() {
         let mut gate = Gate::new(Some(plain()), Instant::now());
         let now = Instant::now();
-        assert_eq!(gate.check(ME, Some(RIGHT), None, now), Verdict::Allowed);
+        assert_eq!(gate.check(ME, Some(RIGHT), None, now), allowed());
         assert_eq!(
             gate.check(ME, Some("basic  YWRtaW46czNjcmV0Ong= "), None, now),
-            Verdict::Allowed
+            allowed()
         );
         assert_eq!(gate.check(ME, None, None, now), Verdict::Missing);
     }
@@ -764,7 +991,7 @@ mod tests {
                 Verdict::LockedOut { .. }
             ));
             // Another address is not affected.
-            assert_eq!(gate.check(OTHER, Some(RIGHT), None, now), Verdict::Allowed);
+            assert_eq!(gate.check(OTHER, Some(RIGHT), None, now), allowed());
             now = until;
         }
         assert_eq!(
@@ -772,7 +999,7 @@ mod tests {
             [500, 1000, 2000, 4000].map(Duration::from_millis).to_vec()
         );
         // Served out: the right password works and clears the count.
-        assert_eq!(gate.check(ME, Some(RIGHT), None, now), Verdict::Allowed);
+        assert_eq!(gate.check(ME, Some(RIGHT), None, now), allowed());
         let Verdict::Refused { until } = gate.check(ME, Some(WRONG), None, now) else {
             panic!()
         };
@@ -896,10 +1123,10 @@ mod tests {
         let Verdict::Pending(ticket) = gate.check(ME, Some(right), None, now) else {
             panic!("a hash is checked on the checker thread");
         };
-        assert_eq!(answer(&mut gate, now), (ticket, Verdict::Allowed));
+        assert_eq!(answer(&mut gate, now), (ticket, allowed_as("op")));
         assert_eq!(gate.verified.len(), 1);
         // Remembered: no second check.
-        assert_eq!(gate.check(ME, Some(right), None, now), Verdict::Allowed);
+        assert_eq!(gate.check(ME, Some(right), None, now), allowed_as("op"));
         assert!(!format!("{:?}", gate.credentials).contains("argon2id$"));
         assert!(Secret::hash("$2b$10$abcdefghijklmnopqrstuv").is_err());
         assert!(Secret::hash("hunter2").is_err());
@@ -914,7 +1141,7 @@ mod tests {
         now: Instant,
     ) -> Result<String, Verdict> {
         match gate.check_password(client, user, password, now) {
-            Verdict::Allowed => Ok(gate.start_session(client, now).unwrap()),
+            Verdict::Allowed(_) => Ok(gate.start_session(user, client, now).unwrap()),
             other => Err(other),
         }
     }
@@ -972,8 +1199,8 @@ mod tests {
             let Verdict::Pending(_) = gate.check_password(ME, "admin", "s3cret:x", t0) else {
                 panic!()
             };
-            assert_eq!(answer(&mut gate, t0).1, Verdict::Allowed);
-            gate.start_session(ME, t0).unwrap()
+            assert_eq!(answer(&mut gate, t0).1, allowed());
+            gate.start_session("admin", ME, t0).unwrap()
         };
         let verdicts: Vec<Verdict> = (1..=200u32)
             .map(|i| {
@@ -1009,7 +1236,7 @@ mod tests {
         let Verdict::Pending(ticket) = gate.check(OTHER, Some(RIGHT), None, later) else {
             panic!("the real user's check should start");
         };
-        assert_eq!(answer(&mut gate, later), (ticket, Verdict::Allowed));
+        assert_eq!(answer(&mut gate, later), (ticket, allowed()));
     }
 
     /// Guessing addresses retrying the moment a check is free leave the
@@ -1037,7 +1264,7 @@ mod tests {
         gate.check(ME, Some(WRONG), None, t0);
         assert_eq!(gate.standing(ME, t0), Standing::Failed);
         let later = t0 + Duration::from_secs(1);
-        assert_eq!(gate.check(ME, Some(RIGHT), None, later), Verdict::Allowed);
+        assert_eq!(gate.check(ME, Some(RIGHT), None, later), allowed());
         assert_eq!(gate.standing(ME, later), Standing::Trusted);
         assert_eq!(gate.standing(ME, later + TRUSTED_FOR), Standing::Clean);
     }
@@ -1053,7 +1280,7 @@ mod tests {
             panic!()
         };
         assert!(gate.logout(&token));
-        assert_eq!(gate.take_ended(), [id]);
+        assert_eq!(gate.take_ended(), [Ended::Session(id.session.unwrap())]);
         assert_eq!(gate.take_ended(), []);
         let token = login(&mut gate, ME, "admin", "s3cret:x", t0).unwrap();
         let Verdict::Session(id) = gate.check(ME, None, Some(&token), t0) else {
@@ -1064,7 +1291,7 @@ mod tests {
         gate.expire(ends - Duration::from_secs(1));
         assert_eq!(gate.take_ended(), []);
         gate.expire(ends);
-        assert_eq!(gate.take_ended(), [id]);
+        assert_eq!(gate.take_ended(), [Ended::Session(id.session.unwrap())]);
         // Evicted by the 33rd login.
         let first = login(&mut gate, ME, "admin", "s3cret:x", ends).unwrap();
         let Verdict::Session(first) = gate.check(ME, None, Some(&first), ends) else {
@@ -1080,7 +1307,7 @@ mod tests {
             )
             .unwrap();
         }
-        assert_eq!(gate.take_ended(), [first]);
+        assert_eq!(gate.take_ended(), [Ended::Session(first.session.unwrap())]);
     }
 
     #[test]

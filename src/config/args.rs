@@ -210,4 +210,7 @@ pub struct Args {
     /// 127.0.0.1:8080 to keep it local (default: no plain HTTP)
     #[argh(option)]
     pub http_port: Option<String>,
+
+    #[argh(subcommand)]
+    pub command: Option<super::user_args::Command>,
 }

@@ -17,6 +17,7 @@ use crate::tls::TlsSource;
 mod args;
 mod secrets;
 mod usb;
+pub mod user_args;
 
 pub use args::Args;
 use secrets::{credentials, tls_source};

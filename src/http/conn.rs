@@ -21,7 +21,7 @@ use super::video_session::VideoSession;
 use super::websocket::{Link, Session};
 use super::Status;
 use crate::app::App;
-use crate::auth::{SessionId, Ticket, Verdict};
+use crate::auth::{Principal, Ticket, Verdict};
 use crate::tls::Socket;
 use crate::video::fanout::{self, Viewer};
 use crate::video::SharedFrame;
@@ -147,8 +147,8 @@ pub struct Conn<S = Socket> {
     /// Bytes read and not yet taken by a request.
     input: Vec<u8>,
     state: State,
-    /// See `session()`.
-    session: Option<SessionId>,
+    /// See `principal()`.
+    principal: Option<Principal>,
 }
 
 impl<S: Stream> Conn<S> {
@@ -157,7 +157,7 @@ impl<S: Stream> Conn<S> {
             wire: Wire::new(stream, peer, now),
             input: Vec::new(),
             state: State::Idle,
-            session: None,
+            principal: None,
         }
     }
 
@@ -323,8 +323,8 @@ impl<S: Stream> Conn<S> {
                     req.method,
                     req.path
                 );
-                let action = routes::handle(&req, &[], self.client(), app, now);
-                self.begin_streamed_body(req, action, app, now);
+                let routed = routes::handle(&req, &[], self.client(), app, now);
+                self.begin_streamed_body(req, routed, now);
                 return;
             }
             // Within max_body (request::parse refused more).
@@ -335,8 +335,8 @@ impl<S: Stream> Conn<S> {
             let body = self.input[head_len..end].to_vec();
             self.input.drain(..end);
             log::debug!("{}: {:?} {}", self.wire.peer, req.method, req.path);
-            let action = routes::handle(&req, &body, self.client(), app, now);
-            self.dispatch(req, body, action, app, now);
+            let routed = routes::handle(&req, &body, self.client(), app, now);
+            self.dispatch(req, body, routed, app, now);
         }
     }
 
@@ -345,11 +345,11 @@ impl<S: Stream> Conn<S> {
         &mut self,
         req: Request,
         body: Vec<u8>,
-        action: Action,
+        (action, principal): routes::Routed,
         app: &mut App,
         now: Instant,
     ) {
-        self.session = app.auth.session_of(req.cookie(routes::SESSION_COOKIE));
+        self.principal = principal;
         let head_only = req.method == Method::Head;
         match action {
             Action::Respond(mut response) => {
@@ -383,7 +383,9 @@ impl<S: Stream> Conn<S> {
             )),
             Action::Upgrade(accept) => {
                 let leftover = self.switch_protocols(&accept);
-                self.set_state(State::WebSocket(Box::new(Session::new(leftover, now))));
+                let principal = self.principal.clone().unwrap_or_else(Principal::nobody);
+                let session = Session::new(leftover, principal, now);
+                self.set_state(State::WebSocket(Box::new(session)));
             }
             Action::UpgradeVideo(accept, view) => {
                 let leftover = self.switch_protocols(&accept);
@@ -436,8 +438,13 @@ impl<S: Stream> Conn<S> {
 
     /// A request whose body goes to disk as it arrives (an image upload):
     /// start the upload, or answer the refusal and drop the body.
-    fn begin_streamed_body(&mut self, req: Request, action: Action, app: &mut App, now: Instant) {
-        self.session = app.auth.session_of(req.cookie(routes::SESSION_COOKIE));
+    fn begin_streamed_body(
+        &mut self,
+        req: Request,
+        (action, principal): routes::Routed,
+        now: Instant,
+    ) {
+        self.principal = principal;
         match action {
             Action::Upload(upload) => {
                 if req.header_has("expect", "100-continue") {
@@ -489,19 +496,19 @@ impl<S: Stream> Conn<S> {
         };
         let (req, client) = (*request, self.client());
         if streamed {
-            let action = routes::resume(&req, &[], client, app, now, verdict);
-            self.begin_streamed_body(req, action, app, now);
+            let routed = routes::resume(&req, &[], client, app, now, verdict);
+            self.begin_streamed_body(req, routed, now);
         } else {
-            let action = routes::resume(&req, &body, client, app, now, verdict);
-            self.dispatch(req, body, action, app, now);
+            let routed = routes::resume(&req, &body, client, app, now, verdict);
+            self.dispatch(req, body, routed, app, now);
         }
         self.on_ready(app, now)
     }
 
-    /// The session whose cookie authenticated this connection's last
-    /// request: when it ends, the connection is closed.
-    pub fn session(&self) -> Option<SessionId> {
-        self.session
+    /// Who this connection's last request was authenticated as: when their
+    /// session or account ends, the connection is closed.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
     }
 
     /// What a turn of the upload body means for the connection.

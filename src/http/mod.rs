@@ -7,6 +7,7 @@
 //! messages) or a video session (`video_session`: `canvas` frames to the
 //! page, its acks back) while one of those runs.
 
+pub mod accounts;
 pub mod assets;
 pub mod canvas;
 pub mod conn;

@@ -9,9 +9,9 @@ use std::time::Instant;
 use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
-use super::{assets, host, Status};
+use super::{accounts, assets, host, Status};
 use crate::app::App;
-use crate::auth::{Ticket, Verdict};
+use crate::auth::{Act, Principal, Ticket, Verdict};
 use crate::http::ws;
 use crate::json::{self, Value};
 use crate::macros::Refused;
@@ -54,7 +54,11 @@ const LOGIN_FILES: [&str; 5] = [
     "/favicon.ico",
 ];
 
-pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: Instant) -> Action {
+/// What the connection does next, and who asked (`None`: nobody has
+/// authenticated, e.g. the login page).
+pub type Routed = (Action, Option<Principal>);
+
+pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: Instant) -> Routed {
     route(req, body, client, app, now, None)
 }
 
@@ -66,7 +70,7 @@ pub fn resume(
     app: &mut App,
     now: Instant,
     verdict: Verdict,
-) -> Action {
+) -> Routed {
     route(req, body, client, app, now, Some(verdict))
 }
 
@@ -77,7 +81,32 @@ fn route(
     app: &mut App,
     now: Instant,
     decided: Option<Verdict>,
-) -> Action {
+) -> Routed {
+    // A new password hashed on the checker thread: the same request again,
+    // with its hash.
+    let (decided, hashed) = match decided {
+        Some(Verdict::Hashed { principal, hash }) => (Some(Verdict::Allowed(principal)), Some(hash)),
+        other => (other, None),
+    };
+    match authenticate(req, body, client, app, now, decided) {
+        Ok(principal) => {
+            let action = authorized(req, body, &principal, client, app, hashed, now);
+            (action, Some(principal))
+        }
+        Err(action) => (action, None),
+    }
+}
+
+/// Who sent the request, or the answer for who did not prove it (and the
+/// routes open to everyone: login, logout, the login page).
+fn authenticate(
+    req: &Request,
+    body: &[u8],
+    client: Client,
+    app: &mut App,
+    now: Instant,
+    decided: Option<Verdict>,
+) -> Result<Principal, Action> {
     // Before anything else, login included: a rebound name must learn
     // nothing and reach nothing (see `host`).
     if !app.config.known_names.knows(req.header("host")) {
@@ -88,19 +117,19 @@ fn route(
             client.ip,
             req.header("host").unwrap_or("")
         );
-        return Action::Respond(host::misdirected(req.header("host")));
+        return Err(Action::Respond(host::misdirected(req.header("host"))));
     }
     let read_only = matches!(req.method, Method::Get | Method::Head);
     let path = req.path.as_str();
     match path {
         "/api/login" if req.method == Method::Post => {
-            return login(req, body, client, app, now, decided);
+            return Err(login(req, body, client, app, now, decided));
         }
         "/api/logout" if req.method == Method::Post => {
-            return Action::Respond(post(req, app, now, logout(req, client)));
+            return Err(Action::Respond(post(req, app, now, logout(req, client))));
         }
-        "/api/login" | "/api/logout" => return not_allowed("POST"),
-        p if read_only && LOGIN_FILES.contains(&p) => return asset(req, path),
+        "/api/login" | "/api/logout" => return Err(not_allowed("POST")),
+        p if read_only && LOGIN_FILES.contains(&p) => return Err(asset(req, path)),
         _ => {}
     }
     let session = session_cookie(req);
@@ -108,18 +137,41 @@ fn route(
         app.auth
             .check(client.ip, req.header("authorization"), session, now)
     });
-    match verdict {
-        Verdict::Open | Verdict::Allowed | Verdict::Session(_) => {}
-        Verdict::Missing if wants_page(req) => {
-            return Action::Respond(
-                Response::error(Status::SeeOther, "log in at /login.html")
-                    .header("Location", "/login.html"),
-            );
-        }
-        Verdict::Missing => return Action::Respond(unauthorized(session.is_none())),
-        Verdict::Pending(ticket) => return Action::Check(ticket),
-        other => return Action::Respond(refusal(other, false)),
+    Err(match verdict {
+        Verdict::Open => return Ok(Principal::open()),
+        Verdict::Allowed(principal) | Verdict::Session(principal) => return Ok(principal),
+        Verdict::Missing if wants_page(req) => Action::Respond(
+            Response::error(Status::SeeOther, "log in at /login.html")
+                .header("Location", "/login.html"),
+        ),
+        Verdict::Missing => Action::Respond(unauthorized(session.is_none())),
+        Verdict::Pending(ticket) => Action::Check(ticket),
+        other => Action::Respond(refusal(other, false)),
+    })
+}
+
+/// The route table, for a request whose sender is known: first the
+/// permission table (`auth::role::least_role`), then the route.
+fn authorized(
+    req: &Request,
+    body: &[u8],
+    principal: &Principal,
+    client: Client,
+    app: &mut App,
+    hashed: Option<Result<String, String>>,
+    now: Instant,
+) -> Action {
+    let read_only = matches!(req.method, Method::Get | Method::Head);
+    let path = req.path.as_str();
+    let act = if read_only {
+        Act::Read(path)
+    } else {
+        Act::Change(path)
+    };
+    if let Err(refusal) = principal.may(act) {
+        return Action::Respond(forbidden(&refusal));
     }
+    let session = session_cookie(req);
     match path {
         "/stream" if read_only => Action::Stream,
         "/snapshot.jpg" if read_only => Action::Snapshot,
@@ -174,6 +226,9 @@ fn route(
             json::Object::new()
                 .bool("auth", app.auth.enabled())
                 .bool("session", session.is_some() && app.auth.enabled())
+                .str("user", &principal.user)
+                .str("role", principal.role.name())
+                .bool("guest", principal.guest)
                 .finish(),
         )),
         "/api/video/mode" | "/api/hid/release" | "/api/hid/layout" | "/api/hid/settings" => {
@@ -211,6 +266,9 @@ fn route(
         }
         "/api/wol" => not_allowed("GET, HEAD, POST"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
+        p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
+            accounts::route(req, body, principal, client, app, hashed, now)
+        }
         path => asset(req, path),
     }
 }
@@ -359,7 +417,7 @@ fn login(
     let verdict =
         decided.unwrap_or_else(|| app.auth.check_password(client.ip, &user, &password, now));
     let response = match verdict {
-        Verdict::Allowed => match app.auth.start_session(client.ip, now) {
+        Verdict::Allowed(_) => match app.auth.start_session(&user, client.ip, now) {
             Ok(token) => {
                 if let Some(old) = session_cookie(req) {
                     app.auth.logout(old);
@@ -399,7 +457,19 @@ fn logout(req: &Request, client: Client) -> Handler {
     })
 }
 
-fn not_allowed(allow: &'static str) -> Action {
+/// 403 for a role that may not: says which role it needs.
+fn forbidden(refusal: &crate::auth::role::Refusal) -> Response {
+    Response::json(
+        Status::Forbidden,
+        json::Object::new()
+            .str("error", &refusal.to_string())
+            .str("needed", refusal.needed.name())
+            .str("role", refusal.role.name())
+            .finish(),
+    )
+}
+
+pub(super) fn not_allowed(allow: &'static str) -> Action {
     Action::Respond(
         Response::error(
             Status::MethodNotAllowed,
@@ -438,7 +508,7 @@ fn post(req: &Request, app: &mut App, now: Instant, run: Handler) -> Response {
 }
 
 /// The refusal of a state-changing request a foreign page could have sent.
-fn refuse_cross_site(req: &Request) -> Option<Response> {
+pub(super) fn refuse_cross_site(req: &Request) -> Option<Response> {
     let content_type = req.header("content-type").unwrap_or("");
     let form = [
         "application/x-www-form-urlencoded",

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::io::{Stream, Wire};
 use crate::app::App;
+use crate::auth::{Act, Principal};
 use crate::hid::Input;
 use crate::http::ws::{self, WebSocket};
 use crate::json;
@@ -117,15 +118,18 @@ pub struct Session {
     ws: WebSocket,
     phase: Phase,
     heartbeat: Heartbeat,
+    /// Who opened it: each message is checked against their role.
+    principal: Principal,
 }
 
 impl Session {
     /// `leftover`: bytes that came after the upgrade request's head.
-    pub fn new(leftover: Vec<u8>, now: Instant) -> Session {
+    pub fn new(leftover: Vec<u8>, principal: Principal, now: Instant) -> Session {
         Session {
             ws: WebSocket::new(leftover),
             phase: Phase::Upgrading,
             heartbeat: Heartbeat::new(now),
+            principal,
         }
     }
 
@@ -155,7 +159,13 @@ impl Session {
                 ws::Event::Text(text) => {
                     crate::metrics::INPUT_EVENTS.inc();
                     let mut check = false;
+                    let principal = &self.principal;
                     let applied = ws::parse_input(&text).and_then(|input| {
+                        principal
+                            .may(Act::Message(ws::kind(&input)))
+                            .map_err(|refused| {
+                                format!("\"{}\" refused: {refused}", ws::kind(&input))
+                            })?;
                         check = matches!(input, Input::Paste { check: true, .. });
                         controls.input(input, now)
                     });
@@ -264,7 +274,7 @@ mod tests {
                 fake,
                 wire,
                 controls: FakeControls::default(),
-                session: Session::new(Vec::new(), t0),
+                session: Session::new(Vec::new(), Principal::open(), t0),
                 t0,
             }
         }

@@ -117,6 +117,18 @@ pub fn parse_input(text: &str) -> Result<Input, String> {
     }
 }
 
+/// The `type` of the message an `Input` came from (the permission table's name).
+pub fn kind(input: &Input) -> &'static str {
+    match input {
+        Input::Key { .. } => "key",
+        Input::Abs { .. } => "abs",
+        Input::Rel { .. } => "rel",
+        Input::Wheel { .. } => "wheel",
+        Input::Release => "release",
+        Input::Paste { .. } => "paste",
+    }
+}
+
 /// What reading a socket produced.
 pub enum Event {
     Text(String),

@@ -38,6 +38,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         })
 }
 
+/// Like `write_atomic`, for secrets (the accounts file): the new file is
+/// made readable by its owner only (0600) before a byte is written, and is
+/// on disk before it replaces the old one (fsync of the file, then of the
+/// folder for the rename), so a `kill -9` or a power cut leaves the old
+/// file or the new one, whole.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    let part = std::path::PathBuf::from(part);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    // A part file left by a killed writer may have kept another mode.
+    let _ = std::fs::remove_file(&part);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&part)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&part, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    written?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +78,18 @@ mod tests {
     fn test_free_space_of_tmp_and_missing() {
         assert!(free_space(Path::new("/tmp")).unwrap() > 0);
         assert!(free_space(Path::new("/no/such/dir")).is_err());
+    }
+
+    #[test]
+    fn test_write_private_is_owner_only_and_replaces() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = crate::testutil::TempDir::new("fs-private");
+        let path = dir.path().join("sub/secret.json");
+        write_private(&path, b"one").unwrap();
+        write_private(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!dir.path().join("sub/secret.json.part").exists());
     }
 }

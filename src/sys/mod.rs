@@ -10,6 +10,7 @@ pub mod process;
 pub mod rlimit;
 pub mod signal;
 pub mod socket;
+pub mod tty;
 pub mod v4l2;
 
 /// The kernel's memory page size, for turning `/proc/self/statm` pages into bytes.

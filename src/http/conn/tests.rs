@@ -82,7 +82,8 @@ impl Bench {
 }
 
 const SESSION: &str = "GET /api/session HTTP/1.1\r\nHost: kv\r\n\r\n";
-const SESSION_BODY: &str = "{\"auth\":false,\"session\":false}";
+const SESSION_BODY: &str =
+    "{\"auth\":false,\"session\":false,\"user\":\"\",\"role\":\"admin\",\"guest\":false}";
 
 /// The responses' status lines in `text`.
 fn statuses(text: &str) -> Vec<&str> {

@@ -1,0 +1,436 @@
+//! Accounts and roles (issue 16) on the real `kv --demo` binary over TCP:
+//! a viewer watches but changes nothing, an operator manages no accounts,
+//! the accounts file is made with `kv user` and survives `kill -9`.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{header, kv_binary, Kv, Stream, Ws};
+use tungstenite::Message;
+
+/// Basic credentials of the accounts `with_accounts` makes.
+const VIEWER: &str = "Authorization: Basic dmVyYTp2cHc=\r\n"; // vera:vpw
+const OPERATOR: &str = "Authorization: Basic b2xnYTpvcHc=\r\n"; // olga:opw
+const ADMIN: &str = "Authorization: Basic YWRhOmFwdw==\r\n"; // ada:apw
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("kv-accounts-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `kv user ARGS` with `stdin` piped in (not a terminal: one line is read).
+fn kv_user(state_dir: &Path, args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new(kv_binary())
+        .arg("user")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A refusal may come before kv reads its input: a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// A demo kv with an admin (ada), an operator (olga) and a viewer (vera).
+fn with_accounts(tag: &str, extra: &[&str]) -> (Kv, TempDir) {
+    let dir = TempDir::new(tag);
+    for (name, role, password) in [
+        ("ada", "admin", "apw"),
+        ("olga", "operator", "opw"),
+        ("vera", "viewer", "vpw"),
+    ] {
+        let (ok, out) = kv_user(
+            &dir.0,
+            &["add", name, "--role", role],
+            &format!("{password}\n"),
+        );
+        assert!(ok, "{out}");
+    }
+    let state = dir.0.to_str().unwrap().to_string();
+    let images = dir.0.join("images");
+    let images = images.to_str().unwrap();
+    let args = [&["--state-dir", &state, "--images", images], extra].concat();
+    (Kv::demo(&args), dir)
+}
+
+fn origin(kv: &Kv) -> String {
+    format!("Origin: http://{}\r\n", kv.addr)
+}
+
+/// `/ws` opened with Basic credentials `auth` (an `Authorization` line).
+fn ws_as(kv: &Kv, path: &str, auth: &str) -> Ws {
+    let value = auth
+        .trim_end()
+        .strip_prefix("Authorization: ")
+        .unwrap()
+        .to_string();
+    let origin = format!("http://{}", kv.addr);
+    kv.ws_at(path, Some(&origin), &[("Authorization", &value)])
+        .expect("upgrade")
+}
+
+/// The next text message of `type` `kind`, skipping others.
+fn next_message(ws: &mut Ws, kind: &str) -> String {
+    let want = format!("\"type\":\"{kind}\"");
+    loop {
+        if let Message::Text(text) = ws.read().unwrap() {
+            if text.contains(&want) {
+                return text.to_string();
+            }
+        }
+    }
+}
+
+fn press(ws: &mut Ws, code: &str) {
+    for down in [true, false] {
+        let msg = format!(r#"{{"type":"key","code":"{code}","down":{down}}}"#);
+        ws.send(Message::text(msg)).unwrap();
+    }
+}
+
+#[test]
+fn test_viewer_watches_but_every_change_is_refused() {
+    let (kv, _dir) = with_accounts("viewer", &[]);
+    // Watches: /stream, /ws/video, the status.
+    let mut stream = Stream::open_with(&kv, VIEWER);
+    assert!(!stream.next_part().1.is_empty());
+    let mut video = ws_as(&kv, "/ws/video", VIEWER);
+    let frame = loop {
+        if let Message::Binary(bytes) = video.read().unwrap() {
+            break bytes;
+        }
+    };
+    assert!(frame.len() > 28);
+    for path in [
+        "/api/status",
+        "/api/session",
+        "/api/images",
+        "/api/macros",
+        "/snapshot.jpg",
+    ] {
+        assert_eq!(kv.get_with(path, VIEWER).0, 200, "{path}");
+    }
+    let (_, _, session) = kv.get_with("/api/session", VIEWER);
+    let session = String::from_utf8(session).unwrap();
+    assert!(
+        session.contains(r#""user":"vera","role":"viewer""#),
+        "{session}"
+    );
+
+    // Changes nothing: every state-changing route is 403 and names the role.
+    let before = kv.get_with("/api/status", VIEWER).2;
+    let extra = format!("{}{VIEWER}", origin(&kv));
+    for (method, path, body) in [
+        ("POST", "/api/video/mode", r#"{"width":640,"height":480}"#),
+        ("POST", "/api/hid/release", "{}"),
+        ("POST", "/api/hid/layout", r#"{"layout":"de"}"#),
+        ("POST", "/api/hid/settings", r#"{"jiggle_seconds":60}"#),
+        ("POST", "/api/media/attach", r#"{"name":"a.img"}"#),
+        ("POST", "/api/media/eject", "{}"),
+        ("PUT", "/api/images/a.img", "xxxx"),
+        ("DELETE", "/api/images/a.img", ""),
+        ("POST", "/api/macros", "[]"),
+        ("POST", "/api/wol", r#"{"mac":"aa:bb:cc:dd:ee:ff"}"#),
+        ("POST", "/api/accounts", r#"{"name":"x","role":"admin"}"#),
+    ] {
+        let (status, _, body) = kv.send_json(method, path, body, &extra);
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert!(body.contains("\"needed\":\""), "{method} {path}: {body}");
+    }
+    assert!(!kv
+        .get_with("/api/images", VIEWER)
+        .2
+        .windows(5)
+        .any(|w| w == b"a.img"));
+    assert_eq!(kv.get_with("/api/status", VIEWER).2, before);
+
+    // Every input message on /ws is answered with an error and types nothing.
+    let mut ws = ws_as(&kv, "/ws", VIEWER);
+    next_message(&mut ws, "status");
+    for msg in [
+        r#"{"type":"key","code":"KeyA","down":true}"#,
+        r#"{"type":"key","code":"KeyA","down":false}"#,
+        r#"{"type":"abs","x":100,"y":100,"buttons":1}"#,
+        r#"{"type":"rel","dx":5,"dy":5}"#,
+        r#"{"type":"wheel","dy":1}"#,
+        r#"{"type":"release"}"#,
+        r#"{"type":"paste","text":"viewer typed"}"#,
+    ] {
+        ws.send(Message::text(msg)).unwrap();
+        let error = next_message(&mut ws, "error");
+        assert!(error.contains("operator"), "{msg}: {error}");
+    }
+    // An operator's key after them shows what reached the target: only it.
+    let mut op = ws_as(&kv, "/ws", OPERATOR);
+    next_message(&mut op, "status");
+    press(&mut op, "KeyZ");
+    let screen = kv.wait_screen(OPERATOR, "z");
+    assert!(screen.contains('z'), "{screen}");
+    assert!(
+        !screen.contains('a') && !screen.contains("viewer typed"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn test_operator_controls_but_cannot_manage_accounts() {
+    let (kv, _dir) = with_accounts("operator", &[]);
+    let extra = format!("{}{OPERATOR}", origin(&kv));
+    assert_eq!(
+        kv.send_json("POST", "/api/hid/release", "{}", &extra).0,
+        200
+    );
+    let (status, _, body) = kv.get_with("/api/accounts", OPERATOR);
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("\"needed\":\"admin\""));
+    for (method, path) in [("POST", "/api/accounts"), ("DELETE", "/api/accounts/vera")] {
+        let (status, _, _) = kv.send_json(method, path, r#"{"role":"admin"}"#, &extra);
+        assert_eq!(status, 403, "{method} {path}");
+    }
+    let (_, _, session) = kv.get_with("/api/session", ADMIN);
+    assert!(String::from_utf8_lossy(&session).contains(r#""role":"admin""#));
+}
+
+/// An upgrade keeps what it had: KV_USER/KV_PASSWORD is an admin, beside
+/// the accounts file's accounts.
+#[test]
+fn test_legacy_single_user_config_logs_in_as_admin() {
+    let dir = TempDir::new("legacy");
+    let (ok, out) = kv_user(&dir.0, &["add", "vera", "--role", "viewer"], "vpw\n");
+    assert!(ok, "{out}");
+    let state = dir.0.to_str().unwrap();
+    let kv = Kv::start(
+        &["--demo", "--state-dir", state],
+        &[("KV_USER", "op"), ("KV_PASSWORD", "pw")],
+    );
+    let login = r#"{"user":"op","password":"pw"}"#;
+    let (status, head, _) = kv.send_json("POST", "/api/login", login, &origin(&kv));
+    assert_eq!(status, 200);
+    let cookie = header(&head, "set-cookie").unwrap();
+    let pair = cookie.split(';').next().unwrap();
+    let (_, _, body) = kv.get_with("/api/session", &format!("Cookie: {pair}\r\n"));
+    let body = String::from_utf8(body).unwrap();
+    assert!(body.contains(r#""user":"op","role":"admin""#), "{body}");
+    let (_, _, body) = kv.get_with("/api/session", VIEWER);
+    assert!(String::from_utf8_lossy(&body).contains(r#""role":"viewer""#));
+    assert_eq!(
+        kv.get_with("/api/session", "Authorization: Basic b3A6eA==\r\n")
+            .0,
+        401
+    );
+}
+
+#[test]
+fn test_kv_user_refuses_bad_input_and_never_overwrites_a_damaged_file() {
+    let dir = TempDir::new("cli");
+    let (ok, out) = kv_user(&dir.0, &["add", "ann", "--role", "root"], "pw\n");
+    assert!(!ok && out.contains("admin, operator, viewer"), "{out}");
+    let (ok, out) = kv_user(&dir.0, &["add", "a:b"], "pw\n");
+    assert!(!ok && out.contains("letters, digits"), "{out}");
+    let (ok, out) = kv_user(&dir.0, &["add", "ann"], "\n");
+    assert!(!ok && out.contains("empty password"), "{out}");
+    let (ok, out) = kv_user(&dir.0, &["passwd", "nobody"], "pw\n");
+    assert!(!ok && out.contains("no account"), "{out}");
+    let (ok, out) = kv_user(&dir.0, &["add", "ann", "--role", "admin"], "pw\n");
+    assert!(ok, "{out}");
+    let (ok, out) = kv_user(&dir.0, &["list"], "");
+    assert!(ok && out.contains("ann") && out.contains("admin"), "{out}");
+    let (ok, out) = kv_user(&dir.0, &["del", "ann"], "");
+    assert!(!ok && out.contains("last admin"), "{out}");
+
+    let file = dir.0.join("accounts.json");
+    std::fs::write(&file, "{\"accounts\":[").unwrap();
+    let (ok, out) = kv_user(&dir.0, &["add", "bob"], "pw\n");
+    assert!(!ok && out.contains("damaged"), "{out}");
+    let kv = Command::new(kv_binary())
+        .args(["--demo", "-b", "127.0.0.1", "-p", "0", "--state-dir"])
+        .arg(&dir.0)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&kv.stderr).into_owned();
+    assert!(
+        !kv.status.success(),
+        "kv started with a damaged accounts file"
+    );
+    assert!(
+        said.contains("damaged") && said.contains("will not overwrite"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"accounts\":[");
+}
+
+/// `kill -9` of a writer mid-write leaves the old file or the new one,
+/// whole, and readable by its owner only.
+#[test]
+fn test_accounts_file_survives_kill_9_during_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("kill9");
+    let (ok, out) = kv_user(&dir.0, &["add", "ada", "--role", "admin"], "apw\n");
+    assert!(ok, "{out}");
+    let file = dir.0.join("accounts.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut kills = 0;
+    while kills < 20 && Instant::now() < deadline {
+        // Each `passwd` rewrites the whole file; kill it at varying points.
+        let mut child = Command::new(kv_binary())
+            .args(["user", "--state-dir"])
+            .arg(&dir.0)
+            .args(["passwd", "ada"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(b"new\n");
+        std::thread::sleep(Duration::from_millis(20 + 113 * (kills % 14)));
+        let _ = child.kill();
+        let _ = child.wait();
+        kills += 1;
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("{\"version\":1,\"accounts\":[{\"name\":\"ada\""),
+            "{text}"
+        );
+        assert!(text.ends_with("}]}\n"), "{text}");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    let (ok, out) = kv_user(&dir.0, &["list"], "");
+    assert!(ok && out.contains("ada"), "{out}");
+}
+
+/// Reads `ws` until kv closes it; how long that took since `t0`.
+fn closed_after(ws: &mut Ws, t0: Instant) -> Duration {
+    ws.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("the WebSocket is still open {:?} later", t0.elapsed())
+            }
+            Err(_) => return t0.elapsed(),
+        }
+    }
+}
+
+/// Logs in with a password; the session cookie line.
+fn login(kv: &Kv, user: &str, password: &str) -> String {
+    let body = format!(r#"{{"user":"{user}","password":"{password}"}}"#);
+    let (status, head, _) = kv.send_json("POST", "/api/login", &body, &origin(kv));
+    assert_eq!(status, 200, "login {user}");
+    let cookie = header(&head, "set-cookie").unwrap();
+    format!("Cookie: {}\r\n", cookie.split(';').next().unwrap())
+}
+
+fn ws_with_cookie(kv: &Kv, cookie: &str) -> Ws {
+    let value = cookie.trim_end().strip_prefix("Cookie: ").unwrap();
+    let origin = format!("http://{}", kv.addr);
+    let mut ws = kv
+        .ws(Some(&origin), &[("Cookie", value)])
+        .expect("upgrade");
+    next_message(&mut ws, "status");
+    ws
+}
+
+#[test]
+fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
+    let (kv, _dir) = with_accounts("admin-api", &[]);
+    let admin = format!("{}{ADMIN}", origin(&kv));
+    let (status, _, body) = kv.get_with("/api/accounts", ADMIN);
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains(r#"{"name":"vera","role":"viewer","#), "{body}");
+
+    // Add, then log in as the new account.
+    let add = r#"{"name":"nina","role":"operator","password":"npw"}"#;
+    let (status, _, body) = kv.send_json("POST", "/api/accounts", add, &admin);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = kv.send_json("POST", "/api/accounts", add, &admin);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("exists already"));
+
+    // A password change ends the account's session and its connections.
+    let nina = login(&kv, "nina", "npw");
+    let mut ws = ws_with_cookie(&kv, &nina);
+    let change = r#"{"password":"npw2"}"#;
+    // Timed from the answer: the new password is hashed first.
+    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    let t0 = Instant::now();
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    assert_eq!(kv.get_with("/api/session", &nina).0, 401);
+    let nina = login(&kv, "nina", "npw2");
+
+    // A role change, too; then the new role holds.
+    let mut ws = ws_with_cookie(&kv, &nina);
+    let t0 = Instant::now();
+    let change = r#"{"role":"viewer"}"#;
+    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    let nina = login(&kv, "nina", "npw2");
+    let (_, _, body) = kv.get_with("/api/session", &nina);
+    assert!(String::from_utf8_lossy(&body).contains(r#""role":"viewer""#));
+
+    // Basic-auth connections of a deleted account close as well.
+    let mut ws = ws_as(&kv, "/ws", OPERATOR);
+    next_message(&mut ws, "status");
+    let t0 = Instant::now();
+    assert_eq!(kv.send_json("DELETE", "/api/accounts/olga", "", &admin).0, 200);
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    assert_eq!(kv.get_with("/api/status", OPERATOR).0, 401);
+
+    // The last admin stays.
+    let (status, _, body) = kv.send_json("DELETE", "/api/accounts/ada", "", &admin);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("last admin"));
+}
+
+/// `kv user` while kv runs: kv takes the change in within a second or so
+/// and ends the changed account's connections.
+#[test]
+fn test_cli_change_while_running_ends_connections() {
+    let (kv, dir) = with_accounts("cli-live", &[]);
+    let mut ws = ws_as(&kv, "/ws", VIEWER);
+    next_message(&mut ws, "status");
+    let (ok, out) = kv_user(&dir.0, &["passwd", "vera"], "other\n");
+    assert!(ok, "{out}");
+    let t0 = Instant::now();
+    // The file check runs once a second.
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(2));
+    assert_eq!(kv.get_with("/api/status", VIEWER).0, 401);
+    assert_eq!(
+        kv.get_with("/api/status", "Authorization: Basic dmVyYTpvdGhlcg==\r\n").0,
+        200
+    );
+}
