@@ -357,9 +357,7 @@ fn login(kv: &Kv, user: &str, password: &str) -> String {
 fn ws_with_cookie(kv: &Kv, cookie: &str) -> Ws {
     let value = cookie.trim_end().strip_prefix("Cookie: ").unwrap();
     let origin = format!("http://{}", kv.addr);
-    let mut ws = kv
-        .ws(Some(&origin), &[("Cookie", value)])
-        .expect("upgrade");
+    let mut ws = kv.ws(Some(&origin), &[("Cookie", value)]).expect("upgrade");
     next_message(&mut ws, "status");
     ws
 }
@@ -371,7 +369,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let (status, _, body) = kv.get_with("/api/accounts", ADMIN);
     let body = String::from_utf8(body).unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains(r#"{"name":"vera","role":"viewer","#), "{body}");
+    assert!(
+        body.contains(r#"{"name":"vera","role":"viewer","#),
+        "{body}"
+    );
 
     // Add, then log in as the new account.
     let add = r#"{"name":"nina","role":"operator","password":"npw"}"#;
@@ -386,7 +387,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let mut ws = ws_with_cookie(&kv, &nina);
     let change = r#"{"password":"npw2"}"#;
     // Timed from the answer: the new password is hashed first.
-    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    assert_eq!(
+        kv.send_json("POST", "/api/accounts/nina", change, &admin).0,
+        200
+    );
     let t0 = Instant::now();
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
     assert_eq!(kv.get_with("/api/session", &nina).0, 401);
@@ -396,7 +400,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let mut ws = ws_with_cookie(&kv, &nina);
     let t0 = Instant::now();
     let change = r#"{"role":"viewer"}"#;
-    assert_eq!(kv.send_json("POST", "/api/accounts/nina", change, &admin).0, 200);
+    assert_eq!(
+        kv.send_json("POST", "/api/accounts/nina", change, &admin).0,
+        200
+    );
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
     let nina = login(&kv, "nina", "npw2");
     let (_, _, body) = kv.get_with("/api/session", &nina);
@@ -406,7 +413,10 @@ fn test_admin_manages_accounts_and_changes_end_connections_within_a_second() {
     let mut ws = ws_as(&kv, "/ws", OPERATOR);
     next_message(&mut ws, "status");
     let t0 = Instant::now();
-    assert_eq!(kv.send_json("DELETE", "/api/accounts/olga", "", &admin).0, 200);
+    assert_eq!(
+        kv.send_json("DELETE", "/api/accounts/olga", "", &admin).0,
+        200
+    );
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
     assert_eq!(kv.get_with("/api/status", OPERATOR).0, 401);
 
@@ -430,7 +440,8 @@ fn test_cli_change_while_running_ends_connections() {
     assert!(closed_after(&mut ws, t0) < Duration::from_secs(2));
     assert_eq!(kv.get_with("/api/status", VIEWER).0, 401);
     assert_eq!(
-        kv.get_with("/api/status", "Authorization: Basic dmVyYTpvdGhlcg==\r\n").0,
+        kv.get_with("/api/status", "Authorization: Basic dmVyYTpvdGhlcg==\r\n")
+            .0,
         200
     );
 }

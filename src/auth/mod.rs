@@ -390,6 +390,16 @@ impl Gate {
         accounts.add(name, role, hash, cli::unix_now())
     }
 
+    /// Stores `user`'s second factor (`None`: off). Their connections go
+    /// on: it is they who enrol, use a code or turn it off.
+    pub fn set_factor(&mut self, user: &str, factor: Option<totp::Factor>) -> Result<(), String> {
+        let accounts = self
+            .accounts
+            .as_mut()
+            .ok_or("kv keeps no accounts file (no --state-dir)")?;
+        accounts.set_factor(user, factor)
+    }
+
     /// Ends every session and connection of `user`.
     fn end_user(&mut self, user: &str) {
         self.sessions.retain(|s| s.user != user);
@@ -570,7 +580,11 @@ impl Gate {
         }
         let ticket = Ticket(self.next_ticket);
         self.next_ticket += 1;
-        if !self.checker.as_ref().is_some_and(|c| c.hash(ticket, password)) {
+        if !self
+            .checker
+            .as_ref()
+            .is_some_and(|c| c.hash(ticket, password))
+        {
             return Verdict::Busy {
                 retry_after: BUSY_WAIT,
             };

@@ -77,7 +77,9 @@ pub fn route(
     };
     let hash = match (hashed, asked.password) {
         (Some(Ok(hash)), _) => Hash::Ready(hash),
-        (Some(Err(e)), _) => return Action::Respond(Response::error(Status::InternalServerError, &e)),
+        (Some(Err(e)), _) => {
+            return Action::Respond(Response::error(Status::InternalServerError, &e))
+        }
         (None, None) => Hash::NotAsked,
         (None, Some(password)) => match app.auth.hash(principal, client.ip, password, now) {
             Verdict::Pending(ticket) => Hash::Wait(Action::Check(ticket)),
@@ -103,7 +105,9 @@ pub fn route(
         _ => {
             let name = name.unwrap_or_default();
             app.auth
-                .change_account(name, |accounts, spare_admin| accounts.remove(name, spare_admin))
+                .change_account(name, |accounts, spare_admin| {
+                    accounts.remove(name, spare_admin)
+                })
                 .map(|()| format!("deleted the account {name}"))
         }
     };
@@ -193,7 +197,10 @@ pub fn list_json(app: &App) -> String {
             .finish()
     });
     json::Object::new()
-        .raw("accounts", &json::array(configured.into_iter().chain(listed)))
+        .raw(
+            "accounts",
+            &json::array(configured.into_iter().chain(listed)),
+        )
         .raw(
             "roles",
             &json::array(Role::NAMES.iter().map(|n| json::quote(n))),

@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 
+use super::accounts;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
 use super::Status;
@@ -17,7 +18,14 @@ use crate::sys::clock::unix_now;
 const DEFAULT_LIMIT: usize = 200;
 
 /// Records a state-changing request kv carried out, when it is an event.
-pub fn record(app: &mut App, req: &Request, body: &[u8], ip: IpAddr, user: Option<&str>, answer: &Response) {
+pub fn record(
+    app: &mut App,
+    req: &Request,
+    body: &[u8],
+    ip: IpAddr,
+    user: Option<&str>,
+    answer: &Response,
+) {
     let done = (200..300).contains(&answer.status.code());
     let Some((event, detail)) = event_of(req, body).filter(|_| done) else {
         return;
@@ -51,6 +59,32 @@ fn event_of(req: &Request, body: &[u8]) -> Option<(Event, String)> {
             ),
         )),
         (Method::Post, "/api/media/eject") => Some((Event::MediaEject, String::new())),
+        (Method::Post, "/api/accounts") => Some((
+            Event::AccountAdded,
+            format!(
+                "{} ({})",
+                field("name").unwrap_or_default(),
+                field("role").unwrap_or_else(|| "operator".into())
+            ),
+        )),
+        (Method::Post, p) if p.starts_with(accounts::PREFIX) => {
+            // What changed, never to what: a new password stays out.
+            let role = field("role").map(|r| format!(" role {r}"));
+            let password = field("password").map(|_| " password");
+            let what = format!(
+                "{}{}",
+                role.unwrap_or_default(),
+                password.unwrap_or_default()
+            );
+            Some((
+                Event::AccountChanged,
+                format!("{}:{what}", &p[accounts::PREFIX.len()..]),
+            ))
+        }
+        (Method::Delete, p) if p.starts_with(accounts::PREFIX) => Some((
+            Event::AccountDeleted,
+            p[accounts::PREFIX.len()..].to_string(),
+        )),
         (Method::Delete, p) if p.starts_with(UPLOAD_PREFIX) => {
             let name = crate::media::name::parse(&p[UPLOAD_PREFIX.len()..]).ok()?;
             let partial = req.query_param("partial").is_some_and(|v| v != "0");
@@ -67,7 +101,11 @@ fn event_of(req: &Request, body: &[u8]) -> Option<(Event, String)> {
 pub fn login(app: &mut App, ip: IpAddr, typed: &str, ok: bool, detail: &str) {
     let known = app.auth.configured_user() == Some(typed)
         || app.auth.accounts().is_some_and(|a| a.find(typed).is_some());
-    let event = if ok { Event::LoginOk } else { Event::LoginFailed };
+    let event = if ok {
+        Event::LoginOk
+    } else {
+        Event::LoginFailed
+    };
     let detail = match known {
         true => detail.to_string(),
         false => format!("{detail} (a name that is no account's)"),
@@ -83,15 +121,41 @@ pub fn login(app: &mut App, ip: IpAddr, typed: &str, ok: bool, detail: &str) {
     );
 }
 
+/// Basic credentials refused (the name is not recorded: it came with a
+/// wrong password, which may have been typed into it).
+pub fn basic_failed(app: &mut App, ip: IpAddr) {
+    app.audit.record(
+        unix_now(),
+        Entry {
+            event: Event::LoginFailed,
+            user: None,
+            address: Some(ip),
+            detail: "Basic auth: wrong user or password",
+        },
+    );
+}
+
+pub fn logged_out(app: &mut App, ip: IpAddr, user: Option<&str>) {
+    app.audit.record(
+        unix_now(),
+        Entry {
+            event: Event::Logout,
+            user,
+            address: Some(ip),
+            detail: "",
+        },
+    );
+}
+
 /// A finished upload of image `name`.
-pub fn uploaded(app: &mut App, name: &str, bytes: u64, ip: IpAddr, user: Option<&str>) {
+pub fn uploaded(app: &mut App, name: &str, ip: IpAddr, user: Option<&str>) {
     app.audit.record(
         unix_now(),
         Entry {
             event: Event::MediaUpload,
             user,
             address: Some(ip),
-            detail: &format!("{name} ({bytes} bytes)"),
+            detail: name,
         },
     );
 }

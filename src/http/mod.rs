@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod assets;
+pub mod audit;
 pub mod canvas;
 pub mod conn;
 pub mod host;
@@ -17,6 +18,7 @@ pub mod linger;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod totp;
 pub mod upload;
 pub mod video_session;
 pub mod websocket;

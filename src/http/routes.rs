@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
-use super::{accounts, assets, host, Status};
+use super::{accounts, assets, audit, host, totp, Status};
 use crate::app::App;
 use crate::auth::{Act, Principal, Ticket, Verdict};
 use crate::http::ws;
@@ -85,12 +85,18 @@ fn route(
     // A new password hashed on the checker thread: the same request again,
     // with its hash.
     let (decided, hashed) = match decided {
-        Some(Verdict::Hashed { principal, hash }) => (Some(Verdict::Allowed(principal)), Some(hash)),
+        Some(Verdict::Hashed { principal, hash }) => {
+            (Some(Verdict::Allowed(principal)), Some(hash))
+        }
         other => (other, None),
     };
     match authenticate(req, body, client, app, now, decided) {
         Ok(principal) => {
             let action = authorized(req, body, &principal, client, app, hashed, now);
+            if let Action::Respond(answer) = &action {
+                let user = Some(principal.user.as_str()).filter(|u| !u.is_empty());
+                audit::record(app, req, body, client.ip, user, answer);
+            }
             (action, Some(principal))
         }
         Err(action) => (action, None),
@@ -129,6 +135,10 @@ fn authenticate(
             return Err(Action::Respond(post(req, app, now, logout(req, client))));
         }
         "/api/login" | "/api/logout" => return Err(not_allowed("POST")),
+        // Checks a password, like a login: its answer comes back as `decided`.
+        "/api/account/totp" if req.method == Method::Delete => {
+            return Err(disable_totp(req, body, client, app, now, decided));
+        }
         p if read_only && LOGIN_FILES.contains(&p) => return Err(asset(req, path)),
         _ => {}
     }
@@ -139,6 +149,12 @@ fn authenticate(
     });
     Err(match verdict {
         Verdict::Open => return Ok(Principal::open()),
+        Verdict::Allowed(principal) if principal.session.is_none() && session.is_none() => {
+            match totp::refuse_basic(app, &principal) {
+                Some(refusal) => Action::Respond(refusal),
+                None => return Ok(principal),
+            }
+        }
         Verdict::Allowed(principal) | Verdict::Session(principal) => return Ok(principal),
         Verdict::Missing if wants_page(req) => Action::Respond(
             Response::error(Status::SeeOther, "log in at /login.html")
@@ -146,7 +162,12 @@ fn authenticate(
         ),
         Verdict::Missing => Action::Respond(unauthorized(session.is_none())),
         Verdict::Pending(ticket) => Action::Check(ticket),
-        other => Action::Respond(refusal(other, false)),
+        other => {
+            if matches!(other, Verdict::Refused { .. }) {
+                audit::basic_failed(app, client.ip);
+            }
+            Action::Respond(refusal(other, false))
+        }
     })
 }
 
@@ -265,6 +286,17 @@ fn authorized(
             Action::Respond(post(req, app, now, wake(body)))
         }
         "/api/wol" => not_allowed("GET, HEAD, POST"),
+        "/api/account/totp" if read_only => Action::Respond(totp::state(app, principal)),
+        "/api/account/totp" if req.method == Method::Post => {
+            let enrol = |app: &mut App, now| totp::enrol(body, principal, client.ip, app, now);
+            Action::Respond(match refuse_cross_site(req) {
+                Some(refusal) => refusal,
+                None => enrol(app, now),
+            })
+        }
+        "/api/account/totp" => not_allowed("GET, HEAD, POST, DELETE"),
+        "/api/audit" if read_only => Action::Respond(audit::list(req, app)),
+        "/api/audit" => not_allowed("GET, HEAD"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
         p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
             accounts::route(req, body, principal, client, app, hashed, now)
@@ -406,9 +438,9 @@ fn login(
         .and_then(|text| Value::parse(text).ok())
         .and_then(|v| {
             let field = |name| v.get(name).and_then(Value::as_str).map(str::to_string);
-            Some((field("user")?, field("password")?))
+            Some((field("user")?, field("password")?, field("code")))
         });
-    let Some((user, password)) = fields else {
+    let Some((user, password, code)) = fields else {
         return Action::Respond(Response::error(
             Status::BadRequest,
             "body must be JSON like {\"user\":\"admin\",\"password\":\"...\"}",
@@ -416,6 +448,14 @@ fn login(
     };
     let verdict =
         decided.unwrap_or_else(|| app.auth.check_password(client.ip, &user, &password, now));
+    // A right password, and the code when the account has a factor.
+    let mut proof = "password";
+    if let Verdict::Allowed(_) = &verdict {
+        match totp::second_step(app, &user, code.as_deref(), client.ip, now) {
+            Ok(with) => proof = with,
+            Err(answer) => return Action::Respond(answer),
+        }
+    }
     let response = match verdict {
         Verdict::Allowed(_) => match app.auth.start_session(&user, client.ip, now) {
             Ok(token) => {
@@ -423,6 +463,7 @@ fn login(
                     app.auth.logout(old);
                 }
                 let secure = if client.tls { "; Secure" } else { "" };
+                audit::login(app, client.ip, &user, true, proof);
                 Response::ok_json().header(
                     "Set-Cookie",
                     format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"),
@@ -438,17 +479,74 @@ fn login(
         },
         Verdict::Open => Response::ok_json(),
         Verdict::Pending(ticket) => return Action::Check(ticket),
-        other => refusal(other, true),
+        other => {
+            if matches!(other, Verdict::Refused { .. }) {
+                audit::login(app, client.ip, &user, false, "wrong user or password");
+            }
+            refusal(other, true)
+        }
     };
     Action::Respond(response)
+}
+
+/// `DELETE /api/account/totp` with `{"password":"...","code":"..."}`: the
+/// session's account turns its second factor off, proving both again. The
+/// password is checked as at login (late answers, budget), then the code.
+fn disable_totp(
+    req: &Request,
+    body: &[u8],
+    client: Client,
+    app: &mut App,
+    now: Instant,
+    decided: Option<Verdict>,
+) -> Action {
+    if let Some(refusal) = refuse_cross_site(req) {
+        return Action::Respond(refusal);
+    }
+    let who = match app.auth.check(client.ip, None, session_cookie(req), now) {
+        Verdict::Session(who) if !who.guest => who,
+        _ => {
+            return Action::Respond(Response::error(
+                Status::Unauthorized,
+                "log in first: turning two-step login off needs your session",
+            ))
+        }
+    };
+    let fields = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| Value::parse(text).ok())
+        .and_then(|v| {
+            let field = |name| v.get(name).and_then(Value::as_str).map(str::to_string);
+            Some((field("password")?, field("code")?))
+        });
+    let Some((password, code)) = fields else {
+        return Action::Respond(Response::error(
+            Status::BadRequest,
+            "body must be JSON like {\"password\":\"...\",\"code\":\"123456\"}",
+        ));
+    };
+    let verdict = decided.unwrap_or_else(|| {
+        app.auth
+            .check_password(client.ip, &who.user, &password, now)
+    });
+    Action::Respond(match verdict {
+        Verdict::Allowed(_) => totp::disable(&code, &who, client.ip, app, now),
+        Verdict::Pending(ticket) => return Action::Check(ticket),
+        other => refusal(other, true),
+    })
 }
 
 /// `POST /api/logout`: forgets the session and tells the browser to drop it.
 fn logout(req: &Request, client: Client) -> Handler {
     let session = session_cookie(req).map(str::to_string);
-    Box::new(move |app, _now| {
+    Box::new(move |app, now| {
+        let who = match app.auth.check(client.ip, None, session.as_deref(), now) {
+            Verdict::Session(who) => Some(who.user),
+            _ => None,
+        };
         if session.is_some_and(|s| app.auth.logout(&s)) {
             log::info!("{}: logged out", client.ip);
+            audit::logged_out(app, client.ip, who.as_deref());
         }
         Response::ok_json().header(
             "Set-Cookie",

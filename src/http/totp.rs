@@ -44,7 +44,12 @@ fn unavailable(app: &App, who: &Principal) -> Option<String> {
     if who.guest {
         return Some("a share link's guest has no account to protect".into());
     }
-    if app.auth.accounts().and_then(|a| a.find(&who.user)).is_none() {
+    if app
+        .auth
+        .accounts()
+        .and_then(|a| a.find(&who.user))
+        .is_none()
+    {
         return Some(format!(
             "{:?} is the account kv's configuration gives (KV_USER); a second factor needs an account \
              of the accounts file (`kv user add NAME --role admin`)",
@@ -57,11 +62,19 @@ fn unavailable(app: &App, who: &Principal) -> Option<String> {
 /// `POST /api/account/totp` with `{"action":"begin"}` (a new secret, its
 /// URI and QR code) or `{"action":"confirm","code":"123456"}` (the factor
 /// is on; the recovery codes, shown this once).
-pub fn enrol(body: &[u8], who: &Principal, client: IpAddr, app: &mut App, now: Instant) -> Response {
+pub fn enrol(
+    body: &[u8],
+    who: &Principal,
+    client: IpAddr,
+    app: &mut App,
+    now: Instant,
+) -> Response {
     if let Some(reason) = unavailable(app, who) {
         return Response::error(Status::Conflict, &reason);
     }
-    let fields = std::str::from_utf8(body).ok().and_then(|t| Value::parse(t).ok());
+    let fields = std::str::from_utf8(body)
+        .ok()
+        .and_then(|t| Value::parse(t).ok());
     let field = |name| {
         fields
             .as_ref()
@@ -133,19 +146,19 @@ fn confirm(code: &str, who: &Principal, client: IpAddr, app: &mut App, now: Inst
     .header("Cache-Control", "no-store")
 }
 
-/// The code step after `user`'s right password: `Ok` when they have no
-/// factor or `code` is right (the factor is stored again: its last step or
-/// its recovery codes changed); otherwise the answer, a wrong code delayed
-/// like a wrong password.
+/// The code step after `user`'s right password: `Ok` with what proved
+/// them, when they have no factor or `code` is right (the factor is stored
+/// again: its last step or its recovery codes changed); otherwise the
+/// answer, a wrong code delayed like a wrong password.
 pub fn second_step(
     app: &mut App,
     user: &str,
     code: Option<&str>,
     client: IpAddr,
     now: Instant,
-) -> Result<(), Response> {
+) -> Result<&'static str, Response> {
     let Some(mut factor) = factor_of(app, user) else {
-        return Ok(());
+        return Ok("password");
     };
     let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
         return Err(Response::json(
@@ -160,7 +173,12 @@ pub fn second_step(
         ));
     };
     if let Some(wait) = app.factors.locked(user, now) {
-        return Err(super::routes::locked_out(wait));
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Err(Response::error(
+            Status::TooManyRequests,
+            &format!("too many wrong codes for this account; retry in {secs} s"),
+        )
+        .header("Retry-After", secs.to_string()));
     }
     match factor.check(code, unix_now(), source_time()) {
         Ok(accepted) => {
@@ -169,16 +187,22 @@ pub fn second_step(
                 log::error!("{client}: {user}: cannot store the second factor: {e}");
                 Response::error(Status::InternalServerError, &e)
             })?;
-            if let Accepted::Recovery { left } = accepted {
-                let detail = format!("{left} left");
-                record(app, Event::RecoveryCodeUsed, user, client, &detail);
+            match accepted {
+                Accepted::Code => Ok("password and code"),
+                Accepted::Recovery { left } => {
+                    let detail = format!("{left} left");
+                    record(app, Event::RecoveryCodeUsed, user, client, &detail);
+                    Ok("password and recovery code")
+                }
             }
-            Ok(())
         }
         // Not the user's fault, and no guess: said as it is, not delayed.
         Err(clock @ Refusal::Clock(_)) => {
             log::error!("{client}: {user}: {clock}");
-            Err(Response::error(Status::ServiceUnavailable, &clock.to_string()))
+            Err(Response::error(
+                Status::ServiceUnavailable,
+                &clock.to_string(),
+            ))
         }
         Err(refusal) => {
             let until = app.factors.wrong_code(user, now);
@@ -186,7 +210,10 @@ pub fn second_step(
             let answer = Response::json(
                 Status::Unauthorized,
                 Object::new()
-                    .str("error", &format!("{refusal}: try the code your app shows now"))
+                    .str(
+                        "error",
+                        &format!("{refusal}: try the code your app shows now"),
+                    )
                     .bool("code_needed", true)
                     .finish(),
             );
@@ -197,7 +224,13 @@ pub fn second_step(
 
 /// `DELETE /api/account/totp` with `{"code":"..."}`, once `who`'s password
 /// from the same body was found right: the factor is off.
-pub fn disable(code: &str, who: &Principal, client: IpAddr, app: &mut App, now: Instant) -> Response {
+pub fn disable(
+    code: &str,
+    who: &Principal,
+    client: IpAddr,
+    app: &mut App,
+    now: Instant,
+) -> Response {
     if factor_of(app, &who.user).is_none() {
         return Response::error(Status::Conflict, "no second factor is on for this account");
     }
