@@ -9,50 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{header, kv_binary, Kv, Stream, Ws};
+use common::{header, kv_binary, kv_user, Kv, Stream, TempDir, Ws};
 use tungstenite::Message;
 
 /// Basic credentials of the accounts `with_accounts` makes.
 const VIEWER: &str = "Authorization: Basic dmVyYTp2cHc=\r\n"; // vera:vpw
 const OPERATOR: &str = "Authorization: Basic b2xnYTpvcHc=\r\n"; // olga:opw
 const ADMIN: &str = "Authorization: Basic YWRhOmFwdw==\r\n"; // ada:apw
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("kv-accounts-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `kv user ARGS` with `stdin` piped in (not a terminal: one line is read).
-fn kv_user(state_dir: &Path, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(kv_binary())
-        .arg("user")
-        .arg("--state-dir")
-        .arg(state_dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A refusal may come before kv reads its input: a closed pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
 
 /// A demo kv with an admin (ada), an operator (olga) and a viewer (vera).
 fn with_accounts(tag: &str, extra: &[&str]) -> (Kv, TempDir) {

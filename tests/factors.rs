@@ -9,12 +9,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{header, kv_binary, Kv};
+use common::{header, kv_user, Kv, TempDir};
 use sha1::{Digest, Sha1};
 
 /// RFC 2104 HMAC with SHA-1 (64-byte blocks).
@@ -79,41 +77,11 @@ fn test_own_totp_matches_rfc6238() {
     assert_eq!(totp(secret, 2000000000), "279037");
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("kv-factors-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `kv user ARGS` with the password on standard input.
-fn kv_user(state_dir: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(kv_binary())
-        .arg("user")
-        .arg("--state-dir")
-        .arg(state_dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "kv user {args:?}: {text}");
-    text
+/// `kv user ARGS`, which must succeed; what it printed.
+fn user(state_dir: &Path, args: &[&str], stdin: &str) -> String {
+    let (ok, said) = kv_user(state_dir, args, stdin);
+    assert!(ok, "kv user {args:?}: {said}");
+    said
 }
 
 const PASSWORD: &str = "ann's long passphrase";
@@ -133,7 +101,7 @@ fn login(kv: &Kv, code: Option<&str>) -> (u16, String, String, Duration) {
 }
 
 /// The same, waiting out a `429` (its `Retry-After`) from the wrong codes before.
-fn login_when_let(kv: &Kv, code: Option<&str>) -> (u16, String, String, Duration) {
+fn login_when_allowed(kv: &Kv, code: Option<&str>) -> (u16, String, String, Duration) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let answer = login(kv, code);
@@ -165,12 +133,12 @@ fn field<'a>(json: &'a str, name: &str) -> &'a str {
 #[test]
 fn test_totp_enrol_login_recovery_and_audit() {
     let dir = TempDir::new("flow");
-    kv_user(
+    user(
         &dir.0,
         &["add", "ann", "--role", "admin"],
         &format!("{PASSWORD}\n"),
     );
-    kv_user(
+    user(
         &dir.0,
         &["add", "vic", "--role", "viewer"],
         "vic's password\n",
@@ -236,7 +204,7 @@ fn test_totp_enrol_login_recovery_and_audit() {
     // Wrong codes are refused late, like wrong passwords: 0.5 s, then 1 s.
     let wrong_code = totp(&secret, now_unix() + 600);
     for least in [450, 950] {
-        let (status, _, body, took) = login_when_let(&kv, Some(&wrong_code));
+        let (status, _, body, took) = login_when_allowed(&kv, Some(&wrong_code));
         assert_eq!(status, 401, "{body}");
         assert!(body.contains("wrong code"), "{body}");
         assert!(
@@ -247,16 +215,16 @@ fn test_totp_enrol_login_recovery_and_audit() {
     let next_code = totp(&secret, now_unix() + 30);
 
     // The next step's code logs in; used again, it is refused.
-    let (status, head, body, _) = login_when_let(&kv, Some(&next_code));
+    let (status, head, body, _) = login_when_allowed(&kv, Some(&next_code));
     assert_eq!(status, 200, "{body}");
     let session = cookie(&head);
-    let (status, _, body, _) = login_when_let(&kv, Some(&next_code));
+    let (status, _, body, _) = login_when_allowed(&kv, Some(&next_code));
     assert_eq!(status, 401, "a code is good once: {body}");
 
     // A recovery code logs in once.
-    let (status, _, body, _) = login_when_let(&kv, Some(&recovery[3]));
+    let (status, _, body, _) = login_when_allowed(&kv, Some(&recovery[3]));
     assert_eq!(status, 200, "{body}");
-    let (status, _, body, _) = login_when_let(&kv, Some(&recovery[3]));
+    let (status, _, body, _) = login_when_allowed(&kv, Some(&recovery[3]));
     assert_eq!(status, 401, "{body}");
 
     // Basic auth cannot carry a code: refused, saying so.
@@ -270,6 +238,12 @@ fn test_totp_enrol_login_recovery_and_audit() {
         String::from_utf8_lossy(&body).contains("second factor"),
         "{}",
         String::from_utf8_lossy(&body)
+    );
+    let with_dead_cookie = format!("{basic}Cookie: kv_session=0123\r\n");
+    let (status, _, _) = kv.get_with("/api/status", &with_dead_cookie);
+    assert_eq!(
+        status, 401,
+        "a dead session cookie beside Basic opens nothing"
     );
 
     // A media attach, under the session.
@@ -321,13 +295,13 @@ fn test_totp_enrol_login_recovery_and_audit() {
     );
     let (status, body) = json(&kv, "DELETE", "/api/account/totp", &off, &session);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(login_when_let(&kv, None).0, 200);
+    assert_eq!(login_when_allowed(&kv, None).0, 200);
 }
 
 #[test]
 fn test_totp_reset_from_the_command_line() {
     let dir = TempDir::new("reset");
-    kv_user(
+    user(
         &dir.0,
         &["add", "ann", "--role", "admin"],
         &format!("{PASSWORD}\n"),
@@ -352,7 +326,7 @@ fn test_totp_reset_from_the_command_line() {
     );
     assert_eq!(login(&kv, None).0, 401);
     // The phone is lost: the board's admin turns the factor off.
-    let said = kv_user(&dir.0, &["totp-reset", "ann"], "");
+    let said = user(&dir.0, &["totp-reset", "ann"], "");
     assert!(said.contains("ann"), "{said}");
     // The running kv reads the file again within a second or so.
     let deadline = Instant::now() + Duration::from_secs(10);

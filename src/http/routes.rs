@@ -149,7 +149,8 @@ fn authenticate(
     });
     Err(match verdict {
         Verdict::Open => return Ok(Principal::open()),
-        Verdict::Allowed(principal) if principal.session.is_none() && session.is_none() => {
+        // Basic credentials (a session's principal names its session).
+        Verdict::Allowed(principal) if principal.session.is_none() => {
             match totp::refuse_basic(app, &principal) {
                 Some(refusal) => Action::Respond(refusal),
                 None => return Ok(principal),
@@ -420,7 +421,8 @@ fn session_cookie(req: &Request) -> Option<&str> {
     req.cookie(SESSION_COOKIE)
 }
 
-/// `POST /api/login` with `{"user":"...","password":"..."}`. A hashed
+/// `POST /api/login` with `{"user":"...","password":"..."}`, and `"code"`
+/// for an account with a second factor (`totp::second_step`). A hashed
 /// password's check comes back later as `decided` (`resume`).
 fn login(
     req: &Request,
@@ -433,14 +435,8 @@ fn login(
     if let Some(refusal) = refuse_cross_site(req) {
         return Action::Respond(refusal);
     }
-    let fields = std::str::from_utf8(body)
-        .ok()
-        .and_then(|text| Value::parse(text).ok())
-        .and_then(|v| {
-            let field = |name| v.get(name).and_then(Value::as_str).map(str::to_string);
-            Some((field("user")?, field("password")?, field("code")))
-        });
-    let Some((user, password, code)) = fields else {
+    let fields = string_fields(body, ["user", "password", "code"]);
+    let Some([Some(user), Some(password), code]) = fields else {
         return Action::Respond(Response::error(
             Status::BadRequest,
             "body must be JSON like {\"user\":\"admin\",\"password\":\"...\"}",
@@ -489,6 +485,13 @@ fn login(
     Action::Respond(response)
 }
 
+/// The string fields `names` of a JSON body, each `None` when missing or
+/// not a string; `None` when the body is no JSON.
+fn string_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {
+    let v = Value::parse(std::str::from_utf8(body).ok()?).ok()?;
+    Some(names.map(|name| v.get(name).and_then(Value::as_str).map(str::to_string)))
+}
+
 /// `DELETE /api/account/totp` with `{"password":"...","code":"..."}`: the
 /// session's account turns its second factor off, proving both again. The
 /// password is checked as at login (late answers, budget), then the code.
@@ -512,14 +515,7 @@ fn disable_totp(
             ))
         }
     };
-    let fields = std::str::from_utf8(body)
-        .ok()
-        .and_then(|text| Value::parse(text).ok())
-        .and_then(|v| {
-            let field = |name| v.get(name).and_then(Value::as_str).map(str::to_string);
-            Some((field("password")?, field("code")?))
-        });
-    let Some((password, code)) = fields else {
+    let Some([Some(password), Some(code)]) = string_fields(body, ["password", "code"]) else {
         return Action::Respond(Response::error(
             Status::BadRequest,
             "body must be JSON like {\"password\":\"...\",\"code\":\"123456\"}",
