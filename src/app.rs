@@ -33,6 +33,8 @@ pub struct App {
     pub audit: crate::audit::Audit,
     /// Second-factor enrolments under way and wrong codes per account.
     pub factors: crate::auth::factors::Factors,
+    /// Who is connected (`/ws`) and who is in control.
+    pub control: crate::control::Control,
 }
 
 impl App {
@@ -53,6 +55,7 @@ impl App {
             ),
             audit: crate::audit::Audit::new(&config.state_dir),
             factors: Default::default(),
+            control: crate::control::Control::new(config.control),
             config,
             video: Pipeline::new(source, now),
             hid,

@@ -166,6 +166,7 @@ impl Server {
             }
             self.on_timers(now);
             self.close_ended_sessions(now);
+            self.push_presence(now);
             if let Some(frame) = self.app.video.updates().step() {
                 self.on_picture(&frame, now);
             }
@@ -353,8 +354,12 @@ impl Server {
         self.writes.retain(|&s| s != slot);
         log::debug!("{}: closed", conn.peer());
         if conn.kind() == Kind::WebSocket {
-            // Keys never stick: whoever was typing is gone.
+            // Keys never stick: whoever was typing is gone (so the release
+            // a handover needs is done whatever `leave` says).
             self.app.hid.release_all(now);
+        }
+        if let Some(seat) = conn.seat() {
+            let _ = self.app.control.leave(seat);
         }
         self.free.push(slot);
     }
@@ -497,6 +502,24 @@ impl Server {
                 if let Some(conn) = &self.conns[slot] {
                     log::info!("{}: closed, its session is over", conn.peer());
                 }
+                self.close(slot, now);
+            }
+        }
+    }
+
+    /// Sends each `/ws` page who is connected and in control, when that
+    /// changed: a page joined or left, control moved, someone asked.
+    fn push_presence(&mut self, now: Instant) {
+        if !self.app.control.take_changed() {
+            return;
+        }
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            let Some(seat) = conn.seat() else { continue };
+            let message = websocket::presence_message(&self.app.control, seat);
+            if conn.send_presence(message) == Next::Close {
                 self.close(slot, now);
             }
         }

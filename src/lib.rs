@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod event_loop;
 pub mod gadget;

@@ -158,7 +158,8 @@ fn run(args: Args) -> Result<(), String> {
     hid.set_jiggle(config.jiggle, now);
     let mut app = app::App::new(config, source, hid, demo, now);
     app.media = media;
-    app.auth.set_accounts(accounts);
+    let shares = auth::shares::Shares::open(&app.config.state_dir);
+    app.auth.set_accounts(accounts, shares);
     app.udc = gadget.as_ref().map(|gadget| gadget.udc_watch(now));
     app.net = usb_net(&app.config, gadget.as_ref(), now);
     let mut server = event_loop::Server::new(listeners, app)

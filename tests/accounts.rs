@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{header, kv_binary, kv_user, Kv, Stream, TempDir, Ws};
+use kv::json::Value;
 use tungstenite::Message;
 
 /// Basic credentials of the accounts `with_accounts` makes.
@@ -247,44 +248,72 @@ fn test_kv_user_refuses_bad_input_and_never_overwrites_a_damaged_file() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"accounts\":[");
 }
 
-/// `kill -9` of a writer mid-write leaves the old file or the new one,
-/// whole, and readable by its owner only.
+/// `kill -9` of kv while it rewrites the accounts file again and again
+/// (role changes through the API, no hashing in between) leaves the old
+/// file or the new one, whole, readable by its owner only; and a `kill -9`
+/// of `kv user passwd` as well.
 #[test]
 fn test_accounts_file_survives_kill_9_during_writes() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new("kill9");
-    let (ok, out) = kv_user(&dir.0, &["add", "ada", "--role", "admin"], "apw\n");
-    assert!(ok, "{out}");
+    let (mut kv, dir) = with_accounts("kill9", &[]);
     let file = dir.0.join("accounts.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut kills = 0;
-    while kills < 20 && Instant::now() < deadline {
-        // Each `passwd` rewrites the whole file; kill it at varying points.
+    let check = || {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let v = Value::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let Some(Value::Array(accounts)) = v.get("accounts") else {
+            panic!("{text}")
+        };
+        assert_eq!(accounts.len(), 3, "{text}");
+        let olga = accounts[1].get("role").and_then(Value::as_str).unwrap();
+        assert!(["operator", "viewer"].contains(&olga), "{text}");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    };
+    for round in 0..5 {
+        let admin = format!("{}{ADMIN}", origin(&kv));
+        let mut writes = 0;
+        // Enough writes that the kill lands among them, whatever the speed.
+        while writes < 20 + 7 * round {
+            let role = ["viewer", "operator"][writes % 2];
+            let body = format!(r#"{{"role":"{role}"}}"#);
+            let (status, _, _) = kv.send_json("POST", "/api/accounts/olga", &body, &admin);
+            assert_eq!(status, 200);
+            writes += 1;
+        }
+        // One more write on the way while kv dies.
+        let mut last = kv.connect();
+        let body = r#"{"role":"viewer"}"#;
+        write!(
+            last,
+            "POST /api/accounts/olga HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{admin}\r\n{body}",
+            kv.addr,
+            body.len()
+        )
+        .unwrap();
+        kv.kill_9();
+        check();
+        let state = dir.0.to_str().unwrap();
+        let images = dir.0.join("images");
+        kv = Kv::demo(&["--state-dir", state, "--images", images.to_str().unwrap()]);
+    }
+    drop(kv);
+    // `kv user passwd` killed at varying points (mostly while hashing).
+    for kill in 0..6u64 {
         let mut child = Command::new(kv_binary())
             .args(["user", "--state-dir"])
             .arg(&dir.0)
-            .args(["passwd", "ada"])
+            .args(["passwd", "vera"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let _ = child.stdin.take().unwrap().write_all(b"new\n");
-        std::thread::sleep(Duration::from_millis(20 + 113 * (kills % 14)));
+        std::thread::sleep(Duration::from_millis(50 + 150 * kill));
         let _ = child.kill();
         let _ = child.wait();
-        kills += 1;
-        let text = std::fs::read_to_string(&file).unwrap();
-        assert!(
-            text.starts_with("{\"version\":1,\"accounts\":[{\"name\":\"ada\""),
-            "{text}"
-        );
-        assert!(text.ends_with("}]}\n"), "{text}");
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        check();
     }
-    let (ok, out) = kv_user(&dir.0, &["list"], "");
-    assert!(ok && out.contains("ada"), "{out}");
 }
 
 /// Reads `ws` until kv closes it; how long that took since `t0`.
@@ -407,4 +436,142 @@ fn test_cli_change_while_running_ends_connections() {
             .0,
         200
     );
+}
+
+/// The `you` seat id of a `presence` message.
+fn seat_of(presence: &str) -> u64 {
+    let v = Value::parse(presence).unwrap();
+    v.get("you").and_then(Value::as_i64).unwrap() as u64
+}
+
+/// The seat id in control, by a `presence` message.
+fn holder(presence: &str) -> Option<u64> {
+    let v = Value::parse(presence).unwrap();
+    let Some(Value::Array(people)) = v.get("people") else {
+        panic!("{presence}")
+    };
+    people
+        .iter()
+        .find(|p| p.get("control").and_then(Value::as_bool) == Some(true))
+        .and_then(|p| p.get("id").and_then(Value::as_i64))
+        .map(|id| id as u64)
+}
+
+/// Presence messages until one `satisfies`; returns it.
+fn presence_until(ws: &mut Ws, satisfies: impl Fn(&str) -> bool) -> String {
+    loop {
+        let p = next_message(ws, "presence");
+        if satisfies(&p) {
+            return p;
+        }
+    }
+}
+
+/// Issue 16: with one controller, a key the holder keeps down is released
+/// when control passes; the next controller's typing is not shifted.
+#[test]
+fn test_control_handover_releases_held_keys_on_the_demo_target() {
+    let (kv, _dir) = with_accounts("control", &["--control", "single"]);
+    let mut olga = ws_as(&kv, "/ws", OPERATOR);
+    next_message(&mut olga, "status");
+    let olga_seat = seat_of(&next_message(&mut olga, "presence"));
+    let mut ada = ws_as(&kv, "/ws", ADMIN);
+    next_message(&mut ada, "status");
+    let ada_seat = seat_of(&next_message(&mut ada, "presence"));
+    // Everyone sees everyone, with role and who controls.
+    let seen = presence_until(&mut olga, |p| p.contains("\"user\":\"ada\""));
+    assert!(
+        seen.contains(r#""user":"olga","role":"operator""#),
+        "{seen}"
+    );
+
+    // Olga types first, so she is in control; she holds Shift.
+    press(&mut olga, "KeyX");
+    assert!(kv.wait_screen(ADMIN, "x").contains('x'));
+    presence_until(&mut ada, |p| holder(p) == Some(olga_seat));
+    let down = r#"{"type":"key","code":"ShiftLeft","down":true}"#;
+    olga.send(Message::text(down)).unwrap();
+    press(&mut olga, "KeyY");
+    assert!(kv.wait_screen(ADMIN, "xY").contains("xY"));
+
+    // Ada's keys are refused while Olga is in control.
+    press(&mut ada, "KeyQ");
+    let refused = next_message(&mut ada, "error");
+    assert!(refused.contains("olga is in control"), "{refused}");
+
+    // Ada asks; Olga sees it and grants; her Shift is released.
+    let ask = r#"{"type":"control","action":"request"}"#;
+    ada.send(Message::text(ask)).unwrap();
+    presence_until(&mut olga, |p| p.contains("\"asking\":true"));
+    let grant = format!(r#"{{"type":"control","action":"grant","to":{ada_seat}}}"#);
+    olga.send(Message::text(grant)).unwrap();
+    presence_until(&mut ada, |p| holder(p) == Some(ada_seat));
+    press(&mut ada, "KeyZ");
+    let screen = kv.wait_screen(ADMIN, "xYz");
+    assert!(screen.contains("xYz"), "Shift stayed down: {screen}");
+    // Olga's input is refused now.
+    press(&mut olga, "KeyW");
+    assert!(next_message(&mut olga, "error").contains("ada is in control"));
+    let (status, _, body) = kv.get_with("/api/presence", VIEWER);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("\"single\":true"));
+}
+
+/// A share link makes a named guest viewer who watches until the link is
+/// revoked; then the connection it opened closes within a second. A guest
+/// changes nothing and makes no links.
+#[test]
+fn test_share_link_guest_watches_until_revoked() {
+    let (kv, _dir) = with_accounts("share", &[]);
+    let operator = format!("{}{OPERATOR}", origin(&kv));
+    let make = r#"{"name":"Vendor","minutes":60}"#;
+    let (status, _, body) = kv.send_json("POST", "/api/shares", make, &operator);
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let made = Value::parse(&body).unwrap();
+    let link = made
+        .get("link")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    let id = made.get("id").and_then(Value::as_str).unwrap().to_string();
+    let too_short = r#"{"name":"Vendor","minutes":1}"#;
+    assert_eq!(
+        kv.send_json("POST", "/api/shares", too_short, &operator).0,
+        400
+    );
+    assert_eq!(kv.get_with("/api/shares", VIEWER).0, 403);
+
+    let (status, head, _) = kv.get(&link);
+    assert_eq!(status, 303);
+    assert_eq!(header(&head, "location"), Some("/"));
+    let cookie = header(&head, "set-cookie").unwrap();
+    let guest = format!("Cookie: {}\r\n", cookie.split(';').next().unwrap());
+    let (_, _, session) = kv.get_with("/api/session", &guest);
+    let session = String::from_utf8(session).unwrap();
+    assert!(
+        session.contains(r#""user":"Vendor (guest)","role":"viewer","guest":true"#),
+        "{session}"
+    );
+    let mut ws = ws_with_cookie(&kv, &guest);
+    let mut stream = Stream::open_with(&kv, &guest);
+    assert!(!stream.next_part().1.is_empty());
+    let extra = format!("{}{guest}", origin(&kv));
+    assert_eq!(
+        kv.send_json("POST", "/api/hid/release", "{}", &extra).0,
+        403
+    );
+    assert_eq!(kv.send_json("POST", "/api/shares", make, &extra).0, 403);
+    let (_, _, list) = kv.get_with("/api/shares", OPERATOR);
+    assert!(String::from_utf8_lossy(&list).contains("Vendor (guest)"));
+
+    let t0 = Instant::now();
+    assert_eq!(
+        kv.send_json("DELETE", &format!("/api/shares/{id}"), "", &operator)
+            .0,
+        200
+    );
+    assert!(closed_after(&mut ws, t0) < Duration::from_secs(1));
+    assert_eq!(kv.get_with("/api/status", &guest).0, 401);
+    assert_eq!(kv.get(&link).0, 401);
 }

@@ -352,6 +352,7 @@ fn test_paste_types_text_and_reports_what_it_cannot() {
         .ws(Some(&format!("http://{}", kv.addr)), &[])
         .expect("upgrade");
     ws.read().unwrap(); // status
+    ws.read().unwrap(); // presence
     send(&mut ws, r#"{"type":"paste","text":"echo ok; déjà"}"#);
     let reply = ws.read().unwrap();
     let reply = reply.to_text().unwrap();
@@ -370,6 +371,7 @@ fn test_bad_websocket_messages_get_errors_and_kv_keeps_serving() {
         .ws(Some(&format!("http://{}", kv.addr)), &[])
         .expect("upgrade");
     ws.read().unwrap(); // status
+    ws.read().unwrap(); // presence
     for bad in [
         "nope",
         "{}",
@@ -533,6 +535,7 @@ fn test_layout_switch_changes_the_keys_paste_sends() {
         .ws(Some(&format!("http://{}", kv.addr)), &[])
         .expect("upgrade");
     ws.read().unwrap(); // status
+    ws.read().unwrap(); // presence
                         // On a German keyboard "z" sits where a US host sees "y".
     send(&mut ws, r#"{"type":"paste","text":"zyz"}"#);
     let screen = kv.wait_screen("", "yzy");
@@ -590,6 +593,7 @@ fn test_hid_settings_change_jiggle_and_paste_speed() {
         .ws(Some(&format!("http://{}", kv.addr)), &[])
         .expect("upgrade");
     ws.read().unwrap(); // status
+    ws.read().unwrap(); // presence
     let start = Instant::now();
     send(&mut ws, r#"{"type":"paste","text":"slows"}"#);
     let screen = kv.wait_screen("", "slows");
@@ -612,6 +616,7 @@ fn test_caps_lock_led_comes_back_from_the_target() {
         .ws(Some(&format!("http://{}", kv.addr)), &[])
         .expect("upgrade");
     ws.read().unwrap(); // status
+    ws.read().unwrap(); // presence
     send(&mut ws, r#"{"type":"key","code":"CapsLock","down":true}"#);
     send(&mut ws, r#"{"type":"key","code":"CapsLock","down":false}"#);
     // The status push (at most a second later) carries the target's LED report.

@@ -210,7 +210,11 @@ function onMessage(data) {
   if (msg.type === 'status' && msg.status) applyStatus(msg.status);
   else if (msg.type === 'paste') pasteReply(msg);
   else if (msg.type === 'error') notice(`kv: ${msg.message}`);
+  else if (msg.type === 'presence') document.dispatchEvent(new CustomEvent('kv-presence', { detail: msg }));
 }
+
+// Other scripts' messages on this page's /ws (www/people.js: control requests).
+document.addEventListener('kv-send', (e) => send(e.detail));
 
 // ---- video ---------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ pub mod cli;
 pub mod factors;
 pub mod role;
 pub mod totp;
+pub mod shares;
 pub use checker::Ticket;
 use checker::{Answer, Checker, Outcome};
 pub use role::{Act, Principal, Role};
@@ -222,6 +223,8 @@ struct Session {
     id: SessionId,
     token: String,
     user: String,
+    /// A share link's guest: the link's id.
+    share: Option<String>,
     created: Instant,
     used: Instant,
 }
@@ -289,6 +292,8 @@ pub struct Gate {
     accounts: Option<accounts::Accounts>,
     /// When to look at the accounts file next.
     accounts_check: Instant,
+    /// Share links, with the accounts file.
+    shares: Option<shares::Shares>,
     failures: HashMap<IpAddr, Failures>,
     sessions: Vec<Session>,
     next_session: u64,
@@ -316,6 +321,7 @@ impl Gate {
             credentials,
             accounts: None,
             accounts_check: now,
+            shares: None,
             failures: HashMap::new(),
             sessions: Vec::new(),
             next_session: 0,
@@ -335,9 +341,95 @@ impl Gate {
         }
     }
 
-    /// Adds the accounts file's accounts to the configured one.
-    pub fn set_accounts(&mut self, accounts: accounts::Accounts) {
+    /// Adds the accounts file's accounts to the configured one, and the
+    /// share links.
+    pub fn set_accounts(&mut self, accounts: accounts::Accounts, shares: shares::Shares) {
         self.accounts = Some(accounts);
+        self.shares = Some(shares);
+    }
+
+    pub fn shares(&self) -> Option<&shares::Shares> {
+        self.shares.as_ref()
+    }
+
+    /// A new share link made by `by`; the link's token, shown once.
+    pub fn create_share(
+        &mut self,
+        name: &str,
+        by: &str,
+        life: u64,
+    ) -> Result<(shares::Share, String), String> {
+        let token = hex(&random_bytes::<16>()?);
+        let id = hex(&random_bytes::<4>()?);
+        let shares = self
+            .shares
+            .as_mut()
+            .ok_or("kv keeps no share links (no --state-dir)")?;
+        let share = shares.create(name, by, life, cli::unix_now(), token.clone(), id)?;
+        Ok((share, token))
+    }
+
+    /// Revokes a link: its guests' connections end.
+    pub fn revoke_share(&mut self, id: &str) -> Result<(), String> {
+        let shares = self.shares.as_mut().ok_or("no share links")?;
+        shares.revoke(id)?;
+        self.end_share(id);
+        Ok(())
+    }
+
+    fn end_share(&mut self, id: &str) {
+        let ended = &mut self.ended;
+        self.sessions.retain(|s| {
+            let this = s.share.as_deref() == Some(id);
+            if this {
+                ended.push(Ended::Session(s.id));
+            }
+            !this
+        });
+    }
+
+    /// `GET /share/TOKEN`: a guest viewer's session token for the cookie,
+    /// and the guest's name; a wrong or expired token counts as a failed
+    /// login for the address.
+    pub fn open_share(
+        &mut self,
+        client: IpAddr,
+        token: &str,
+        now: Instant,
+    ) -> Result<(String, String), Verdict> {
+        self.expire(now);
+        if let Some(verdict) = self.locked_out(client, now) {
+            return Err(verdict);
+        }
+        let unix = cli::unix_now();
+        let found = self
+            .shares
+            .as_ref()
+            .and_then(|s| s.find(token, unix))
+            .cloned();
+        let Some(share) = found else {
+            return Err(self.fail(client, now));
+        };
+        let cookie = self
+            .new_session(&share.name, Some(share.id.clone()), client, now)
+            .map_err(|_| Verdict::Busy {
+                retry_after: BUSY_WAIT,
+            })?;
+        Ok((cookie, share.name))
+    }
+
+    /// Forgets expired share links (wall clock `unix`): their guests'
+    /// connections end.
+    pub fn expire_shares(&mut self, unix: u64) {
+        let gone = self
+            .shares
+            .as_mut()
+            .map(|s| s.expire(unix))
+            .unwrap_or_default();
+        for id in gone {
+            log::info!("🔗 share link {id} expired");
+            self.end_share(&id);
+        }
     }
 
     /// Whether anyone must log in: an account is configured or in the file.
@@ -683,10 +775,17 @@ impl Gate {
         client: IpAddr,
         now: Instant,
     ) -> Result<String, String> {
-        let token: String = random_bytes::<16>()?
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        self.new_session(user, None, client, now)
+    }
+
+    fn new_session(
+        &mut self,
+        user: &str,
+        share: Option<String>,
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<String, String> {
+        let token = hex(&random_bytes::<16>()?);
         if self.sessions.len() >= MAX_SESSIONS {
             self.sessions.sort_by_key(|s| std::cmp::Reverse(s.used));
             let evicted = self.sessions.split_off(MAX_SESSIONS - 1);
@@ -699,6 +798,7 @@ impl Gate {
             id,
             token: token.clone(),
             user: user.into(),
+            share,
             created: now,
             used: now,
         });
@@ -758,7 +858,18 @@ impl Gate {
         let session = self.sessions.iter_mut().find(|s| s.id == id)?;
         session.used = now;
         let user = session.user.clone();
-        self.principal(&user, Some(id))
+        match session.share.clone() {
+            Some(share) => {
+                let live = self.shares.as_ref()?.is_live(&share, cli::unix_now());
+                live.then_some(Principal {
+                    user,
+                    role: Role::Viewer,
+                    session: Some(id),
+                    guest: true,
+                })
+            }
+            None => self.principal(&user, Some(id)),
+        }
     }
 
     fn locked_out(&self, client: IpAddr, now: Instant) -> Option<Verdict> {
@@ -836,6 +947,7 @@ impl Gate {
         if now >= self.accounts_check {
             self.accounts_check = now + ACCOUNTS_CHECK;
             self.reload_accounts();
+            self.expire_shares(cli::unix_now());
         }
     }
 
@@ -866,6 +978,10 @@ impl Gate {
         sha.update(authorization.trim().as_bytes());
         sha.finalize().into()
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How long the `n`th failure in a row waits: doubling from `FIRST_DELAY`.
@@ -1322,6 +1438,46 @@ mod tests {
             .unwrap();
         }
         assert_eq!(gate.take_ended(), [Ended::Session(first.session.unwrap())]);
+    }
+
+    /// A share link's guest is a viewer until the link expires (a test
+    /// clock: wall-clock seconds given) or is revoked; then the session
+    /// ends and the loop is told to close its connections.
+    #[test]
+    fn test_share_guest_until_expiry_or_revoke() {
+        let dir = crate::testutil::TempDir::new("gate-shares");
+        let t0 = Instant::now();
+        let mut gate = Gate::new(Some(plain()), t0);
+        gate.set_accounts(
+            accounts::Accounts::open(dir.path()).unwrap(),
+            shares::Shares::open(dir.path()),
+        );
+        let (share, token) = gate.create_share("Vendor", "admin", 600).unwrap();
+        assert!(matches!(
+            gate.open_share(ME, "nope", t0),
+            Err(Verdict::Refused { .. })
+        ));
+        let (cookie, name) = gate.open_share(OTHER, &token, t0).unwrap();
+        assert_eq!(name, "Vendor (guest)");
+        let Verdict::Session(guest) = gate.check(OTHER, None, Some(&cookie), t0) else {
+            panic!()
+        };
+        assert_eq!((guest.role, guest.guest), (Role::Viewer, true));
+        gate.take_ended();
+        gate.expire_shares(share.expires - 1);
+        assert_eq!(gate.take_ended(), []);
+        gate.expire_shares(share.expires);
+        assert_eq!(gate.take_ended(), [Ended::Session(guest.session.unwrap())]);
+        assert_eq!(gate.check(OTHER, None, Some(&cookie), t0), Verdict::Missing);
+        assert!(gate.open_share(OTHER, &token, t0).is_err());
+
+        let (share, token) = gate.create_share("Phone", "admin", 300).unwrap();
+        // After the failed tries' delay.
+        let t1 = t0 + Duration::from_secs(1);
+        let (cookie, _) = gate.open_share(OTHER, &token, t1).unwrap();
+        gate.revoke_share(&share.id).unwrap();
+        assert_eq!(gate.take_ended().len(), 1);
+        assert_eq!(gate.check(OTHER, None, Some(&cookie), t1), Verdict::Missing);
     }
 
     #[test]

@@ -211,6 +211,12 @@ pub struct Args {
     #[argh(option)]
     pub http_port: Option<String>,
 
+    /// who types when several people are connected: single (one
+    /// controller; others ask), shared (everyone), auto (default: single
+    /// once two operators or admins are connected)
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub control: String,
+
     #[argh(subcommand)]
     pub command: Option<super::user_args::Command>,
 }

@@ -57,6 +57,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// `--state-dir`: what kv keeps for itself (certificate, macros, the MAC last woken).
     pub state_dir: PathBuf,
+    /// --control: one controller at a time, or everyone.
+    pub control: crate::control::Mode,
     /// The names requests may carry in `Host` (`--host-name`, `--tls-name`).
     pub known_names: KnownNames,
     /// `--wol-mac`.
@@ -150,6 +152,7 @@ impl Config {
             tls,
             http_listen,
             state_dir: args.state_dir,
+            control: crate::control::Mode::parse(&args.control)?,
             known_names,
             wol_mac: args
                 .wol_mac

@@ -384,7 +384,9 @@ impl<S: Stream> Conn<S> {
             Action::Upgrade(accept) => {
                 let leftover = self.switch_protocols(&accept);
                 let principal = self.principal.clone().unwrap_or_else(Principal::nobody);
-                let session = Session::new(leftover, principal, now);
+                let since = crate::auth::cli::unix_now();
+                let seat = app.control.join(principal.clone(), since);
+                let session = Session::new(leftover, principal, seat, now);
                 self.set_state(State::WebSocket(Box::new(session)));
             }
             Action::UpgradeVideo(accept, view) => {
@@ -752,6 +754,22 @@ impl<S: Stream> Conn<S> {
 
     /// Sends a text message if this is a WebSocket session that has been
     /// greeted (its 101 head is out; frames must follow it).
+    /// The presence seat of a `/ws` session.
+    pub fn seat(&self) -> Option<u64> {
+        match &self.state {
+            State::WebSocket(session) => Some(session.seat()),
+            _ => None,
+        }
+    }
+
+    /// Sends a `/ws` page the presence, if it is new to it.
+    pub fn send_presence(&mut self, presence: String) -> Next {
+        match &mut self.state {
+            State::WebSocket(session) => session.send_presence(&mut self.wire, presence).into(),
+            _ => Next::Keep,
+        }
+    }
+
     pub fn send_text(&mut self, text: String) -> Next {
         match &mut self.state {
             State::WebSocket(session) => session.send_text(&mut self.wire, text).into(),

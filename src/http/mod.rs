@@ -19,6 +19,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 pub mod totp;
+pub mod shares;
 pub mod upload;
 pub mod video_session;
 pub mod websocket;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
-use super::{accounts, assets, audit, host, totp, Status};
+use super::{accounts, assets, audit, host, shares, totp, Status};
 use crate::app::App;
 use crate::auth::{Act, Principal, Ticket, Verdict};
 use crate::http::ws;
@@ -140,6 +140,7 @@ fn authenticate(
             return Err(disable_totp(req, body, client, app, now, decided));
         }
         p if read_only && LOGIN_FILES.contains(&p) => return Err(asset(req, path)),
+        p if p.starts_with(shares::OPEN_PREFIX) => return Err(shares::open(req, client, app, now)),
         _ => {}
     }
     let session = session_cookie(req);
@@ -257,6 +258,10 @@ fn authorized(
             not_allowed("POST")
         }
         "/api/session" => not_allowed("GET, HEAD"),
+        "/api/presence" if read_only => {
+            Action::Respond(Response::json(Status::Ok, app.control.json(None)))
+        }
+        "/api/presence" => not_allowed("GET, HEAD"),
         "/api/images" if read_only => Action::Respond(with_images(app, |images| {
             images
                 .list_json()
@@ -299,6 +304,9 @@ fn authorized(
         "/api/audit" if read_only => Action::Respond(audit::list(req, app)),
         "/api/audit" => not_allowed("GET, HEAD"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
+        p if p == "/api/shares" || p.starts_with(shares::PREFIX) => {
+            shares::route(req, body, principal, app)
+        }
         p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
             accounts::route(req, body, principal, client, app, hashed, now)
         }
@@ -372,7 +380,7 @@ fn unauthorized(challenge: bool) -> Response {
 
 /// The answer to a password that is wrong, or could not be checked now.
 /// `login`: the login page's wording, and no Basic challenge.
-fn refusal(verdict: Verdict, login: bool) -> Response {
+pub(super) fn refusal(verdict: Verdict, login: bool) -> Response {
     match verdict {
         Verdict::Refused { until } if login => {
             Response::error(Status::Unauthorized, "wrong user or password").not_before(until)

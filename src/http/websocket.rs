@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use super::io::{Stream, Wire};
 use crate::app::App;
 use crate::auth::{Act, Principal};
+use crate::control::Handover;
 use crate::hid::Input;
 use crate::http::ws::{self, WebSocket};
-use crate::json;
+use crate::json::{self, Value};
 
 /// A WebSocket is pinged when quiet this long...
 const PING: Duration = Duration::from_secs(15);
@@ -74,7 +75,12 @@ pub trait Controls {
     /// The status object (`/api/status`).
     fn status_json(&mut self, now: Instant) -> String;
     /// `Ok(Some(skipped))`: a paste typed all but these characters.
-    fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String>;
+    /// `seat`'s input, if it may type now (`control`).
+    fn input(&mut self, seat: u64, input: Input, now: Instant) -> Result<Option<String>, String>;
+    /// A `control` message of `seat`'s.
+    fn control(&mut self, seat: u64, msg: &Value, now: Instant) -> Result<(), String>;
+    /// The `presence` message for `seat`.
+    fn presence(&self, seat: u64) -> String;
 }
 
 impl Controls for App {
@@ -82,9 +88,43 @@ impl Controls for App {
         App::status_json(self, now)
     }
 
-    fn input(&mut self, input: Input, now: Instant) -> Result<Option<String>, String> {
+    fn input(&mut self, seat: u64, input: Input, now: Instant) -> Result<Option<String>, String> {
+        if self.control.may_type(seat)? == Handover::Changed {
+            self.hid.release_all(now);
+        }
         self.hid.input(input, now)
     }
+
+    fn control(&mut self, seat: u64, msg: &Value, now: Instant) -> Result<(), String> {
+        let action = msg
+            .get("action")
+            .and_then(Value::as_str)
+            .ok_or("\"control\" needs an \"action\": request, release, take, grant or deny")?;
+        let to = msg
+            .get("to")
+            .and_then(Value::as_i64)
+            .and_then(|to| u64::try_from(to).ok());
+        // Keys the previous controller held must not stay pressed.
+        if self.control.act(seat, action, to)? == Handover::Changed {
+            self.hid.release_all(now);
+        }
+        Ok(())
+    }
+
+    fn presence(&self, seat: u64) -> String {
+        presence_message(&self.control, seat)
+    }
+}
+
+/// The `presence` message: who is connected and in control; `you` is the
+/// page's own seat.
+pub fn presence_message(control: &crate::control::Control, seat: u64) -> String {
+    let mut text = message("presence").finish();
+    // Both are JSON objects: merge `{"type":"presence"}` with the presence.
+    text.pop();
+    text.push(',');
+    text.push_str(&control.json(Some(seat))[1..]);
+    text
 }
 
 /// A message to the browser: `{"type":<kind>,...}`.
@@ -120,17 +160,41 @@ pub struct Session {
     heartbeat: Heartbeat,
     /// Who opened it: each message is checked against their role.
     principal: Principal,
+    /// Its place in presence and control (`crate::control`).
+    seat: u64,
+    /// The presence message last sent: the loop pushes it to everyone
+    /// when anything changed, and a page is told only what is new to it.
+    presence: String,
 }
 
 impl Session {
     /// `leftover`: bytes that came after the upgrade request's head.
-    pub fn new(leftover: Vec<u8>, principal: Principal, now: Instant) -> Session {
+    pub fn new(leftover: Vec<u8>, principal: Principal, seat: u64, now: Instant) -> Session {
         Session {
             ws: WebSocket::new(leftover),
             phase: Phase::Upgrading,
             heartbeat: Heartbeat::new(now),
             principal,
+            seat,
+            presence: String::new(),
         }
+    }
+
+    /// Sends `presence` unless the page has it already (or is not
+    /// greeted yet: the greeting brings it).
+    pub fn send_presence<S: Stream>(&mut self, wire: &mut Wire<S>, presence: String) -> Link {
+        if let Phase::Upgrading = self.phase {
+            return Link::Open;
+        }
+        if presence == self.presence {
+            return Link::Open;
+        }
+        self.presence = presence.clone();
+        self.send_text(wire, presence)
+    }
+
+    pub fn seat(&self) -> u64 {
+        self.seat
     }
 
     /// Writes the 101 head and the greeting when they are due, then handles
@@ -146,7 +210,9 @@ impl Session {
         }
         if let Phase::Upgrading = self.phase {
             self.phase = Phase::Open;
-            if self.send_text(wire, status_message(controls, now)) == Link::Closed {
+            if self.send_text(wire, status_message(controls, now)) == Link::Closed
+                || self.send_presence(wire, controls.presence(self.seat)) == Link::Closed
+            {
                 return Ok(Link::Closed);
             }
         }
@@ -159,15 +225,18 @@ impl Session {
                 ws::Event::Text(text) => {
                     crate::metrics::INPUT_EVENTS.inc();
                     let mut check = false;
-                    let principal = &self.principal;
-                    let applied = ws::parse_input(&text).and_then(|input| {
+                    let (principal, seat) = (&self.principal, self.seat);
+                    let applied = ws::parse_message(&text).and_then(|msg| {
+                        let kind = ws::message_type(&msg).unwrap_or_default();
                         principal
-                            .may(Act::Message(ws::kind(&input)))
-                            .map_err(|refused| {
-                                format!("\"{}\" refused: {refused}", ws::kind(&input))
-                            })?;
+                            .may(Act::Message(kind))
+                            .map_err(|refused| format!("\"{kind}\" refused: {refused}"))?;
+                        if kind == "control" {
+                            return controls.control(seat, &msg, now).map(|()| None);
+                        }
+                        let input = ws::input_of(&msg)?;
                         check = matches!(input, Input::Paste { check: true, .. });
-                        controls.input(input, now)
+                        controls.input(seat, input, now)
                     });
                     match applied {
                         // A check is always answered, so the page knows it may type.
@@ -234,7 +303,6 @@ impl Session {
 mod tests {
     use super::super::io::fake::{self, FakeStream, Step};
     use super::*;
-    use crate::json::Value;
 
     /// Records the input it is given; refuses keys named "Bad".
     #[derive(Default)]
@@ -247,7 +315,20 @@ mod tests {
             "{\"ok\":1}".into()
         }
 
-        fn input(&mut self, input: Input, _now: Instant) -> Result<Option<String>, String> {
+        fn control(&mut self, _seat: u64, _msg: &Value, _now: Instant) -> Result<(), String> {
+            Err("no control here".into())
+        }
+
+        fn presence(&self, seat: u64) -> String {
+            format!("{{\"type\":\"presence\",\"you\":{seat}}}")
+        }
+
+        fn input(
+            &mut self,
+            _seat: u64,
+            input: Input,
+            _now: Instant,
+        ) -> Result<Option<String>, String> {
             let reply = match &input {
                 Input::Key { code, .. } if code == "Bad" => Err("no such key \"Bad\"".into()),
                 Input::Paste { text, .. } if text.contains('€') => Ok(Some("€".into())),
@@ -274,7 +355,7 @@ mod tests {
                 fake,
                 wire,
                 controls: FakeControls::default(),
-                session: Session::new(Vec::new(), Principal::open(), t0),
+                session: Session::new(Vec::new(), Principal::open(), 1, t0),
                 t0,
             }
         }
@@ -327,9 +408,10 @@ mod tests {
         bench.fake.script().room = None;
         assert_eq!(bench.drive(0), Link::Open);
         let greeting = bench.replies();
-        assert_eq!(greeting.len(), 1, "the early message was not sent");
+        assert_eq!(greeting.len(), 2, "the early message was not sent");
         assert_eq!(kind(&greeting[0]), "status");
         assert!(greeting[0].get("status").is_some());
+        assert_eq!(kind(&greeting[1]), "presence");
     }
 
     #[test]

@@ -35,11 +35,23 @@ pub fn accept_key(key: &str) -> String {
 
 /// Parses one browser message into an `Input`, or says what is wrong with it.
 pub fn parse_input(text: &str) -> Result<Input, String> {
+    input_of(&parse_message(text)?)
+}
+
+/// A browser message as JSON, checked to have a `type`.
+pub fn parse_message(text: &str) -> Result<Value, String> {
     let msg = Value::parse(text).map_err(|e| format!("message is not JSON: {e}"))?;
-    let kind = msg
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or("message has no \"type\"")?;
+    message_type(&msg).ok_or("message has no \"type\"")?;
+    Ok(msg)
+}
+
+pub fn message_type(msg: &Value) -> Option<&str> {
+    msg.get("type").and_then(Value::as_str)
+}
+
+/// The `Input` an input message (`key`, `abs`, ... `paste`) asks for.
+pub fn input_of(msg: &Value) -> Result<Input, String> {
+    let kind = message_type(msg).ok_or("message has no \"type\"")?;
     let int = |name: &str, min: i64, max: i64| -> Result<i64, String> {
         let v = msg
             .get(name)
@@ -114,18 +126,6 @@ pub fn parse_input(text: &str) -> Result<Input, String> {
             })
         }
         other => Err(format!("unknown message type \"{other}\"")),
-    }
-}
-
-/// The `type` of the message an `Input` came from (the permission table's name).
-pub fn kind(input: &Input) -> &'static str {
-    match input {
-        Input::Key { .. } => "key",
-        Input::Abs { .. } => "abs",
-        Input::Rel { .. } => "rel",
-        Input::Wheel { .. } => "wheel",
-        Input::Release => "release",
-        Input::Paste { .. } => "paste",
     }
 }
 

@@ -12,7 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const base = process.env.KV_URL;
@@ -1391,6 +1391,67 @@ test('with a password, a restart that lost the session says so at login and come
   }
 });
 
+/** `kv user add NAME --role ROLE` on the running kv's --state-dir, the password on stdin. */
+function addUser(state, name, role, password) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.env.KV_BIN, ['user', '--state-dir', state, 'add', name, '--role', role], { stdio: ['pipe', 'ignore', 'inherit'] });
+    c.stdin.end(`${password}\n`);
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kv user add ${name}: exit ${code}`))));
+  });
+}
+
+test('two people at once see each other in People; a viewer is offered no input and its keys are refused', async () => {
+  const args = JSON.parse(process.env.KV_ARGS);
+  const state = args[args.indexOf('--state-dir') + 1];
+  // With accounts, kv asks everyone to log in: the first page leaves first.
+  await page.goto('about:blank');
+  const errorsBefore = pageErrors.length;
+  await addUser(state, 'ada', 'admin', 'ada passphrase');
+  await addUser(state, 'vera', 'viewer', 'vera passphrase');
+  const admin = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const viewer = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  try {
+    // kv reads the changed accounts file within a second.
+    const login = (context, user, password) => until(async () => {
+      const r = await context.request.post(`${base}/api/login`, { data: { user, password }, headers: { Origin: base } });
+      return r.ok();
+    }, `${user}'s login`);
+    await login(admin, 'ada', 'ada passphrase');
+    await login(viewer, 'vera', 'vera passphrase');
+    const a = await openUi(admin);
+    const v = await openUi(viewer);
+    const sees = (p, who) => p.waitForSelector(`#people-list li[data-user="${who}"]`, { state: 'attached', timeout: 10000 });
+    await sees(a, 'vera');
+    await sees(v, 'ada');
+    assert.match(await v.textContent('#people-list li[data-user="ada"]'), /admin/);
+    assert.match(await a.textContent('#people-list li[data-user="vera"]'), /viewer/);
+    // The viewer's page offers nothing that changes the target; the admin's does.
+    for (const id of ['#osk-toggle', '#paste-toggle', '#release', '#mouse-mode', '#settings-toggle', '#wol', '#share-form']) {
+      assert.ok(await v.isHidden(id), `${id} hidden for a viewer`);
+    }
+    assert.ok(await v.isDisabled('#mode'));
+    assert.ok(await a.isVisible('#release'));
+    assert.ok(await a.isVisible('#accounts-toggle'));
+    // Keys typed on the viewer's page are refused by kv, and the page says so.
+    const screen = async () => (await admin.request.get(`${base}/api/demo/screen`)).text();
+    const before = await screen();
+    await v.click('#view');
+    await v.keyboard.press('KeyQ');
+    await v.waitForFunction(() => /refused/.test(document.getElementById('notice').textContent), null, { timeout: 10000 });
+    assert.ok(sentSince(v, 0, 'key').length > 0, 'the page sent the key (kv is the authority)');
+    assert.equal(await screen(), before, 'the viewer typed nothing on the target');
+  } finally {
+    await admin.close();
+    await viewer.close();
+    // Back to kv without accounts: it reads the file's removal within a second.
+    fs.rmSync(path.join(state, 'accounts.json'), { force: true });
+    await until(() => fetch(`${base}/api/status`, { cache: 'no-store' }).then((r) => r.ok, () => false), 'kv open again');
+    const during = pageErrors.splice(errorsBefore);
+    const other = during.filter((e) => !/^HTTP 40[13] for /.test(e));
+    assert.deepEqual(other, [], 'no other errors');
+  }
+});
+
 /** RFC 6238 code of a base32 `secret` for the 30-second step of `unixSeconds`, written
  *  here with node's HMAC, independently of kv's. */
 function totp(secret, unixSeconds) {
@@ -1404,21 +1465,15 @@ function totp(secret, unixSeconds) {
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
-/** `kv user ARGS` on the running kv's --state-dir, with `input` on standard input. */
-function kvUser(args, input = '') {
-  const kvArgs = JSON.parse(process.env.KV_ARGS);
-  const stateDir = kvArgs[kvArgs.indexOf('--state-dir') + 1];
-  return execFileSync(process.env.KV_BIN, ['user', '--state-dir', stateDir, ...args], { input, encoding: 'utf8' });
-}
-
 test('two-step login: enrol in the Security panel (QR shown), log out, log in with the code', async (t) => {
   if (!process.env.KV_BIN || !process.env.KV_ARGS) return t.skip('needs ./run (KV_BIN, KV_ARGS)');
   await page.goto('about:blank');
   const errorsBefore = pageErrors.length;
-  // A viewer's account (any role may have a second factor; the last admin could not be
-  // deleted afterwards) in the accounts file: the running kv reads it within a second, and asks
+  // An account in the accounts file: the running kv reads it within a second, and asks
   // everyone for a login from then on.
-  kvUser(['add', 'tina', '--role', 'viewer'], 'tinas passphrase\n');
+  const args = JSON.parse(process.env.KV_ARGS);
+  const state = args[args.indexOf('--state-dir') + 1];
+  await addUser(state, 'tina', 'viewer', 'tinas passphrase');
   const open = () => fetch(`${base}/api/status`, { cache: 'no-store' }).then((r) => r.status);
   await until(async () => (await open()) === 401, 'kv to ask for a login');
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
@@ -1465,7 +1520,7 @@ test('two-step login: enrol in the Security panel (QR shown), log out, log in wi
     await p.waitForFunction(() => location.pathname === '/' && document.getElementById('screen').dataset.seq, null, { timeout: 10000 });
   } finally {
     await context.close();
-    kvUser(['del', 'tina']);
+    fs.rmSync(path.join(state, 'accounts.json'), { force: true });
     await until(async () => (await open()) === 200, 'kv to be open again');
     // The page's WebSocket retries while it is logged out are expected, and only those.
     const during = pageErrors.splice(errorsBefore).filter((e) => !/WebSocket connection to .* failed/.test(e));

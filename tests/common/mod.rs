@@ -203,6 +203,12 @@ impl Kv {
         }
         panic!("kv did not exit within 5 s of SIGTERM");
     }
+
+    /// SIGKILL (`kill -9`): kv gets no chance to finish anything.
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Kv {
