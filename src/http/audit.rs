@@ -5,10 +5,10 @@
 
 use std::net::IpAddr;
 
-use super::accounts;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
 use super::Status;
+use super::{accounts, shares};
 use crate::app::App;
 use crate::audit::{Entry, Event, MAX_READ};
 use crate::json::Value;
@@ -44,10 +44,14 @@ pub fn record(
 /// The event a request is, with its detail: names only (an image, a
 /// mode), never contents.
 fn event_of(req: &Request, body: &[u8]) -> Option<(Event, String)> {
-    let field = |name: &str| {
-        let value = Value::parse(std::str::from_utf8(body).ok()?).ok()?;
-        value.get(name)?.as_str().map(str::to_owned)
+    // Parsed only for the routes that are events.
+    let parsed = std::cell::OnceCell::new();
+    let json = || {
+        parsed
+            .get_or_init(|| Value::parse(std::str::from_utf8(body).ok()?).ok())
+            .as_ref()
     };
+    let field = |name: &str| json()?.get(name)?.as_str().map(str::to_owned);
     let path = req.path.as_str();
     match (req.method, path) {
         (Method::Post, "/api/media/attach") => Some((
@@ -84,6 +88,18 @@ fn event_of(req: &Request, body: &[u8]) -> Option<(Event, String)> {
         (Method::Delete, p) if p.starts_with(accounts::PREFIX) => Some((
             Event::AccountDeleted,
             p[accounts::PREFIX.len()..].to_string(),
+        )),
+        (Method::Post, "/api/shares") => Some((
+            Event::ShareCreated,
+            format!(
+                "{} for {} minutes",
+                field("name").unwrap_or_default(),
+                json().and_then(|v| v.get("minutes")?.as_i64()).unwrap_or(0)
+            ),
+        )),
+        (Method::Delete, p) if p.starts_with(shares::PREFIX) => Some((
+            Event::ShareRevoked,
+            format!("link {}", &p[shares::PREFIX.len()..]),
         )),
         (Method::Delete, p) if p.starts_with(UPLOAD_PREFIX) => {
             let name = crate::media::name::parse(&p[UPLOAD_PREFIX.len()..]).ok()?;
@@ -173,4 +189,76 @@ pub fn list(req: &Request, app: &App) -> Response {
         }
     };
     Response::json(Status::Ok, app.audit.read(limit)).header("Cache-Control", "no-store")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::{parse, Limits};
+
+    fn event(head: &str, body: &str) -> Option<(Event, String)> {
+        let text = format!("{head} HTTP/1.1\r\nHost: kv\r\n\r\n");
+        let (req, _) = parse(text.as_bytes(), &Limits::default()).unwrap().unwrap();
+        event_of(&req, body.as_bytes())
+    }
+
+    #[test]
+    fn test_event_of_names_what_changed_never_a_secret() {
+        let secret = "hunter2-Secret";
+        let cases = [
+            (
+                "POST /api/media/attach",
+                r#"{"name":"d.iso","mode":"cdrom"}"#,
+                Event::MediaAttach,
+                "d.iso as cdrom",
+            ),
+            ("POST /api/media/eject", "{}", Event::MediaEject, ""),
+            (
+                "DELETE /api/images/a%20b.img?partial=1",
+                "",
+                Event::MediaDelete,
+                "a b.img (partial upload)",
+            ),
+            (
+                "POST /api/accounts",
+                &format!(r#"{{"name":"ann","role":"viewer","password":"{secret}"}}"#),
+                Event::AccountAdded,
+                "ann (viewer)",
+            ),
+            (
+                "POST /api/accounts/ann",
+                &format!(r#"{{"password":"{secret}"}}"#),
+                Event::AccountChanged,
+                "ann: password",
+            ),
+            (
+                "POST /api/accounts/ann",
+                r#"{"role":"admin"}"#,
+                Event::AccountChanged,
+                "ann: role admin",
+            ),
+            ("DELETE /api/accounts/ann", "", Event::AccountDeleted, "ann"),
+            (
+                "POST /api/shares",
+                r#"{"name":"Vendor","minutes":60}"#,
+                Event::ShareCreated,
+                "Vendor for 60 minutes",
+            ),
+            ("DELETE /api/shares/7", "", Event::ShareRevoked, "link 7"),
+        ];
+        for (head, body, want, detail) in cases {
+            let (event, said) = event(head, body).unwrap_or_else(|| panic!("{head}: no event"));
+            assert_eq!((event, said.as_str()), (want, detail), "{head}");
+            assert!(!said.contains(secret));
+        }
+        // Not events: reads, input settings, the macros (they hold key names).
+        for head in [
+            "GET /api/status",
+            "POST /api/macros",
+            "POST /api/hid/settings",
+            "PUT /api/images/x.img",
+        ] {
+            assert_eq!(event(head, "{}"), None, "{head}");
+        }
+    }
 }

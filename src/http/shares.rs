@@ -78,6 +78,15 @@ pub fn open(req: &Request, client: Client, app: &mut App, now: Instant) -> Actio
     match app.auth.open_share(client.ip, token, now) {
         Ok((cookie, name)) => {
             log::info!("{}: {name} opened a share link", client.ip);
+            app.audit.record(
+                crate::sys::clock::unix_now(),
+                crate::audit::Entry {
+                    event: crate::audit::Event::ShareUsed,
+                    user: Some(&name),
+                    address: Some(client.ip),
+                    detail: "a guest viewer",
+                },
+            );
             let secure = if client.tls { "; Secure" } else { "" };
             // Lax, not Strict: a link is opened from a mail or a chat, and
             // a Strict cookie set there would not come with the redirect.
