@@ -213,7 +213,13 @@ fn read(path: &Path) -> Result<Vec<Account>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: cannot read the accounts: {e}", path.display())),
+        // Starting without them could leave kv open to anyone: refuse.
+        Err(e) => {
+            return Err(format!(
+                "{}: cannot read the accounts: {e}; run kv as the user that owns --state-dir, or give another --state-dir",
+                path.display()
+            ))
+        }
     };
     parse(&text).map_err(|e| {
         format!(

@@ -2,7 +2,9 @@
 # its name), the same kernel's usbhid enumerates it, and what a client sends over /ws
 # arrives on the host-side evdev nodes exactly (keys, mice, paste in US and German). The
 # host's Caps Lock shows in kv's status; the UDC unbound and rebound leaves no key down,
-# and ten quick rebinds crash nothing; an idle mouse jiggles; SIGTERM removes kv's gadget and only kv's.
+# and ten quick rebinds crash nothing; an idle mouse jiggles; a key held by the page in
+# control is released on the host when another page takes control (--control single,
+# issue 16); SIGTERM removes kv's gadget and only kv's.
 
 CFS=/sys/kernel/config/usb_gadget
 OTHER=$CFS/kv-test-other
@@ -372,6 +374,34 @@ if REL=$(evdev_with rel); then
   stop jiggle
 else
   result gadget-jiggle FAIL "no relative mouse on the host side after the rebind: $(grep -E 'N: Name|P: Phys' /proc/bus/input/devices | tr '\n' ' ')"
+fi
+
+# --- one controller: a handover releases what the previous controller held ---------------
+# kv again with --control single (above, two pages type at once). Page A holds Shift (and
+# so takes control); page B (an admin: kv has no credentials here) takes control. The
+# host must see Shift go up while both pages are still connected, so the release is the
+# handover's, not a closing socket's.
+kv_stop
+if kv_start --gadget --control single -d /dev/video3 -p 8080 &&
+  waitfor 20 sh -c "guest-tools http GET $KV_URL/api/status | grep -q '\"online\":true,\"udc\":\"configured\"'" &&
+  waitfor 20 evdev_with led && KBD=$(evdev_with led); then
+  spawn handover guest-tools evdev-read "$KBD" 30
+  waitfor 5 grep -q listening /tmp/handover.log
+  spawn holder guest-tools ws-send --hold 20 "$WS_URL" '{"type":"key","code":"ShiftLeft","down":true}'
+  waitfor 10 grep -q '^EV_KEY 42 1$' /tmp/handover.log
+  spawn taker guest-tools ws-send --hold 20 "$WS_URL" '{"type":"control","action":"take"}'
+  if waitfor 10 grep -q '^EV_KEY 42 0$' /tmp/handover.log &&
+    kill -0 "$(cat /tmp/kv-vm/pids/holder)" 2>/dev/null && kill -0 "$(cat /tmp/kv-vm/pids/taker)" 2>/dev/null &&
+    guest-tools evdev-keys "$KBD" | grep -q 'keys down: none'; then
+    result gadget-control-handover-releases PASS "Shift down by the holder, up on the host at the take, both pages still open"
+  else
+    result gadget-control-handover-releases FAIL "host saw: $(grep '^EV_KEY' /tmp/handover.log | tr '\n' ' '); holder: $(excerpt /tmp/holder.log 2); taker: $(excerpt /tmp/taker.log 2); kv: $(excerpt /tmp/kv.log 3)"
+  fi
+  stop taker
+  stop holder
+  stop handover
+else
+  result gadget-control-handover-releases FAIL "kv --control single did not start or enumerate: $(excerpt /tmp/kv.log 3)"
 fi
 
 # --- SIGTERM: kv's gadget leaves the host and configfs; the other gadget stays ------------
