@@ -6,11 +6,9 @@
 //! (KV_USER, --password-file, --password-hash) is listed as managed by the
 //! configuration and cannot be touched here.
 
-use std::time::Instant;
-
-use super::request::{Method, Request};
+use super::request::Method;
 use super::response::Response;
-use super::routes::{not_allowed, refuse_cross_site, Action, Client};
+use super::routes::{not_allowed, refuse_cross_site, Action, Asked};
 use super::Status;
 use crate::app::App;
 use crate::auth::{Principal, Role, Verdict};
@@ -19,7 +17,7 @@ use crate::json::{self, Value};
 pub const PREFIX: &str = "/api/accounts/";
 
 /// What a request asks of an account.
-struct Asked {
+struct Wanted {
     name: Option<String>,
     role: Option<Role>,
     password: Option<String>,
@@ -45,14 +43,12 @@ fn who(principal: &Principal) -> &str {
 /// `/api/accounts` and `/api/accounts/NAME`, for an admin; `hashed` is the
 /// new password's hash once the checker thread made it.
 pub fn route(
-    req: &Request,
-    body: &[u8],
+    asked: Asked,
     principal: &Principal,
-    client: Client,
     app: &mut App,
     hashed: Option<Result<String, String>>,
-    now: Instant,
 ) -> Action {
+    let (req, body) = (asked.req, asked.body);
     let name = req.path.strip_prefix(PREFIX);
     let is_get = matches!(req.method, Method::Get | Method::Head);
     if is_get && name.is_none() {
@@ -61,9 +57,9 @@ pub fn route(
     if let Some(refusal) = refuse_cross_site(req) {
         return Action::Respond(refusal);
     }
-    let asked = match (&req.method, name) {
+    let wanted = match (&req.method, name) {
         (Method::Post, _) => parse(body),
-        (Method::Delete, Some(_)) => Ok(Asked {
+        (Method::Delete, Some(_)) => Ok(Wanted {
             name: None,
             role: None,
             password: None,
@@ -71,28 +67,33 @@ pub fn route(
         (_, None) => return not_allowed("GET, HEAD, POST"),
         (_, Some(_)) => return not_allowed("POST, DELETE"),
     };
-    let asked = match asked {
-        Ok(asked) => asked,
+    let wanted = match wanted {
+        Ok(wanted) => wanted,
         Err(e) => return Action::Respond(Response::error(Status::BadRequest, &e)),
     };
-    let hash = match (hashed, asked.password) {
+    let hash = match (hashed, wanted.password) {
         (Some(Ok(hash)), _) => Hash::Ready(hash),
         (Some(Err(e)), _) => {
             return Action::Respond(Response::error(Status::InternalServerError, &e))
         }
         (None, None) => Hash::NotAsked,
-        (None, Some(password)) => match app.auth.hash(principal, client.ip, password, now) {
-            Verdict::Pending(ticket) => Hash::Wait(Action::Check(ticket)),
-            _ => {
-                return Action::Respond(
-                    Response::error(
-                        Status::ServiceUnavailable,
-                        "kv is busy checking passwords; retry in a second",
+        (None, Some(password)) => {
+            match app
+                .auth
+                .hash(principal, asked.client.ip, password, asked.now)
+            {
+                Verdict::Pending(ticket) => Hash::Wait(Action::Check(ticket)),
+                _ => {
+                    return Action::Respond(
+                        Response::error(
+                            Status::ServiceUnavailable,
+                            "kv is busy checking passwords; retry in a second",
+                        )
+                        .header("Retry-After", "1"),
                     )
-                    .header("Retry-After", "1"),
-                )
+                }
             }
-        },
+        }
     };
     let hash = match hash {
         Hash::Wait(action) => return action,
@@ -100,8 +101,8 @@ pub fn route(
         Hash::NotAsked => None,
     };
     let done = match (&req.method, name) {
-        (Method::Post, None) => add(app, asked.name, asked.role, hash),
-        (Method::Post, Some(name)) => change(app, name, asked.role, hash),
+        (Method::Post, None) => add(app, wanted.name, wanted.role, hash),
+        (Method::Post, Some(name)) => change(app, name, wanted.role, hash),
         _ => {
             let name = name.unwrap_or_default();
             app.auth
@@ -154,7 +155,7 @@ fn change(
     Ok(format!("changed the account {name}; its connections end"))
 }
 
-fn parse(body: &[u8]) -> Result<Asked, String> {
+fn parse(body: &[u8]) -> Result<Wanted, String> {
     let hint = "body must be JSON like {\"name\":\"ann\",\"role\":\"viewer\",\"password\":\"...\"}";
     let v = std::str::from_utf8(body)
         .ok()
@@ -170,7 +171,7 @@ fn parse(body: &[u8]) -> Result<Asked, String> {
     if password.as_deref() == Some("") {
         return Err("empty password".into());
     }
-    Ok(Asked {
+    Ok(Wanted {
         name: text("name")?,
         role,
         password,

@@ -58,8 +58,23 @@ const LOGIN_FILES: [&str; 5] = [
 /// authenticated, e.g. the login page).
 pub type Routed = (Action, Option<Principal>);
 
+/// A request as the routes see it: head, body, sender, and when.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    pub req: &'a Request,
+    pub body: &'a [u8],
+    pub client: Client,
+    pub now: Instant,
+}
+
 pub fn handle(req: &Request, body: &[u8], client: Client, app: &mut App, now: Instant) -> Routed {
-    route(req, body, client, app, now, None)
+    let asked = Asked {
+        req,
+        body,
+        client,
+        now,
+    };
+    route(asked, app, None)
 }
 
 /// The same request again, once the checker thread has judged its password.
@@ -71,17 +86,16 @@ pub fn resume(
     now: Instant,
     verdict: Verdict,
 ) -> Routed {
-    route(req, body, client, app, now, Some(verdict))
+    let asked = Asked {
+        req,
+        body,
+        client,
+        now,
+    };
+    route(asked, app, Some(verdict))
 }
 
-fn route(
-    req: &Request,
-    body: &[u8],
-    client: Client,
-    app: &mut App,
-    now: Instant,
-    decided: Option<Verdict>,
-) -> Routed {
+fn route(asked: Asked, app: &mut App, decided: Option<Verdict>) -> Routed {
     // A new password hashed on the checker thread: the same request again,
     // with its hash.
     let (decided, hashed) = match decided {
@@ -90,12 +104,12 @@ fn route(
         }
         other => (other, None),
     };
-    match authenticate(req, body, client, app, now, decided) {
+    match authenticate(asked, app, decided) {
         Ok(principal) => {
-            let action = authorized(req, body, &principal, client, app, hashed, now);
+            let action = authorized(asked, &principal, app, hashed);
             if let Action::Respond(answer) = &action {
                 let user = Some(principal.user.as_str()).filter(|u| !u.is_empty());
-                audit::record(app, req, body, client.ip, user, answer);
+                audit::record(app, asked.req, asked.body, asked.client.ip, user, answer);
             }
             (action, Some(principal))
         }
@@ -106,13 +120,16 @@ fn route(
 /// Who sent the request, or the answer for who did not prove it (and the
 /// routes open to everyone: login, logout, the login page).
 fn authenticate(
-    req: &Request,
-    body: &[u8],
-    client: Client,
+    asked: Asked,
     app: &mut App,
-    now: Instant,
     decided: Option<Verdict>,
 ) -> Result<Principal, Action> {
+    let Asked {
+        req,
+        body,
+        client,
+        now,
+    } = asked;
     // Before anything else, login included: a rebound name must learn
     // nothing and reach nothing (see `host`).
     if !app.config.known_names.knows(req.header("host")) {
@@ -137,7 +154,7 @@ fn authenticate(
         "/api/login" | "/api/logout" => return Err(not_allowed("POST")),
         // Checks a password, like a login: its answer comes back as `decided`.
         "/api/account/totp" if req.method == Method::Delete => {
-            return Err(disable_totp(req, body, client, app, now, decided));
+            return Err(disable_totp(asked, app, decided));
         }
         p if read_only && LOGIN_FILES.contains(&p) => return Err(asset(req, path)),
         p if p.starts_with(shares::OPEN_PREFIX) => return Err(shares::open(req, client, app, now)),
@@ -176,14 +193,12 @@ fn authenticate(
 /// The route table, for a request whose sender is known: first the
 /// permission table (`auth::role::least_role`), then the route.
 fn authorized(
-    req: &Request,
-    body: &[u8],
+    asked: Asked,
     principal: &Principal,
-    client: Client,
     app: &mut App,
     hashed: Option<Result<String, String>>,
-    now: Instant,
 ) -> Action {
+    let Asked { req, body, now, .. } = asked;
     let read_only = matches!(req.method, Method::Get | Method::Head);
     let path = req.path.as_str();
     let act = if read_only {
@@ -294,7 +309,8 @@ fn authorized(
         "/api/wol" => not_allowed("GET, HEAD, POST"),
         "/api/account/totp" if read_only => Action::Respond(totp::state(app, principal)),
         "/api/account/totp" if req.method == Method::Post => {
-            let enrol = |app: &mut App, now| totp::enrol(body, principal, client.ip, app, now);
+            let enrol =
+                |app: &mut App, now| totp::enrol(body, principal, asked.client.ip, app, now);
             Action::Respond(match refuse_cross_site(req) {
                 Some(refusal) => refusal,
                 None => enrol(app, now),
@@ -308,7 +324,7 @@ fn authorized(
             shares::route(req, body, principal, app)
         }
         p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
-            accounts::route(req, body, principal, client, app, hashed, now)
+            accounts::route(asked, principal, app, hashed)
         }
         path => asset(req, path),
     }
@@ -503,14 +519,13 @@ fn string_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Optio
 /// `DELETE /api/account/totp` with `{"password":"...","code":"..."}`: the
 /// session's account turns its second factor off, proving both again. The
 /// password is checked as at login (late answers, budget), then the code.
-fn disable_totp(
-    req: &Request,
-    body: &[u8],
-    client: Client,
-    app: &mut App,
-    now: Instant,
-    decided: Option<Verdict>,
-) -> Action {
+fn disable_totp(asked: Asked, app: &mut App, decided: Option<Verdict>) -> Action {
+    let Asked {
+        req,
+        body,
+        client,
+        now,
+    } = asked;
     if let Some(refusal) = refuse_cross_site(req) {
         return Action::Respond(refusal);
     }
