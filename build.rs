@@ -63,6 +63,17 @@ fn main() {
     };
     let commit = git(&["rev-parse", "--short=10", "HEAD"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=KV_GIT_COMMIT={commit}");
+    // A floor for the wall clock (`sys::clock::check_wall`): a board without an
+    // RTC that reads earlier than this has not set its clock. The commit's
+    // time, not the build's, so the same source builds the same binary
+    // (outside git: SOURCE_DATE_EPOCH, else the build's time).
+    let built = git(&["log", "-1", "--format=%ct"])
+        .or_else(|| env::var("SOURCE_DATE_EPOCH").ok())
+        .unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            now.map_or(0, |d| d.as_secs()).to_string()
+        });
+    println!("cargo:rustc-env=KV_SOURCE_TIME={built}");
     // Rebuild when HEAD moves. In a worktree `.git` is a file, so ask git
     // where HEAD and the refs really are instead of assuming `.git/`.
     for (flag, path) in [("--git-dir", "HEAD"), ("--git-common-dir", "refs/heads")] {

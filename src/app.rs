@@ -36,6 +36,10 @@ pub struct App {
     pub viewer_lags: Vec<crate::metrics::ViewerLag>,
     /// The target's serial console, with `--serial`.
     pub serial: Option<crate::serial::Serial>,
+    /// The audit log in `--state-dir`: logins, media, accounts, control.
+    pub audit: crate::audit::Audit,
+    /// Second-factor enrolments under way and wrong codes per account.
+    pub factors: crate::auth::factors::Factors,
     /// Who is connected (`/ws`) and who is in control.
     pub control: crate::control::Control,
 }
@@ -56,6 +60,8 @@ impl App {
                 config.wol_to.clone(),
                 &config.state_dir,
             ),
+            audit: crate::audit::Audit::new(&config.state_dir),
+            factors: Default::default(),
             control: crate::control::Control::new(config.control),
             config,
             video: Pipeline::new(source, now),

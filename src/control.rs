@@ -194,6 +194,12 @@ impl Control {
         self.seats.iter().find(|s| s.id == id)
     }
 
+    /// Who is in control, by name (the audit log's handovers).
+    pub fn holder_name(&self) -> Option<&str> {
+        let holder = self.holder.and_then(|h| self.seat(h))?;
+        Some(name(&holder.principal))
+    }
+
     /// Whether presence changed since the last call.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)

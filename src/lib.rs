@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod atx;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod control;
@@ -18,6 +19,7 @@ pub mod macros;
 pub mod media;
 pub mod metrics;
 pub mod net;
+pub mod qr;
 pub mod render;
 pub mod serial;
 pub mod sys;

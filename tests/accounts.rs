@@ -5,11 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{header, kv_binary, Kv, Stream, Ws};
+use common::{header, kv_binary, kv_user, Kv, Stream, TempDir, Ws};
 use kv::json::Value;
 use tungstenite::Message;
 
@@ -17,43 +16,6 @@ use tungstenite::Message;
 const VIEWER: &str = "Authorization: Basic dmVyYTp2cHc=\r\n"; // vera:vpw
 const OPERATOR: &str = "Authorization: Basic b2xnYTpvcHc=\r\n"; // olga:opw
 const ADMIN: &str = "Authorization: Basic YWRhOmFwdw==\r\n"; // ada:apw
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("kv-accounts-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `kv user ARGS` with `stdin` piped in (not a terminal: one line is read).
-fn kv_user(state_dir: &Path, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(kv_binary())
-        .arg("user")
-        .arg("--state-dir")
-        .arg(state_dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A refusal may come before kv reads its input: a closed pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
 
 /// A demo kv with an admin (ada), an operator (olga) and a viewer (vera).
 fn with_accounts(tag: &str, extra: &[&str]) -> (Kv, TempDir) {
@@ -572,6 +534,12 @@ fn test_share_link_guest_watches_until_revoked() {
         .unwrap()
         .to_string();
     let id = made.get("id").and_then(Value::as_str).unwrap().to_string();
+    // The whole address, by the name the operator reached kv by, and as a
+    // QR code for a phone (the code itself is decoded in src/qr.rs's test).
+    let url = made.get("url").and_then(Value::as_str).unwrap();
+    assert_eq!(url, format!("http://{}{link}", kv.addr));
+    let qr = made.get("qr").and_then(Value::as_str).unwrap();
+    assert!(qr.starts_with("<svg") || qr.starts_with("<?xml"), "{qr}");
     let too_short = r#"{"name":"Vendor","minutes":1}"#;
     assert_eq!(
         kv.send_json("POST", "/api/shares", too_short, &operator).0,

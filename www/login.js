@@ -2,7 +2,9 @@
 // (POST /api/login), then opens the UI. The cookie is HttpOnly: no script,
 // this one included, can read it. The UI sends people here with
 // ?reason=session&next=/... when their session ended: the page says so and
-// goes back to `next` afterwards.
+// goes back to `next` afterwards. An account with two-step login is answered
+// 401 with `code_needed` after a right password: the page then asks for the
+// code and sends the three together.
 'use strict';
 
 const form = document.getElementById('login');
@@ -30,7 +32,11 @@ form.addEventListener('submit', async (event) => {
     const r = await fetch('/api/login', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user: form.user.value, password: form.password.value }),
+      body: JSON.stringify({
+        user: form.user.value,
+        password: form.password.value,
+        ...(form.code.hidden ? {} : { code: form.code.value.trim() }),
+      }),
       cache: 'no-store',
     });
     if (r.ok) {
@@ -39,6 +45,12 @@ form.addEventListener('submit', async (event) => {
     }
     const reason = await r.json().catch(() => ({}));
     message.textContent = reason.error || `Login failed (${r.status})`;
+    if (reason.code_needed) {
+      for (const field of form.querySelectorAll('.code')) field.hidden = false;
+      form.code.required = true;
+      form.code.select();
+      return;
+    }
     form.password.select();
   } catch {
     message.textContent = 'kv is not reachable: check that it runs and that this address is right, then try again';

@@ -85,8 +85,17 @@
     if (!r) { said('Not made: kv is not reachable.'); return; }
     const answer = await r.json().catch(() => ({}));
     if (!r.ok) { said(`Not made: ${answer.error || r.status}`); return; }
-    const url = `${location.origin}${answer.link}`;
+    const url = answer.url || `${location.origin}${answer.link}`;
     said(url);
+    const qr = $('share-qr');
+    qr.replaceChildren();
+    if (answer.qr) {
+      const img = document.createElement('img');
+      img.alt = `QR code of the link for ${answer.name || 'the guest'}`;
+      img.width = img.height = 160;
+      img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(answer.qr)}`;
+      qr.append(img);
+    }
     document.dispatchEvent(new CustomEvent('kv-share-link', { detail: { url, share: answer } }));
     listShares();
   });

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::role::Role;
+use super::totp::Factor;
 use super::Secret;
 use crate::json::{self, Value};
 
@@ -29,6 +30,8 @@ pub struct Account {
     pub hash: String,
     /// Seconds since 1970 when it was made.
     pub created: u64,
+    /// The second factor, when the account has enrolled one (`totp`).
+    pub totp: Option<Factor>,
 }
 
 /// The file's identity and age: a change by another process shows here.
@@ -91,8 +94,14 @@ impl Accounts {
             role,
             hash,
             created,
+            totp: None,
         });
         self.save(list)
+    }
+
+    /// Stores `name`'s second factor (`None`: turned off).
+    pub fn set_factor(&mut self, name: &str, factor: Option<Factor>) -> Result<(), String> {
+        self.change(name, |a| a.totp = factor)
     }
 
     pub fn set_password(&mut self, name: &str, hash: String) -> Result<(), String> {
@@ -238,11 +247,18 @@ fn parse(text: &str) -> Result<Vec<Account>, String> {
         let hash = field("hash").ok_or_else(|| format!("account {name:?} has no \"hash\""))?;
         Secret::hash(hash).map_err(|e| format!("account {name:?}: the hash {e}"))?;
         let created = item.get("created").and_then(Value::as_i64).unwrap_or(0);
+        let totp = match item.get("totp") {
+            None | Some(Value::Null) => None,
+            Some(factor) => {
+                Some(Factor::from_json(factor).map_err(|e| format!("account {name:?}: {e}"))?)
+            }
+        };
         list.push(Account {
             name: name.into(),
             role,
             hash: hash.into(),
             created: u64::try_from(created).unwrap_or(0),
+            totp,
         });
     }
     Ok(list)
@@ -255,6 +271,10 @@ fn render(list: &[Account]) -> String {
             .str("role", a.role.name())
             .str("hash", &a.hash)
             .num("created", a.created)
+            .raw(
+                "totp",
+                &a.totp.as_ref().map_or("null".into(), Factor::to_json),
+            )
             .finish()
     });
     let mut text = json::Object::new()

@@ -43,6 +43,20 @@ pub fn run(user: User, state_dir: &Path) -> Result<(), String> {
             accounts.remove(&del.name, false)?;
             println!("deleted {} from {path}", del.name);
         }
+        UserAction::TotpReset(reset) => {
+            let had = accounts.find(&reset.name).map(|a| a.totp.is_some());
+            match had {
+                None => return Err(format!("no account {:?} in {path}", reset.name)),
+                Some(false) => println!("{} has no two-step login; nothing to do", reset.name),
+                Some(true) => {
+                    accounts.set_factor(&reset.name, None)?;
+                    println!(
+                        "turned off the two-step login of {}: the password alone logs in",
+                        reset.name
+                    );
+                }
+            }
+        }
         UserAction::List(_) => {
             if accounts.is_empty() {
                 println!("no accounts in {path}; add one with `kv user add NAME --role admin`");

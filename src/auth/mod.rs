@@ -34,8 +34,10 @@ use sha1::{Digest, Sha1};
 pub mod accounts;
 mod checker;
 pub mod cli;
+pub mod factors;
 pub mod role;
 pub mod shares;
+pub mod totp;
 pub use checker::Ticket;
 use checker::{Answer, Checker, Outcome};
 pub use role::{Act, Principal, Role};
@@ -478,6 +480,16 @@ impl Gate {
             .as_mut()
             .ok_or("kv keeps no accounts file (no --state-dir)")?;
         accounts.add(name, role, hash, cli::unix_now())
+    }
+
+    /// Stores `user`'s second factor (`None`: off). Their connections go
+    /// on: it is they who enrol, use a code or turn it off.
+    pub fn set_factor(&mut self, user: &str, factor: Option<totp::Factor>) -> Result<(), String> {
+        let accounts = self
+            .accounts
+            .as_mut()
+            .ok_or("kv keeps no accounts file (no --state-dir)")?;
+        accounts.set_factor(user, factor)
     }
 
     /// Ends every session and connection of `user`.

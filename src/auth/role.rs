@@ -106,6 +106,7 @@ pub fn least_role(act: Act) -> Role {
     use Role::*;
     match act {
         Act::Read("/api/accounts") => Admin,
+        Act::Read("/api/audit") => Admin,
         Act::Read("/api/shares") => Operator,
         // The screen, status, presence, images, macros, WoL, the UI.
         Act::Read(_) => Viewer,
@@ -117,6 +118,8 @@ pub fn least_role(act: Act) -> Role {
         Act::Change("/api/macros" | "/api/wol" | "/api/atx") => Operator,
         Act::Change("/api/shares") => Operator,
         Act::Change(p) if p.starts_with("/api/shares/") => Operator,
+        // Everyone's own second factor (share-link guests are refused there).
+        Act::Change("/api/account/totp") => Viewer,
         Act::Change(_) => Admin,
 
         // Asking for, granting and releasing control is judged by `control`.

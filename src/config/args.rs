@@ -208,7 +208,7 @@ pub struct Args {
     pub serial: bool,
 
     /// where kv keeps what it makes for itself, such as the self-signed
-    /// certificate (default /var/lib/kv)
+    /// certificate and the audit log (default /var/lib/kv)
     #[argh(option, default = "PathBuf::from(\"/var/lib/kv\")")]
     pub state_dir: PathBuf,
 

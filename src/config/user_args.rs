@@ -32,6 +32,7 @@ pub enum UserAction {
     Passwd(Passwd),
     Del(Del),
     List(List),
+    TotpReset(TotpReset),
 }
 
 /// add an account
@@ -69,3 +70,13 @@ pub struct Del {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 pub struct List {}
+
+/// turn an account's two-step login off (a lost phone); they log in with
+/// the password alone and may enrol again
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "totp-reset")]
+pub struct TotpReset {
+    #[argh(positional)]
+    /// the account's name
+    pub name: String,
+}

@@ -566,7 +566,13 @@ impl<S: Stream> Conn<S> {
         let State::Upload(body) = self.take_state(State::Idle) else {
             return Ok(Next::Keep);
         };
+        let name = body.name().to_string();
         let (response, keep_alive) = body.finish(app.media.as_mut());
+        if response.status == Status::Ok {
+            let user = self.principal.as_ref().map(|p| p.user.as_str());
+            let user = user.filter(|u| !u.is_empty());
+            super::audit::uploaded(app, &name, self.wire.peer.ip(), user);
+        }
         self.respond(&response, keep_alive);
         self.drive(app, now)
     }

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod assets;
+pub mod audit;
 pub mod canvas;
 pub mod conn;
 pub mod host;
@@ -19,6 +20,7 @@ pub mod response;
 pub mod routes;
 pub mod serial_session;
 pub mod shares;
+pub mod totp;
 pub mod upload;
 pub mod video_session;
 pub mod websocket;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::canvas::View;
 use super::request::{Method, Request, UPLOAD_PREFIX};
 use super::response::Response;
-use super::{accounts, assets, host, shares, Status};
+use super::{accounts, assets, audit, host, shares, totp, Status};
 use crate::app::App;
 use crate::auth::{Act, Principal, Ticket, Verdict};
 use crate::http::ws;
@@ -109,6 +109,10 @@ fn route(asked: Asked, app: &mut App, decided: Option<Verdict>) -> Routed {
     match authenticate(asked, app, decided) {
         Ok(principal) => {
             let action = authorized(asked, &principal, app, hashed);
+            if let Action::Respond(answer) = &action {
+                let user = Some(principal.user.as_str()).filter(|u| !u.is_empty());
+                audit::record(app, asked.req, asked.body, asked.client.ip, user, answer);
+            }
             (action, Some(principal))
         }
         Err(action) => (action, None),
@@ -150,6 +154,10 @@ fn authenticate(
             return Err(Action::Respond(post(req, app, now, logout(req, client))));
         }
         "/api/login" | "/api/logout" => return Err(not_allowed("POST")),
+        // Checks a password, like a login: its answer comes back as `decided`.
+        "/api/account/totp" if req.method == Method::Delete => {
+            return Err(disable_totp(asked, app, decided));
+        }
         p if read_only && LOGIN_FILES.contains(&p) => return Err(asset(req, path)),
         p if p.starts_with(shares::OPEN_PREFIX) => return Err(shares::open(req, client, app, now)),
         _ => {}
@@ -161,6 +169,13 @@ fn authenticate(
     });
     Err(match verdict {
         Verdict::Open => return Ok(Principal::open()),
+        // Basic credentials (a session's principal names its session).
+        Verdict::Allowed(principal) if principal.session.is_none() => {
+            match totp::refuse_basic(app, &principal) {
+                Some(refusal) => Action::Respond(refusal),
+                None => return Ok(principal),
+            }
+        }
         Verdict::Allowed(principal) | Verdict::Session(principal) => return Ok(principal),
         Verdict::Missing if wants_page(req) => Action::Respond(
             Response::error(Status::SeeOther, "log in at /login.html")
@@ -168,7 +183,12 @@ fn authenticate(
         ),
         Verdict::Missing => Action::Respond(unauthorized(session.is_none())),
         Verdict::Pending(ticket) => Action::Check(ticket),
-        other => Action::Respond(refusal(other, false)),
+        other => {
+            if matches!(other, Verdict::Refused { .. }) {
+                audit::basic_failed(app, client.ip);
+            }
+            Action::Respond(refusal(other, false))
+        }
     })
 }
 
@@ -298,9 +318,21 @@ fn authorized(
             Action::Respond(post(req, app, now, press_atx(body)))
         }
         "/api/atx" => not_allowed("POST"),
+        "/api/account/totp" if read_only => Action::Respond(totp::state(app, principal)),
+        "/api/account/totp" if req.method == Method::Post => {
+            let enrol =
+                |app: &mut App, now| totp::enrol(body, principal, asked.client.ip, app, now);
+            Action::Respond(match refuse_cross_site(req) {
+                Some(refusal) => refusal,
+                None => enrol(app, now),
+            })
+        }
+        "/api/account/totp" => not_allowed("GET, HEAD, POST, DELETE"),
+        "/api/audit" if read_only => Action::Respond(audit::list(req, app)),
+        "/api/audit" => not_allowed("GET, HEAD"),
         p if p.starts_with(UPLOAD_PREFIX) => image_route(req, app),
         p if p == "/api/shares" || p.starts_with(shares::PREFIX) => {
-            shares::route(req, body, principal, app)
+            shares::route(req, body, asked.client.tls, principal, app)
         }
         p if p == "/api/accounts" || p.starts_with(accounts::PREFIX) => {
             accounts::route(asked, principal, app, hashed)
@@ -424,7 +456,8 @@ fn session_cookie(req: &Request) -> Option<&str> {
     req.cookie(SESSION_COOKIE)
 }
 
-/// `POST /api/login` with `{"user":"...","password":"..."}`. A hashed
+/// `POST /api/login` with `{"user":"...","password":"..."}`, and `"code"`
+/// for an account with a second factor (`totp::second_step`). A hashed
 /// password's check comes back later as `decided` (`resume`).
 fn login(
     req: &Request,
@@ -437,14 +470,8 @@ fn login(
     if let Some(refusal) = refuse_cross_site(req) {
         return Action::Respond(refusal);
     }
-    let fields = std::str::from_utf8(body)
-        .ok()
-        .and_then(|text| Value::parse(text).ok())
-        .and_then(|v| {
-            let field = |name| v.get(name).and_then(Value::as_str).map(str::to_string);
-            Some((field("user")?, field("password")?))
-        });
-    let Some((user, password)) = fields else {
+    let fields = string_fields(body, ["user", "password", "code"]);
+    let Some([Some(user), Some(password), code]) = fields else {
         return Action::Respond(Response::error(
             Status::BadRequest,
             "body must be JSON like {\"user\":\"admin\",\"password\":\"...\"}",
@@ -452,6 +479,14 @@ fn login(
     };
     let verdict =
         decided.unwrap_or_else(|| app.auth.check_password(client.ip, &user, &password, now));
+    // A right password, and the code when the account has a factor.
+    let mut proof = "password";
+    if let Verdict::Allowed(_) = &verdict {
+        match totp::second_step(app, &user, code.as_deref(), client.ip, now) {
+            Ok(with) => proof = with,
+            Err(answer) => return Action::Respond(answer),
+        }
+    }
     let response = match verdict {
         Verdict::Allowed(_) => match app.auth.start_session(&user, client.ip, now) {
             Ok(token) => {
@@ -459,6 +494,7 @@ fn login(
                     app.auth.logout(old);
                 }
                 let secure = if client.tls { "; Secure" } else { "" };
+                audit::login(app, client.ip, &user, true, proof);
                 Response::ok_json().header(
                     "Set-Cookie",
                     format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"),
@@ -474,17 +510,73 @@ fn login(
         },
         Verdict::Open => Response::ok_json(),
         Verdict::Pending(ticket) => return Action::Check(ticket),
-        other => refusal(other, true),
+        other => {
+            if matches!(other, Verdict::Refused { .. }) {
+                audit::login(app, client.ip, &user, false, "wrong user or password");
+            }
+            refusal(other, true)
+        }
     };
     Action::Respond(response)
+}
+
+/// The string fields `names` of a JSON body, each `None` when missing or
+/// not a string; `None` when the body is no JSON.
+fn string_fields<const N: usize>(body: &[u8], names: [&str; N]) -> Option<[Option<String>; N]> {
+    let v = Value::parse(std::str::from_utf8(body).ok()?).ok()?;
+    Some(names.map(|name| v.get(name).and_then(Value::as_str).map(str::to_string)))
+}
+
+/// `DELETE /api/account/totp` with `{"password":"...","code":"..."}`: the
+/// session's account turns its second factor off, proving both again. The
+/// password is checked as at login (late answers, budget), then the code.
+fn disable_totp(asked: Asked, app: &mut App, decided: Option<Verdict>) -> Action {
+    let Asked {
+        req,
+        body,
+        client,
+        now,
+    } = asked;
+    if let Some(refusal) = refuse_cross_site(req) {
+        return Action::Respond(refusal);
+    }
+    let who = match app.auth.check(client.ip, None, session_cookie(req), now) {
+        Verdict::Session(who) if !who.guest => who,
+        _ => {
+            return Action::Respond(Response::error(
+                Status::Unauthorized,
+                "log in first: turning two-step login off needs your session",
+            ))
+        }
+    };
+    let Some([Some(password), Some(code)]) = string_fields(body, ["password", "code"]) else {
+        return Action::Respond(Response::error(
+            Status::BadRequest,
+            "body must be JSON like {\"password\":\"...\",\"code\":\"123456\"}",
+        ));
+    };
+    let verdict = decided.unwrap_or_else(|| {
+        app.auth
+            .check_password(client.ip, &who.user, &password, now)
+    });
+    Action::Respond(match verdict {
+        Verdict::Allowed(_) => totp::disable(&code, &who, client.ip, app, now),
+        Verdict::Pending(ticket) => return Action::Check(ticket),
+        other => refusal(other, true),
+    })
 }
 
 /// `POST /api/logout`: forgets the session and tells the browser to drop it.
 fn logout(req: &Request, client: Client) -> Handler {
     let session = session_cookie(req).map(str::to_string);
-    Box::new(move |app, _now| {
+    Box::new(move |app, now| {
+        let who = match app.auth.check(client.ip, None, session.as_deref(), now) {
+            Verdict::Session(who) => Some(who.user),
+            _ => None,
+        };
         if session.is_some_and(|s| app.auth.logout(&s)) {
             log::info!("{}: logged out", client.ip);
+            audit::logged_out(app, client.ip, who.as_deref());
         }
         Response::ok_json().header(
             "Set-Cookie",

@@ -15,7 +15,14 @@ use crate::json::{self, Value};
 pub const PREFIX: &str = "/api/shares/";
 pub const OPEN_PREFIX: &str = "/share/";
 
-pub fn route(req: &Request, body: &[u8], principal: &Principal, app: &mut App) -> Action {
+/// `tls`: whether the request came over HTTPS, for the link's address.
+pub fn route(
+    req: &Request,
+    body: &[u8],
+    tls: bool,
+    principal: &Principal,
+    app: &mut App,
+) -> Action {
     let id = req.path.strip_prefix(PREFIX);
     if matches!(req.method, Method::Get | Method::Head) && id.is_none() {
         return Action::Respond(Response::json(Status::Ok, list_json(app)));
@@ -24,7 +31,7 @@ pub fn route(req: &Request, body: &[u8], principal: &Principal, app: &mut App) -
         return Action::Respond(refusal);
     }
     let answer = match (&req.method, id) {
-        (Method::Post, None) => create(body, principal, app),
+        (Method::Post, None) => create(req, body, tls, principal, app),
         (Method::Delete, Some(id)) => app.auth.revoke_share(id).map(|()| {
             log::info!("🔗 {} revoked share link {id}", principal.user);
             Response::json(Status::Ok, list_json(app))
@@ -35,8 +42,17 @@ pub fn route(req: &Request, body: &[u8], principal: &Principal, app: &mut App) -
     Action::Respond(answer.unwrap_or_else(|e| Response::error(Status::BadRequest, &e)))
 }
 
-/// `POST /api/shares` with `{"name":"Vendor","minutes":60}`.
-fn create(body: &[u8], principal: &Principal, app: &mut App) -> Result<Response, String> {
+/// `POST /api/shares` with `{"name":"Vendor","minutes":60}`: the link,
+/// and the whole address as a QR code for a phone. The address is the one
+/// the creator reached kv by (its `Host`, which `routes` has already checked
+/// is one of kv's own names), so it works wherever the creator's did.
+fn create(
+    req: &Request,
+    body: &[u8],
+    tls: bool,
+    principal: &Principal,
+    app: &mut App,
+) -> Result<Response, String> {
     let hint = "body must be JSON like {\"name\":\"Vendor support\",\"minutes\":60}";
     let v = std::str::from_utf8(body)
         .ok()
@@ -53,9 +69,17 @@ fn create(body: &[u8], principal: &Principal, app: &mut App) -> Result<Response,
         share.name
     );
     let link = format!("{OPEN_PREFIX}{token}");
+    let scheme = if tls { "https" } else { "http" };
+    let url = format!("{scheme}://{}{link}", req.header("host").unwrap_or(""));
+    // A link always fits a QR code; were it not to, the link alone serves.
+    let qr = crate::qr::svg(&url).ok();
     Ok(Response::json(
         Status::Ok,
-        shares::json(&share).str("link", &link).finish(),
+        shares::json(&share)
+            .str("link", &link)
+            .str("url", &url)
+            .opt_str("qr", qr.as_deref())
+            .finish(),
     ))
 }
 
@@ -78,6 +102,15 @@ pub fn open(req: &Request, client: Client, app: &mut App, now: Instant) -> Actio
     match app.auth.open_share(client.ip, token, now) {
         Ok((cookie, name)) => {
             log::info!("{}: {name} opened a share link", client.ip);
+            app.audit.record(
+                crate::sys::clock::unix_now(),
+                crate::audit::Entry {
+                    event: crate::audit::Event::ShareUsed,
+                    user: Some(&name),
+                    address: Some(client.ip),
+                    detail: "a guest viewer",
+                },
+            );
             let secure = if client.tls { "; Secure" } else { "" };
             // Lax, not Strict: a link is opened from a mail or a chat, and
             // a Strict cookie set there would not come with the redirect.

@@ -48,6 +48,11 @@ pub struct UploadBody {
 }
 
 impl UploadBody {
+    /// The image's name.
+    pub fn name(&self) -> &str {
+        self.upload.name()
+    }
+
     pub fn new(upload: Upload, keep_alive: bool) -> UploadBody {
         UploadBody {
             upload,

@@ -90,7 +90,7 @@ impl Controls for App {
 
     fn input(&mut self, seat: u64, input: Input, now: Instant) -> Result<Option<String>, String> {
         if self.control.may_type(seat)? == Handover::Changed {
-            self.hid.release_all(now);
+            handed_over(self, "took control by typing", now);
         }
         self.hid.input(input, now)
     }
@@ -106,7 +106,7 @@ impl Controls for App {
             .and_then(|to| u64::try_from(to).ok());
         // Keys the previous controller held must not stay pressed.
         if self.control.act(seat, action, to)? == Handover::Changed {
-            self.hid.release_all(now);
+            handed_over(self, action, now);
         }
         Ok(())
     }
@@ -114,6 +114,29 @@ impl Controls for App {
     fn presence(&self, seat: u64) -> String {
         presence_message(&self.control, seat)
     }
+}
+
+/// Control changed hands: the keys the previous controller held are
+/// released, and the audit log names the new holder and how.
+fn handed_over(app: &mut App, how: &str, now: Instant) {
+    app.hid.release_all(now);
+    let to = app.control.holder_name().map(str::to_owned);
+    app.audit.record(
+        crate::sys::clock::unix_now(),
+        crate::audit::Entry {
+            event: crate::audit::Event::ControlHandover,
+            user: to.as_deref(),
+            address: None,
+            detail: &format!(
+                "{how} ({})",
+                if to.is_some() {
+                    "now in control"
+                } else {
+                    "nobody in control"
+                }
+            ),
+        },
+    );
 }
 
 /// The `presence` message: who is connected and in control; `you` is the

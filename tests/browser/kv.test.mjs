@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
@@ -1599,6 +1600,82 @@ test('two people at once see each other in People; a viewer is offered no input 
     const during = pageErrors.splice(errorsBefore);
     const other = during.filter((e) => !/^HTTP 40[13] for /.test(e));
     assert.deepEqual(other, [], 'no other errors');
+  }
+});
+
+/** RFC 6238 code of a base32 `secret` for the 30-second step of `unixSeconds`, written
+ *  here with node's HMAC, independently of kv's. */
+function totp(secret, unixSeconds) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bits = [...secret].map((c) => alphabet.indexOf(c).toString(2).padStart(5, '0')).join('');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const offset = mac[19] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+test('two-step login: enrol in the Security panel (QR shown), log out, log in with the code', async (t) => {
+  if (!process.env.KV_BIN || !process.env.KV_ARGS) return t.skip('needs ./run (KV_BIN, KV_ARGS)');
+  await page.goto('about:blank');
+  const errorsBefore = pageErrors.length;
+  // An account in the accounts file: the running kv reads it within a second, and asks
+  // everyone for a login from then on.
+  const args = JSON.parse(process.env.KV_ARGS);
+  const state = args[args.indexOf('--state-dir') + 1];
+  await addUser(state, 'tina', 'viewer', 'tinas passphrase');
+  const open = () => fetch(`${base}/api/status`, { cache: 'no-store' }).then((r) => r.status);
+  await until(async () => (await open()) === 401, 'kv to ask for a login');
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  try {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    const login = async (code) => {
+      await p.fill('#user', 'tina');
+      await p.fill('#password', 'tinas passphrase');
+      if (code) await p.fill('#code', code);
+      await p.click('#login button');
+    };
+    await p.goto(`${base}/login.html`);
+    assert.ok(await p.isHidden('#code'), 'no code field before kv asks for one');
+    await login();
+    await p.waitForFunction(() => location.pathname === '/' && document.getElementById('screen').dataset.seq, null, { timeout: 10000 });
+
+    await p.click('#security-toggle');
+    await until(async () => /Off: logging in asks only for the password/.test(await p.textContent('#totp-state')), 'the factor to read off');
+    await p.click('#totp-begin');
+    await p.waitForSelector('#totp-enrol', { state: 'visible' });
+    // The QR code is drawn: an image of real size from kv's SVG.
+    await until(() => p.evaluate(() => {
+      const img = document.getElementById('totp-qr');
+      return img.complete && img.naturalWidth > 0;
+    }), 'the QR code to load');
+    const secret = (await p.textContent('#totp-secret')).trim();
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    await p.screenshot({ path: path.join(artifacts, 'totp-enrol.png') });
+    await p.fill('#totp-code', totp(secret, Date.now() / 1000));
+    await p.click('#totp-enrol button[type=submit]');
+    await p.waitForSelector('#totp-recovery', { state: 'visible' });
+    assert.equal(await p.locator('#totp-recovery-codes li').count(), 10);
+    assert.match(await p.textContent('#totp-state'), /On: logging in asks for a code/);
+
+    await p.click('#logout');
+    await p.waitForURL(/\/login\.html/);
+    await login();
+    // The right password alone: the page asks for the code.
+    await p.waitForSelector('#code', { state: 'visible' });
+    assert.match(await p.textContent('#message'), /6-digit code/);
+    // The next step's code: the one just used for enrolment is spent.
+    await login(totp(secret, Date.now() / 1000 + 30));
+    await p.waitForFunction(() => location.pathname === '/' && document.getElementById('screen').dataset.seq, null, { timeout: 10000 });
+  } finally {
+    await context.close();
+    fs.rmSync(path.join(state, 'accounts.json'), { force: true });
+    await until(async () => (await open()) === 200, 'kv to be open again');
+    // The page's WebSocket retries while it is logged out are expected, and only those.
+    const during = pageErrors.splice(errorsBefore).filter((e) => !/WebSocket connection to .* failed/.test(e));
+    assert.deepEqual(during, [], 'no other errors');
   }
 });
 

@@ -23,6 +23,9 @@ pub struct Kv {
     pub startup: Vec<String>,
     /// kv's log lines after those, as they arrive.
     pub log: mpsc::Receiver<String>,
+    /// The --state-dir given to a kv started without one, removed at drop:
+    /// no test writes to the machine's /var/lib/kv (the audit log, macros).
+    own_state: Option<std::path::PathBuf>,
 }
 
 impl Kv {
@@ -34,9 +37,19 @@ impl Kv {
     // The child is waited for in `Drop`, which clippy does not follow.
     #[allow(clippy::zombie_processes)]
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Kv {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let own_state = (!args.contains(&"--state-dir")).then(|| {
+            let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("kv-test-state-{}-{n}", std::process::id()))
+        });
         let mut child = Command::new(kv_binary())
             .args(["-b", "127.0.0.1", "-p", "0"])
             .args(args)
+            .args(
+                own_state
+                    .iter()
+                    .flat_map(|dir| [std::ffi::OsStr::new("--state-dir"), dir.as_os_str()]),
+            )
             .env_remove("KV_USER")
             .env_remove("KV_PASSWORD")
             .envs(env.iter().copied())
@@ -73,6 +86,7 @@ impl Kv {
                     tls_addr,
                     startup,
                     log: rx,
+                    own_state,
                 };
             }
         }
@@ -201,6 +215,9 @@ impl Drop for Kv {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.own_state {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -339,4 +356,43 @@ pub fn connect_from(addr: &str, source: [u8; 4]) -> std::io::Result<TcpStream> {
         }
         Ok(stream)
     }
+}
+
+/// A temporary folder, removed at drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("kv-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `kv user ARGS` with `stdin` piped in (not a terminal: one line is read):
+/// whether it succeeded, and what it printed.
+pub fn kv_user(state_dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new(kv_binary())
+        .arg("user")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A refusal may come before kv reads its input: a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
 }

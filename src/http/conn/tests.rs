@@ -35,7 +35,9 @@ impl Bench {
             fps: 30,
         });
         let hid = Hid::new(demo.sinks(), &layout::US);
-        let app = App::new(config, demo.source(), hid, Some(demo), t0);
+        let mut app = App::new(config, demo.source(), hid, Some(demo), t0);
+        // The default --state-dir is the machine's /var/lib/kv: no test writes there.
+        app.audit = crate::audit::Audit::disabled();
         let fake = FakeStream::default();
         let peer = "127.0.0.1:5000".parse().expect("address");
         Bench {
