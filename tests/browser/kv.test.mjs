@@ -60,7 +60,7 @@ async function openUi(context) {
   // Orders what the page sent and received on /ws/video: `at` of updates, `viewsAt`.
   p.clock = 0;
   p.viewsAt = [];
-  p.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+  p.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message} (${(e.stack || '').split('\n')[1]?.trim() || 'no stack'})`));
   p.on('console', (m) => {
     // HTTP errors are recorded below with their URL (a missing favicon is fine).
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${m.text()}`);
