@@ -41,7 +41,8 @@ chmod +x /tmp/udhcpc.sh
 rm -f /tmp/udhcpc-events.log
 
 status() { guest-tools http GET "$KV_URL/api/status" 2>&1 | tail -n 1; }
-network() { status | grep -o '"network":{.*}}' ; }
+# From the network object on (other objects may follow it in the status).
+network() { status | grep -o '"network":{.*}' ; }
 dnsmasq_pid() { pidof dnsmasq; }
 
 if ! kv_start --gadget --ethernet -d /dev/video3 -p 8080; then
