@@ -1567,6 +1567,7 @@ test('two people at once see each other in People; a viewer is offered no input 
   const admin = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   const viewer = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   let during;
+  let passed = false;
   try {
     const login = async (context, user, password) => {
       const r = await context.request.post(`${base}/api/login`, { data: { user, password }, headers: { Origin: base } });
@@ -1581,7 +1582,11 @@ test('two people at once see each other in People; a viewer is offered no input 
     await login(viewer, 'vera', 'vera passphrase');
     const a = await openUi(admin);
     const v = await openUi(viewer);
-    const sees = (p, who) => p.waitForSelector(`#people-list li[data-user="${who}"]`, { state: 'attached', timeout: 10000 });
+    const sees = (p, who) => p.waitForSelector(`#people-list li[data-user="${who}"]`, { state: 'attached', timeout: 10000 })
+      .catch(async (e) => {
+        const listed = await p.evaluate(() => [...document.querySelectorAll('#people-list li')].map((li) => li.textContent));
+        throw new Error(`${who} not in People on ${p.url()} after 10 s; listed: ${JSON.stringify(listed)}`, { cause: e });
+      });
     await sees(a, 'vera');
     await sees(v, 'ada');
     assert.match(await v.textContent('#people-list li[data-user="ada"]'), /admin/);
@@ -1601,6 +1606,7 @@ test('two people at once see each other in People; a viewer is offered no input 
     await v.waitForFunction(() => /refused/.test(document.getElementById('notice').textContent), null, { timeout: 10000 });
     assert.ok(sentSince(v, 0, 'key').length > 0, 'the page sent the key (kv is the authority)');
     assert.equal(await screen(), before, 'the viewer typed nothing on the target');
+    passed = true;
   } finally {
     await admin.close();
     await viewer.close();
@@ -1608,6 +1614,8 @@ test('two people at once see each other in People; a viewer is offered no input 
     fs.rmSync(path.join(state, 'accounts.json'), { force: true });
     await until(async () => (await status()) === 200, 'kv open again');
     during = pageErrors.splice(errorsBefore);
+    // The body's own error is the one reported; what the pages said meanwhile may explain it.
+    if (!passed) console.log(`# page errors while it failed: ${JSON.stringify(during)}`);
   }
   // Checked after the body, so that a failure in the body is the one reported.
   const other = during.filter((e) => !/^HTTP 40[13] for /.test(e));
