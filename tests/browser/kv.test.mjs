@@ -677,10 +677,18 @@ test('Windows AltGr drops the fake ControlLeft; macOS Cmd-up releases all', asyn
 
   const win = await fake('Win32');
   let mark = win.sent.length;
-  await win.keyboard.down('ControlLeft');
-  await win.keyboard.down('AltRight');
-  await win.keyboard.up('AltRight');
-  await win.keyboard.up('ControlLeft');
+  // Windows delivers AltGr as a fake ControlLeft and AltRight at the same instant: sent
+  // here in one task, as Windows does, so that no 50 ms window can pass between them
+  // however loaded the machine (from two CDP calls, under load, it did).
+  await win.evaluate(() => {
+    const view = document.getElementById('view');
+    const key = (type, code, mods) =>
+      view.dispatchEvent(new KeyboardEvent(type, { code, key: code, bubbles: true, cancelable: true, ...mods }));
+    key('keydown', 'ControlLeft', { ctrlKey: true });
+    key('keydown', 'AltRight', { ctrlKey: true, altKey: true });
+    key('keyup', 'AltRight', { ctrlKey: true });
+    key('keyup', 'ControlLeft', {});
+  });
   await win.keyboard.down('ControlLeft'); // a real Ctrl, then C after the AltGr window
   await sleep(120);
   await win.keyboard.press('KeyC');
