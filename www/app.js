@@ -200,6 +200,16 @@ function refused() {
   box.classList.add('flash');
 }
 
+let lastPresence = null;
+
+// kv sends the status and the presence when they change, and once right after /ws
+// connects; that once may come before the later deferred scripts (people.js, atx.js,
+// settings.js, terminal.js) listen. DOMContentLoaded comes after all of them ran.
+document.addEventListener('DOMContentLoaded', () => {
+  if (lastStatus) document.dispatchEvent(new CustomEvent('kv-status', { detail: lastStatus }));
+  if (lastPresence) document.dispatchEvent(new CustomEvent('kv-presence', { detail: lastPresence }));
+});
+
 function onMessage(data) {
   let msg;
   try {
@@ -210,8 +220,12 @@ function onMessage(data) {
   if (msg.type === 'status' && msg.status) applyStatus(msg.status);
   else if (msg.type === 'paste') pasteReply(msg);
   else if (msg.type === 'error') notice(`kv: ${msg.message}`);
-  else if (msg.type === 'presence') document.dispatchEvent(new CustomEvent('kv-presence', { detail: msg }));
+  else if (msg.type === 'presence') {
+    lastPresence = msg;
+    document.dispatchEvent(new CustomEvent('kv-presence', { detail: msg }));
+  }
 }
+
 
 // Other scripts' messages on this page's /ws (www/people.js: control requests).
 document.addEventListener('kv-send', (e) => send(e.detail));

@@ -506,10 +506,22 @@ mod tests {
         std::fs::write(&pid_file, format!("{}\n", stale.id())).unwrap();
         assert_eq!(stale.try_wait().unwrap(), None, "still running");
         stop_stale(&pid_file);
-        let status = stale.try_wait().unwrap().unwrap_or_else(|| {
-            let _ = stale.kill();
-            panic!("still running after stop_stale: {:?}", stale.wait());
-        });
+        // stop_stale returns once the process has let its command line go,
+        // which it does on its way out, a moment before its parent (this
+        // test) can reap it: the reaping may wait that moment.
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", stale.id())).unwrap_or_default();
+        assert!(cmdline.is_empty(), "still running after stop_stale");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let status = loop {
+            if let Some(status) = stale.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = stale.kill();
+                panic!("not reaped 2 s after stop_stale: {:?}", stale.wait());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(libc::SIGTERM)
